@@ -1,0 +1,83 @@
+#pragma once
+// Parallel, reproducible simulation.
+//
+// Simulation i of a run with seed s uses only:
+//   θ_i drawn from Rng::stream(s, i, 2·attempt)        (when θ comes from the prior)
+//   y_i simulated from stream_seed(s, i, 2·attempt+1)
+// where attempt counts redraws after failures (0 unless the policy is `redraw`). The result
+// therefore does not depend on the number of threads, the batch size or the order of completion.
+#include "sbi/priors/prior.hpp"
+#include "sbi/simulation/simulator.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace sbi {
+
+// What to do with a simulation that failed or returned non-finite values.
+enum class FailurePolicy {
+  drop,    // leave the row out (counted)
+  redraw,  // draw a fresh θ from the prior for the same index (counted); only with prior draws
+  fail,    // stop with an error naming θ
+};
+FailurePolicy failure_policy_from_string(const std::string& text);  // throws InputError
+std::string to_string(FailurePolicy policy);
+
+struct SimulationOptions {
+  int threads = 0;                 // 0 = all hardware threads
+  std::size_t batch_size = 256;    // rows handed to one worker at a time
+  FailurePolicy failure_policy = FailurePolicy::drop;
+  int max_redraws = 100;           // per index, with FailurePolicy::redraw
+  // Set from outside (e.g. a SIGINT handler) to stop after the batches in flight.
+  const std::atomic<bool>* stop = nullptr;
+  // Called after each completed chunk with (simulations done, simulations requested).
+  std::function<void(std::size_t, std::size_t)> on_progress;
+
+  // Empty if valid, else what is wrong.
+  std::string validate() const;
+};
+
+// A contiguous block of finished simulations, in index order.
+struct SimulationChunk {
+  std::vector<std::uint64_t> indices;  // simulation index of each kept row
+  RowMatrix theta;
+  RowMatrix y;
+};
+
+struct SimulationSummary {
+  std::size_t requested = 0;
+  std::size_t kept = 0;           // rows in the table
+  std::size_t failed = 0;         // simulator failures (all attempts, including redrawn ones)
+  std::size_t non_finite = 0;     // outputs with NaN or ±inf (all attempts)
+  std::size_t dropped = 0;        // indices left out under FailurePolicy::drop
+  std::size_t redraws = 0;        // extra attempts under FailurePolicy::redraw
+  std::uint64_t next_index = 0;   // first index not yet used: append from here
+  bool interrupted = false;
+  double seconds = 0.0;
+  std::string first_failure;      // message naming θ of the first failure, if any
+
+  std::string brief_report() const;
+};
+
+// Draws θ_i from the prior and simulates indices [first_index, first_index + n). Each finished
+// chunk is passed to `sink` in index order (write it out, append it to a table, ...).
+SimulationSummary simulate_from_prior(const Simulator& simulator, const Prior& prior, std::size_t n,
+                                      std::uint64_t seed, std::uint64_t first_index,
+                                      const SimulationOptions& options,
+                                      const std::function<void(const SimulationChunk&)>& sink);
+
+// Simulates given parameters: row r of `theta` is simulation index first_index + r with stream
+// seed stream_seed(seed, first_index + r, 1). Outcomes per row go to `outcomes` (resized);
+// FailurePolicy::redraw is not available here (there is no prior to redraw from), and
+// FailurePolicy::fail throws SimulationError naming θ of the first failure.
+RowMatrix simulate_given(const Simulator& simulator, const RowMatrix& theta, std::uint64_t seed,
+                         std::uint64_t first_index, const SimulationOptions& options,
+                         std::vector<SimulationOutcome>* outcomes = nullptr);
+
+// Number of worker threads a `threads` option resolves to (0 = hardware concurrency).
+int resolve_thread_count(int threads);
+
+}  // namespace sbi
