@@ -2,8 +2,6 @@
 
 #include "simulators/detail/common.hpp"
 
-#include <Eigen/Cholesky>
-#include <Eigen/LU>
 
 #include <array>
 #include <cmath>
@@ -68,12 +66,21 @@ void bernoulli_glm_summary(std::span<const double> spikes, MutableRow out) {
   }
 }
 
-Matrix bernoulli_glm_prior_precision() {
+namespace {
+// F = D D + diag(sqrt(i/9)), D = I − (ones on the first sub-diagonal): lower triangular, 9 × 9.
+Matrix filter_factor() {
   constexpr auto m = static_cast<Eigen::Index>(kLags);
   Matrix d = Matrix::Identity(m, m);
   for (Eigen::Index i = 1; i < m; ++i) d(i, i - 1) = -1.0;
   Matrix f = d * d;
   for (Eigen::Index i = 0; i < m; ++i) f(i, i) += std::sqrt(static_cast<double>(i) / static_cast<double>(m));
+  return f;
+}
+}  // namespace
+
+Matrix bernoulli_glm_prior_precision() {
+  constexpr auto m = static_cast<Eigen::Index>(kLags);
+  const Matrix f = filter_factor();
   Matrix p = Matrix::Zero(m + 1, m + 1);
   p(0, 0) = 0.5;
   p.bottomRightCorner(m, m) = f.transpose() * f;
@@ -81,11 +88,17 @@ Matrix bernoulli_glm_prior_precision() {
 }
 
 PriorPtr bernoulli_glm_prior() {
+  // P = diag(0.5, FᵀF) with F lower triangular, so P⁻¹ = diag(2, F⁻¹F⁻ᵀ): a triangular solve is more
+  // accurate than inverting P and gives an exactly symmetric matrix.
   const Matrix precision = bernoulli_glm_prior_precision();
-  Matrix cov = precision.llt().solve(Matrix::Identity(precision.rows(), precision.cols()));
-  cov = 0.5 * (cov + cov.transpose());  // exactly symmetric
-  return std::make_shared<NormalPrior>(Vector::Zero(precision.rows()), cov,
-                                       detail::numbered_names("theta", kBernoulliGlmParameters));
+  constexpr auto m = static_cast<Eigen::Index>(kLags);
+  const Matrix f = filter_factor();
+  const Matrix f_inv = f.triangularView<Eigen::Lower>().solve(Matrix::Identity(m, m));
+  Matrix cov = Matrix::Zero(m + 1, m + 1);
+  cov(0, 0) = 1.0 / precision(0, 0);
+  cov.bottomRightCorner(m, m) = f_inv * f_inv.transpose();
+  cov = (0.5 * (cov + cov.transpose())).eval();  // exactly symmetric whatever the product kernel did
+  return std::make_shared<NormalPrior>(Vector::Zero(m + 1), cov, detail::numbered_names("theta", kBernoulliGlmParameters));
 }
 
 Simulator make_bernoulli_glm(const BernoulliGlmOptions& options) {
