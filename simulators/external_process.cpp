@@ -58,6 +58,10 @@ std::string stderr_note(const std::string& tail) {
 
 std::string format_seconds(double s) { return format_number(s) + " s"; }
 
+Clock::duration seconds(double s) {
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+}
+
 void append_number(std::string& out, double x) {
   if (std::isfinite(x)) {
     out += format_number(x);
@@ -125,7 +129,7 @@ ExternalSimulatorOptions parse_external_simulator_options(const nlohmann::json& 
     throw InputError(reader.child_path("workers") + ": expected at most " + std::to_string(kMaxWorkers) +
                      " worker processes, got " + std::to_string(options.workers));
   options.timeout_s = reader.optional_positive_number("timeout_s", 60.0);
-  options.startup_timeout_s = reader.optional_number("startup_timeout_s", 60.0);
+  options.startup_timeout_s = reader.optional_number("startup_timeout_s", options.timeout_s);
   if (options.startup_timeout_s < 0)
     throw InputError(reader.child_path("startup_timeout_s") + ": expected a number ≥ 0, got " +
                      format_number(options.startup_timeout_s));
@@ -182,6 +186,8 @@ struct Slot {
   detail::WorkerProcess process;
   bool busy = false;
   std::size_t row = 0;
+  Clock::time_point started{};   // when the process was started
+  Clock::time_point sent{};      // when the simulation in flight was sent
   Clock::time_point deadline{};
   bool answered = false;  // this process has written at least one line
 };
@@ -224,6 +230,7 @@ struct ExternalProcessSimulator::State {
       throw SimulationError(what);
     }
     if (!initial) ++restarts;
+    slot.started = Clock::now();
     slot.busy = false;
     slot.answered = false;
   }
@@ -252,8 +259,13 @@ struct ExternalProcessSimulator::State {
     if (!slot.process.running()) start(slot, false);
     slot.busy = true;
     slot.row = row;
-    const double allowance = options.timeout_s + (slot.answered ? 0.0 : options.startup_timeout_s);
-    slot.deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(allowance));
+    // A worker that has not answered yet may still be starting up: its clock starts when the
+    // start-up allowance has run out (or now, if that is later).
+    const auto now = Clock::now();
+    auto clock_start = now;
+    if (!slot.answered) clock_start = std::max(now, slot.started + seconds(options.startup_timeout_s));
+    slot.sent = now;
+    slot.deadline = clock_start + seconds(options.timeout_s);
     // A broken pipe shows up as end of file on stdout, handled in the poll loop.
     slot.process.send(request(b, row));
   }
@@ -345,15 +357,22 @@ struct ExternalProcessSimulator::State {
 
   void handle_timeout(Batch& b, Slot& slot) {
     const pid_t pid = slot.process.pid();
-    const bool first = !slot.answered;
     slot.process.read_stderr();
+    std::vector<std::string> ignored;
+    slot.process.read_stdout(ignored);  // nothing complete, or it would have been handled
+    const std::string partial = slot.process.partial_line();
     const std::string tail = slot.process.stderr_tail();
     slot.process.kill_now();
-    const double allowed = options.timeout_s + (first ? options.startup_timeout_s : 0.0);
-    std::string message = "no reply within " + format_seconds(allowed) +
-                          (first ? " (timeout_s plus startup_timeout_s for a new worker)" : std::string()) + " for " +
+    const double allowed = std::chrono::duration<double>(slot.deadline - slot.sent).count();
+    const bool extended = allowed > options.timeout_s + 1e-3;
+    std::string message = "no reply within " + format_seconds(std::round(allowed * 1000.0) / 1000.0) +
+                          (extended ? " (timeout_s plus what was left of startup_timeout_s for a new worker)"
+                                    : std::string()) +
+                          " for " +
                           theta_text(b, slot.row) + ": the worker process (pid " + std::to_string(pid) +
                           ") was killed and will be restarted";
+    if (!partial.empty())
+      message += "; it had written " + quote_line(partial) + " without ending the line (answers must end with a newline and be flushed)";
     if (!trim(tail).empty()) message += stderr_note(tail);
     fail(b, slot, std::move(message));
     note_death(slot, "timed out");

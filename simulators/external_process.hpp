@@ -9,7 +9,8 @@
 //     "workers": 2,                 worker processes run in parallel, kept alive across batches
 //     "timeout_s": 60,              per simulation; a worker that takes longer is killed (with its
 //                                   process group) and restarted, the simulation counts as failed
-//     "startup_timeout_s": 60,      extra time allowed for the first reply of a fresh worker
+//     "startup_timeout_s": 60,      start-up allowance of a new worker (default: timeout_s): its
+//                                   first simulation's timeout starts this long after the start
 //     "protocol": "array",          "array" or "object" (see below)
 //     "data_names": ["y1", "y2"],   default data_1..data_D
 //     "working_directory": "run/"   default: the spec's folder
@@ -66,7 +67,7 @@ struct ExternalSimulatorOptions {
   std::vector<std::string> command;          // resolved (see above) by parse_external_simulator_options
   int workers = 2;
   double timeout_s = 60.0;
-  double startup_timeout_s = 60.0;
+  double startup_timeout_s = 60.0;          // the spec's default is timeout_s
   ExternalProtocol protocol = ExternalProtocol::array;
   Names data_names;                          // empty = data_1..data_D
   std::filesystem::path working_directory;   // empty = our current directory

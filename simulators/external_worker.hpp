@@ -62,6 +62,8 @@ class WorkerProcess {
   // Reads what stderr has now into the tail. Returns false at end of file.
   bool read_stderr();
   const std::string& stderr_tail() const { return stderr_tail_; }
+  // Output after the last newline (a reply the worker has not finished or not terminated).
+  const std::string& partial_line() const { return partial_line_; }
 
   // After stdout has reached end of file: waits up to `grace` for the child to exit by itself
   // (collecting its stderr), then kills its process group; reaps it. Returns the exit description.

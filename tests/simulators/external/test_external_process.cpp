@@ -2,12 +2,18 @@
 
 #include "sbi/random/rng.hpp"
 
+#include "sbi/priors/prior.hpp"
+
 #include <catch2/catch.hpp>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace sbi;
@@ -54,6 +60,12 @@ RowMatrix good_theta(Eigen::Index n) {
     theta(i, 1) = -1.5 + 0.125 * static_cast<double>(i);
   }
   return theta;
+}
+
+std::size_t open_fd_count() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  return n;
 }
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
@@ -153,7 +165,9 @@ TEST_CASE("external simulator: a crash fails that simulation only, with θ and s
 }
 
 TEST_CASE("external simulator: a hung worker times out and is replaced", "[external]") {
-  const auto sim = make(section({{"timeout_s", 0.5}, {"workers", 2}}));
+  // Rows 0 and 1 go to the new workers (which get the start-up allowance), row 3 to one that has
+  // answered (plain timeout).
+  const auto sim = make(section({{"timeout_s", 0.5}, {"startup_timeout_s", 5}, {"workers", 2}}));
   RowMatrix theta = good_theta(8);
   theta(3, 0) = 7;
   const auto t0 = std::chrono::steady_clock::now();
@@ -169,7 +183,21 @@ TEST_CASE("external simulator: a hung worker times out and is replaced", "[exter
   CHECK(contains(message, "a=7"));
   CHECK(contains(message, "killed"));
   CHECK(contains(message, "thinking very hard"));
-  CHECK(elapsed < 5.0);
+  CHECK(elapsed < 4.0);
+}
+
+TEST_CASE("external simulator: an answer without its newline times out with a hint", "[external]") {
+  const auto sim = make(section({{"timeout_s", 0.3}, {"startup_timeout_s", 3}}));
+  RowMatrix theta = good_theta(3);
+  theta(1, 0) = 19;
+  const auto r = run(sim, theta);
+  CHECK(r.outcomes[0].ok());
+  REQUIRE_FALSE(r.outcomes[1].ok());
+  INFO(r.outcomes[1].message);
+  CHECK(contains(r.outcomes[1].message, "no reply within 0.3 s"));
+  CHECK(contains(r.outcomes[1].message, "it had written \"[38.0, "));
+  CHECK(contains(r.outcomes[1].message, "without ending the line"));
+  CHECK(r.outcomes[2].ok());
 }
 
 TEST_CASE("external simulator: garbage, error replies, wrong lengths and null", "[external]") {
@@ -257,6 +285,61 @@ TEST_CASE("external simulator: relative paths resolve against the spec's folder"
   const auto sim = make(json{{"command", {"python3", "toy_sim.py"}}, {"data_names", {"y1", "y2"}}, {"workers", 1}});
   CHECK(sim.info().data_names == Names{"y1", "y2"});
   CHECK(sim.simulate_one(std::vector<double>{0.5, 1.0}, 1)(1) == 2.0);
+}
+
+TEST_CASE("external simulator: no leaked pipes or zombies after crashes, timeouts and shutdown", "[external]") {
+  const std::size_t fds_before = open_fd_count();
+  {
+    const auto sim = make(section({{"timeout_s", 0.3}, {"startup_timeout_s", 2}, {"workers", 2}}));
+    RowMatrix theta = good_theta(6);
+    theta(1, 0) = 13;
+    theta(2, 0) = 7;
+    theta(3, 0) = 5;
+    const auto r = run(sim, theta);
+    CHECK(r.outcomes[0].ok());
+    CHECK(r.outcomes[4].ok());
+    CHECK(r.outcomes[5].ok());
+  }
+  CHECK(open_fd_count() == fds_before);
+  int status = 0;
+  CHECK(::waitpid(-1, &status, WNOHANG) == -1);  // no children left, not even zombies
+  CHECK(errno == ECHILD);
+}
+
+TEST_CASE("external simulator: concurrent callers are serialised", "[external]") {
+  const auto sim = make(section({{"workers", 2}}));
+  std::vector<Run> runs(3);
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < runs.size(); ++t)
+    threads.emplace_back([&, t] { runs[t] = run(sim, good_theta(30), t); });
+  for (auto& th : threads) th.join();
+  for (const auto& r : runs) {
+    for (const auto& o : r.outcomes) REQUIRE(o.ok());
+    CHECK(r.y == 2 * good_theta(30));
+  }
+}
+
+TEST_CASE("external simulator: the example spec in data/specs runs", "[external]") {
+  const auto spec_dir = std::filesystem::path(SBI_SOURCE_DIR) / "data" / "specs";
+  std::ifstream in(spec_dir / "external_example.json");
+  REQUIRE(in);
+  const json spec = json::parse(in);
+  REQUIRE(is_external_simulator_section(spec.at("simulator")));
+  const auto prior = prior_from_json(spec.at("prior"));
+  const auto sim = make_external_simulator(spec.at("simulator"), "simulator", prior->names(),
+                                           spec.at("observation").size(), spec_dir);
+  CHECK(sim.name() == "external:python3");
+  CHECK(sim.info().data_names == Names{"mean", "sd", "min", "max"});
+  Rng rng(3);
+  const RowMatrix theta = prior->sample(rng, 8);
+  const auto r = run(sim, theta);
+  for (Eigen::Index i = 0; i < theta.rows(); ++i) {
+    INFO(r.outcomes[static_cast<std::size_t>(i)].message);
+    REQUIRE(r.outcomes[static_cast<std::size_t>(i)].ok());
+    CHECK(r.y(i, 1) > 0.0);               // sd
+    CHECK(r.y(i, 2) <= r.y(i, 0));        // min <= mean
+    CHECK(r.y(i, 0) <= r.y(i, 3));        // mean <= max
+  }
 }
 
 TEST_CASE("external simulator: throughput of a trivial python simulator", "[external][.slow]") {

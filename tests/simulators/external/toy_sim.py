@@ -10,6 +10,7 @@ The first parameter value selects a misbehaviour:
   13 crash (exit status 3, after a message on stderr)   7 hang     5 garbage line
    9 {"error": ...} reply                              11 null (NaN) as first value
   17 killed by SIGSEGV                                  3 a reply of the wrong length
+  19 an answer without its newline, then a hang
 """
 import json
 import os
@@ -46,6 +47,10 @@ def main():
         if first == 7:
             sys.stderr.write("toy_sim: thinking very hard about theta=7\n")
             sys.stderr.flush()
+            time.sleep(3600)
+        if first == 19:
+            sys.stdout.write(json.dumps(y))
+            sys.stdout.flush()
             time.sleep(3600)
         if first == 5:
             print("this is not json at all", flush=True)
