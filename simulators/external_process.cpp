@@ -1,0 +1,561 @@
+#include "simulators/external_process.hpp"
+
+#include "sbi/spec/json_path.hpp"
+#include "simulators/external_worker.hpp"
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <cstring>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace sbi::simulators {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+constexpr std::size_t kDeathsBeforeFirstAnswer = 3;   // dead on start: give up early
+constexpr std::size_t kDeathsAfterFirstAnswer = 25;   // it used to work: give up much later
+constexpr std::size_t kQuotedLineLength = 200;
+constexpr int kMaxWorkers = 1024;
+
+std::string quote_argument(const std::string& arg) {
+  if (!arg.empty() && arg.find_first_of(" \t\"'\\") == std::string::npos) return arg;
+  std::string out = "'";
+  for (char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string command_text(const std::vector<std::string>& command) {
+  std::string text;
+  for (const auto& a : command) {
+    if (!text.empty()) text += ' ';
+    text += quote_argument(a);
+  }
+  return text;
+}
+
+std::string quote_line(const std::string& line) {
+  std::string shown = line.size() > kQuotedLineLength ? line.substr(0, kQuotedLineLength) + "..." : line;
+  return nlohmann::json(shown).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string stderr_note(const std::string& tail) {
+  std::string t = tail;
+  while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
+  if (t.empty()) return "; it wrote nothing to stderr";
+  return ". Its stderr ended with:\n" + t;
+}
+
+std::string format_seconds(double s) { return format_number(s) + " s"; }
+
+Clock::duration seconds(double s) {
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+}
+
+void append_number(std::string& out, double x) {
+  if (std::isfinite(x)) {
+    out += format_number(x);
+  } else {
+    out += "null";
+  }
+}
+
+std::string trim(const std::string& s) {
+  const auto begin = s.find_first_not_of(" \t\r\n");
+  if (begin == std::string::npos) return {};
+  const auto end = s.find_last_not_of(" \t\r\n");
+  return s.substr(begin, end - begin + 1);
+}
+
+Names default_data_names(std::size_t d) {
+  Names names;
+  for (std::size_t i = 1; i <= d; ++i) names.push_back("data_" + std::to_string(i));
+  return names;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------------------------------------
+// Options
+
+std::string ExternalSimulatorOptions::validate() const {
+  if (command.empty()) return path + ".command: expected a non-empty list of strings";
+  for (std::size_t i = 0; i < command.size(); ++i)
+    if (command[i].empty()) return path + ".command[" + std::to_string(i) + "]: expected a non-empty string";
+  if (workers < 1 || workers > kMaxWorkers)
+    return path + ".workers: expected an integer in [1, " + std::to_string(kMaxWorkers) + "], got " + std::to_string(workers);
+  if (!(timeout_s > 0) || !std::isfinite(timeout_s)) return path + ".timeout_s: expected a positive number";
+  if (!(startup_timeout_s >= 0) || !std::isfinite(startup_timeout_s))
+    return path + ".startup_timeout_s: expected a number ≥ 0";
+  if (!(shutdown_grace_s >= 0)) return path + ": shutdown grace must be ≥ 0";
+  std::set<std::string> seen;
+  for (const auto& name : data_names) {
+    if (name.empty()) return path + ".data_names: names must not be empty";
+    if (!seen.insert(name).second) return path + ".data_names: \"" + name + "\" appears twice";
+  }
+  return {};
+}
+
+bool is_external_simulator_section(const nlohmann::json& section) {
+  return section.is_object() && section.contains("command");
+}
+
+ExternalSimulatorOptions parse_external_simulator_options(const nlohmann::json& section, const std::string& path,
+                                                          const fs::path& base_directory) {
+  JsonObjectReader reader(section, path);
+  ExternalSimulatorOptions options;
+  options.path = path;
+  if (const auto* name = reader.get("name")) {
+    if (!name->is_string() || name->get<std::string>() != "external")
+      throw InputError(reader.child_path("name") + ": expected \"external\" (or no name) for a simulator with a " +
+                       "\"command\", got " + json_type_description(*name));
+  }
+  options.command = reader.required_string_list("command");
+  for (std::size_t i = 0; i < options.command.size(); ++i)
+    if (options.command[i].empty())
+      throw InputError(reader.child_path("command") + "[" + std::to_string(i) + "]: expected a non-empty string, got \"\"");
+  options.workers = static_cast<int>(reader.optional_integer("workers", 2, 1));
+  if (options.workers > kMaxWorkers)
+    throw InputError(reader.child_path("workers") + ": expected at most " + std::to_string(kMaxWorkers) +
+                     " worker processes, got " + std::to_string(options.workers));
+  options.timeout_s = reader.optional_positive_number("timeout_s", 60.0);
+  options.startup_timeout_s = reader.optional_number("startup_timeout_s", options.timeout_s);
+  if (options.startup_timeout_s < 0)
+    throw InputError(reader.child_path("startup_timeout_s") + ": expected a number ≥ 0, got " +
+                     format_number(options.startup_timeout_s));
+  options.protocol = reader.optional_string("protocol", "array", {"array", "object"}) == "object"
+                         ? ExternalProtocol::object
+                         : ExternalProtocol::array;
+  if (reader.has("data_names")) {
+    options.data_names = reader.required_string_list("data_names");
+    std::set<std::string> seen;
+    for (std::size_t i = 0; i < options.data_names.size(); ++i) {
+      const auto& name = options.data_names[i];
+      const auto where = reader.child_path("data_names") + "[" + std::to_string(i) + "]";
+      if (name.empty()) throw InputError(where + ": expected a non-empty name, got \"\"");
+      if (!seen.insert(name).second) throw InputError(where + ": \"" + name + "\" appears twice");
+    }
+  }
+  const std::string working_directory = reader.optional_string("working_directory", "");
+  reader.reject_unknown_keys();
+
+  // The worker's directory: the given one (relative to the spec's folder), else the spec's folder.
+  fs::path directory = working_directory.empty() ? base_directory : base_directory / working_directory;
+  if (!directory.empty()) {
+    std::error_code ec;
+    if (!fs::is_directory(directory, ec))
+      throw InputError((working_directory.empty() ? path : reader.child_path("working_directory")) +
+                       ": no such directory: " + directory.string());
+    directory = fs::absolute(directory, ec).lexically_normal();
+  }
+  options.working_directory = directory;
+
+  // Arguments that name something in the spec's folder become absolute, so that they still work
+  // when the worker runs elsewhere. A program name without '/' stays a PATH lookup.
+  if (!base_directory.empty()) {
+    for (std::size_t i = 0; i < options.command.size(); ++i) {
+      auto& arg = options.command[i];
+      if (arg.front() == '-' || fs::path(arg).is_absolute()) continue;
+      if (i == 0 && arg.find('/') == std::string::npos) continue;
+      std::error_code ec;
+      const fs::path candidate = base_directory / arg;
+      if (fs::exists(candidate, ec)) arg = fs::absolute(candidate, ec).lexically_normal().string();
+    }
+  }
+  if (auto problem = options.validate(); !problem.empty()) throw InputError(problem);
+  return options;
+}
+
+// ------------------------------------------------------------------------------------------------
+// The simulator
+
+namespace {
+
+struct Slot {
+  explicit Slot(std::size_t tail_bytes) : process(tail_bytes) {}
+  detail::WorkerProcess process;
+  bool busy = false;
+  std::size_t row = 0;
+  Clock::time_point started{};   // when the process was started
+  Clock::time_point sent{};      // when the simulation in flight was sent
+  Clock::time_point deadline{};
+  bool answered = false;  // this process has written at least one line
+};
+
+}  // namespace
+
+struct ExternalProcessSimulator::State {
+  ExternalSimulatorOptions options;
+  SimulatorInfo info;
+  detail::LaunchSpec launch;
+  std::string command_text;
+  std::mutex mutex;
+  std::vector<std::unique_ptr<Slot>> slots;
+  std::size_t data_dim = 0;  // 0 = not known yet
+  std::size_t restarts = 0;
+  std::size_t deaths_without_answer = 0;  // consecutive
+  bool ever_answered = false;
+
+  // The batch in progress.
+  struct Batch {
+    const RowMatrix* theta = nullptr;
+    RowMatrix* y = nullptr;
+    std::span<const std::uint64_t> seeds;
+    std::span<const std::uint64_t> indices;
+    std::span<SimulationOutcome> outcomes;
+    std::size_t remaining = 0;
+  };
+
+  std::string theta_text(const Batch& b, std::size_t row) const {
+    return describe_theta(info.parameter_names, row_span(*b.theta, static_cast<Eigen::Index>(row)));
+  }
+
+  void start(Slot& slot, bool initial) {
+    const std::string problem = slot.process.start(launch);
+    if (!problem.empty()) {
+      const std::string what = "cannot start the external simulator `" + command_text + "`" +
+                               (launch.working_directory.empty() ? "" : " in " + launch.working_directory.string()) +
+                               ": " + problem;
+      if (initial) throw InputError(options.path + ".command: " + what);
+      throw SimulationError(what);
+    }
+    if (!initial) ++restarts;
+    slot.started = Clock::now();
+    slot.busy = false;
+    slot.answered = false;
+  }
+
+  std::string request(const Batch& b, std::size_t row) const {
+    std::string line;
+    line.reserve(32 + 24 * static_cast<std::size_t>(b.theta->cols()));
+    const auto r = static_cast<Eigen::Index>(row);
+    const bool object = options.protocol == ExternalProtocol::object;
+    line += object ? "{\"theta\": [" : "[";
+    for (Eigen::Index c = 0; c < b.theta->cols(); ++c) {
+      if (c) line += ", ";
+      append_number(line, (*b.theta)(r, c));
+    }
+    line += "]";
+    if (object) {
+      line += ", \"seed\": " + std::to_string(b.seeds[row]) + ", \"index\": " + std::to_string(b.indices[row]) + "}";
+    }
+    line += "\n";
+    return line;
+  }
+
+  void dispatch(Slot& slot, Batch& b, std::size_t row) {
+    // Output written while the worker had nothing to answer would be taken for the next reply.
+    if (slot.process.running() && slot.process.has_unread_output()) slot.process.kill_now();
+    if (!slot.process.running()) start(slot, false);
+    slot.busy = true;
+    slot.row = row;
+    // A worker that has not answered yet may still be starting up: its clock starts when the
+    // start-up allowance has run out (or now, if that is later).
+    const auto now = Clock::now();
+    auto clock_start = now;
+    if (!slot.answered) clock_start = std::max(now, slot.started + seconds(options.startup_timeout_s));
+    slot.sent = now;
+    slot.deadline = clock_start + seconds(options.timeout_s);
+    // A broken pipe shows up as end of file on stdout, handled in the poll loop.
+    slot.process.send(request(b, row));
+  }
+
+  void fail(Batch& b, Slot& slot, std::string message) {
+    const std::size_t row = slot.row;
+    slot.busy = false;
+    b.outcomes[row] = SimulationOutcome{SimulationStatus::failed, std::move(message)};
+    if (b.y->cols() > 0) b.y->row(static_cast<Eigen::Index>(row)).setConstant(std::numeric_limits<double>::quiet_NaN());
+    --b.remaining;
+  }
+
+  void note_death(Slot& slot, const std::string& status) {
+    if (slot.answered) return;
+    ++deaths_without_answer;
+    const std::size_t limit = ever_answered ? kDeathsAfterFirstAnswer : kDeathsBeforeFirstAnswer;
+    if (deaths_without_answer >= limit)
+      throw SimulationError("the external simulator `" + command_text + "` does not work: " +
+                            std::to_string(deaths_without_answer) +
+                            " worker processes in a row stopped before answering a single simulation; the last one " +
+                            status + stderr_note(slot.process.stderr_tail()));
+  }
+
+  // Returns false if the worker was restarted (the rest of its output is void).
+  bool handle_line(Batch& b, Slot& slot, const std::string& raw) {
+    const std::string line = trim(raw);
+    if (line.empty()) return true;
+    slot.answered = true;
+    ever_answered = true;
+    deaths_without_answer = 0;
+    if (!slot.busy) {  // a line nobody asked for: the worker is out of step
+      slot.process.kill_now();
+      return false;
+    }
+    const std::size_t row = slot.row;
+    const auto garbage = [&](const std::string& why) {
+      slot.process.kill_now();
+      fail(b, slot, "unexpected reply to " + theta_text(b, row) + ": " + quote_line(line) + " (" + why +
+                        "); the worker was restarted");
+      return false;
+    };
+
+    const auto reply = nlohmann::json::parse(line, nullptr, false);
+    if (reply.is_discarded()) return garbage("not JSON; expected a list of numbers or {\"error\": \"...\"}");
+    if (reply.is_object() && reply.contains("error")) {
+      const auto& e = reply["error"];
+      fail(b, slot, "the simulator reported an error for " + theta_text(b, row) + ": " +
+                        (e.is_string() ? e.get<std::string>() : e.dump()));
+      return true;
+    }
+    if (!reply.is_array()) return garbage("expected a list of numbers or {\"error\": \"...\"}");
+    for (std::size_t i = 0; i < reply.size(); ++i)
+      if (!reply[i].is_number() && !reply[i].is_null())
+        return garbage("value " + std::to_string(i + 1) + " is " + json_type_description(reply[i]) + ", not a number");
+    if (data_dim == 0) {
+      if (reply.empty()) return garbage("an empty list");
+      learn_data_dim(b, reply.size());
+    }
+    if (reply.size() != data_dim)
+      return garbage(std::to_string(reply.size()) + " values, expected " + std::to_string(data_dim));
+
+    auto& y = *b.y;
+    const auto r = static_cast<Eigen::Index>(row);
+    for (std::size_t i = 0; i < data_dim; ++i)
+      y(r, static_cast<Eigen::Index>(i)) =
+          reply[i].is_null() ? std::numeric_limits<double>::quiet_NaN() : reply[i].get<double>();
+    b.outcomes[row] = SimulationOutcome{};
+    slot.busy = false;
+    --b.remaining;
+    return true;
+  }
+
+  void learn_data_dim(Batch& b, std::size_t d) {
+    data_dim = d;
+    if (info.data_names.empty()) info.data_names = default_data_names(d);
+    // No row has succeeded yet (D was unknown), so nothing is lost.
+    b.y->resize(b.theta->rows(), static_cast<Eigen::Index>(d));
+    b.y->setConstant(std::numeric_limits<double>::quiet_NaN());
+  }
+
+  void handle_exit(Batch& b, Slot& slot) {
+    const pid_t pid = slot.process.pid();
+    const std::string status = slot.process.finish_after_eof(std::chrono::milliseconds(500));
+    if (slot.busy)
+      fail(b, slot, "the worker process (pid " + std::to_string(pid) + ") " + status + " while simulating " +
+                        theta_text(b, slot.row) + "; it will be restarted" + stderr_note(slot.process.stderr_tail()));
+    note_death(slot, status);
+  }
+
+  void handle_timeout(Batch& b, Slot& slot) {
+    const pid_t pid = slot.process.pid();
+    slot.process.read_stderr();
+    std::vector<std::string> ignored;
+    slot.process.read_stdout(ignored);  // nothing complete, or it would have been handled
+    const std::string partial = slot.process.partial_line();
+    const std::string tail = slot.process.stderr_tail();
+    slot.process.kill_now();
+    const double allowed = std::chrono::duration<double>(slot.deadline - slot.sent).count();
+    const bool extended = allowed > options.timeout_s + 1e-3;
+    std::string message = "no reply within " + format_seconds(std::round(allowed * 1000.0) / 1000.0) +
+                          (extended ? " (timeout_s plus what was left of startup_timeout_s for a new worker)"
+                                    : std::string()) +
+                          " for " +
+                          theta_text(b, slot.row) + ": the worker process (pid " + std::to_string(pid) +
+                          ") was killed and will be restarted";
+    if (!partial.empty())
+      message += "; it had written " + quote_line(partial) + " without ending the line (answers must end with a newline and be flushed)";
+    if (!trim(tail).empty()) message += stderr_note(tail);
+    fail(b, slot, std::move(message));
+    note_death(slot, "timed out");
+  }
+
+  void run(Batch& b) {
+    const std::size_t n = b.outcomes.size();
+    std::size_t next = 0;
+    std::vector<pollfd> fds;
+    std::vector<std::size_t> owner;  // slot of each pollfd
+    std::vector<std::string> lines;
+    while (b.remaining > 0) {
+      for (auto& slot : slots)
+        if (!slot->busy && next < n) dispatch(*slot, b, next++);
+
+      fds.clear();
+      owner.clear();
+      auto wait = Clock::duration::max();
+      const auto now = Clock::now();
+      for (std::size_t s = 0; s < slots.size(); ++s) {
+        auto& p = slots[s]->process;
+        if (!p.running()) continue;
+        if (p.stdout_fd() >= 0) fds.push_back({p.stdout_fd(), POLLIN, 0}), owner.push_back(s);
+        if (p.stderr_fd() >= 0) fds.push_back({p.stderr_fd(), POLLIN, 0}), owner.push_back(s);
+        if (p.has_pending_input() && p.stdin_fd() >= 0) fds.push_back({p.stdin_fd(), POLLOUT, 0}), owner.push_back(s);
+        if (slots[s]->busy) wait = std::min(wait, slots[s]->deadline - now);
+      }
+      int timeout_ms = -1;
+      if (wait != Clock::duration::max()) {
+        const auto ms = std::chrono::ceil<std::chrono::milliseconds>(std::max(wait, Clock::duration::zero())).count();
+        timeout_ms = static_cast<int>(std::min<long long>(ms, 1000 * 1000));
+      }
+      if (fds.empty()) {
+        // Only possible if every busy worker lost all its pipes at once; let the deadline decide.
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::max(1, std::min(timeout_ms, 50))));
+      } else if (::poll(fds.data(), fds.size(), timeout_ms) < 0 && errno != EINTR) {
+        throw SimulationError("external simulator: poll failed: " + std::string(std::strerror(errno)));
+      }
+
+      for (std::size_t k = 0; k < fds.size(); ++k) {
+        if (fds[k].revents == 0) continue;
+        auto& slot = *slots[owner[k]];
+        auto& p = slot.process;
+        if (!p.running()) continue;
+        const int fd = fds[k].fd;
+        if (fd == p.stderr_fd()) {
+          p.read_stderr();
+        } else if (fd == p.stdin_fd()) {
+          p.flush_input();
+        } else if (fd == p.stdout_fd()) {
+          p.read_stderr();  // keep the tail current for the messages below
+          lines.clear();
+          const bool open = p.read_stdout(lines);
+          bool alive = true;
+          for (const auto& line : lines)
+            if (!(alive = handle_line(b, slot, line))) break;
+          if (alive && !open) handle_exit(b, slot);
+        }
+      }
+
+      const auto after = Clock::now();
+      for (auto& slot : slots)
+        if (slot->busy && slot->process.running() && after >= slot->deadline) handle_timeout(b, *slot);
+      // A busy worker that vanished without our noticing end of file (cannot normally happen).
+      for (auto& slot : slots)
+        if (slot->busy && !slot->process.running())
+          fail(b, *slot, "the worker process stopped while simulating " + theta_text(b, slot->row));
+    }
+  }
+};
+
+ExternalProcessSimulator::ExternalProcessSimulator(ExternalSimulatorOptions options, Names parameter_names,
+                                                   std::size_t data_dim, nlohmann::json recorded_options)
+    : state_(std::make_unique<State>()) {
+  if (auto problem = options.validate(); !problem.empty()) throw InputError(problem);
+  auto& s = *state_;
+  if (!options.data_names.empty() && data_dim != 0 && options.data_names.size() != data_dim)
+    throw InputError(options.path + ".data_names: " + std::to_string(options.data_names.size()) +
+                     " names, but the data have " + std::to_string(data_dim) + " values");
+  s.data_dim = options.data_names.empty() ? data_dim : options.data_names.size();
+  s.info.name = "external:" + fs::path(options.command.front()).filename().string();
+  s.info.parameter_names = std::move(parameter_names);
+  s.info.data_names = options.data_names.empty() ? default_data_names(s.data_dim) : options.data_names;
+  s.info.thread_safe = true;
+  s.info.options = std::move(recorded_options);
+  s.launch.argv = options.command;
+  s.launch.working_directory = options.working_directory;
+  s.launch.environment = detail::worker_environment();
+  s.command_text = command_text(options.command);
+  s.options = std::move(options);
+  for (int i = 0; i < s.options.workers; ++i) {
+    s.slots.push_back(std::make_unique<Slot>(s.options.stderr_tail_bytes));
+    s.start(*s.slots.back(), true);
+  }
+}
+
+ExternalProcessSimulator::~ExternalProcessSimulator() {
+  if (!state_) return;
+  auto& slots = state_->slots;
+  for (auto& slot : slots) slot->process.close_stdin();
+  const auto deadline =
+      Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(state_->options.shutdown_grace_s));
+  for (;;) {
+    bool all_gone = true;
+    for (auto& slot : slots) {
+      if (!slot->process.running()) continue;
+      if (slot->process.stdout_fd() >= 0) {  // never let a worker block on a full stdout pipe
+        std::vector<std::string> ignored;
+        slot->process.read_stdout(ignored);
+      }
+      if (slot->process.stderr_fd() >= 0) slot->process.read_stderr();
+      if (!slot->process.try_reap()) all_gone = false;
+    }
+    if (all_gone || Clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  for (auto& slot : slots) slot->process.kill_now();
+}
+
+const SimulatorInfo& ExternalProcessSimulator::info() const { return state_->info; }
+
+const ExternalSimulatorOptions& ExternalProcessSimulator::options() const { return state_->options; }
+
+std::size_t ExternalProcessSimulator::restarts() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->restarts;
+}
+
+void ExternalProcessSimulator::simulate_batch(const RowMatrix& theta, RowMatrix& y,
+                                              std::span<const std::uint64_t> stream_seeds,
+                                              std::span<SimulationOutcome> outcomes) const {
+  std::vector<std::uint64_t> indices(static_cast<std::size_t>(theta.rows()));
+  for (std::size_t i = 0; i < indices.size(); ++i) indices[i] = i;
+  simulate_indexed(theta, y, stream_seeds, indices, outcomes);
+}
+
+void ExternalProcessSimulator::simulate_indexed(const RowMatrix& theta, RowMatrix& y,
+                                                std::span<const std::uint64_t> stream_seeds,
+                                                std::span<const std::uint64_t> indices,
+                                                std::span<SimulationOutcome> outcomes) const {
+  auto& s = *state_;
+  const auto n = static_cast<std::size_t>(theta.rows());
+  if (stream_seeds.size() != n || indices.size() != n || outcomes.size() != n)
+    throw std::invalid_argument(s.info.name + ": simulate_batch needs one stream seed, index and outcome per row of θ");
+  if (!s.info.parameter_names.empty() && static_cast<std::size_t>(theta.cols()) != s.info.parameter_dim())
+    throw std::invalid_argument(s.info.name + ": θ has " + std::to_string(theta.cols()) + " columns, expected " +
+                                std::to_string(s.info.parameter_dim()));
+
+  std::lock_guard lock(s.mutex);
+  if (y.rows() != theta.rows() || static_cast<std::size_t>(y.cols()) != s.data_dim)
+    y.resize(theta.rows(), static_cast<Eigen::Index>(s.data_dim));
+  y.setConstant(std::numeric_limits<double>::quiet_NaN());
+  for (auto& o : outcomes) o = SimulationOutcome{SimulationStatus::failed, "not simulated"};
+  if (n == 0) return;
+
+  State::Batch batch;
+  batch.theta = &theta;
+  batch.y = &y;
+  batch.seeds = stream_seeds;
+  batch.indices = indices;
+  batch.outcomes = outcomes;
+  batch.remaining = n;
+  try {
+    s.run(batch);
+  } catch (...) {
+    // Workers with a simulation of this batch in flight are out of step: stop them.
+    for (auto& slot : s.slots) {
+      if (slot->busy) slot->process.kill_now();
+      slot->busy = false;
+    }
+    throw;
+  }
+}
+
+Simulator make_external_simulator(const nlohmann::json& section, const std::string& path,
+                                  const Names& parameter_names, std::size_t data_dim_hint,
+                                  const fs::path& base_directory) {
+  auto options = parse_external_simulator_options(section, path, base_directory);
+  if (!options.data_names.empty() && data_dim_hint != 0 && options.data_names.size() != data_dim_hint)
+    throw InputError(path + ".data_names: " + std::to_string(options.data_names.size()) +
+                     " names, but the observation has " + std::to_string(data_dim_hint) + " values");
+  return Simulator(std::make_shared<const ExternalProcessSimulator>(std::move(options), parameter_names,
+                                                                    data_dim_hint, section));
+}
+
+}  // namespace sbi::simulators

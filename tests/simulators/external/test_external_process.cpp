@@ -1,0 +1,356 @@
+#include "simulators/external_process.hpp"
+
+#include "sbi/random/rng.hpp"
+
+#include "sbi/priors/prior.hpp"
+
+#include <catch2/catch.hpp>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace sbi;
+using namespace sbi::simulators;
+using nlohmann::json;
+
+namespace {
+
+const std::filesystem::path kScriptDir = std::filesystem::path(SBI_TEST_DIR) / "simulators" / "external";
+const std::string kToy = (kScriptDir / "toy_sim.py").string();
+
+json section(json extra = json::object(), std::vector<std::string> args = {}) {
+  json command = json::array({"python3", kToy});
+  for (const auto& a : args) command.push_back(a);
+  json s = {{"command", command}, {"workers", 1}, {"timeout_s", 10}};
+  for (auto& [k, v] : extra.items()) s[k] = v;
+  return s;
+}
+
+Simulator make(const json& s, std::size_t data_dim_hint = 2, Names params = {"a", "b"}) {
+  return make_external_simulator(s, "simulator", params, data_dim_hint, kScriptDir);
+}
+
+struct Run {
+  RowMatrix y;
+  std::vector<SimulationOutcome> outcomes;
+};
+
+Run run(const Simulator& sim, const RowMatrix& theta, std::uint64_t seed = 42) {
+  Run r;
+  std::vector<std::uint64_t> seeds(static_cast<std::size_t>(theta.rows()));
+  for (std::size_t i = 0; i < seeds.size(); ++i) seeds[i] = stream_seed(seed, i, 1);
+  r.y.resize(theta.rows(), static_cast<Eigen::Index>(sim.data_dim()));
+  r.outcomes.resize(seeds.size());
+  sim.simulate_batch(theta, r.y, seeds, r.outcomes);
+  return r;
+}
+
+// n rows of well-behaved θ (none of the toy simulator's trigger values).
+RowMatrix good_theta(Eigen::Index n) {
+  RowMatrix theta(n, 2);
+  for (Eigen::Index i = 0; i < n; ++i) {
+    theta(i, 0) = 0.25 * static_cast<double>(i) + 0.1;
+    theta(i, 1) = -1.5 + 0.125 * static_cast<double>(i);
+  }
+  return theta;
+}
+
+std::size_t open_fd_count() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+TEST_CASE("external simulator: array protocol answers y = 2θ", "[external]") {
+  const auto sim = make(section({{"workers", 2}}));
+  CHECK(sim.name() == "external:python3");
+  CHECK(sim.runs_own_workers());
+  CHECK(sim.thread_safe());
+  CHECK(sim.info().data_names == Names{"data_1", "data_2"});
+  CHECK(sim.info().options.at("workers") == 2);
+  const RowMatrix theta = good_theta(10);
+  const auto r = run(sim, theta);
+  for (Eigen::Index i = 0; i < theta.rows(); ++i) {
+    INFO("row " << i << ": " << r.outcomes[static_cast<std::size_t>(i)].message);
+    REQUIRE(r.outcomes[static_cast<std::size_t>(i)].ok());
+    CHECK(r.y(i, 0) == 2 * theta(i, 0));
+    CHECK(r.y(i, 1) == 2 * theta(i, 1));
+  }
+  // Workers stay alive across batches.
+  const auto again = run(sim, theta);
+  CHECK(again.y == r.y);
+}
+
+TEST_CASE("external simulator: object protocol gives the same table for 1 and 3 workers", "[external]") {
+  const RowMatrix theta = good_theta(24);
+  const auto one = run(make(section({{"protocol", "object"}, {"workers", 1}})), theta);
+  const auto three = run(make(section({{"protocol", "object"}, {"workers", 3}})), theta);
+  for (std::size_t i = 0; i < one.outcomes.size(); ++i) {
+    REQUIRE(one.outcomes[i].ok());
+    REQUIRE(three.outcomes[i].ok());
+  }
+  CHECK(one.y == three.y);
+  // y = 2θ + 0.1 e: close to 2θ but not equal; another seed gives other noise.
+  CHECK((one.y - 2 * theta).cwiseAbs().maxCoeff() < 0.6);
+  CHECK((one.y - 2 * theta).cwiseAbs().maxCoeff() > 0.0);
+  const auto other = run(make(section({{"protocol", "object"}})), theta, 43);
+  CHECK(other.y != one.y);
+}
+
+TEST_CASE("external simulator: seeds and indices reach the worker", "[external]") {
+  const auto sim = make(section({{"protocol", "object"}, {"workers", 2}}, {"--with-index", "--with-seed"}), 0);
+  CHECK(sim.data_dim() == 0);  // learnt from the first reply
+  const RowMatrix theta = good_theta(6);
+  const auto r = run(sim, theta, 7);
+  REQUIRE(r.y.cols() == 4);
+  CHECK(sim.data_dim() == 4);
+  CHECK(sim.info().data_names.back() == "data_4");
+  for (std::size_t i = 0; i < 6; ++i) {
+    REQUIRE(r.outcomes[i].ok());
+    const auto row = static_cast<Eigen::Index>(i);
+    CHECK(r.y(row, 2) == static_cast<double>(i));  // simulate_batch: indices 0..n-1
+    CHECK(r.y(row, 3) == static_cast<double>(stream_seed(7, i, 1) % 1000003));
+  }
+
+  // simulate_indexed sends the caller's indices.
+  auto model = std::make_shared<ExternalProcessSimulator>(
+      parse_external_simulator_options(section({{"protocol", "object"}}, {"--with-index"}), "simulator", kScriptDir),
+      Names{"a", "b"}, 3);
+  std::vector<std::uint64_t> seeds = {1, 2, 3}, indices = {1000, 18446744073709551615ULL, 5};
+  std::vector<SimulationOutcome> outcomes(3);
+  RowMatrix y(3, 3);
+  model->simulate_indexed(good_theta(3), y, seeds, indices, outcomes);
+  CHECK(y(0, 2) == 1000.0);
+  CHECK(y(1, 2) == 18446744073709551615.0);
+  CHECK(y(2, 2) == 5.0);
+}
+
+TEST_CASE("external simulator: a crash fails that simulation only, with θ and stderr", "[external]") {
+  auto model = std::make_shared<ExternalProcessSimulator>(
+      parse_external_simulator_options(section(), "simulator", kScriptDir), Names{"a", "b"}, 2);
+  const Simulator sim(model);
+  RowMatrix theta = good_theta(5);
+  theta(2, 0) = 13;
+  theta(3, 0) = 17;  // SIGSEGV
+  const auto r = run(sim, theta);
+  CHECK(r.outcomes[0].ok());
+  CHECK(r.outcomes[1].ok());
+  REQUIRE_FALSE(r.outcomes[2].ok());
+  const auto& message = r.outcomes[2].message;
+  INFO(message);
+  CHECK(contains(message, "a=13"));
+  CHECK(contains(message, "exited with status 3"));
+  CHECK(contains(message, "cannot simulate theta=13, giving up"));
+  REQUIRE_FALSE(r.outcomes[3].ok());
+  CHECK(contains(r.outcomes[3].message, "signal 11"));
+  CHECK(r.outcomes[4].ok());
+  CHECK(r.y(4, 0) == 2 * theta(4, 0));
+  CHECK(std::isnan(r.y(2, 0)));
+  CHECK(model->restarts() == 2);
+}
+
+TEST_CASE("external simulator: a hung worker times out and is replaced", "[external]") {
+  // Rows 0 and 1 go to the new workers (which get the start-up allowance), row 3 to one that has
+  // answered (plain timeout).
+  const auto sim = make(section({{"timeout_s", 0.5}, {"startup_timeout_s", 5}, {"workers", 2}}));
+  RowMatrix theta = good_theta(8);
+  theta(3, 0) = 7;
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto r = run(sim, theta);
+  const double elapsed = seconds_since(t0);
+  for (std::size_t i = 0; i < 8; ++i) {
+    INFO("row " << i << ": " << r.outcomes[i].message);
+    CHECK(r.outcomes[i].ok() == (i != 3));
+  }
+  const auto& message = r.outcomes[3].message;
+  INFO(message);
+  CHECK(contains(message, "no reply within 0.5 s"));
+  CHECK(contains(message, "a=7"));
+  CHECK(contains(message, "killed"));
+  CHECK(contains(message, "thinking very hard"));
+  CHECK(elapsed < 4.0);
+}
+
+TEST_CASE("external simulator: an answer without its newline times out with a hint", "[external]") {
+  const auto sim = make(section({{"timeout_s", 0.3}, {"startup_timeout_s", 3}}));
+  RowMatrix theta = good_theta(3);
+  theta(1, 0) = 19;
+  const auto r = run(sim, theta);
+  CHECK(r.outcomes[0].ok());
+  REQUIRE_FALSE(r.outcomes[1].ok());
+  INFO(r.outcomes[1].message);
+  CHECK(contains(r.outcomes[1].message, "no reply within 0.3 s"));
+  CHECK(contains(r.outcomes[1].message, "it had written \"[38.0, "));
+  CHECK(contains(r.outcomes[1].message, "without ending the line"));
+  CHECK(r.outcomes[2].ok());
+}
+
+TEST_CASE("external simulator: garbage, error replies, wrong lengths and null", "[external]") {
+  const auto sim = make(section());
+  RowMatrix theta = good_theta(6);
+  theta(1, 0) = 5;   // garbage
+  theta(2, 0) = 9;   // {"error": "negative rate"}
+  theta(3, 0) = 3;   // three values instead of two
+  theta(4, 0) = 11;  // null -> NaN, a finished simulation (the runner flags it as non-finite)
+  const auto r = run(sim, theta);
+  CHECK(r.outcomes[0].ok());
+  REQUIRE_FALSE(r.outcomes[1].ok());
+  CHECK(contains(r.outcomes[1].message, "\"this is not json at all\""));
+  CHECK(contains(r.outcomes[1].message, "a=5"));
+  REQUIRE_FALSE(r.outcomes[2].ok());
+  CHECK(contains(r.outcomes[2].message, "negative rate"));
+  CHECK(contains(r.outcomes[2].message, "a=9"));
+  REQUIRE_FALSE(r.outcomes[3].ok());
+  CHECK(contains(r.outcomes[3].message, "3 values, expected 2"));
+  CHECK(r.outcomes[4].ok());
+  CHECK(std::isnan(r.y(4, 0)));
+  CHECK(r.y(4, 1) == 2 * theta(4, 1));
+  CHECK(r.outcomes[5].ok());
+  CHECK(r.y(5, 0) == 2 * theta(5, 0));
+}
+
+TEST_CASE("external simulator: commands that cannot work give clear errors", "[external]") {
+  SECTION("a program that does not exist") {
+    try {
+      make(json{{"command", {"sbi-no-such-program-xyz", "--flag"}}});
+      FAIL("expected an InputError");
+    } catch (const InputError& e) {
+      const std::string message = e.what();
+      INFO(message);
+      CHECK(contains(message, "simulator.command"));
+      CHECK(contains(message, "sbi-no-such-program-xyz"));
+      CHECK(contains(message, "No such file or directory"));
+    }
+  }
+  SECTION("a program that dies on start") {
+    const auto sim = make(json{{"command", {"python3", "no_such_script.py"}}, {"workers", 2}});
+    try {
+      run(sim, good_theta(10));
+      FAIL("expected a SimulationError");
+    } catch (const SimulationError& e) {
+      const std::string message = e.what();
+      INFO(message);
+      CHECK(contains(message, "python3 no_such_script.py"));
+      CHECK(contains(message, "before answering"));
+      CHECK(contains(message, "No such file or directory"));  // python's own complaint, from stderr
+    }
+  }
+}
+
+TEST_CASE("external simulator: section options are checked with their JSON path", "[external]") {
+  const auto error_of = [](const json& s) -> std::string {
+    try {
+      make(s);
+    } catch (const InputError& e) {
+      return e.what();
+    }
+    return "(no error)";
+  };
+  CHECK(error_of(section({{"workers", 0}})) == "simulator.workers: expected an integer ≥ 1, got 0");
+  CHECK(error_of(section({{"workers", 1.5}})) == "simulator.workers: expected an integer ≥ 1, got 1.5");
+  CHECK(error_of(section({{"timeout_s", -1}})) == "simulator.timeout_s: expected a positive number, got -1");
+  CHECK(contains(error_of(section({{"protocol", "xml"}})), "simulator.protocol: expected one of \"array\" or \"object\""));
+  CHECK(contains(error_of(section({{"wrokers", 2}})), "simulator.wrokers: unknown key"));
+  CHECK(contains(error_of(json{{"workers", 2}}), "simulator.command: missing"));
+  CHECK(contains(error_of(json{{"command", json::array()}}), "simulator.command: expected a non-empty list of strings"));
+  CHECK(contains(error_of(json{{"command", "python3 sim.py"}}), "simulator.command: expected a non-empty list"));
+  CHECK(contains(error_of(section({{"data_names", {"x", "x"}}})), "simulator.data_names[1]: \"x\" appears twice"));
+  CHECK(contains(error_of(section({{"data_names", {"x", "y", "z"}}})), "3 names, but the observation has 2 values"));
+  CHECK(contains(error_of(section({{"working_directory", "no/such/dir"}})), "simulator.working_directory: no such directory"));
+  CHECK(contains(error_of(section({{"name", "lotka_volterra"}})), "simulator.name: expected \"external\""));
+}
+
+TEST_CASE("external simulator: relative paths resolve against the spec's folder", "[external]") {
+  // "toy_sim.py" is found in the base directory whatever the current directory is.
+  const auto options = parse_external_simulator_options(
+      json{{"command", {"python3", "toy_sim.py"}}, {"data_names", {"y1", "y2"}}}, "simulator", kScriptDir);
+  CHECK(options.command[0] == "python3");
+  CHECK(options.command[1] == (kScriptDir / "toy_sim.py").lexically_normal().string());
+  CHECK(options.working_directory == std::filesystem::absolute(kScriptDir).lexically_normal());
+  const auto sim = make(json{{"command", {"python3", "toy_sim.py"}}, {"data_names", {"y1", "y2"}}, {"workers", 1}});
+  CHECK(sim.info().data_names == Names{"y1", "y2"});
+  CHECK(sim.simulate_one(std::vector<double>{0.5, 1.0}, 1)(1) == 2.0);
+}
+
+TEST_CASE("external simulator: no leaked pipes or zombies after crashes, timeouts and shutdown", "[external]") {
+  const std::size_t fds_before = open_fd_count();
+  {
+    const auto sim = make(section({{"timeout_s", 0.3}, {"startup_timeout_s", 2}, {"workers", 2}}));
+    RowMatrix theta = good_theta(6);
+    theta(1, 0) = 13;
+    theta(2, 0) = 7;
+    theta(3, 0) = 5;
+    const auto r = run(sim, theta);
+    CHECK(r.outcomes[0].ok());
+    CHECK(r.outcomes[4].ok());
+    CHECK(r.outcomes[5].ok());
+  }
+  CHECK(open_fd_count() == fds_before);
+  int status = 0;
+  CHECK(::waitpid(-1, &status, WNOHANG) == -1);  // no children left, not even zombies
+  CHECK(errno == ECHILD);
+}
+
+TEST_CASE("external simulator: concurrent callers are serialised", "[external]") {
+  const auto sim = make(section({{"workers", 2}}));
+  std::vector<Run> runs(3);
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < runs.size(); ++t)
+    threads.emplace_back([&, t] { runs[t] = run(sim, good_theta(30), t); });
+  for (auto& th : threads) th.join();
+  for (const auto& r : runs) {
+    for (const auto& o : r.outcomes) REQUIRE(o.ok());
+    CHECK(r.y == 2 * good_theta(30));
+  }
+}
+
+TEST_CASE("external simulator: the example spec in data/specs runs", "[external]") {
+  const auto spec_dir = std::filesystem::path(SBI_SOURCE_DIR) / "data" / "specs";
+  std::ifstream in(spec_dir / "external_example.json");
+  REQUIRE(in);
+  const json spec = json::parse(in);
+  REQUIRE(is_external_simulator_section(spec.at("simulator")));
+  const auto prior = prior_from_json(spec.at("prior"));
+  const auto sim = make_external_simulator(spec.at("simulator"), "simulator", prior->names(),
+                                           spec.at("observation").size(), spec_dir);
+  CHECK(sim.name() == "external:python3");
+  CHECK(sim.info().data_names == Names{"mean", "sd", "min", "max"});
+  Rng rng(3);
+  const RowMatrix theta = prior->sample(rng, 8);
+  const auto r = run(sim, theta);
+  for (Eigen::Index i = 0; i < theta.rows(); ++i) {
+    INFO(r.outcomes[static_cast<std::size_t>(i)].message);
+    REQUIRE(r.outcomes[static_cast<std::size_t>(i)].ok());
+    CHECK(r.y(i, 1) > 0.0);               // sd
+    CHECK(r.y(i, 2) <= r.y(i, 0));        // min <= mean
+    CHECK(r.y(i, 0) <= r.y(i, 3));        // mean <= max
+  }
+}
+
+TEST_CASE("external simulator: throughput of a trivial python simulator", "[external][.slow]") {
+  for (int workers : {1, 2}) {
+    const auto sim = make(section({{"workers", workers}}));
+    run(sim, good_theta(2 * workers));  // warm up: workers started
+    const RowMatrix theta = good_theta(20000);
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto r = run(sim, theta);
+    const double elapsed = seconds_since(t0);
+    for (const auto& o : r.outcomes) REQUIRE(o.ok());
+    WARN("workers = " << workers << ": " << static_cast<double>(theta.rows()) / elapsed << " simulations/s");
+  }
+}
