@@ -59,12 +59,13 @@ double seconds_since(Clock::time_point start) {
 // Per-thread scratch for one batch: no allocation per simulation.
 struct BatchScratch {
   RowMatrix theta, y;
-  std::vector<std::uint64_t> seeds;
+  std::vector<std::uint64_t> seeds, indices;
   std::vector<SimulationOutcome> outcomes;
   void resize(Eigen::Index rows, Eigen::Index theta_dim, Eigen::Index data_dim) {
     theta.resize(rows, theta_dim);
     y.resize(rows, data_dim);
     seeds.resize(static_cast<std::size_t>(rows));
+    indices.resize(static_cast<std::size_t>(rows));
     outcomes.resize(static_cast<std::size_t>(rows));
   }
 };
@@ -115,8 +116,9 @@ class ChunkSimulator {
         scratch.theta.row(r) = work.theta.row(static_cast<Eigen::Index>(row));
       }
       scratch.seeds[static_cast<std::size_t>(r)] = stream_seed(seed_, index, 1);
+      scratch.indices[static_cast<std::size_t>(r)] = index;
     }
-    simulator_.simulate_batch(scratch.theta, scratch.y, scratch.seeds, scratch.outcomes);
+    simulator_.simulate_batch(scratch.theta, scratch.y, scratch.seeds, scratch.indices, scratch.outcomes);
     check_finite(scratch.y, scratch.outcomes);
     for (Eigen::Index r = 0; r < rows; ++r) {
       const std::size_t row = begin + static_cast<std::size_t>(r);
@@ -158,7 +160,7 @@ class ChunkSimulator {
       Rng rng = Rng::stream(seed_, index, 2 * static_cast<std::uint64_t>(attempt));
       prior_->sample(rng, row_span(theta, 0));
       std::uint64_t seed = stream_seed(seed_, index, 2 * static_cast<std::uint64_t>(attempt) + 1);
-      simulator_.simulate_batch(theta, y, {&seed, 1}, {&outcome, 1});
+      simulator_.simulate_batch(theta, y, {&seed, 1}, {&index, 1}, {&outcome, 1});
       check_finite(y, {&outcome, 1});
       ++work.attempts[row];
       theta_batch.row(r) = theta.row(0);

@@ -40,7 +40,7 @@ TEST_CASE("registry: the eight sbibm tasks, each consistent with its prior", "[s
 
     // Prior draws simulate to finite data; same stream, same data.
     Rng rng(17);
-    const RowMatrix theta = prior->sample(rng, 5);
+    const RowMatrix theta = prior->sample_batch(rng, 5);
     for (Eigen::Index i = 0; i < theta.rows(); ++i) {
       const Vector a = sim.simulate_one(row_span(theta, i), 100 + static_cast<std::uint64_t>(i));
       const Vector b = sim.simulate_one(row_span(theta, i), 100 + static_cast<std::uint64_t>(i));
@@ -76,7 +76,7 @@ TEST_CASE("specs: data/specs/<task>.json match the registry and sbibm observatio
 
     // Same density at prior draws and at θ*.
     Rng rng(23);
-    RowMatrix points = registry_prior->sample(rng, 5);
+    RowMatrix points = registry_prior->sample_batch(rng, 5);
     const auto truth = test::read_csv_row("data/sbibm/" + task + "/obs_1/true_parameters.csv").values;
     points.conservativeResize(6, Eigen::NoChange);
     for (Eigen::Index j = 0; j < points.cols(); ++j) points(5, j) = truth[static_cast<std::size_t>(j)];

@@ -95,7 +95,7 @@ TEST_CASE("sir: counts are integers in [0, 1000] with binomial means", "[simulat
   const auto sim = make_sir();
   const auto prior = sir_prior();
   Rng rng(11);
-  const RowMatrix theta = prior->sample(rng, 300);
+  const RowMatrix theta = prior->sample_batch(rng, 300);
   RowMatrix y(theta.rows(), 10);
   std::vector<std::uint64_t> seeds(static_cast<std::size_t>(theta.rows()));
   for (std::size_t i = 0; i < seeds.size(); ++i) seeds[i] = stream_seed(1, i);
