@@ -136,6 +136,8 @@ class Tape {
   Tape() = default;
   Tape(const Tape&) = delete;  // Vars point at their tape
   Tape& operator=(const Tape&) = delete;
+  Tape(Tape&&) = default;      // only while no Var refers to it (e.g. inside a moved network)
+  Tape& operator=(Tape&&) = default;
 
   // Data: not differentiated. The matrix is copied into reused storage.
   Var<T> constant(const Mat& value);
