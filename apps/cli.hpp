@@ -40,5 +40,7 @@ int run_guarded(const std::string& command, const std::function<int()>& body);
 
 // Registered subcommands (defined in the command_*.cpp files).
 Command simulate_command();
+Command infer_command();
+Command sample_command();
 
 }  // namespace sbi::cli
