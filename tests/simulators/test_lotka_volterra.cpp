@@ -190,6 +190,8 @@ TEST_CASE("lotka_volterra: options are parsed with path-aware errors", "[simulat
   CHECK_THROWS_WITH(parse({{"initial_state", {30}}}), Catch::StartsWith("simulator.options.initial_state: expected a list of 2 numbers"));
   CHECK_THROWS_WITH(parse({{"observation_times", {0, 2, 1}}}),
                     Catch::StartsWith("simulator.options.observation_times[2]: expected times in increasing order"));
+  CHECK_THROWS_WITH(parse({{"t_end", 10}}), "simulator.options.t_end: expected a number ≥ the last default observation time 18.9 "
+                                             "(or give observation_times), got 10");
   CHECK_THROWS_WITH(parse({{"observation_times", {0, 25}}}),
                     Catch::StartsWith("simulator.options.observation_times[1]: expected a time in [0, t_end = 20]"));
 
