@@ -15,6 +15,9 @@ LotkaVolterraOptions LotkaVolterraOptions::from_json(const nlohmann::json& optio
   detail::check_positive_entries(initial, reader.child_path("initial_state"));
   o.initial_state = {initial[0], initial[1]};
   o.t_end = reader.optional_positive_number("t_end", o.t_end);
+  if (!reader.has("observation_times") && o.t_end < o.observation_times.back())
+    throw InputError(reader.child_path("t_end") + ": expected a number ≥ the last default observation time " +
+                     format_number(o.observation_times.back()) + " (or give observation_times), got " + format_number(o.t_end));
   o.observation_times = reader.optional_number_list("observation_times", o.observation_times);
   detail::check_time_grid(o.observation_times, o.t_end, reader.child_path("observation_times"));
   o.rtol = reader.optional_positive_number("rtol", o.rtol);

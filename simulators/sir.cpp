@@ -15,6 +15,9 @@ SirOptions SirOptions::from_json(const nlohmann::json& options, const std::strin
   o.population = reader.optional_positive_number("population", o.population);
   o.initial_infected = reader.optional_number_in("initial_infected", o.initial_infected, 0.0, o.population);
   o.t_end = reader.optional_positive_number("t_end", o.t_end);
+  if (!reader.has("observation_times") && o.t_end < o.observation_times.back())
+    throw InputError(reader.child_path("t_end") + ": expected a number ≥ the last default observation time " +
+                     format_number(o.observation_times.back()) + " (or give observation_times), got " + format_number(o.t_end));
   o.observation_times = reader.optional_number_list("observation_times", o.observation_times);
   detail::check_time_grid(o.observation_times, o.t_end, reader.child_path("observation_times"));
   o.sample_size = reader.optional_integer("sample_size", o.sample_size, 1, 1000000000);

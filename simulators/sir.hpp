@@ -6,7 +6,9 @@
 // with N = 10^6, solved by adaptive Dormand–Prince 5(4) (rtol = atol = 1e-8) over [0, t_end = 160] days
 // and read at t = 0, 17, …, 153 by dense output. Data: y_j ~ Binomial(1000, clip(I(t_j)/N, 0, 1)),
 // names data_1..data_10. Parameters (beta, gamma) with sbibm's log-normal prior. A solve that needs
-// more than max_steps accepted steps is a failed simulation (SimulationError naming θ).
+// more than max_steps step attempts (10^5, as sbibm's solver) is a failed simulation (SimulationError
+// naming θ). Binomial draws use std::binomial_distribution fed by the simulation's sbi::Rng stream:
+// reproducible for a given standard library, not across standard libraries.
 #include "sbi/priors/prior.hpp"
 #include "sbi/simulation/simulator.hpp"
 
@@ -26,7 +28,7 @@ struct SirOptions {
   std::int64_t sample_size = 1000;  // binomial trials per observation
   double rtol = 1e-8;
   double atol = 1e-8;
-  std::int64_t max_steps = 100000;
+  std::int64_t max_steps = 100000;  // step attempts over [0, t_end]
   bool noise = true;  // false: the expected counts sample_size · clip(I/N, 0, 1)
 
   // Keys as the member names; errors are InputError naming `path`; unknown keys are rejected.
@@ -40,7 +42,7 @@ Simulator make_sir(const SirOptions& options = {});
 PriorPtr sir_prior();
 
 // The infected count I(t_j) at the observation times for θ = (beta, gamma), unclipped. Throws
-// SimulationError naming θ on solver failure.
+// SimulationError naming θ on solver failure. `steps` (if given) receives the number of step attempts.
 void sir_infected(const SirOptions& options, ConstRow theta, MutableRow out, std::int64_t* steps = nullptr);
 
 }  // namespace sbi::simulators

@@ -1,5 +1,5 @@
 #include "sbi/priors/prior.hpp"
-#include "simulators/registry.hpp"
+#include "simulators/sbibm.hpp"
 #include "test_support.hpp"
 
 #include <fstream>
