@@ -21,7 +21,40 @@ std::size_t whole_intervals(double t_end, double interval) {
   return static_cast<std::size_t>(rounded);
 }
 
+// Ziggurat tables for f(x) = e^{−x}, x ≥ 0: 256 layers of equal area V; x[0] = V / f(R) is the
+// width of the base layer (which holds the tail beyond R), x[1] = R > x[2] > ... > x[256] = 0.
+struct ExponentialZiggurat {
+  static constexpr double R = 7.69711747013104972;
+  double x[257];
+  double f[257];
+  ExponentialZiggurat() {
+    const double v = std::exp(-R) * (R + 1.0);
+    x[0] = v / std::exp(-R);
+    x[1] = R;
+    for (int i = 1; i < 256; ++i) x[i + 1] = -std::log(v / x[i] + std::exp(-x[i]));
+    x[256] = 0.0;
+    for (int i = 0; i <= 256; ++i) f[i] = std::exp(-x[i]);
+  }
+};
+const ExponentialZiggurat kExponentialZiggurat;
+
 }  // namespace
+
+namespace detail {
+
+double ziggurat_exponential(Rng& rng) noexcept {
+  const ExponentialZiggurat& z = kExponentialZiggurat;
+  for (;;) {
+    const std::uint64_t bits = rng();
+    const unsigned i = static_cast<unsigned>(bits & 0xFF);
+    const double x = static_cast<double>(bits >> 11) * 0x1.0p-53 * z.x[i];
+    if (x < z.x[i + 1]) return x;                                // inside the layer's inner rectangle
+    if (i == 0) return ExponentialZiggurat::R + rng.exponential();  // the tail, by memorylessness
+    if (z.f[i] + rng.uniform() * (z.f[i + 1] - z.f[i]) < std::exp(-x)) return x;  // the wedge
+  }
+}
+
+}  // namespace detail
 
 std::string lotka_volterra_time_label(double t) {
   char buffer[32];
@@ -180,7 +213,7 @@ std::int64_t LotkaVolterraJump::simulate_path(ConstRow theta, std::span<double> 
       }
       break;
     }
-    t += rng.exponential() / a0;
+    t += detail::ziggurat_exponential(rng) / a0;
     // The state holds on [previous event, t): record every observation time before the next event.
     while (k < num_times && static_cast<double>(k) * interval < t) {
       x_out[k] = xd;

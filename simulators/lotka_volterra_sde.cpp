@@ -5,6 +5,7 @@
 #include "simulators/lotka_volterra_jump.hpp"  // the shared summary statistics and time labels
 
 #include <cmath>
+#include <numbers>
 #include <vector>
 
 namespace sbi::simulators {
@@ -32,7 +33,49 @@ const char* to_string(LotkaVolterraSdeOptions::Boundary b) {
   }
 }
 
+// Ziggurat tables for f(x) = e^{−x²/2}, x ≥ 0: 256 layers of equal area V; x[0] = V / f(R) is the
+// width of the base layer (which holds the tail beyond R), x[1] = R > x[2] > ... > x[256] = 0.
+struct NormalZiggurat {
+  static constexpr double R = 3.6541528853610088;
+  double x[257];
+  double f[257];
+  NormalZiggurat() {
+    const double v = R * std::exp(-0.5 * R * R) + std::sqrt(std::numbers::pi / 2) * std::erfc(R / std::sqrt(2.0));
+    x[0] = v / std::exp(-0.5 * R * R);
+    x[1] = R;
+    for (int i = 1; i < 256; ++i) x[i + 1] = std::sqrt(-2.0 * std::log(v / x[i] + std::exp(-0.5 * x[i] * x[i])));
+    x[256] = 0.0;
+    for (int i = 0; i <= 256; ++i) f[i] = std::exp(-0.5 * x[i] * x[i]);
+  }
+};
+const NormalZiggurat kNormalZiggurat;
+
 }  // namespace
+
+namespace detail {
+
+double ziggurat_normal(Rng& rng) noexcept {
+  const NormalZiggurat& z = kNormalZiggurat;
+  for (;;) {
+    const std::uint64_t bits = rng();
+    const unsigned i = static_cast<unsigned>(bits & 0xFF);
+    const bool negative = (bits & 0x100) != 0;
+    double x = static_cast<double>(bits >> 11) * 0x1.0p-53 * z.x[i];
+    if (x < z.x[i + 1]) return negative ? -x : x;  // inside the layer's inner rectangle
+    if (i == 0) {                                  // the tail beyond R (Marsaglia 1964)
+      double a, b;
+      do {
+        a = -std::log(rng.uniform_open()) / NormalZiggurat::R;
+        b = -std::log(rng.uniform_open());
+      } while (b + b < a * a);
+      x = NormalZiggurat::R + a;
+      return negative ? -x : x;
+    }
+    if (z.f[i] + rng.uniform() * (z.f[i + 1] - z.f[i]) < std::exp(-0.5 * x * x)) return negative ? -x : x;  // the wedge
+  }
+}
+
+}  // namespace detail
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -162,8 +205,8 @@ bool euler_maruyama(double b1, double b2, double b3, double b4, double x, double
       double x_next = x + h * (b1 * x - b2 * xy);
       double y_next = y + h * (b3 * xy - b4 * y);
       if constexpr (Noisy) {
-        x_next += s * rng.normal();
-        y_next += s * rng.normal();
+        x_next += s * detail::ziggurat_normal(rng);
+        y_next += s * detail::ziggurat_normal(rng);
       }
       x = apply_boundary<B>(x_next);
       y = apply_boundary<B>(y_next);

@@ -13,7 +13,7 @@
 //
 //   X_{n+1} = X_n + h (β1 X_n − β2 X_n Y_n) + σ √h Z1,   Y_{n+1} = Y_n + h (−β1 Y_n + β3 X_n Y_n) + σ √h Z2,
 //
-// Z ~ N(0, 1) independent; so one step from a fixed state has mean x + h f(x) and variance σ² h per
+// Z ~ N(0, 1) independent (drawn by detail::ziggurat_normal); so one step from a fixed state has mean x + h f(x) and variance σ² h per
 // coordinate, and the model does not change with h (weak order 1, strong order 1/2; with σ = 0 it is
 // Euler's method, global error O(h)). Alternative, "noise_scaling": "per_observation": noise_sd is the
 // standard deviation of the noise accumulated over one observation interval Δ (ε ~ N(0, noise_sd²)
@@ -128,5 +128,12 @@ PriorPtr lotka_volterra_sde_prior(int parameters = 3);
 
 // The registry entry (name "lotka_volterra_sde").
 BuiltinSimulator lotka_volterra_sde_entry();
+
+namespace detail {
+// Standard normal variate by the ziggurat method (Marsaglia & Tsang 2000; 256 layers, symmetric;
+// layer, sign and 53-bit uniform from disjoint bits of one draw; Marsaglia's tail algorithm beyond
+// R ≈ 3.654). Several times faster than Rng::normal(); the Euler–Maruyama noise uses it.
+double ziggurat_normal(Rng& rng) noexcept;
+}  // namespace detail
 
 }  // namespace sbi::simulators
