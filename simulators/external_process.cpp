@@ -256,6 +256,9 @@ struct ExternalProcessSimulator::State {
   void dispatch(Slot& slot, Batch& b, std::size_t row) {
     // Output written while the worker had nothing to answer would be taken for the next reply.
     if (slot.process.running() && slot.process.has_unread_output()) slot.process.kill_now();
+    // A worker that has exited since its last answer (e.g. between batches) is replaced before it
+    // is given a simulation, so that its death is not blamed on that θ.
+    if (slot.process.running() && slot.process.exited()) note_death(slot, slot.process.finish_after_eof({}));
     if (!slot.process.running()) start(slot, false);
     slot.busy = true;
     slot.row = row;
