@@ -200,6 +200,23 @@ TEST_CASE("external simulator: an answer without its newline times out with a hi
   CHECK(r.outcomes[2].ok());
 }
 
+TEST_CASE("external simulator: a worker that exits between batches is replaced silently", "[external]") {
+  auto model = std::make_shared<ExternalProcessSimulator>(
+      parse_external_simulator_options(section(), "simulator", kScriptDir), Names{"a", "b"}, 2);
+  const Simulator sim(model);
+  RowMatrix theta = good_theta(3);
+  theta(2, 0) = 23;  // answers, then exits
+  const auto first = run(sim, theta);
+  for (const auto& o : first.outcomes) CHECK(o.ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const auto second = run(sim, good_theta(3));
+  for (const auto& o : second.outcomes) {
+    INFO(o.message);
+    CHECK(o.ok());
+  }
+  CHECK(model->restarts() == 1);
+}
+
 TEST_CASE("external simulator: garbage, error replies, wrong lengths and null", "[external]") {
   const auto sim = make(section());
   RowMatrix theta = good_theta(6);

@@ -10,7 +10,7 @@ The first parameter value selects a misbehaviour:
   13 crash (exit status 3, after a message on stderr)   7 hang     5 garbage line
    9 {"error": ...} reply                              11 null (NaN) as first value
   17 killed by SIGSEGV                                  3 a reply of the wrong length
-  19 an answer without its newline, then a hang
+  19 an answer without its newline, then a hang       23 a good answer, then exit(0)
 """
 import json
 import os
@@ -65,6 +65,8 @@ def main():
         if first == 3:
             y = y + [0.0]
         print(json.dumps(y), flush=True)
+        if first == 23:
+            sys.exit(0)
 
 
 if __name__ == "__main__":
