@@ -25,6 +25,7 @@ namespace fs = std::filesystem;
 
 constexpr std::size_t kDeathsBeforeFirstAnswer = 3;   // dead on start: give up early
 constexpr std::size_t kDeathsAfterFirstAnswer = 25;   // it used to work: give up much later
+constexpr std::size_t kWrongLengthsBeforeFirstSuccess = 3;
 constexpr std::size_t kQuotedLineLength = 200;
 constexpr int kMaxWorkers = 1024;
 
@@ -49,8 +50,45 @@ std::string quote_line(const std::string& line) {
   return nlohmann::json(shown).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// Replaces invalid UTF-8 and control characters (other than newline and tab) by '?', so that
+// messages can go into JSON and terminals unharmed.
+std::string printable(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const std::size_t n = text.size();
+  for (std::size_t i = 0; i < n;) {
+    const unsigned char c = p[i];
+    if (c < 0x80) {
+      out += (c >= 0x20 && c != 0x7f) || c == '\n' || c == '\t' ? static_cast<char>(c) : '?';
+      ++i;
+      continue;
+    }
+    std::size_t len = 0;
+    std::uint32_t code = 0;
+    if ((c & 0xE0) == 0xC0) len = 2, code = c & 0x1F;
+    else if ((c & 0xF0) == 0xE0) len = 3, code = c & 0x0F;
+    else if ((c & 0xF8) == 0xF0) len = 4, code = c & 0x07;
+    bool valid = len != 0 && i + len <= n;
+    for (std::size_t k = 1; valid && k < len; ++k) {
+      if ((p[i + k] & 0xC0) != 0x80) valid = false;
+      code = (code << 6) | (p[i + k] & 0x3F);
+    }
+    static constexpr std::uint32_t kMinimum[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (valid && (code < kMinimum[len] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF))) valid = false;
+    if (!valid) {
+      out += '?';
+      ++i;
+      continue;
+    }
+    out.append(text, i, len);
+    i += len;
+  }
+  return out;
+}
+
 std::string stderr_note(const std::string& tail) {
-  std::string t = tail;
+  std::string t = printable(tail);
   while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
   if (t.empty()) return "; it wrote nothing to stderr";
   return ". Its stderr ended with:\n" + t;
@@ -205,6 +243,8 @@ struct ExternalProcessSimulator::State {
   std::size_t restarts = 0;
   std::size_t deaths_without_answer = 0;  // consecutive
   bool ever_answered = false;
+  bool ever_succeeded = false;
+  std::size_t wrong_lengths = 0;  // replies of the wrong length before the first success
 
   // The batch in progress.
   struct Batch {
@@ -316,7 +356,7 @@ struct ExternalProcessSimulator::State {
     if (reply.is_object() && reply.contains("error")) {
       const auto& e = reply["error"];
       fail(b, slot, "the simulator reported an error for " + theta_text(b, row) + ": " +
-                        (e.is_string() ? e.get<std::string>() : e.dump()));
+                        printable(e.is_string() ? e.get<std::string>() : e.dump()));
       return true;
     }
     if (!reply.is_array()) return garbage("expected a list of numbers or {\"error\": \"...\"}");
@@ -327,8 +367,19 @@ struct ExternalProcessSimulator::State {
       if (reply.empty()) return garbage("an empty list");
       learn_data_dim(b, reply.size());
     }
-    if (reply.size() != data_dim)
-      return garbage(std::to_string(reply.size()) + " values, expected " + std::to_string(data_dim));
+    if (reply.size() != data_dim) {
+      // A well-formed reply of the wrong length: the worker is in step, no restart. If it has never
+      // answered with the right length, the declared dimension is probably wrong: say so once.
+      fail(b, slot, "the reply to " + theta_text(b, row) + " has " + std::to_string(reply.size()) + " values, expected " +
+                        std::to_string(data_dim) + ": " + quote_line(line));
+      if (!ever_succeeded && ++wrong_lengths >= kWrongLengthsBeforeFirstSuccess)
+        throw SimulationError("the external simulator `" + command_text + "` answers with " +
+                              std::to_string(reply.size()) + " values, but " + std::to_string(data_dim) +
+                              " are expected (from data_names or the observation), e.g. " + quote_line(line) +
+                              " for " + theta_text(b, row));
+      return true;
+    }
+    ever_succeeded = true;
 
     auto& y = *b.y;
     const auto r = static_cast<Eigen::Index>(row);

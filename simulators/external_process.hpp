@@ -40,11 +40,16 @@
 //   a crash               the message gives the exit status and the worker's stderr; the worker
 //                         is restarted;
 //   a timeout             the worker is killed and restarted;
-//   a garbage reply       not a list of D numbers/nulls nor {"error": ...}: the message quotes the
-//                         line (truncated); the worker is restarted (its output may be out of step).
-// A command that cannot be started throws InputError (from the factory) or SimulationError (later),
-// naming the command; so does a simulator whose workers all die before ever answering (3 in a
-// row), or that keeps dying without a single answer (25 in a row) after it has worked.
+//   a garbage reply       not JSON, or not a list of numbers/nulls nor {"error": ...}: the message
+//                         quotes the line (truncated); the worker is restarted (its output may be
+//                         out of step with our requests);
+//   a wrong length        a list of numbers of the wrong length: the message quotes it.
+// Errors that stop the batch (it throws; the workers in flight are killed):
+//   InputError            the command cannot be started (from the factory: "simulator.command: ...");
+//   SimulationError       it cannot be restarted later; its workers die before ever answering (3 in
+//                         a row), or keep dying without a single answer (25 in a row) after it has
+//                         worked; its first 3 replies all have the wrong length (D is misdeclared).
+// Messages are valid UTF-8 (other bytes and control characters of the worker's text become '?').
 //
 // Thread safety: simulate_batch may be called from several threads; calls are serialised by a
 // mutex (parallelism comes from the worker processes; runs_own_workers() is true).

@@ -144,9 +144,10 @@ TEST_CASE("external simulator: a crash fails that simulation only, with θ and s
   auto model = std::make_shared<ExternalProcessSimulator>(
       parse_external_simulator_options(section(), "simulator", kScriptDir), Names{"a", "b"}, 2);
   const Simulator sim(model);
-  RowMatrix theta = good_theta(5);
+  RowMatrix theta = good_theta(6);
   theta(2, 0) = 13;
   theta(3, 0) = 17;  // SIGSEGV
+  theta(5, 0) = 29;  // invalid UTF-8 on stderr
   const auto r = run(sim, theta);
   CHECK(r.outcomes[0].ok());
   CHECK(r.outcomes[1].ok());
@@ -161,6 +162,9 @@ TEST_CASE("external simulator: a crash fails that simulation only, with θ and s
   CHECK(r.outcomes[4].ok());
   CHECK(r.y(4, 0) == 2 * theta(4, 0));
   CHECK(std::isnan(r.y(2, 0)));
+  REQUIRE_FALSE(r.outcomes[5].ok());
+  CHECK(contains(r.outcomes[5].message, "bad bytes ??? end"));
+  CHECK_NOTHROW(json(r.outcomes[5].message).dump());
   CHECK(model->restarts() == 2);
 }
 
@@ -233,7 +237,7 @@ TEST_CASE("external simulator: garbage, error replies, wrong lengths and null", 
   CHECK(contains(r.outcomes[2].message, "negative rate"));
   CHECK(contains(r.outcomes[2].message, "a=9"));
   REQUIRE_FALSE(r.outcomes[3].ok());
-  CHECK(contains(r.outcomes[3].message, "3 values, expected 2"));
+  CHECK(contains(r.outcomes[3].message, "has 3 values, expected 2"));
   CHECK(r.outcomes[4].ok());
   CHECK(std::isnan(r.y(4, 0)));
   CHECK(r.y(4, 1) == 2 * theta(4, 1));
@@ -266,6 +270,18 @@ TEST_CASE("external simulator: commands that cannot work give clear errors", "[e
       CHECK(contains(message, "before answering"));
       CHECK(contains(message, "No such file or directory"));  // python's own complaint, from stderr
     }
+  }
+}
+
+TEST_CASE("external simulator: replies of the wrong length from the start stop the run", "[external]") {
+  const auto sim = make(section({{"data_names", {"x", "y", "z"}}}), 3);
+  try {
+    run(sim, good_theta(10));
+    FAIL("expected a SimulationError");
+  } catch (const SimulationError& e) {
+    const std::string message = e.what();
+    INFO(message);
+    CHECK(contains(message, "answers with 2 values, but 3 are expected"));
   }
 }
 

@@ -11,6 +11,7 @@ The first parameter value selects a misbehaviour:
    9 {"error": ...} reply                              11 null (NaN) as first value
   17 killed by SIGSEGV                                  3 a reply of the wrong length
   19 an answer without its newline, then a hang       23 a good answer, then exit(0)
+  29 invalid UTF-8 on stderr, then exit status 4
 """
 import json
 import os
@@ -44,6 +45,10 @@ def main():
             sys.stderr.write("toy_sim: cannot simulate theta=13, giving up\n")
             sys.stderr.flush()
             sys.exit(3)
+        if first == 29:
+            sys.stderr.buffer.write(b"bad bytes \xff\xfe\x01 end\n")
+            sys.stderr.flush()
+            sys.exit(4)
         if first == 7:
             sys.stderr.write("toy_sim: thinking very hard about theta=7\n")
             sys.stderr.flush()
