@@ -339,6 +339,19 @@ TEST_CASE("external simulator: no leaked pipes or zombies after crashes, timeout
   CHECK(errno == ECHILD);
 }
 
+TEST_CASE("external simulator: workers that ignore the end of their input are killed at shutdown", "[external]") {
+  auto options = parse_external_simulator_options(section({{"workers", 2}}, {"--linger"}), "simulator", kScriptDir);
+  options.shutdown_grace_s = 0.2;
+  auto model = std::make_shared<ExternalProcessSimulator>(options, Names{"a", "b"}, 2);
+  for (const auto& o : run(Simulator(model), good_theta(4)).outcomes) CHECK(o.ok());
+  const auto t0 = std::chrono::steady_clock::now();
+  model.reset();  // the last owner: closes stdin, waits 0.2 s, kills
+  CHECK(seconds_since(t0) < 1.5);
+  int status = 0;
+  CHECK(::waitpid(-1, &status, WNOHANG) == -1);
+  CHECK(errno == ECHILD);
+}
+
 TEST_CASE("external simulator: concurrent callers are serialised", "[external]") {
   const auto sim = make(section({{"workers", 2}}));
   std::vector<Run> runs(3);

@@ -5,7 +5,8 @@ Reads one request per line on stdin and answers one line on stdout:
   array protocol:  [t1, ..., tP]                          -> [2*t1, ..., 2*tP]
   object protocol: {"theta": [...], "seed": S, "index": i} -> [2*t1 + 0.1*e1, ...] with e ~ N(0, 1)
                    drawn from random.Random(S), so that the answer depends on (theta, S) alone.
-Options: --with-index appends i, --with-seed appends S % 1000003 (object protocol).
+Options: --with-index appends i, --with-seed appends S % 1000003 (object protocol); --linger
+keeps running after stdin has closed (a worker that ignores the request to stop).
 The first parameter value selects a misbehaviour:
   13 crash (exit status 3, after a message on stderr)   7 hang     5 garbage line
    9 {"error": ...} reply                              11 null (NaN) as first value
@@ -72,6 +73,8 @@ def main():
         print(json.dumps(y), flush=True)
         if first == 23:
             sys.exit(0)
+    if "--linger" in sys.argv:
+        time.sleep(3600)
 
 
 if __name__ == "__main__":
