@@ -13,6 +13,7 @@
 #include <limits>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -113,6 +114,51 @@ std::string trim(const std::string& s) {
   if (begin == std::string::npos) return {};
   const auto end = s.find_last_not_of(" \t\r\n");
   return s.substr(begin, end - begin + 1);
+}
+
+// Python's json.dumps writes NaN, Infinity and -Infinity, which are not JSON. Outside strings,
+// turns them into the strings "NaN", "Infinity" and "-Infinity" (read back by reply_value).
+std::string quote_non_finite_tokens(const std::string& line) {
+  std::string out;
+  out.reserve(line.size() + 16);
+  bool in_string = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < line.size()) out += line[++i];
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    bool replaced = false;
+    for (const char* token : {"-Infinity", "Infinity", "NaN"}) {
+      const std::size_t len = std::char_traits<char>::length(token);
+      if (line.compare(i, len, token) == 0) {
+        out += '"';
+        out += token;
+        out += '"';
+        i += len - 1;
+        replaced = true;
+        break;
+      }
+    }
+    if (!replaced) out += c;
+  }
+  return out;
+}
+
+// A value of a reply: a number, null (NaN) or one of the non-finite spellings above.
+std::optional<double> reply_value(const nlohmann::json& v) {
+  if (v.is_number()) return v.get<double>();
+  if (v.is_null()) return std::numeric_limits<double>::quiet_NaN();
+  if (v.is_string()) {
+    const auto& text = v.get_ref<const std::string&>();
+    if (text == "NaN" || text == "nan") return std::numeric_limits<double>::quiet_NaN();
+    if (text == "Infinity" || text == "inf") return std::numeric_limits<double>::infinity();
+    if (text == "-Infinity" || text == "-inf") return -std::numeric_limits<double>::infinity();
+  }
+  return std::nullopt;
 }
 
 Names default_data_names(std::size_t d) {
@@ -351,7 +397,9 @@ struct ExternalProcessSimulator::State {
       return false;
     };
 
-    const auto reply = nlohmann::json::parse(line, nullptr, false);
+    auto reply = nlohmann::json::parse(line, nullptr, false);
+    if (reply.is_discarded() && (line.find("NaN") != std::string::npos || line.find("Infinity") != std::string::npos))
+      reply = nlohmann::json::parse(quote_non_finite_tokens(line), nullptr, false);
     if (reply.is_discarded()) return garbage("not JSON; expected a list of numbers or {\"error\": \"...\"}");
     if (reply.is_object() && reply.contains("error")) {
       const auto& e = reply["error"];
@@ -360,9 +408,13 @@ struct ExternalProcessSimulator::State {
       return true;
     }
     if (!reply.is_array()) return garbage("expected a list of numbers or {\"error\": \"...\"}");
-    for (std::size_t i = 0; i < reply.size(); ++i)
-      if (!reply[i].is_number() && !reply[i].is_null())
+    std::vector<double> values(reply.size());
+    for (std::size_t i = 0; i < reply.size(); ++i) {
+      const auto value = reply_value(reply[i]);
+      if (!value)
         return garbage("value " + std::to_string(i + 1) + " is " + json_type_description(reply[i]) + ", not a number");
+      values[i] = *value;
+    }
     if (data_dim == 0) {
       if (reply.empty()) return garbage("an empty list");
       learn_data_dim(b, reply.size());
@@ -383,9 +435,7 @@ struct ExternalProcessSimulator::State {
 
     auto& y = *b.y;
     const auto r = static_cast<Eigen::Index>(row);
-    for (std::size_t i = 0; i < data_dim; ++i)
-      y(r, static_cast<Eigen::Index>(i)) =
-          reply[i].is_null() ? std::numeric_limits<double>::quiet_NaN() : reply[i].get<double>();
+    for (std::size_t i = 0; i < data_dim; ++i) y(r, static_cast<Eigen::Index>(i)) = values[i];
     b.outcomes[row] = SimulationOutcome{};
     slot.busy = false;
     --b.remaining;

@@ -26,6 +26,7 @@
 // | we write (one line)                                  | the worker answers (one line)         |
 // |------------------------------------------------------|---------------------------------------|
 // | "array":  [θ_1, ..., θ_P]                            | [y_1, ..., y_D]   numbers; null = NaN |
+// |                                                      | (Python's NaN/Infinity also accepted) |
 // | "object": {"theta": [...], "seed": S, "index": i}    | or {"error": "why it failed"}         |
 //
 // S is the simulation's own seed (a 64-bit unsigned integer, stream_seeds[r] of the batch): a

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <thread>
 #include <vector>
@@ -223,12 +224,16 @@ TEST_CASE("external simulator: a worker that exits between batches is replaced s
 
 TEST_CASE("external simulator: garbage, error replies, wrong lengths and null", "[external]") {
   const auto sim = make(section());
-  RowMatrix theta = good_theta(6);
+  RowMatrix theta = good_theta(7);
   theta(1, 0) = 5;   // garbage
   theta(2, 0) = 9;   // {"error": "negative rate"}
   theta(3, 0) = 3;   // three values instead of two
   theta(4, 0) = 11;  // null -> NaN, a finished simulation (the runner flags it as non-finite)
+  theta(6, 0) = 31;  // [NaN, -Infinity] as Python writes them
   const auto r = run(sim, theta);
+  CHECK(r.outcomes[6].ok());
+  CHECK(std::isnan(r.y(6, 0)));
+  CHECK(r.y(6, 1) == -std::numeric_limits<double>::infinity());
   CHECK(r.outcomes[0].ok());
   REQUIRE_FALSE(r.outcomes[1].ok());
   CHECK(contains(r.outcomes[1].message, "\"this is not json at all\""));
@@ -324,14 +329,14 @@ TEST_CASE("external simulator: no leaked pipes or zombies after crashes, timeout
   const std::size_t fds_before = open_fd_count();
   {
     const auto sim = make(section({{"timeout_s", 0.3}, {"startup_timeout_s", 2}, {"workers", 2}}));
-    RowMatrix theta = good_theta(6);
-    theta(1, 0) = 13;
+    // Rows 0 and 1 start both workers; the hang then goes to one that has answered (plain timeout).
+    RowMatrix theta = good_theta(7);
     theta(2, 0) = 7;
-    theta(3, 0) = 5;
+    theta(3, 0) = 13;
+    theta(4, 0) = 5;
     const auto r = run(sim, theta);
-    CHECK(r.outcomes[0].ok());
-    CHECK(r.outcomes[4].ok());
-    CHECK(r.outcomes[5].ok());
+    for (std::size_t i : {0, 1, 5, 6}) CHECK(r.outcomes[i].ok());
+    for (std::size_t i : {2, 3, 4}) CHECK_FALSE(r.outcomes[i].ok());
   }
   CHECK(open_fd_count() == fds_before);
   int status = 0;

@@ -12,7 +12,7 @@ The first parameter value selects a misbehaviour:
    9 {"error": ...} reply                              11 null (NaN) as first value
   17 killed by SIGSEGV                                  3 a reply of the wrong length
   19 an answer without its newline, then a hang       23 a good answer, then exit(0)
-  29 invalid UTF-8 on stderr, then exit status 4
+  29 invalid UTF-8 on stderr, then exit status 4      31 [NaN, -Infinity] (Python's non-JSON)
 """
 import json
 import os
@@ -70,6 +70,8 @@ def main():
             os.kill(os.getpid(), signal.SIGSEGV)
         if first == 3:
             y = y + [0.0]
+        if first == 31:
+            y = [float("nan"), float("-inf")]
         print(json.dumps(y), flush=True)
         if first == 23:
             sys.exit(0)
