@@ -28,6 +28,7 @@ constexpr std::size_t kDeathsBeforeFirstAnswer = 3;   // dead on start: give up 
 constexpr std::size_t kDeathsAfterFirstAnswer = 25;   // it used to work: give up much later
 constexpr std::size_t kWrongLengthsBeforeFirstSuccess = 3;
 constexpr std::size_t kQuotedLineLength = 200;
+constexpr std::size_t kMaxLineBytes = std::size_t{64} << 20;
 constexpr int kMaxWorkers = 1024;
 
 std::string quote_argument(const std::string& arg) {
@@ -533,7 +534,16 @@ struct ExternalProcessSimulator::State {
           bool alive = true;
           for (const auto& line : lines)
             if (!(alive = handle_line(b, slot, line))) break;
-          if (alive && !open) handle_exit(b, slot);
+          if (alive && !open) {
+            handle_exit(b, slot);
+          } else if (alive && p.partial_line().size() > kMaxLineBytes) {
+            const std::string start = p.partial_line().substr(0, kQuotedLineLength);
+            p.kill_now();
+            if (slot.busy)
+              fail(b, slot, "the reply to " + theta_text(b, slot.row) + " is longer than " +
+                                std::to_string(kMaxLineBytes >> 20) + " MiB without a newline (it starts with " +
+                                quote_line(start) + "); the worker was restarted");
+          }
         }
       }
 

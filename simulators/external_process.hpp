@@ -53,7 +53,9 @@
 // Messages are valid UTF-8 (other bytes and control characters of the worker's text become '?').
 //
 // Thread safety: simulate_batch may be called from several threads; calls are serialised by a
-// mutex (parallelism comes from the worker processes; runs_own_workers() is true).
+// mutex (parallelism comes from the worker processes; runs_own_workers() is true). Exception: when
+// D is learnt from the first reply, info().data_names is set during that first call; read info()
+// from another thread only once a batch has returned.
 #include "sbi/simulation/simulator.hpp"
 
 #include <nlohmann/json.hpp>

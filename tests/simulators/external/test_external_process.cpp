@@ -77,7 +77,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 }  // namespace
 
-TEST_CASE("external simulator: array protocol answers y = 2θ", "[external]") {
+TEST_CASE("external simulator: array protocol answers y = 2 theta", "[external]") {
   const auto sim = make(section({{"workers", 2}}));
   CHECK(sim.name() == "external:python3");
   CHECK(sim.runs_own_workers());
@@ -141,7 +141,7 @@ TEST_CASE("external simulator: seeds and indices reach the worker", "[external]"
   CHECK(y(2, 2) == 5.0);
 }
 
-TEST_CASE("external simulator: a crash fails that simulation only, with θ and stderr", "[external]") {
+TEST_CASE("external simulator: a crash fails that simulation only, with theta and stderr", "[external]") {
   auto model = std::make_shared<ExternalProcessSimulator>(
       parse_external_simulator_options(section(), "simulator", kScriptDir), Names{"a", "b"}, 2);
   const Simulator sim(model);
