@@ -278,6 +278,22 @@ TEST_CASE("external simulator: commands that cannot work give clear errors", "[e
   }
 }
 
+TEST_CASE("external simulator: writing to a worker that closed its stdin does not kill us", "[external]") {
+  // The worker answers one request, but closes its stdin before answering: our next request meets
+  // a pipe without a reader (EPIPE; SIGPIPE would end the test program).
+  const auto sim = make(json{{"command", {"sh", "-c", "read line; exec 0<&-; echo '[1, 2]'; echo 'closed' >&2; sleep 0.2"}},
+                             {"workers", 1}});
+  const auto r = run(sim, good_theta(4));
+  CHECK(r.outcomes[0].ok());
+  CHECK(r.outcomes[2].ok());
+  for (std::size_t i : {1, 3}) {
+    INFO(r.outcomes[i].message);
+    REQUIRE_FALSE(r.outcomes[i].ok());
+    CHECK(contains(r.outcomes[i].message, "exited with status 0 while simulating"));
+    CHECK(contains(r.outcomes[i].message, "closed"));
+  }
+}
+
 TEST_CASE("external simulator: replies of the wrong length from the start stop the run", "[external]") {
   const auto sim = make(section({{"data_names", {"x", "y", "z"}}}), 3);
   try {
