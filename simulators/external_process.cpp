@@ -672,4 +672,30 @@ Simulator make_external_simulator(const nlohmann::json& section, const std::stri
                                                                     data_dim_hint, section));
 }
 
+Simulator make_external_simulator(const nlohmann::json& section, const std::string& path, const Prior& prior,
+                                  std::size_t data_dim_hint, const fs::path& base_directory) {
+  auto simulator = make_external_simulator(section, path, prior.names(), data_dim_hint, base_directory);
+  learn_data_dim(simulator, prior);
+  return simulator;
+}
+
+void learn_data_dim(const Simulator& simulator, const Prior& prior, int max_attempts) {
+  if (simulator.data_dim() != 0) return;
+  constexpr std::uint64_t kProbeSeed = 0x70726f6265ULL;  // "probe"
+  RowMatrix theta(1, static_cast<Eigen::Index>(prior.dim()));
+  RowMatrix y;
+  SimulationOutcome outcome;
+  for (int attempt = 0; attempt < max_attempts; ++attempt) {
+    Rng rng = Rng::stream(kProbeSeed, static_cast<std::uint64_t>(attempt), 0);
+    prior.sample(rng, row_span(theta, 0));
+    const std::uint64_t seed = stream_seed(kProbeSeed, static_cast<std::uint64_t>(attempt), 1);
+    y.resize(1, 0);
+    simulator.simulate_batch(theta, y, {&seed, 1}, {&outcome, 1});
+    if (simulator.data_dim() != 0) return;
+  }
+  throw SimulationError(simulator.name() + ": the number of simulator outputs is not known (no data_names, no " +
+                        "observation) and " + std::to_string(max_attempts) +
+                        " trial simulations at prior draws failed to tell it; the last one: " + outcome.message);
+}
+
 }  // namespace sbi::simulators

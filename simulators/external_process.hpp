@@ -56,6 +56,7 @@
 // mutex (parallelism comes from the worker processes; runs_own_workers() is true). Exception: when
 // D is learnt from the first reply, info().data_names is set during that first call; read info()
 // from another thread only once a batch has returned.
+#include "sbi/priors/prior.hpp"
 #include "sbi/simulation/simulator.hpp"
 
 #include <nlohmann/json.hpp>
@@ -132,5 +133,16 @@ class ExternalProcessSimulator final : public SimulatorModel {
 Simulator make_external_simulator(const nlohmann::json& section, const std::string& path,
                                   const Names& parameter_names, std::size_t data_dim_hint,
                                   const std::filesystem::path& base_directory);
+
+// As above, with the parameter names taken from the prior; and if neither data_names nor the hint
+// gives D, one simulation is run at a prior draw (a few more if it fails) so that data_dim() and
+// the data names are known before a runner sizes its tables (see learn_data_dim).
+Simulator make_external_simulator(const nlohmann::json& section, const std::string& path, const Prior& prior,
+                                  std::size_t data_dim_hint, const std::filesystem::path& base_directory);
+
+// If simulator.data_dim() is 0, simulates θ drawn from `prior` (fixed probe streams, independent of
+// any run's seed) until one simulation succeeds, which fixes D for an external simulator. Does
+// nothing if D is known. Throws SimulationError with the last failure after max_attempts.
+void learn_data_dim(const Simulator& simulator, const Prior& prior, int max_attempts = 5);
 
 }  // namespace sbi::simulators

@@ -141,6 +141,27 @@ TEST_CASE("external simulator: seeds and indices reach the worker", "[external]"
   CHECK(y(2, 2) == 5.0);
 }
 
+TEST_CASE("external simulator: the factory with a prior learns D before any run", "[external]") {
+  const auto prior = prior_from_json(json::parse(R"([{"name": "a", "dist": "uniform", "low": 0.2, "high": 0.4},
+                                                     {"name": "b", "dist": "uniform", "low": 0, "high": 1}])"));
+  const auto sim = make_external_simulator(section({{"protocol", "object"}}, {"--with-index"}), "simulator", *prior, 0,
+                                           kScriptDir);
+  CHECK(sim.data_dim() == 3);
+  CHECK(sim.info().parameter_names == Names{"a", "b"});
+  CHECK(sim.info().data_names == Names{"data_1", "data_2", "data_3"});
+  // A simulator that always fails cannot tell its dimension.
+  const json failing = {{"command", {"sh", "-c", "while read l; do echo '{\"error\": \"nope\"}'; done"}}};
+  try {
+    make_external_simulator(failing, "simulator", *prior, 0, kScriptDir);
+    FAIL("expected a SimulationError");
+  } catch (const SimulationError& e) {
+    const std::string message = e.what();
+    INFO(message);
+    CHECK(contains(message, "number of simulator outputs is not known"));
+    CHECK(contains(message, "nope"));
+  }
+}
+
 TEST_CASE("external simulator: a crash fails that simulation only, with theta and stderr", "[external]") {
   auto model = std::make_shared<ExternalProcessSimulator>(
       parse_external_simulator_options(section(), "simulator", kScriptDir), Names{"a", "b"}, 2);
