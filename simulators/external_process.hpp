@@ -117,6 +117,10 @@ class ExternalProcessSimulator final : public SimulatorModel {
   // rows × data_dim() columns it is resized; rows of failed simulations are NaN.
   void simulate_indexed(const RowMatrix& theta, RowMatrix& y, std::span<const std::uint64_t> stream_seeds,
                         std::span<const std::uint64_t> indices, std::span<SimulationOutcome> outcomes) const;
+  void simulate_batch_indexed(const RowMatrix& theta, RowMatrix& y, std::span<const std::uint64_t> stream_seeds,
+                              std::span<const std::uint64_t> indices, std::span<SimulationOutcome> outcomes) const override {
+    simulate_indexed(theta, y, stream_seeds, indices, outcomes);
+  }
 
   const ExternalSimulatorOptions& options() const;
   // Workers started after the first ones (after a crash, timeout or garbage reply).

@@ -72,14 +72,14 @@ double ElementTransform::log_abs_det_jacobian(double u) const {
 }
 
 // ---------------------------------------------------------------------------------------------
-RowMatrix Prior::sample(Rng& rng, Eigen::Index n) const {
+RowMatrix Prior::sample_batch(Rng& rng, Eigen::Index n) const {
   RowMatrix out(n, static_cast<Eigen::Index>(dim()));
   for (Eigen::Index r = 0; r < n; ++r) sample(rng, row_span(out, r));
   return out;
 }
 
 Vector Prior::mean_by_sampling(Rng& rng, Eigen::Index n) const {
-  return sample(rng, n).colwise().mean().transpose();
+  return sample_batch(rng, n).colwise().mean().transpose();
 }
 
 void Prior::to_unconstrained(ConstRow theta, MutableRow u) const {

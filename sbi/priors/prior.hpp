@@ -50,7 +50,7 @@ class Prior {
   const Names& names() const { return names_; }
 
   // Conveniences built on the above.
-  RowMatrix sample(Rng& rng, Eigen::Index n) const;
+  RowMatrix sample_batch(Rng& rng, Eigen::Index n) const;
   Vector mean_by_sampling(Rng& rng, Eigen::Index n) const;
   void to_unconstrained(ConstRow theta, MutableRow u) const;
   void to_constrained(ConstRow u, MutableRow theta) const;

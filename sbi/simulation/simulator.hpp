@@ -61,6 +61,13 @@ class SimulatorModel {
   virtual void simulate_batch(const RowMatrix& theta, RowMatrix& y,
                               std::span<const std::uint64_t> stream_seeds,
                               std::span<SimulationOutcome> outcomes) const = 0;
+  // As simulate_batch, also given each row's simulation index within its run (the runner knows
+  // it; e.g. the external-process protocol passes it on). By default the index is not needed.
+  virtual void simulate_batch_indexed(const RowMatrix& theta, RowMatrix& y, std::span<const std::uint64_t> stream_seeds,
+                                      std::span<const std::uint64_t> indices, std::span<SimulationOutcome> outcomes) const {
+    (void)indices;
+    simulate_batch(theta, y, stream_seeds, outcomes);
+  }
   // True when simulate_batch runs its own workers (e.g. external processes): the runner then
   // hands it whole batches from one thread instead of splitting rows across threads.
   virtual bool runs_own_workers() const { return false; }
@@ -84,6 +91,10 @@ class Simulator {
                       std::span<const std::uint64_t> stream_seeds,
                       std::span<SimulationOutcome> outcomes) const {
     model_->simulate_batch(theta, y, stream_seeds, outcomes);
+  }
+  void simulate_batch(const RowMatrix& theta, RowMatrix& y, std::span<const std::uint64_t> stream_seeds,
+                      std::span<const std::uint64_t> indices, std::span<SimulationOutcome> outcomes) const {
+    model_->simulate_batch_indexed(theta, y, stream_seeds, indices, outcomes);
   }
 
   // One simulation with an explicit stream; throws SimulationError naming θ if it fails.

@@ -419,7 +419,7 @@ TEST_CASE("external simulator: the example spec in data/specs runs", "[external]
   CHECK(sim.name() == "external:python3");
   CHECK(sim.info().data_names == Names{"mean", "sd", "min", "max"});
   Rng rng(3);
-  const RowMatrix theta = prior->sample(rng, 8);
+  const RowMatrix theta = prior->sample_batch(rng, 8);
   const auto r = run(sim, theta);
   for (Eigen::Index i = 0; i < theta.rows(); ++i) {
     INFO(r.outcomes[static_cast<std::size_t>(i)].message);

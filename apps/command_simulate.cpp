@@ -1,0 +1,145 @@
+// sbi simulate SPEC -n N -o TABLE: a reference table of (θ, y) pairs drawn from the prior.
+#include "apps/cli.hpp"
+
+#include "sbi/core/error.hpp"
+#include "sbi/simulation/table.hpp"
+#include "sbi/spec/spec.hpp"
+#include "sbi/util/progress.hpp"
+#include "simulators/from_spec.hpp"
+#include "simulators/registry.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+
+namespace sbi::cli {
+
+namespace {
+
+void print_column_summary(const std::string& title, const Names& names, const RowMatrix& values) {
+  if (values.rows() == 0) return;
+  std::printf("%s\n  %-16s %12s %12s %12s %12s\n", title.c_str(), "column", "mean", "sd", "min", "max");
+  for (Eigen::Index c = 0; c < values.cols(); ++c) {
+    const auto col = values.col(c);
+    const double mean = col.mean();
+    const double sd = values.rows() > 1 ? std::sqrt((col.array() - mean).square().sum() / static_cast<double>(values.rows() - 1)) : 0.0;
+    std::printf("  %-16s %12.5g %12.5g %12.5g %12.5g\n", names[static_cast<std::size_t>(c)].c_str(), mean, sd, col.minCoeff(), col.maxCoeff());
+  }
+}
+
+int run_simulate(const std::vector<std::string>& args) {
+  po::options_description options("Options");
+  options.add_options()
+      ("spec", po::value<std::string>(), "the JSON spec (simulator, prior, seed, failure policy)")
+      ("simulations,n", po::value<std::size_t>()->default_value(10000), "number of simulations")
+      ("output,o", po::value<std::string>(), "the table to write (.csv, or .sbt for binary)")
+      ("format", po::value<std::string>(), "csv or bin (default: from the file name; .sbt/.bin = bin)")
+      ("threads", po::value<int>()->default_value(0), "worker threads (0 = all cores)")
+      ("seed", po::value<std::uint64_t>(), "override the spec's seed")
+      ("batch-size", po::value<std::size_t>()->default_value(256), "simulations handed to a worker at a time (results do not depend on it)")
+      ("append", po::bool_switch(), "add rows to an existing table, continuing its simulation indices")
+      ("force", po::bool_switch(), "overwrite an existing table")
+      ("quiet,q", po::bool_switch(), "no progress bar")
+      ("list", po::bool_switch(), "list the built-in simulators and exit");
+  po::positional_options_description positional;
+  positional.add("spec", 1);
+  po::variables_map vm;
+  if (!parse_command_line(args, "sbi simulate SPEC -n N -o TABLE [options]", options, positional, vm)) return kExitOk;
+
+  if (vm["list"].as<bool>()) {
+    for (const auto& s : simulators::builtin_simulators()) std::printf("  %-26s %s\n", s.name.c_str(), s.description.c_str());
+    return kExitOk;
+  }
+  if (!vm.count("spec")) throw po::error("the spec is required: sbi simulate SPEC -n N -o TABLE");
+  if (!vm.count("output")) throw po::error("the output table is required: -o TABLE");
+  const std::filesystem::path output = vm["output"].as<std::string>();
+  const bool append = vm["append"].as<bool>();
+  const bool quiet = vm["quiet"].as<bool>();
+  if (append && vm["force"].as<bool>()) throw po::error("--append and --force exclude each other");
+  const TableFormat format = vm.count("format") ? table_format_from_string(vm["format"].as<std::string>()) : table_format_for_path(output);
+
+  const Spec spec = read_spec(vm["spec"].as<std::string>());
+  const auto model = simulators::build_spec_model(spec);
+  std::uint64_t seed = vm.count("seed") ? vm["seed"].as<std::uint64_t>() : spec.seed;
+
+  TableMetadata metadata;
+  metadata.simulator = model.simulator.name();
+  metadata.simulator_options = model.simulator.info().options;
+  metadata.parameter_names = model.simulator.info().parameter_names;
+  metadata.data_names = model.simulator.info().data_names;
+  metadata.failure_policy = to_string(spec.failure_policy);
+
+  std::uint64_t first_index = 0;
+  const bool exists = std::filesystem::exists(output);
+  if (append && exists) {
+    const ReferenceTable existing = read_table(output);
+    if (vm.count("seed") && seed != existing.metadata.seed)
+      throw InputError(output.string() + ": the table was made with seed " + std::to_string(existing.metadata.seed) +
+                       "; appending continues that seed's streams, so --seed " + std::to_string(seed) + " cannot be used");
+    seed = existing.metadata.seed;
+    first_index = existing.metadata.next_index;
+  } else if (exists && !vm["force"].as<bool>()) {
+    throw InputError(output.string() + ": already exists; use --append to add simulations to it or --force to replace it");
+  }
+  metadata.seed = seed;
+
+  SimulationOptions sim_options;
+  sim_options.threads = vm["threads"].as<int>();
+  if (vm["threads"].defaulted() && !model.simulator.thread_safe()) sim_options.threads = 1;
+  sim_options.batch_size = vm["batch-size"].as<std::size_t>();
+  sim_options.failure_policy = spec.failure_policy;
+  sim_options.max_redraws = spec.max_redraws;
+  sim_options.stop = &interrupt_flag();
+  const std::size_t n = vm["simulations"].as<std::size_t>();
+  ProgressBar bar("simulate", n, ProgressBar::should_show(quiet), "sim");
+  sim_options.on_progress = [&](std::size_t done, std::size_t) { bar.update(done); };
+
+  const std::filesystem::path* existing_path = append && exists ? &output : nullptr;
+  TableWriter writer(output, format, metadata, existing_path);
+  SimulationSummary summary;
+  std::string failure;
+  try {
+    summary = simulate_from_prior(model.simulator, *model.prior, n, seed, first_index, sim_options,
+                                  [&](const SimulationChunk& chunk) { writer.write(chunk); });
+  } catch (const SimulationError& e) {
+    // Failure policy "fail": keep the rows finished before the failing simulation.
+    failure = e.what();
+    summary.kept = writer.rows_written();
+    summary.requested = n;
+  }
+  bar.finish();
+  if (!failure.empty()) {
+    // The index of the failed simulation is not consumed, so an append re-runs it after a fix.
+    summary.next_index = first_index + summary.kept;
+    writer.finish(summary);
+    std::cerr << "sbi simulate: simulation error: " << failure << "\n"
+              << "sbi simulate: " << writer.rows_written() << " finished rows saved to " << output.string() << "\n";
+    return kExitError;
+  }
+  writer.finish(summary);
+
+  std::printf("%s: %s\n", output.string().c_str(), summary.brief_report().c_str());
+  std::printf("simulator %s, seed %llu, indices %llu..%llu, failure policy %s\n", model.simulator.name().c_str(),
+              static_cast<unsigned long long>(seed), static_cast<unsigned long long>(first_index),
+              static_cast<unsigned long long>(summary.next_index ? summary.next_index - 1 : 0), to_string(spec.failure_policy).c_str());
+  if (!summary.first_failure.empty()) std::printf("first failure: %s\n", summary.first_failure.c_str());
+  if (!quiet) {
+    const ReferenceTable table = read_table(output);
+    print_column_summary("parameters (whole table):", table.metadata.parameter_names, table.theta);
+    print_column_summary("data (whole table):", table.metadata.data_names, table.y);
+  }
+  if (summary.interrupted) {
+    std::cerr << "sbi simulate: interrupted after " << summary.kept << " simulations; the table holds them and --append continues\n";
+    return kExitInterrupted;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+Command simulate_command() {
+  return {"simulate", "simulate a reference table of (θ, y) pairs from a spec",
+          [](const std::vector<std::string>& args) { return run_guarded("simulate", [&] { return run_simulate(args); }); }};
+}
+
+}  // namespace sbi::cli

@@ -1,0 +1,55 @@
+#pragma once
+// The JSON spec: one document that names the simulator, the prior, the observation, the seed, the
+// inference method and its settings, and the outputs.
+//
+//   {"description": "...",
+//    "simulator": {"name": "lotka_volterra", "options": {}}        built-in, or
+//                 {"command": ["python3", "sim.py"], "workers": 2, "timeout_s": 30, ...}
+//    "prior": [{"name": "alpha", "dist": "lognormal", "mu": -0.125, "sigma": 0.5}, ...]
+//             (optional for built-in simulators: the task's own prior),
+//    "observation": [30.1, 12.5]  or  {"file": "obs.csv"}          (header line + one row),
+//    "true_parameters": [...]                                      (optional, for reports),
+//    "seed": 1,
+//    "simulation": {"failure_policy": "drop"|"redraw"|"fail", "max_redraws": 100},
+//    "inference": {"method": "lfvi", "simulations": 10000, ...},  (read by the inference code),
+//    "output": {"samples": 10000}}
+//
+// Every error names the JSON path and what was expected; unknown keys are errors. Relative file
+// names are resolved against the spec's folder.
+#include "sbi/core/types.hpp"
+#include "sbi/priors/prior.hpp"
+#include "sbi/simulation/runner.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace sbi {
+
+struct Spec {
+  nlohmann::json document;          // the whole spec as read
+  std::filesystem::path directory;  // base for relative paths
+  std::string description;
+  nlohmann::json simulator;         // the "simulator" section, checked by the simulator layer
+  PriorPtr prior;                   // null when omitted (a built-in simulator supplies its own)
+  std::optional<Vector> observation;
+  std::optional<Vector> true_parameters;
+  std::uint64_t seed = 1;
+  FailurePolicy failure_policy = FailurePolicy::drop;
+  int max_redraws = 100;
+  nlohmann::json inference = nlohmann::json::object();  // checked by the inference code
+  std::size_t output_samples = 10000;
+
+  bool has_external_simulator() const { return simulator.contains("command"); }
+};
+
+// Parses a spec document. `directory` resolves relative file names (observation files, commands).
+Spec parse_spec(const nlohmann::json& document, const std::filesystem::path& directory);
+// Reads and parses a spec file; JSON syntax errors name the line and column.
+Spec read_spec(const std::filesystem::path& path);
+// Reads an observation file: a header line and exactly one row of numbers.
+Vector read_observation_csv(const std::filesystem::path& path);
+
+}  // namespace sbi

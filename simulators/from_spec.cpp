@@ -1,0 +1,41 @@
+#include "simulators/from_spec.hpp"
+
+#include "sbi/core/error.hpp"
+#include "sbi/spec/json_path.hpp"
+#include "simulators/external_process.hpp"
+#include "simulators/registry.hpp"
+
+namespace sbi::simulators {
+
+SpecModel build_spec_model(const Spec& spec) {
+  SpecModel model;
+  if (spec.has_external_simulator()) {
+    if (!spec.prior) throw InputError("prior: missing (required with an external simulator: it names the parameters)");
+    model.prior = spec.prior;
+    const std::size_t data_dim_hint = spec.observation ? static_cast<std::size_t>(spec.observation->size()) : 0;
+    model.simulator = make_external_simulator(spec.simulator, "simulator", spec.prior->names(), data_dim_hint, spec.directory);
+  } else {
+    JsonObjectReader section(spec.simulator, "simulator");
+    const std::string name = section.required_string("name");
+    const auto* options_ptr = section.get("options");
+    section.reject_unknown_keys();
+    const nlohmann::json options = options_ptr ? *options_ptr : nlohmann::json::object();
+    if (!options.is_object()) throw InputError("simulator.options: expected an object, got " + json_type_description(options));
+    const auto& builtin = find_builtin_simulator(name, "simulator.name");
+    model.simulator = builtin.make(options, "simulator.options");
+    model.prior = spec.prior ? spec.prior : builtin.default_prior(options);
+  }
+  const auto p = model.simulator.parameter_dim();
+  if (model.prior->dim() != p)
+    throw InputError("prior: has " + std::to_string(model.prior->dim()) + " parameters but simulator \"" +
+                     model.simulator.name() + "\" takes " + std::to_string(p));
+  if (spec.observation && static_cast<std::size_t>(spec.observation->size()) != model.simulator.data_dim())
+    throw InputError("observation: has " + std::to_string(spec.observation->size()) + " values but simulator \"" +
+                     model.simulator.name() + "\" produces " + std::to_string(model.simulator.data_dim()));
+  if (spec.true_parameters && static_cast<std::size_t>(spec.true_parameters->size()) != p)
+    throw InputError("true_parameters: has " + std::to_string(spec.true_parameters->size()) + " values but the simulator takes " +
+                     std::to_string(p));
+  return model;
+}
+
+}  // namespace sbi::simulators
