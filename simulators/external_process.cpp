@@ -13,6 +13,7 @@
 #include <limits>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -25,7 +26,9 @@ namespace fs = std::filesystem;
 
 constexpr std::size_t kDeathsBeforeFirstAnswer = 3;   // dead on start: give up early
 constexpr std::size_t kDeathsAfterFirstAnswer = 25;   // it used to work: give up much later
+constexpr std::size_t kWrongLengthsBeforeFirstSuccess = 3;
 constexpr std::size_t kQuotedLineLength = 200;
+constexpr std::size_t kMaxLineBytes = std::size_t{64} << 20;
 constexpr int kMaxWorkers = 1024;
 
 std::string quote_argument(const std::string& arg) {
@@ -49,8 +52,45 @@ std::string quote_line(const std::string& line) {
   return nlohmann::json(shown).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// Replaces invalid UTF-8 and control characters (other than newline and tab) by '?', so that
+// messages can go into JSON and terminals unharmed.
+std::string printable(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const std::size_t n = text.size();
+  for (std::size_t i = 0; i < n;) {
+    const unsigned char c = p[i];
+    if (c < 0x80) {
+      out += (c >= 0x20 && c != 0x7f) || c == '\n' || c == '\t' ? static_cast<char>(c) : '?';
+      ++i;
+      continue;
+    }
+    std::size_t len = 0;
+    std::uint32_t code = 0;
+    if ((c & 0xE0) == 0xC0) len = 2, code = c & 0x1F;
+    else if ((c & 0xF0) == 0xE0) len = 3, code = c & 0x0F;
+    else if ((c & 0xF8) == 0xF0) len = 4, code = c & 0x07;
+    bool valid = len != 0 && i + len <= n;
+    for (std::size_t k = 1; valid && k < len; ++k) {
+      if ((p[i + k] & 0xC0) != 0x80) valid = false;
+      code = (code << 6) | (p[i + k] & 0x3F);
+    }
+    static constexpr std::uint32_t kMinimum[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (valid && (code < kMinimum[len] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF))) valid = false;
+    if (!valid) {
+      out += '?';
+      ++i;
+      continue;
+    }
+    out.append(text, i, len);
+    i += len;
+  }
+  return out;
+}
+
 std::string stderr_note(const std::string& tail) {
-  std::string t = tail;
+  std::string t = printable(tail);
   while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
   if (t.empty()) return "; it wrote nothing to stderr";
   return ". Its stderr ended with:\n" + t;
@@ -75,6 +115,51 @@ std::string trim(const std::string& s) {
   if (begin == std::string::npos) return {};
   const auto end = s.find_last_not_of(" \t\r\n");
   return s.substr(begin, end - begin + 1);
+}
+
+// Python's json.dumps writes NaN, Infinity and -Infinity, which are not JSON. Outside strings,
+// turns them into the strings "NaN", "Infinity" and "-Infinity" (read back by reply_value).
+std::string quote_non_finite_tokens(const std::string& line) {
+  std::string out;
+  out.reserve(line.size() + 16);
+  bool in_string = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < line.size()) out += line[++i];
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    bool replaced = false;
+    for (const char* token : {"-Infinity", "Infinity", "NaN"}) {
+      const std::size_t len = std::char_traits<char>::length(token);
+      if (line.compare(i, len, token) == 0) {
+        out += '"';
+        out += token;
+        out += '"';
+        i += len - 1;
+        replaced = true;
+        break;
+      }
+    }
+    if (!replaced) out += c;
+  }
+  return out;
+}
+
+// A value of a reply: a number, null (NaN) or one of the non-finite spellings above.
+std::optional<double> reply_value(const nlohmann::json& v) {
+  if (v.is_number()) return v.get<double>();
+  if (v.is_null()) return std::numeric_limits<double>::quiet_NaN();
+  if (v.is_string()) {
+    const auto& text = v.get_ref<const std::string&>();
+    if (text == "NaN" || text == "nan") return std::numeric_limits<double>::quiet_NaN();
+    if (text == "Infinity" || text == "inf") return std::numeric_limits<double>::infinity();
+    if (text == "-Infinity" || text == "-inf") return -std::numeric_limits<double>::infinity();
+  }
+  return std::nullopt;
 }
 
 Names default_data_names(std::size_t d) {
@@ -205,6 +290,8 @@ struct ExternalProcessSimulator::State {
   std::size_t restarts = 0;
   std::size_t deaths_without_answer = 0;  // consecutive
   bool ever_answered = false;
+  bool ever_succeeded = false;
+  std::size_t wrong_lengths = 0;  // replies of the wrong length before the first success
 
   // The batch in progress.
   struct Batch {
@@ -256,6 +343,9 @@ struct ExternalProcessSimulator::State {
   void dispatch(Slot& slot, Batch& b, std::size_t row) {
     // Output written while the worker had nothing to answer would be taken for the next reply.
     if (slot.process.running() && slot.process.has_unread_output()) slot.process.kill_now();
+    // A worker that has exited since its last answer (e.g. between batches) is replaced before it
+    // is given a simulation, so that its death is not blamed on that θ.
+    if (slot.process.running() && slot.process.exited()) note_death(slot, slot.process.finish_after_eof({}));
     if (!slot.process.running()) start(slot, false);
     slot.busy = true;
     slot.row = row;
@@ -308,30 +398,45 @@ struct ExternalProcessSimulator::State {
       return false;
     };
 
-    const auto reply = nlohmann::json::parse(line, nullptr, false);
+    auto reply = nlohmann::json::parse(line, nullptr, false);
+    if (reply.is_discarded() && (line.find("NaN") != std::string::npos || line.find("Infinity") != std::string::npos))
+      reply = nlohmann::json::parse(quote_non_finite_tokens(line), nullptr, false);
     if (reply.is_discarded()) return garbage("not JSON; expected a list of numbers or {\"error\": \"...\"}");
     if (reply.is_object() && reply.contains("error")) {
       const auto& e = reply["error"];
       fail(b, slot, "the simulator reported an error for " + theta_text(b, row) + ": " +
-                        (e.is_string() ? e.get<std::string>() : e.dump()));
+                        printable(e.is_string() ? e.get<std::string>() : e.dump()));
       return true;
     }
     if (!reply.is_array()) return garbage("expected a list of numbers or {\"error\": \"...\"}");
-    for (std::size_t i = 0; i < reply.size(); ++i)
-      if (!reply[i].is_number() && !reply[i].is_null())
+    std::vector<double> values(reply.size());
+    for (std::size_t i = 0; i < reply.size(); ++i) {
+      const auto value = reply_value(reply[i]);
+      if (!value)
         return garbage("value " + std::to_string(i + 1) + " is " + json_type_description(reply[i]) + ", not a number");
+      values[i] = *value;
+    }
     if (data_dim == 0) {
       if (reply.empty()) return garbage("an empty list");
       learn_data_dim(b, reply.size());
     }
-    if (reply.size() != data_dim)
-      return garbage(std::to_string(reply.size()) + " values, expected " + std::to_string(data_dim));
+    if (reply.size() != data_dim) {
+      // A well-formed reply of the wrong length: the worker is in step, no restart. If it has never
+      // answered with the right length, the declared dimension is probably wrong: say so once.
+      fail(b, slot, "the reply to " + theta_text(b, row) + " has " + std::to_string(reply.size()) + " values, expected " +
+                        std::to_string(data_dim) + ": " + quote_line(line));
+      if (!ever_succeeded && ++wrong_lengths >= kWrongLengthsBeforeFirstSuccess)
+        throw SimulationError("the external simulator `" + command_text + "` answers with " +
+                              std::to_string(reply.size()) + " values, but " + std::to_string(data_dim) +
+                              " are expected (from data_names or the observation), e.g. " + quote_line(line) +
+                              " for " + theta_text(b, row));
+      return true;
+    }
+    ever_succeeded = true;
 
     auto& y = *b.y;
     const auto r = static_cast<Eigen::Index>(row);
-    for (std::size_t i = 0; i < data_dim; ++i)
-      y(r, static_cast<Eigen::Index>(i)) =
-          reply[i].is_null() ? std::numeric_limits<double>::quiet_NaN() : reply[i].get<double>();
+    for (std::size_t i = 0; i < data_dim; ++i) y(r, static_cast<Eigen::Index>(i)) = values[i];
     b.outcomes[row] = SimulationOutcome{};
     slot.busy = false;
     --b.remaining;
@@ -429,7 +534,16 @@ struct ExternalProcessSimulator::State {
           bool alive = true;
           for (const auto& line : lines)
             if (!(alive = handle_line(b, slot, line))) break;
-          if (alive && !open) handle_exit(b, slot);
+          if (alive && !open) {
+            handle_exit(b, slot);
+          } else if (alive && p.partial_line().size() > kMaxLineBytes) {
+            const std::string start = p.partial_line().substr(0, kQuotedLineLength);
+            p.kill_now();
+            if (slot.busy)
+              fail(b, slot, "the reply to " + theta_text(b, slot.row) + " is longer than " +
+                                std::to_string(kMaxLineBytes >> 20) + " MiB without a newline (it starts with " +
+                                quote_line(start) + "); the worker was restarted");
+          }
         }
       }
 
@@ -556,6 +670,32 @@ Simulator make_external_simulator(const nlohmann::json& section, const std::stri
                      " names, but the observation has " + std::to_string(data_dim_hint) + " values");
   return Simulator(std::make_shared<const ExternalProcessSimulator>(std::move(options), parameter_names,
                                                                     data_dim_hint, section));
+}
+
+Simulator make_external_simulator(const nlohmann::json& section, const std::string& path, const Prior& prior,
+                                  std::size_t data_dim_hint, const fs::path& base_directory) {
+  auto simulator = make_external_simulator(section, path, prior.names(), data_dim_hint, base_directory);
+  learn_data_dim(simulator, prior);
+  return simulator;
+}
+
+void learn_data_dim(const Simulator& simulator, const Prior& prior, int max_attempts) {
+  if (simulator.data_dim() != 0) return;
+  constexpr std::uint64_t kProbeSeed = 0x70726f6265ULL;  // "probe"
+  RowMatrix theta(1, static_cast<Eigen::Index>(prior.dim()));
+  RowMatrix y;
+  SimulationOutcome outcome;
+  for (int attempt = 0; attempt < max_attempts; ++attempt) {
+    Rng rng = Rng::stream(kProbeSeed, static_cast<std::uint64_t>(attempt), 0);
+    prior.sample(rng, row_span(theta, 0));
+    const std::uint64_t seed = stream_seed(kProbeSeed, static_cast<std::uint64_t>(attempt), 1);
+    y.resize(1, 0);
+    simulator.simulate_batch(theta, y, {&seed, 1}, {&outcome, 1});
+    if (simulator.data_dim() != 0) return;
+  }
+  throw SimulationError(simulator.name() + ": the number of simulator outputs is not known (no data_names, no " +
+                        "observation) and " + std::to_string(max_attempts) +
+                        " trial simulations at prior draws failed to tell it; the last one: " + outcome.message);
 }
 
 }  // namespace sbi::simulators

@@ -26,6 +26,7 @@
 // | we write (one line)                                  | the worker answers (one line)         |
 // |------------------------------------------------------|---------------------------------------|
 // | "array":  [θ_1, ..., θ_P]                            | [y_1, ..., y_D]   numbers; null = NaN |
+// |                                                      | (Python's NaN/Infinity also accepted) |
 // | "object": {"theta": [...], "seed": S, "index": i}    | or {"error": "why it failed"}         |
 //
 // S is the simulation's own seed (a 64-bit unsigned integer, stream_seeds[r] of the batch): a
@@ -40,14 +41,22 @@
 //   a crash               the message gives the exit status and the worker's stderr; the worker
 //                         is restarted;
 //   a timeout             the worker is killed and restarted;
-//   a garbage reply       not a list of D numbers/nulls nor {"error": ...}: the message quotes the
-//                         line (truncated); the worker is restarted (its output may be out of step).
-// A command that cannot be started throws InputError (from the factory) or SimulationError (later),
-// naming the command; so does a simulator whose workers all die before ever answering (3 in a
-// row), or that keeps dying without a single answer (25 in a row) after it has worked.
+//   a garbage reply       not JSON, or not a list of numbers/nulls nor {"error": ...}: the message
+//                         quotes the line (truncated); the worker is restarted (its output may be
+//                         out of step with our requests);
+//   a wrong length        a list of numbers of the wrong length: the message quotes it.
+// Errors that stop the batch (it throws; the workers in flight are killed):
+//   InputError            the command cannot be started (from the factory: "simulator.command: ...");
+//   SimulationError       it cannot be restarted later; its workers die before ever answering (3 in
+//                         a row), or keep dying without a single answer (25 in a row) after it has
+//                         worked; its first 3 replies all have the wrong length (D is misdeclared).
+// Messages are valid UTF-8 (other bytes and control characters of the worker's text become '?').
 //
 // Thread safety: simulate_batch may be called from several threads; calls are serialised by a
-// mutex (parallelism comes from the worker processes; runs_own_workers() is true).
+// mutex (parallelism comes from the worker processes; runs_own_workers() is true). Exception: when
+// D is learnt from the first reply, info().data_names is set during that first call; read info()
+// from another thread only once a batch has returned.
+#include "sbi/priors/prior.hpp"
 #include "sbi/simulation/simulator.hpp"
 
 #include <nlohmann/json.hpp>
@@ -128,5 +137,16 @@ class ExternalProcessSimulator final : public SimulatorModel {
 Simulator make_external_simulator(const nlohmann::json& section, const std::string& path,
                                   const Names& parameter_names, std::size_t data_dim_hint,
                                   const std::filesystem::path& base_directory);
+
+// As above, with the parameter names taken from the prior; and if neither data_names nor the hint
+// gives D, one simulation is run at a prior draw (a few more if it fails) so that data_dim() and
+// the data names are known before a runner sizes its tables (see learn_data_dim).
+Simulator make_external_simulator(const nlohmann::json& section, const std::string& path, const Prior& prior,
+                                  std::size_t data_dim_hint, const std::filesystem::path& base_directory);
+
+// If simulator.data_dim() is 0, simulates θ drawn from `prior` (fixed probe streams, independent of
+// any run's seed) until one simulation succeeds, which fixes D for an external simulator. Does
+// nothing if D is known. Throws SimulationError with the last failure after max_attempts.
+void learn_data_dim(const Simulator& simulator, const Prior& prior, int max_attempts = 5);
 
 }  // namespace sbi::simulators

@@ -324,6 +324,8 @@ std::string WorkerProcess::kill_now() {
   return reap_blocking();
 }
 
+bool WorkerProcess::exited() const { return running() && has_exited(pid_); }
+
 bool WorkerProcess::try_reap() {
   if (!running()) return true;
   if (!has_exited(pid_)) return false;

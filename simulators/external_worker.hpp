@@ -72,6 +72,8 @@ class WorkerProcess {
   std::string kill_now();
   // Closes the child's stdin (the polite way to ask it to stop).
   void close_stdin();
+  // True if the child has exited (it is not reaped: call finish_after_eof or try_reap).
+  bool exited() const;
   // True (and reaps it, after killing what is left of its group) if the child has exited.
   bool try_reap();
 

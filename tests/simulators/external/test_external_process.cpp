@@ -12,6 +12,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <thread>
 #include <vector>
@@ -76,7 +77,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 }  // namespace
 
-TEST_CASE("external simulator: array protocol answers y = 2θ", "[external]") {
+TEST_CASE("external simulator: array protocol answers y = 2 theta", "[external]") {
   const auto sim = make(section({{"workers", 2}}));
   CHECK(sim.name() == "external:python3");
   CHECK(sim.runs_own_workers());
@@ -140,13 +141,35 @@ TEST_CASE("external simulator: seeds and indices reach the worker", "[external]"
   CHECK(y(2, 2) == 5.0);
 }
 
-TEST_CASE("external simulator: a crash fails that simulation only, with θ and stderr", "[external]") {
+TEST_CASE("external simulator: the factory with a prior learns D before any run", "[external]") {
+  const auto prior = prior_from_json(json::parse(R"([{"name": "a", "dist": "uniform", "low": 0.2, "high": 0.4},
+                                                     {"name": "b", "dist": "uniform", "low": 0, "high": 1}])"));
+  const auto sim = make_external_simulator(section({{"protocol", "object"}}, {"--with-index"}), "simulator", *prior, 0,
+                                           kScriptDir);
+  CHECK(sim.data_dim() == 3);
+  CHECK(sim.info().parameter_names == Names{"a", "b"});
+  CHECK(sim.info().data_names == Names{"data_1", "data_2", "data_3"});
+  // A simulator that always fails cannot tell its dimension.
+  const json failing = {{"command", {"sh", "-c", "while read l; do echo '{\"error\": \"nope\"}'; done"}}};
+  try {
+    make_external_simulator(failing, "simulator", *prior, 0, kScriptDir);
+    FAIL("expected a SimulationError");
+  } catch (const SimulationError& e) {
+    const std::string message = e.what();
+    INFO(message);
+    CHECK(contains(message, "number of simulator outputs is not known"));
+    CHECK(contains(message, "nope"));
+  }
+}
+
+TEST_CASE("external simulator: a crash fails that simulation only, with theta and stderr", "[external]") {
   auto model = std::make_shared<ExternalProcessSimulator>(
       parse_external_simulator_options(section(), "simulator", kScriptDir), Names{"a", "b"}, 2);
   const Simulator sim(model);
-  RowMatrix theta = good_theta(5);
+  RowMatrix theta = good_theta(6);
   theta(2, 0) = 13;
   theta(3, 0) = 17;  // SIGSEGV
+  theta(5, 0) = 29;  // invalid UTF-8 on stderr
   const auto r = run(sim, theta);
   CHECK(r.outcomes[0].ok());
   CHECK(r.outcomes[1].ok());
@@ -161,6 +184,9 @@ TEST_CASE("external simulator: a crash fails that simulation only, with θ and s
   CHECK(r.outcomes[4].ok());
   CHECK(r.y(4, 0) == 2 * theta(4, 0));
   CHECK(std::isnan(r.y(2, 0)));
+  REQUIRE_FALSE(r.outcomes[5].ok());
+  CHECK(contains(r.outcomes[5].message, "bad bytes ??? end"));
+  CHECK_NOTHROW(json(r.outcomes[5].message).dump());
   CHECK(model->restarts() == 2);
 }
 
@@ -200,14 +226,35 @@ TEST_CASE("external simulator: an answer without its newline times out with a hi
   CHECK(r.outcomes[2].ok());
 }
 
+TEST_CASE("external simulator: a worker that exits between batches is replaced silently", "[external]") {
+  auto model = std::make_shared<ExternalProcessSimulator>(
+      parse_external_simulator_options(section(), "simulator", kScriptDir), Names{"a", "b"}, 2);
+  const Simulator sim(model);
+  RowMatrix theta = good_theta(3);
+  theta(2, 0) = 23;  // answers, then exits
+  const auto first = run(sim, theta);
+  for (const auto& o : first.outcomes) CHECK(o.ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const auto second = run(sim, good_theta(3));
+  for (const auto& o : second.outcomes) {
+    INFO(o.message);
+    CHECK(o.ok());
+  }
+  CHECK(model->restarts() == 1);
+}
+
 TEST_CASE("external simulator: garbage, error replies, wrong lengths and null", "[external]") {
   const auto sim = make(section());
-  RowMatrix theta = good_theta(6);
+  RowMatrix theta = good_theta(7);
   theta(1, 0) = 5;   // garbage
   theta(2, 0) = 9;   // {"error": "negative rate"}
   theta(3, 0) = 3;   // three values instead of two
   theta(4, 0) = 11;  // null -> NaN, a finished simulation (the runner flags it as non-finite)
+  theta(6, 0) = 31;  // [NaN, -Infinity] as Python writes them
   const auto r = run(sim, theta);
+  CHECK(r.outcomes[6].ok());
+  CHECK(std::isnan(r.y(6, 0)));
+  CHECK(r.y(6, 1) == -std::numeric_limits<double>::infinity());
   CHECK(r.outcomes[0].ok());
   REQUIRE_FALSE(r.outcomes[1].ok());
   CHECK(contains(r.outcomes[1].message, "\"this is not json at all\""));
@@ -216,7 +263,7 @@ TEST_CASE("external simulator: garbage, error replies, wrong lengths and null", 
   CHECK(contains(r.outcomes[2].message, "negative rate"));
   CHECK(contains(r.outcomes[2].message, "a=9"));
   REQUIRE_FALSE(r.outcomes[3].ok());
-  CHECK(contains(r.outcomes[3].message, "3 values, expected 2"));
+  CHECK(contains(r.outcomes[3].message, "has 3 values, expected 2"));
   CHECK(r.outcomes[4].ok());
   CHECK(std::isnan(r.y(4, 0)));
   CHECK(r.y(4, 1) == 2 * theta(4, 1));
@@ -249,6 +296,34 @@ TEST_CASE("external simulator: commands that cannot work give clear errors", "[e
       CHECK(contains(message, "before answering"));
       CHECK(contains(message, "No such file or directory"));  // python's own complaint, from stderr
     }
+  }
+}
+
+TEST_CASE("external simulator: writing to a worker that closed its stdin does not kill us", "[external]") {
+  // The worker answers one request, but closes its stdin before answering: our next request meets
+  // a pipe without a reader (EPIPE; SIGPIPE would end the test program).
+  const auto sim = make(json{{"command", {"sh", "-c", "read line; exec 0<&-; echo '[1, 2]'; echo 'closed' >&2; sleep 0.2"}},
+                             {"workers", 1}});
+  const auto r = run(sim, good_theta(4));
+  CHECK(r.outcomes[0].ok());
+  CHECK(r.outcomes[2].ok());
+  for (std::size_t i : {1, 3}) {
+    INFO(r.outcomes[i].message);
+    REQUIRE_FALSE(r.outcomes[i].ok());
+    CHECK(contains(r.outcomes[i].message, "exited with status 0 while simulating"));
+    CHECK(contains(r.outcomes[i].message, "closed"));
+  }
+}
+
+TEST_CASE("external simulator: replies of the wrong length from the start stop the run", "[external]") {
+  const auto sim = make(section({{"data_names", {"x", "y", "z"}}}), 3);
+  try {
+    run(sim, good_theta(10));
+    FAIL("expected a SimulationError");
+  } catch (const SimulationError& e) {
+    const std::string message = e.what();
+    INFO(message);
+    CHECK(contains(message, "answers with 2 values, but 3 are expected"));
   }
 }
 
@@ -291,18 +366,31 @@ TEST_CASE("external simulator: no leaked pipes or zombies after crashes, timeout
   const std::size_t fds_before = open_fd_count();
   {
     const auto sim = make(section({{"timeout_s", 0.3}, {"startup_timeout_s", 2}, {"workers", 2}}));
-    RowMatrix theta = good_theta(6);
-    theta(1, 0) = 13;
+    // Rows 0 and 1 start both workers; the hang then goes to one that has answered (plain timeout).
+    RowMatrix theta = good_theta(7);
     theta(2, 0) = 7;
-    theta(3, 0) = 5;
+    theta(3, 0) = 13;
+    theta(4, 0) = 5;
     const auto r = run(sim, theta);
-    CHECK(r.outcomes[0].ok());
-    CHECK(r.outcomes[4].ok());
-    CHECK(r.outcomes[5].ok());
+    for (std::size_t i : {0, 1, 5, 6}) CHECK(r.outcomes[i].ok());
+    for (std::size_t i : {2, 3, 4}) CHECK_FALSE(r.outcomes[i].ok());
   }
   CHECK(open_fd_count() == fds_before);
   int status = 0;
   CHECK(::waitpid(-1, &status, WNOHANG) == -1);  // no children left, not even zombies
+  CHECK(errno == ECHILD);
+}
+
+TEST_CASE("external simulator: workers that ignore the end of their input are killed at shutdown", "[external]") {
+  auto options = parse_external_simulator_options(section({{"workers", 2}}, {"--linger"}), "simulator", kScriptDir);
+  options.shutdown_grace_s = 0.2;
+  auto model = std::make_shared<ExternalProcessSimulator>(options, Names{"a", "b"}, 2);
+  for (const auto& o : run(Simulator(model), good_theta(4)).outcomes) CHECK(o.ok());
+  const auto t0 = std::chrono::steady_clock::now();
+  model.reset();  // the last owner: closes stdin, waits 0.2 s, kills
+  CHECK(seconds_since(t0) < 1.5);
+  int status = 0;
+  CHECK(::waitpid(-1, &status, WNOHANG) == -1);
   CHECK(errno == ECHILD);
 }
 

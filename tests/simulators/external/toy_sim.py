@@ -5,12 +5,14 @@ Reads one request per line on stdin and answers one line on stdout:
   array protocol:  [t1, ..., tP]                          -> [2*t1, ..., 2*tP]
   object protocol: {"theta": [...], "seed": S, "index": i} -> [2*t1 + 0.1*e1, ...] with e ~ N(0, 1)
                    drawn from random.Random(S), so that the answer depends on (theta, S) alone.
-Options: --with-index appends i, --with-seed appends S % 1000003 (object protocol).
+Options: --with-index appends i, --with-seed appends S % 1000003 (object protocol); --linger
+keeps running after stdin has closed (a worker that ignores the request to stop).
 The first parameter value selects a misbehaviour:
   13 crash (exit status 3, after a message on stderr)   7 hang     5 garbage line
    9 {"error": ...} reply                              11 null (NaN) as first value
   17 killed by SIGSEGV                                  3 a reply of the wrong length
-  19 an answer without its newline, then a hang
+  19 an answer without its newline, then a hang       23 a good answer, then exit(0)
+  29 invalid UTF-8 on stderr, then exit status 4      31 [NaN, -Infinity] (Python's non-JSON)
 """
 import json
 import os
@@ -44,6 +46,10 @@ def main():
             sys.stderr.write("toy_sim: cannot simulate theta=13, giving up\n")
             sys.stderr.flush()
             sys.exit(3)
+        if first == 29:
+            sys.stderr.buffer.write(b"bad bytes \xff\xfe\x01 end\n")
+            sys.stderr.flush()
+            sys.exit(4)
         if first == 7:
             sys.stderr.write("toy_sim: thinking very hard about theta=7\n")
             sys.stderr.flush()
@@ -64,7 +70,13 @@ def main():
             os.kill(os.getpid(), signal.SIGSEGV)
         if first == 3:
             y = y + [0.0]
+        if first == 31:
+            y = [float("nan"), float("-inf")]
         print(json.dumps(y), flush=True)
+        if first == 23:
+            sys.exit(0)
+    if "--linger" in sys.argv:
+        time.sleep(3600)
 
 
 if __name__ == "__main__":
