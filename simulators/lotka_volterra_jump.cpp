@@ -47,7 +47,8 @@ double ziggurat_exponential(Rng& rng) noexcept {
   for (;;) {
     const std::uint64_t bits = rng();
     const unsigned i = static_cast<unsigned>(bits & 0xFF);
-    const double x = static_cast<double>(bits >> 11) * 0x1.0p-53 * z.x[i];
+    // Signed conversion: bits >> 11 < 2^53, and int64 → double is one instruction.
+    const double x = static_cast<double>(static_cast<std::int64_t>(bits >> 11)) * 0x1.0p-53 * z.x[i];
     if (x < z.x[i + 1]) return x;                                // inside the layer's inner rectangle
     if (i == 0) return ExponentialZiggurat::R + rng.exponential();  // the tail, by memorylessness
     if (z.f[i] + rng.uniform() * (z.f[i + 1] - z.f[i]) < std::exp(-x)) return x;  // the wedge
@@ -192,51 +193,58 @@ std::int64_t LotkaVolterraJump::simulate_path(ConstRow theta, std::span<double> 
   const double interval = options_.observation_interval;
   const std::int64_t max_events = options_.max_events;
 
-  std::int64_t x = options_.initial_predators;
-  std::int64_t y = options_.initial_prey;
+  // Populations are held as doubles: exact integers (at most initial + max_events), no conversions.
+  double x = static_cast<double>(options_.initial_predators);
+  double y = static_cast<double>(options_.initial_prey);
   double t = 0.0;
   std::size_t k = 0;  // next time to record, t_k = k·Δ
+  double t_record = 0.0;
   std::int64_t events = 0;
   for (;;) {
-    const double xd = static_cast<double>(x);
-    const double yd = static_cast<double>(y);
-    const double xy = xd * yd;
+    const double xy = x * y;
     const double a1 = c1 * xy;
-    const double a2 = c2 * xd;
-    const double a3 = c3 * yd;
+    const double a2 = c2 * x;
+    const double a3 = c3 * y;
     const double a4 = c4 * xy;
-    const double a0 = a1 + a2 + a3 + a4;
+    const double s2 = a1 + a2;
+    const double s3 = s2 + a3;
+    const double a0 = s3 + a4;
     if (!(a0 > 0.0)) {  // both populations extinct (or all rates underflowed): the state is final
       for (; k < num_times; ++k) {
-        x_out[k] = xd;
-        y_out[k] = yd;
+        x_out[k] = x;
+        y_out[k] = y;
       }
       break;
     }
     t += detail::ziggurat_exponential(rng) / a0;
     // The state holds on [previous event, t): record every observation time before the next event.
-    while (k < num_times && static_cast<double>(k) * interval < t) {
-      x_out[k] = xd;
-      y_out[k] = yd;
-      ++k;
+    while (t_record < t) {
+      x_out[k] = x;
+      y_out[k] = y;
+      if (++k == num_times) return events;
+      t_record = static_cast<double>(k) * interval;
     }
-    if (k == num_times) break;
     if (++events > max_events) return -1;
-    double u = rng.uniform() * a0;
+    // The reaction: the first r with u < a1 + ... + a_r. (Branches beat a branch-free table here:
+    // over prior draws one reaction usually dominates, and the branch-free form puts the whole
+    // propensity computation on the loop-carried dependency chain.) A zero propensity has an empty
+    // interval, so it cannot be chosen, except when u rounds up onto a0 itself: then the last
+    // reaction with a positive propensity fires.
+    const double u = rng.uniform() * a0;
     if (u < a1) {
-      ++x;
-    } else if ((u -= a1) < a2) {
-      --x;
-    } else if ((u -= a2) < a3) {
-      ++y;
-    } else if (a4 > 0.0) {
-      --y;
-    } else if (a3 > 0.0) {  // u rounded onto the top edge: never fire a zero-propensity reaction
-      ++y;
+      x += 1.0;
+    } else if (u < s2) {
+      x -= 1.0;
+    } else if (u < s3) {
+      y += 1.0;
+    } else if (a4 > 0.0) [[likely]] {
+      y -= 1.0;
+    } else if (a3 > 0.0) {
+      y += 1.0;
     } else if (a2 > 0.0) {
-      --x;
+      x -= 1.0;
     } else {
-      ++x;
+      x += 1.0;
     }
   }
   return events;

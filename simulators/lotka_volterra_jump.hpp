@@ -28,8 +28,10 @@
 //
 // Observation: X(t_k), Y(t_k) is the state after every event with time ≤ t_k (the càdlàg path). (The
 // reference Python code of Papamakarios & Murray records the state after the first event *past* t_k;
-// we record the exact path value instead. Its event cap counts events the same way: 10000 allowed,
-// the 10001st fails.) If both populations die out, the state stays (0, 0) for the remaining times.
+// we record the exact path value instead.) If both populations die out, the state stays (0, 0) for
+// the remaining times. Events are counted in [0, t_end]: with the cap 10000, a run with 10000
+// events completes and the 10001st fails it. (The reference also counts the one event it draws past
+// t_end, so it fails one event earlier.)
 //
 // Event cap: exceeding "max_events" is a failed simulation: the row function throws SimulationError
 // ("... more than 10000 events before t = 30 ..."), which a Simulator reports as a failed outcome, so
@@ -47,7 +49,7 @@
 // | mean_Y        | m_y                                                                          |
 // | log_var_X     | log(s²_x + 1),  s²_x = Σ (x_k − m_x)² / (K − 1)   (+1: finite for constant)  |
 // | log_var_Y     | log(s²_y + 1)                                                                |
-// | autocorr1_X   | Σ_{k=0}^{K−2} u_k u_{k+1} / (K − 1), u_k = (x_k − m_x) / s_x                 |
+// | autocorr1_X   | Σ_{k=0}^{K−2} u_k u_{k+1} / (K − 1), u_k = (x_k − m_x) / s_x  (lag 1 = Δ)    |
 // | autocorr2_X   | Σ_{k=0}^{K−3} u_k u_{k+2} / (K − 1)                                          |
 // | autocorr1_Y   | the same for v_k = (y_k − m_y) / s_y, lag 1                                  |
 // | autocorr2_Y   | lag 2                                                                        |

@@ -4,6 +4,7 @@
 #include "sbi/spec/json_path.hpp"
 #include "simulators/lotka_volterra_jump.hpp"  // the shared summary statistics and time labels
 
+#include <bit>
 #include <cmath>
 #include <numbers>
 #include <vector>
@@ -59,9 +60,11 @@ double ziggurat_normal(Rng& rng) noexcept {
   for (;;) {
     const std::uint64_t bits = rng();
     const unsigned i = static_cast<unsigned>(bits & 0xFF);
-    const bool negative = (bits & 0x100) != 0;
-    double x = static_cast<double>(bits >> 11) * 0x1.0p-53 * z.x[i];
-    if (x < z.x[i + 1]) return negative ? -x : x;  // inside the layer's inner rectangle
+    const std::uint64_t sign = (bits & 0x100) << 55;  // bit 8 becomes the sign bit (branch-free)
+    // Signed conversion: bits >> 11 < 2^53, and int64 → double is one instruction.
+    double x = static_cast<double>(static_cast<std::int64_t>(bits >> 11)) * 0x1.0p-53 * z.x[i];
+    if (x < z.x[i + 1]) return std::bit_cast<double>(std::bit_cast<std::uint64_t>(x) | sign);  // inner rectangle
+    const bool negative = sign != 0;
     if (i == 0) {                                  // the tail beyond R (Marsaglia 1964)
       double a, b;
       do {

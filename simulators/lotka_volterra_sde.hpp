@@ -1,6 +1,6 @@
 #pragma once
 // "lotka_volterra_sde": the Lotka–Volterra predator–prey model with additive Gaussian noise, in the
-// stochastic-differential form used in the LFVI talk this project follows (Tran, Ranganath & Blei):
+// stochastic-differential form shown in the LFVI talk this project follows:
 //
 //   dX = (β1 X − β2 X Y) dt + ε1,      dY = (−β1 Y + β3 X Y) dt + ε2,      ε ~ N(0, 10)
 //
@@ -13,9 +13,10 @@
 //
 //   X_{n+1} = X_n + h (β1 X_n − β2 X_n Y_n) + σ √h Z1,   Y_{n+1} = Y_n + h (−β1 Y_n + β3 X_n Y_n) + σ √h Z2,
 //
-// Z ~ N(0, 1) independent (drawn by detail::ziggurat_normal); so one step from a fixed state has mean x + h f(x) and variance σ² h per
-// coordinate, and the model does not change with h (weak order 1, strong order 1/2; with σ = 0 it is
-// Euler's method, global error O(h)). Alternative, "noise_scaling": "per_observation": noise_sd is the
+// Z ~ N(0, 1) independent (drawn by detail::ziggurat_normal). So one step from a fixed state has mean
+// x + h f(x) and variance σ² h per coordinate, and the model does not depend on h (h only sets the
+// discretisation error: weak order 1, strong order 1/2; with σ = 0 it is Euler's method, global
+// error O(h)). Alternative, "noise_scaling": "per_observation": noise_sd is the
 // standard deviation of the noise accumulated over one observation interval Δ (ε ~ N(0, noise_sd²)
 // per observation step), i.e. σ = noise_sd / √Δ in the diffusion above.
 //
@@ -47,10 +48,11 @@
 // autocorr1_Y, autocorr2_Y, crosscorr_XY, computed from the same 150 + 150 values.
 //
 // Default prior: independent uniforms on the rates, beta1 ~ U(0.1, 1), beta2 ~ U(0.002, 0.02),
-// beta3 ~ U(0.002, 0.02) (and beta4 ~ U(0.1, 1)); every corner of this box gives bounded, finite
-// paths at the default settings. Suggested true parameters: β* = (0.5, 0.01, 0.01) (and β4* = 0.5):
+// beta3 ~ U(0.002, 0.02) (and beta4 ~ U(0.1, 1)); at every corner of this box the default settings
+// gave bounded paths (populations below 4000) in our checks. Suggested true parameters: β* = (0.5, 0.01, 0.01) (and β4* = 0.5):
 // equilibrium (β1/β3, β1/β2) = (50, 50), so the default start (100, 50) oscillates with a period of
-// about 2π/β1 ≈ 12.6 (prey roughly between 20 and 100).
+// about 2π/β1 ≈ 12.6 (without noise the prey cycle between about 20 and 100; the noise makes the
+// amplitude wander: the spec's observation reaches about 150 prey at t ≈ 26.6).
 //
 // Failure: the row function throws SimulationError if the state leaves [−max_population,
 // max_population] or is not finite; a Simulator reports that as a failed outcome.

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace sbi;
@@ -372,5 +373,55 @@ TEST_CASE("lotka_volterra_jump: the ziggurat exponential has the Exp(1) distribu
     const double tail_count = n - below[j], tail_expected = n * (1 - p);
     INFO("x = " << points[j] << ": " << tail_count << " above, expected " << tail_expected);
     CHECK(std::abs(tail_count - tail_expected) < 5 * std::sqrt(n * p * (1 - p)) + 1);
+  }
+}
+
+TEST_CASE("lotka_volterra_jump: pure death has the binomial distribution", "[simulators][lotka_volterra_jump]") {
+  // X(t) ~ Binomial(20, e^{−c t}) at t = 5 with c = 0.1: every probability mass within 5 standard errors.
+  LotkaVolterraJumpOptions options;
+  options.summaries = false;
+  options.initial_predators = 20;
+  options.t_end = 5;
+  options.observation_interval = 2.5;
+  const auto paths = raw_paths(options, {-50, std::log(0.1), -50, -50}, 40000, 23);
+  std::vector<int> counts(21, 0);
+  for (const auto& p : paths) ++counts[static_cast<std::size_t>(p[2])];
+  const double q = std::exp(-0.5);
+  double binomial = std::pow(1 - q, 20);  // P(X = 0)
+  for (int m = 0; m <= 20; ++m) {
+    if (m > 0) binomial *= (20.0 - (m - 1)) / m * q / (1 - q);
+    const double expected = 40000 * binomial;
+    INFO("X = " << m << ": " << counts[static_cast<std::size_t>(m)] << " vs " << expected);
+    CHECK(std::abs(counts[static_cast<std::size_t>(m)] - expected) < 5 * std::sqrt(expected * (1 - binomial)) + 1);
+  }
+}
+
+TEST_CASE("lotka_volterra_jump: two threads give the same table as one", "[simulators][lotka_volterra_jump]") {
+  for (const bool summaries : {true, false}) {
+    LotkaVolterraJumpOptions options;
+    options.summaries = summaries;
+    const Simulator sim = make_lotka_volterra_jump(options);
+    const PriorPtr prior = lotka_volterra_jump_prior();
+    const Eigen::Index n = 64;
+    Rng rng(8);
+    const RowMatrix theta = prior->sample(rng, n);
+    std::vector<std::uint64_t> seeds;
+    for (Eigen::Index i = 0; i < n; ++i) seeds.push_back(stream_seed(8, static_cast<std::uint64_t>(i), 1));
+    RowMatrix one(n, static_cast<Eigen::Index>(sim.data_dim()));
+    std::vector<SimulationOutcome> outcomes(static_cast<std::size_t>(n));
+    sim.simulate_batch(theta, one, seeds, outcomes);
+    RowMatrix t0 = theta.topRows(n / 2), t1 = theta.bottomRows(n / 2);
+    RowMatrix y0(n / 2, one.cols()), y1(n / 2, one.cols());
+    std::vector<SimulationOutcome> o0(n / 2), o1(n / 2);
+    std::thread worker([&] { sim.simulate_batch(t1, y1, std::span(seeds).last(n / 2), o1); });
+    sim.simulate_batch(t0, y0, std::span(seeds).first(n / 2), o0);
+    worker.join();
+    for (Eigen::Index i = 0; i < n; ++i) {
+      const auto& o = i < n / 2 ? o0[static_cast<std::size_t>(i)] : o1[static_cast<std::size_t>(i - n / 2)];
+      REQUIRE(o.status == outcomes[static_cast<std::size_t>(i)].status);
+      if (!o.ok()) continue;  // a failed row's output is unspecified
+      const auto row = i < n / 2 ? y0.row(i) : y1.row(i - n / 2);
+      CHECK(row == one.row(i));
+    }
   }
 }

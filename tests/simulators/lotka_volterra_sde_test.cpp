@@ -11,6 +11,7 @@
 #include <cmath>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace sbi;
@@ -317,5 +318,65 @@ TEST_CASE("lotka_volterra_sde: the ziggurat normal has the N(0, 1) distribution"
     const double p = 0.5 * std::erfc(-points[j] / std::sqrt(2.0));
     INFO("z = " << points[j] << ": " << below[j] << " below, expected " << n * p);
     CHECK(std::abs(below[j] - n * p) < 5 * std::sqrt(n * p * (1 - p)) + 1);
+  }
+}
+
+TEST_CASE("lotka_volterra_sde: a linear case matches the Euler-Maruyama law exactly", "[simulators][lotka_volterra_sde]") {
+  // With β2 = β3 = 0: dX = β1 X dt + σ dW, dY = −β1 Y dt + σ dW'. Euler–Maruyama with n steps of h gives
+  // X_n = a^n X0 + σ√h Σ a^{n−1−j} Z_j, a = 1 + β1 h: mean a^n X0, variance σ² h Σ_{j<n} a^{2j}
+  // (and the same with a = 1 − β1 h for Y); the means approach X0 e^{β1 t} at first order in h.
+  LotkaVolterraSdeOptions options;
+  options.t_end = 2;
+  options.observation_interval = 1;
+  options.dt = 0.01;
+  options.noise_sd = 4;
+  options.boundary = LotkaVolterraSdeOptions::Boundary::none;
+  const LotkaVolterraSde model(options);
+  const double b1 = 0.5, h = 0.01, sigma = 4;
+  const int n_steps = 200, runs = 20000;
+  std::vector<double> xs, ys;
+  for (int r = 0; r < runs; ++r) {
+    std::vector<double> y(4);
+    Rng rng = Rng::stream(34, static_cast<std::uint64_t>(r));
+    REQUIRE(model(std::vector<double>{b1, 0, 0}, y, rng));
+    xs.push_back(y[1]);  // X at t = 2
+    ys.push_back(y[3]);  // Y at t = 2
+  }
+  for (const auto& [a, x0, samples] : {std::tuple{1 + b1 * h, 100.0, &xs}, std::tuple{1 - b1 * h, 50.0, &ys}}) {
+    const double mean = std::pow(a, n_steps) * x0;
+    double var = 0;
+    for (int j = 0; j < n_steps; ++j) var += std::pow(a, 2 * j);
+    var *= sigma * sigma * h;
+    const Stats s = stats(*samples);
+    INFO("mean " << s.mean << " vs " << mean << ", variance " << s.var << " vs " << var);
+    CHECK(std::abs(s.mean - mean) < 5 * std::sqrt(var / runs));
+    CHECK(std::abs(s.var - var) < 5 * var * std::sqrt(2.0 / (runs - 1)));
+  }
+  // The Euler mean's bias against the SDE's exact mean, X0 e^{β1 t}, is first order: ≈ X0 e^{β1 t} β1² t h / 2.
+  const double bias = std::pow(1 + b1 * h, n_steps) * 100 - 100 * std::exp(b1 * 2);
+  CHECK(bias / (100 * std::exp(1.0) * b1 * b1 * 2 * h / 2) == Approx(-1).margin(0.02));
+}
+
+TEST_CASE("lotka_volterra_sde: two threads give the same table as one", "[simulators][lotka_volterra_sde]") {
+  for (const bool summaries : {false, true}) {
+    const Simulator sim = lotka_volterra_sde_entry().make({{"summaries", summaries}, {"parameters", 4}}, "simulator.options");
+    const PriorPtr prior = lotka_volterra_sde_prior(4);
+    const Eigen::Index n = 64;
+    Rng rng(8);
+    const RowMatrix theta = prior->sample(rng, n);
+    std::vector<std::uint64_t> seeds;
+    for (Eigen::Index i = 0; i < n; ++i) seeds.push_back(stream_seed(8, static_cast<std::uint64_t>(i), 1));
+    RowMatrix one(n, static_cast<Eigen::Index>(sim.data_dim()));
+    std::vector<SimulationOutcome> outcomes(static_cast<std::size_t>(n));
+    sim.simulate_batch(theta, one, seeds, outcomes);
+    // Halves on two threads at once.
+    RowMatrix t0 = theta.topRows(n / 2), t1 = theta.bottomRows(n / 2);
+    RowMatrix y0(n / 2, one.cols()), y1(n / 2, one.cols());
+    std::vector<SimulationOutcome> o0(n / 2), o1(n / 2);
+    std::thread worker([&] { sim.simulate_batch(t1, y1, std::span(seeds).last(n / 2), o1); });
+    sim.simulate_batch(t0, y0, std::span(seeds).first(n / 2), o0);
+    worker.join();
+    CHECK(y0 == one.topRows(n / 2));
+    CHECK(y1 == one.bottomRows(n / 2));
   }
 }
