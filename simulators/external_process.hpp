@@ -31,7 +31,8 @@
 //
 // S is the simulation's own seed (a 64-bit unsigned integer, stream_seeds[r] of the batch): a
 // simulator that seeds its generator from S alone gives the same table for any number of workers
-// or threads. i is the simulation index (see simulate_indexed). Non-finite θ values are written as
+// or threads. i is the simulation index within the run (the runner passes it through
+// simulate_batch_indexed; plain simulate_batch numbers the rows 0..n-1). Non-finite θ values are written as
 // null. The worker must flush stdout after each line (Python: print(..., flush=True); the
 // environment has PYTHONUNBUFFERED=1), may write anything to stderr (the last ~2 KB are kept for
 // error messages) and should exit when its stdin closes. Blank output lines are ignored.
@@ -132,7 +133,9 @@ class ExternalProcessSimulator final : public SimulatorModel {
 };
 
 // Builds the simulator from its spec section. data_dim_hint: the observation's length, 0 if
-// unknown. base_directory: the spec's folder (relative paths are resolved against it).
+// unknown. base_directory: the spec's folder (relative paths are resolved against it). With no
+// data_names and no hint, data_dim() stays 0 until the first successful reply: a runner that sizes
+// its tables from data_dim() beforehand should use the overload with the prior below.
 // SimulatorInfo: name "external:<basename of command[0]>", thread_safe = true, options = section.
 Simulator make_external_simulator(const nlohmann::json& section, const std::string& path,
                                   const Names& parameter_names, std::size_t data_dim_hint,

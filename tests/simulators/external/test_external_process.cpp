@@ -3,6 +3,9 @@
 #include "sbi/random/rng.hpp"
 
 #include "sbi/priors/prior.hpp"
+#include "sbi/simulation/runner.hpp"
+#include "sbi/spec/spec.hpp"
+#include "simulators/from_spec.hpp"
 
 #include <catch2/catch.hpp>
 #include <sys/wait.h>
@@ -428,6 +431,48 @@ TEST_CASE("external simulator: the example spec in data/specs runs", "[external]
     CHECK(r.y(i, 2) <= r.y(i, 0));        // min <= mean
     CHECK(r.y(i, 0) <= r.y(i, 3));        // mean <= max
   }
+}
+
+TEST_CASE("external simulator through the runner: indices and the same table for any batching", "[external]") {
+  const auto prior = prior_from_json(json::parse(R"([{"name": "a", "dist": "uniform", "low": 0.2, "high": 0.4},
+                                                     {"name": "b", "dist": "uniform", "low": 0, "high": 1}])"));
+  const auto collect = [&](int workers, std::size_t batch_size) {
+    const auto sim = make(section({{"protocol", "object"}, {"workers", workers}}, {"--with-index"}), 3);
+    SimulationOptions options;
+    options.threads = 2;
+    options.batch_size = batch_size;
+    RowMatrix y(0, 3);
+    std::vector<std::uint64_t> indices;
+    const auto summary = simulate_from_prior(sim, *prior, 30, 11, 100, options, [&](const SimulationChunk& chunk) {
+      const auto old = y.rows();
+      y.conservativeResize(old + chunk.y.rows(), 3);
+      y.bottomRows(chunk.y.rows()) = chunk.y;
+      indices.insert(indices.end(), chunk.indices.begin(), chunk.indices.end());
+    });
+    CHECK(summary.kept == 30);
+    return std::pair{y, indices};
+  };
+  const auto [y1, indices1] = collect(1, 7);
+  const auto [y3, indices3] = collect(3, 256);
+  CHECK(y1 == y3);
+  REQUIRE(indices1.size() == 30);
+  for (std::size_t i = 0; i < 30; ++i) {
+    CHECK(indices1[i] == 100 + i);
+    CHECK(y1(static_cast<Eigen::Index>(i), 2) == static_cast<double>(100 + i));  // the worker saw the run's index
+  }
+}
+
+TEST_CASE("external simulator: the example spec builds through the spec layer", "[external]") {
+  const auto spec = read_spec(std::filesystem::path(SBI_SOURCE_DIR) / "data" / "specs" / "external_example.json");
+  REQUIRE(spec.has_external_simulator());
+  const auto model = build_spec_model(spec);
+  CHECK(model.simulator.data_dim() == 4);
+  std::vector<SimulationOutcome> outcomes;
+  SimulationOptions options;
+  const RowMatrix theta = (RowMatrix(2, 2) << 0.5, -1.0, 1.0, 0.0).finished();
+  const RowMatrix y = simulate_given(model.simulator, theta, spec.seed, 0, options, &outcomes);
+  REQUIRE(y.rows() == 2);
+  for (const auto& o : outcomes) CHECK(o.ok());
 }
 
 TEST_CASE("external simulator: throughput of a trivial python simulator", "[external][.slow]") {
