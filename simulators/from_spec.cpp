@@ -13,7 +13,7 @@ SpecModel build_spec_model(const Spec& spec) {
     if (!spec.prior) throw InputError("prior: missing (required with an external simulator: it names the parameters)");
     model.prior = spec.prior;
     const std::size_t data_dim_hint = spec.observation ? static_cast<std::size_t>(spec.observation->size()) : 0;
-    model.simulator = make_external_simulator(spec.simulator, "simulator", spec.prior->names(), data_dim_hint, spec.directory);
+    model.simulator = make_external_simulator(spec.simulator, "simulator", *spec.prior, data_dim_hint, spec.directory);
   } else {
     JsonObjectReader section(spec.simulator, "simulator");
     const std::string name = section.required_string("name");

@@ -5,6 +5,8 @@
 #include "simulators/bernoulli_glm.hpp"
 #include "simulators/gaussian.hpp"
 #include "simulators/lotka_volterra.hpp"
+#include "simulators/lotka_volterra_jump.hpp"
+#include "simulators/lotka_volterra_sde.hpp"
 #include "simulators/sir.hpp"
 #include "simulators/slcp.hpp"
 #include "simulators/two_moons.hpp"
@@ -53,6 +55,8 @@ std::vector<BuiltinSimulator> make_registry() {
                  return make_lotka_volterra(LotkaVolterraOptions::from_json(or_empty(o), path));
                },
                [](const nlohmann::json&) { return lotka_volterra_prior(); }});
+  r.push_back(lotka_volterra_jump_entry());
+  r.push_back(lotka_volterra_sde_entry());
   r.push_back({"sir", "sbibm SIR epidemic ODE, 2 parameters, 10 binomial counts of infected",
                [](const nlohmann::json& o, const std::string& path) { return make_sir(SirOptions::from_json(or_empty(o), path)); },
                [](const nlohmann::json&) { return sir_prior(); }});

@@ -363,7 +363,7 @@ TEST_CASE("lotka_volterra_sde: two threads give the same table as one", "[simula
     const PriorPtr prior = lotka_volterra_sde_prior(4);
     const Eigen::Index n = 64;
     Rng rng(8);
-    const RowMatrix theta = prior->sample(rng, n);
+    const RowMatrix theta = prior->sample_batch(rng, n);
     std::vector<std::uint64_t> seeds;
     for (Eigen::Index i = 0; i < n; ++i) seeds.push_back(stream_seed(8, static_cast<std::uint64_t>(i), 1));
     RowMatrix one(n, static_cast<Eigen::Index>(sim.data_dim()));
