@@ -76,6 +76,7 @@ std::string LfviOptions::validate() const {
     if (auto e = check_network(discriminator, "discriminator"); !e.empty()) return e;
   if (noise_dim < 0) return "noise_dim: must be 0 (automatic) or positive";
   if (discriminator_steps < 1) return "discriminator_steps: must be at least 1";
+  if (!(generator_ema >= 0 && generator_ema < 1)) return "generator_ema: must be in [0, 1)";
   if (!(spectral_bound > 0)) return "spectral_bound: must be positive";
   if (!(gradient_penalty >= 0)) return "gradient_penalty: must be ≥ 0";
   if (!(weight_decay >= 0)) return "weight_decay: must be ≥ 0";
@@ -98,6 +99,7 @@ nlohmann::json LfviOptions::to_json() const {
           {"generator", network_json(generator)},
           {"discriminator", network_json(discriminator)},
           {"noise_dim", noise_dim},
+          {"generator_ema", generator_ema},
           {"discriminator_steps", discriminator_steps},
           {"spectral_norm", spectral_norm},
           {"spectral_bound", spectral_bound},
@@ -125,6 +127,7 @@ LfviOptions LfviOptions::from_json(const nlohmann::json& section, const std::str
   read_network(r, "generator", o.generator);
   read_network(r, "discriminator", o.discriminator);
   o.noise_dim = static_cast<int>(r.optional_integer("noise_dim", o.noise_dim, 0, 4096));
+  o.generator_ema = r.optional_number_in("generator_ema", o.generator_ema, 0.0, 0.999999);
   o.discriminator_steps = static_cast<int>(r.optional_integer("discriminator_steps", o.discriminator_steps, 1, 100));
   o.spectral_norm = r.optional_bool("spectral_norm", o.spectral_norm);
   o.spectral_bound = r.optional_positive_number("spectral_bound", o.spectral_bound);
@@ -302,6 +305,27 @@ LfviFit train_lfvi(const RowMatrix& theta, const RowMatrix& y, const Prior& prio
   std::vector<double> bandwidths;
   for (double b : options.mmd_bandwidths) bandwidths.push_back(b * std::sqrt(static_cast<double>(p + d)));
 
+  // Averaged generator weights; swapped in for validation and kept at the end.
+  // Started at zero and divided by 1 − βᵗ (as Adam's moments), so the initial weights carry no weight.
+  std::vector<FMat> generator_average, generator_current;
+  for (auto* parameter : generator.parameters()) generator_average.push_back(FMat::Zero(parameter->value.rows(), parameter->value.cols()));
+  double average_weight = 0;  // 1 − βᵗ
+  bool average_in = false;
+  auto swap_in_average = [&] {
+    if (options.generator_ema <= 0 || average_weight == 0) return;
+    auto parameters = generator.parameters();
+    if (!average_in) {
+      generator_current.clear();
+      for (std::size_t i = 0; i < parameters.size(); ++i) {
+        generator_current.push_back(parameters[i]->value);
+        parameters[i]->value = generator_average[i] / static_cast<float>(average_weight);
+      }
+    } else {
+      for (std::size_t i = 0; i < parameters.size(); ++i) parameters[i]->value = generator_current[i];
+    }
+    average_in = !average_in;
+  };
+
   Rng rng(stream_seed(options.seed, 3));
   BatchCycler batches(static_cast<Eigen::Index>(split.train.size()), rng);
   ad::Tape<float> tape;
@@ -387,6 +411,13 @@ LfviFit train_lfvi(const RowMatrix& theta, const RowMatrix& y, const Prior& prio
       generator_optimizer.zero_grad();
       tape.backward(loss);
       generator_optimizer.step();
+      if (options.generator_ema > 0) {
+        const auto beta = static_cast<float>(options.generator_ema);
+        auto parameters = generator.parameters();
+        for (std::size_t i = 0; i < parameters.size(); ++i)
+          generator_average[i] = beta * generator_average[i] + (1.0f - beta) * parameters[i]->value;
+        average_weight = 1 - options.generator_ema * (1 - average_weight);
+      }
       generator_loss_sum += loss.item();
       ++generator_loss_count;
     }
@@ -397,12 +428,14 @@ LfviFit train_lfvi(const RowMatrix& theta, const RowMatrix& y, const Prior& prio
       record.iteration = iteration;
       record.discriminator_loss = discriminator_loss_count ? discriminator_loss_sum / discriminator_loss_count : 0.0;
       record.generator_loss = generator_loss_count ? generator_loss_sum / generator_loss_count : 0.0;
+      swap_in_average();
       record.validation_mmd2 = validate();
       record.seconds = elapsed();
       discriminator_loss_sum = generator_loss_sum = 0;
       discriminator_loss_count = generator_loss_count = 0;
       fit.curve.push_back(record);
-      const bool patience_over = best_generator.update(record.validation_mmd2);
+      const bool patience_over = best_generator.update(record.validation_mmd2);  // snapshots the averaged weights
+      swap_in_average();
       if (best_generator.epochs_since_best() == 0) snapshot_discriminator();
       if (callbacks.on_record) callbacks.on_record(record, options.max_iterations);
       if (callbacks.stop && callbacks.stop->load()) {

@@ -54,10 +54,13 @@ struct LfviOptions {
   NetworkOptions generator{{128, 128, 128}, nn::Activation::elu, false, 1e-4, 256};
   NetworkOptions discriminator{{128, 128, 128}, nn::Activation::elu, false, 1e-4, 256};
   int noise_dim = 0;                 // 0 = as many noise inputs as parameters (at least 2)
-  int discriminator_steps = 2;       // k discriminator updates per generator update
+  // Exponential moving average of the generator's weights (Polyak averaging, a standard GAN
+  // stabiliser): the averaged generator is validated and kept. 0 = off.
+  double generator_ema = 0.995;
+  int discriminator_steps = 3;       // k discriminator updates per generator update
   bool spectral_norm = false;        // on every discriminator layer
   double spectral_bound = 1.0;       // Lipschitz bound α per layer
-  double gradient_penalty = 0.0;     // λ in λ/2 · E‖∇ₓ r‖² (0 = off)
+  double gradient_penalty = 1.0;     // λ in λ/2 · E‖∇ₓ r‖² (0 = off)
   PenaltyPoints penalty_points = PenaltyPoints::real;
   double weight_decay = 0.0;         // decoupled (AdamW), discriminator only
   std::vector<double> mmd_bandwidths = {0.25, 0.5, 1.0, 2.0, 4.0};  // × √(dimension of the joint)
