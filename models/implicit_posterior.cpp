@@ -51,7 +51,11 @@ ad::Matrix<float> ImplicitPosterior::standardised_observation(const Vector& obse
     throw InputError("observation has " + std::to_string(observation.size()) + " values; the posterior was trained on data with " +
                      std::to_string(standardization_.y_mean.size()));
   if (!observation.allFinite()) throw InputError("observation has non-finite values");
-  return ((observation - standardization_.y_mean).array() / standardization_.y_sd.array()).cast<float>().transpose().matrix();
+  for (std::size_t c = 0; c < standardization_.y_log.size(); ++c)
+    if (standardization_.y_log[c] && !(observation[static_cast<Eigen::Index>(c)] > 0))
+      throw InputError("observation: " + data_names_[c] + " = " + std::to_string(observation[static_cast<Eigen::Index>(c)]) +
+                       " is not positive, but the posterior was trained on the log of this column (data_transform)");
+  return standardization_.standardize_data(observation).cast<float>().transpose();
 }
 
 ad::Matrix<float> ImplicitPosterior::generate(const ad::Matrix<float>& y_tilde, Eigen::Index n, Rng& rng) {

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <limits>
 
 namespace sbi {
 
@@ -99,6 +100,7 @@ nlohmann::json LfviOptions::to_json() const {
           {"generator", network_json(generator)},
           {"discriminator", network_json(discriminator)},
           {"noise_dim", noise_dim},
+          {"data_transform", data_transform},
           {"generator_ema", generator_ema},
           {"discriminator_steps", discriminator_steps},
           {"spectral_norm", spectral_norm},
@@ -127,6 +129,7 @@ LfviOptions LfviOptions::from_json(const nlohmann::json& section, const std::str
   read_network(r, "generator", o.generator);
   read_network(r, "discriminator", o.discriminator);
   o.noise_dim = static_cast<int>(r.optional_integer("noise_dim", o.noise_dim, 0, 4096));
+  o.data_transform = r.optional_string("data_transform", o.data_transform, {"none", "log", "auto"});
   o.generator_ema = r.optional_number_in("generator_ema", o.generator_ema, 0.0, 0.999999);
   o.discriminator_steps = static_cast<int>(r.optional_integer("discriminator_steps", o.discriminator_steps, 1, 100));
   o.spectral_norm = r.optional_bool("spectral_norm", o.spectral_norm);
@@ -160,7 +163,7 @@ LfviOptions LfviOptions::from_json(const nlohmann::json& section, const std::str
 
 nlohmann::json Standardization::to_json() const {
   auto v = [](const Vector& x) { return std::vector<double>(x.data(), x.data() + x.size()); };
-  return {{"u_mean", v(u_mean)}, {"u_sd", v(u_sd)}, {"y_mean", v(y_mean)}, {"y_sd", v(y_sd)}};
+  return {{"u_mean", v(u_mean)}, {"u_sd", v(u_sd)}, {"y_mean", v(y_mean)}, {"y_sd", v(y_sd)}, {"y_log", y_log}};
 }
 
 Standardization Standardization::from_json(const nlohmann::json& j) {
@@ -168,7 +171,15 @@ Standardization Standardization::from_json(const nlohmann::json& j) {
     const auto x = j.at(key).get<std::vector<double>>();
     return Vector(Eigen::Map<const Vector>(x.data(), static_cast<Eigen::Index>(x.size())));
   };
-  return {v("u_mean"), v("u_sd"), v("y_mean"), v("y_sd")};
+  Standardization s{v("u_mean"), v("u_sd"), v("y_mean"), v("y_sd"), j.value("y_log", std::vector<bool>{})};
+  return s;
+}
+
+Vector Standardization::standardize_data(const Vector& y) const {
+  Vector g = y;
+  for (std::size_t c = 0; c < y_log.size(); ++c)
+    if (y_log[c]) g[static_cast<Eigen::Index>(c)] = std::log(g[static_cast<Eigen::Index>(c)]);
+  return (g - y_mean).array() / y_sd.array();
 }
 
 namespace {
@@ -226,6 +237,27 @@ class BatchCycler {
   Eigen::Index position_ = 0;
 };
 
+std::vector<bool> log_columns(const RowMatrix& y, const std::vector<Eigen::Index>& rows, const std::string& transform) {
+  std::vector<bool> flags(static_cast<std::size_t>(y.cols()), false);
+  if (transform == "none") return flags;
+  for (Eigen::Index c = 0; c < y.cols(); ++c) {
+    double low = std::numeric_limits<double>::infinity(), high = 0;
+    for (auto r : rows) {
+      low = std::min(low, y(r, c));
+      high = std::max(high, y(r, c));
+    }
+    if (transform == "log") {
+      if (!(low > 0))
+        throw InputError("LFVI: data_transform \"log\" needs positive data, but data column " + std::to_string(c + 1) +
+                         " has the value " + format_number(low));
+      flags[static_cast<std::size_t>(c)] = true;
+    } else {
+      flags[static_cast<std::size_t>(c)] = low > 0 && high / low > 100;
+    }
+  }
+  return flags;
+}
+
 nn::MlpOptions network(Eigen::Index inputs, Eigen::Index outputs, const NetworkOptions& n) {
   nn::MlpOptions o;
   o.widths.push_back(inputs);
@@ -264,15 +296,19 @@ LfviFit train_lfvi(const RowMatrix& theta, const RowMatrix& y, const Prior& prio
 
   const auto split = optim::train_validation_split(n, options.validation_fraction, options.seed);
   Standardization standardization;
+  standardization.y_log = log_columns(y, split.train, options.data_transform);
+  RowMatrix g = y;
+  for (std::size_t c = 0; c < standardization.y_log.size(); ++c)
+    if (standardization.y_log[c]) g.col(static_cast<Eigen::Index>(c)) = g.col(static_cast<Eigen::Index>(c)).array().log().matrix();
   column_moments(u, split.train, standardization.u_mean, standardization.u_sd);
-  column_moments(y, split.train, standardization.y_mean, standardization.y_sd);
+  column_moments(g, split.train, standardization.y_mean, standardization.y_sd);
   const FMat u_train = standardised_rows(u, split.train, standardization.u_mean, standardization.u_sd);
-  const FMat y_train = standardised_rows(y, split.train, standardization.y_mean, standardization.y_sd);
+  const FMat y_train = standardised_rows(g, split.train, standardization.y_mean, standardization.y_sd);
   // At most 1000 validation rows: the check is a quadratic-cost MMD.
   std::vector<Eigen::Index> validation_rows(split.validation.begin(),
                                             split.validation.begin() + std::min<std::ptrdiff_t>(1000, static_cast<std::ptrdiff_t>(split.validation.size())));
   const FMat u_val = standardised_rows(u, validation_rows, standardization.u_mean, standardization.u_sd);
-  const FMat y_val = standardised_rows(y, validation_rows, standardization.y_mean, standardization.y_sd);
+  const FMat y_val = standardised_rows(g, validation_rows, standardization.y_mean, standardization.y_sd);
 
   const int k = effective_noise_dim(options, p);
   const bool adversarial = options.method == LfviOptions::Method::lfvi;

@@ -54,6 +54,10 @@ struct LfviOptions {
   NetworkOptions generator{{128, 128, 128}, nn::Activation::elu, false, 1e-4, 256};
   NetworkOptions discriminator{{128, 128, 128}, nn::Activation::elu, false, 1e-4, 256};
   int noise_dim = 0;                 // 0 = as many noise inputs as parameters (at least 2)
+  // Data columns to take the log of before z-scoring: "none", "log" (all; data must be > 0) or
+  // "auto" (columns whose training values are all positive and span more than two decades, such
+  // as population counts; heavy right tails otherwise squeeze most data into a sliver).
+  std::string data_transform = "auto";
   // Exponential moving average of the generator's weights (Polyak averaging, a standard GAN
   // stabiliser): the averaged generator is validated and kept. 0 = off.
   double generator_ema = 0.995;
@@ -85,9 +89,13 @@ struct LfviOptions {
 
 std::string to_string(LfviOptions::Method method);
 
-// Statistics of the standardised space: u = T⁻¹(θ), ũ = (u − u_mean)/u_sd, ỹ = (y − y_mean)/y_sd.
+// Statistics of the standardised space: u = T⁻¹(θ), ũ = (u − u_mean)/u_sd, ỹ = (g(y) − y_mean)/y_sd
+// where g takes the log of the columns flagged in y_log and leaves the others.
 struct Standardization {
   Vector u_mean, u_sd, y_mean, y_sd;
+  std::vector<bool> y_log;  // per data column; empty = none
+  // g(y) for one observation, then z-scored.
+  Vector standardize_data(const Vector& y) const;
   nlohmann::json to_json() const;
   static Standardization from_json(const nlohmann::json& j);
 };
