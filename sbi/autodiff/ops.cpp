@@ -183,14 +183,20 @@ Var<T> relu(Var<T> a) {
   return unary(a, Op::relu, "relu", [](const auto& x) { return x.max(T(0)); });
 }
 
+// Eigen 3.4 does not vectorise select() or comparisons, and a scalar select also turns exp into a
+// libm call per entry. So the piecewise activations are written with max/min, which vectorise:
+//   leaky_relu(x) = max(x, 0) + s·min(x, 0),   elu(x) = max(x, 0) + α(exp(min(x, 0)) - 1).
+// (exp(m) - 1 instead of expm1: the absolute error near 0 is one ulp of 1, irrelevant here, and
+// expm1 is not vectorised either.)
 template <class T>
 Var<T> leaky_relu(Var<T> a, Scalar<T> slope) {
-  return unary(a, Op::leaky_relu, "leaky_relu", [slope](const auto& x) { return (x > T(0)).select(x, slope * x); }, slope);
+  return unary(a, Op::leaky_relu, "leaky_relu", [slope](const auto& x) { return x.max(T(0)) + slope * x.min(T(0)); }, slope);
 }
 
 template <class T>
 Var<T> elu(Var<T> a, Scalar<T> alpha) {
-  return unary(a, Op::elu, "elu", [alpha](const auto& x) { return (x > T(0)).select(x, alpha * x.expm1()); }, alpha);
+  return unary(a, Op::elu, "elu",
+               [alpha](const auto& x) { return x.max(T(0)) + alpha * (x.min(T(0)).exp() - T(1)); }, alpha);
 }
 
 template <class T>

@@ -128,6 +128,22 @@ void Tape<T>::accumulate(int input, const auto& contribution) {
 }
 
 template <class T>
+void Tape<T>::accumulate_elementwise(int input, const auto& entry) {
+  Node& n = node(input);
+  if (!n.requires_grad) return;
+  const Eigen::Index size = n.val().size();
+  if (!n.has_adjoint) {
+    n.adjoint.resize(n.val().rows(), n.val().cols());
+    T* out = n.adjoint.data();
+    for (Eigen::Index k = 0; k < size; ++k) out[k] = entry(k);
+    n.has_adjoint = true;
+  } else {
+    T* out = n.adjoint.data();
+    for (Eigen::Index k = 0; k < size; ++k) out[k] += entry(k);
+  }
+}
+
+template <class T>
 void Tape<T>::propagate(int i) {
   const Node& n = node(i);
   const Mat& g = n.adjoint;
@@ -161,12 +177,36 @@ void Tape<T>::propagate(int i) {
     }
     case Op::slice_cols: adjoint_target(a).middleCols(n.offset, g.cols()) += g; break;
     case Op::embed_cols: accumulate(a, g.middleCols(n.offset, value(a).cols())); break;
-    case Op::relu: accumulate(a, (value(a).array() > T(0)).select(ga, T(0)).matrix()); break;
-    case Op::leaky_relu: accumulate(a, (value(a).array() > T(0)).select(ga, n.scalar * ga).matrix()); break;
-    case Op::elu:
-      // For x ≤ 0, d/dx α(eˣ-1) = αeˣ = y + α: reuses the output instead of another exp.
-      accumulate(a, (value(a).array() > T(0)).select(ga, ga * (y.array() + n.scalar)).matrix());
+    // Piecewise derivatives as plain loops with the 0/1 mask as a number: GCC vectorises these (it does
+    // not if-convert a ternary of floating-point products, and Eigen 3.4's select() is scalar).
+    case Op::relu: {
+      const T* x = value(a).data();
+      const T* gd = g.data();
+      accumulate_elementwise(a, [x, gd](Eigen::Index k) { return gd[k] * static_cast<T>(x[k] > T(0)); });
       break;
+    }
+    case Op::leaky_relu: {
+      const T* x = value(a).data();
+      const T* gd = g.data();
+      const T slope = n.scalar;
+      accumulate_elementwise(a, [x, gd, slope](Eigen::Index k) {
+        const T positive = static_cast<T>(x[k] > T(0));
+        return gd[k] * (positive + (T(1) - positive) * slope);
+      });
+      break;
+    }
+    case Op::elu: {
+      // For x ≤ 0, d/dx α(eˣ-1) = αeˣ = y + α: reuses the output instead of another exp.
+      const T* x = value(a).data();
+      const T* yd = y.data();
+      const T* gd = g.data();
+      const T alpha = n.scalar;
+      accumulate_elementwise(a, [x, yd, gd, alpha](Eigen::Index k) {
+        const T positive = static_cast<T>(x[k] > T(0));
+        return gd[k] * (positive + (T(1) - positive) * (yd[k] + alpha));
+      });
+      break;
+    }
     case Op::tanh: accumulate(a, (ga * (T(1) - y.array().square())).matrix()); break;
     case Op::sigmoid: accumulate(a, (ga * y.array() * (T(1) - y.array())).matrix()); break;
     case Op::softplus: accumulate(a, (ga / (T(1) + (-value(a).array()).exp())).matrix()); break;

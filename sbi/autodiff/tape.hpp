@@ -179,6 +179,7 @@ class Tape {
   void propagate_graph(int i, std::vector<int>& adjoint_of);  // recorded as new nodes
   Mat& adjoint_target(int input);  // adjoint matrix of an input, zero-initialised if first use
   void accumulate(int input, const auto& contribution);
+  void accumulate_elementwise(int input, const auto& entry);  // entry(k): contribution to element k
 
   // std::deque: references to nodes stay valid while new nodes are appended (the graph-recording
   // backward pass appends while it reads), and storage is never moved.
