@@ -42,5 +42,6 @@ int run_guarded(const std::string& command, const std::function<int()>& body);
 Command simulate_command();
 Command infer_command();
 Command sample_command();
+Command diagnose_command();
 
 }  // namespace sbi::cli
