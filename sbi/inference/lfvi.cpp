@@ -81,6 +81,7 @@ std::string LfviOptions::validate() const {
   if (!(spectral_bound > 0)) return "spectral_bound: must be positive";
   if (!(gradient_penalty >= 0)) return "gradient_penalty: must be ≥ 0";
   if (!(weight_decay >= 0)) return "weight_decay: must be ≥ 0";
+  if (penalty_every < 1) return "penalty_every: must be at least 1";
   if (mmd_bandwidths.empty()) return "mmd_bandwidths: needs at least one bandwidth";
   for (double b : mmd_bandwidths)
     if (!(b > 0)) return "mmd_bandwidths: every bandwidth must be positive";
@@ -107,6 +108,7 @@ nlohmann::json LfviOptions::to_json() const {
           {"spectral_bound", spectral_bound},
           {"gradient_penalty", gradient_penalty},
           {"penalty_points", to_string(penalty_points)},
+          {"penalty_every", penalty_every},
           {"weight_decay", weight_decay},
           {"mmd_bandwidths", mmd_bandwidths},
           {"validation_fraction", validation_fraction},
@@ -137,6 +139,7 @@ LfviOptions LfviOptions::from_json(const nlohmann::json& section, const std::str
   o.gradient_penalty = r.optional_number_in("gradient_penalty", o.gradient_penalty, 0.0, 1e6);
   const std::string points = r.optional_string("penalty_points", "real", {"real", "fake", "interpolated"});
   o.penalty_points = points == "real" ? PenaltyPoints::real : points == "fake" ? PenaltyPoints::fake : PenaltyPoints::interpolated;
+  o.penalty_every = static_cast<int>(r.optional_integer("penalty_every", o.penalty_every, 1, 1000));
   o.weight_decay = r.optional_number_in("weight_decay", o.weight_decay, 0.0, 1.0);
   if (const auto* b = r.get("mmd_bandwidths")) {
     o.mmd_bandwidths = json_number_list_at(*b, r.child_path("mmd_bandwidths"));
@@ -389,6 +392,7 @@ LfviFit train_lfvi(const RowMatrix& theta, const RowMatrix& y, const Prior& prio
     hcat(y_batch, z, generator_input);
   };
 
+  long discriminator_step_count = 0;
   double discriminator_loss_sum = 0, generator_loss_sum = 0;
   int discriminator_loss_count = 0, generator_loss_count = 0;
   for (int iteration = 1; iteration <= options.max_iterations; ++iteration) {
@@ -407,7 +411,7 @@ LfviFit train_lfvi(const RowMatrix& theta, const RowMatrix& y, const Prior& prio
         auto real_in = tape.constant(real_joint);
         auto fake_in = tape.constant(fake_joint);
         auto loss = nn::bce_with_logits(discriminator.forward(real_in), ones) + nn::bce_with_logits(discriminator.forward(fake_in), zeros);
-        if (options.gradient_penalty > 0) {
+        if (options.gradient_penalty > 0 && ++discriminator_step_count % options.penalty_every == 0) {
           FMat points;
           if (options.penalty_points == LfviOptions::PenaltyPoints::real) {
             points = real_joint;
@@ -421,7 +425,8 @@ LfviFit train_lfvi(const RowMatrix& theta, const RowMatrix& y, const Prior& prio
           }
           auto x = tape.variable(points);
           auto gradient = tape.grad(ad::sum(discriminator.forward(x)), std::span<const ad::Var<float>>(&x, 1), true)[0];
-          loss = loss + ad::mean(ad::sum_rows(ad::square(gradient))) * static_cast<float>(options.gradient_penalty / 2);
+          loss = loss + ad::mean(ad::sum_rows(ad::square(gradient))) *
+                            static_cast<float>(options.gradient_penalty * options.penalty_every / 2);
         }
         discriminator_optimizer->zero_grad();
         tape.backward(loss);

@@ -66,6 +66,9 @@ struct LfviOptions {
   double spectral_bound = 1.0;       // Lipschitz bound α per layer
   double gradient_penalty = 1.0;     // λ in λ/2 · E‖∇ₓ r‖² (0 = off)
   PenaltyPoints penalty_points = PenaltyPoints::real;
+  // Lazy regularisation (Karras et al. 2020): the penalty is applied on every k-th discriminator
+  // step with weight k·λ, which costs 1/k of the double backward pass and regularises as much.
+  int penalty_every = 4;
   double weight_decay = 0.0;         // decoupled (AdamW), discriminator only
   std::vector<double> mmd_bandwidths = {0.25, 0.5, 1.0, 2.0, 4.0};  // × √(dimension of the joint)
   double validation_fraction = 0.1;
