@@ -103,6 +103,9 @@ int run_diagnose(const std::vector<std::string>& args) {
       out["c2st_folds"] = c2st_result.fold_accuracies();
       out["c2st_seed"] = c2st_options.seed;
       out["c2st_seconds"] = c2st_result.seconds;
+      std::vector<int> epochs;
+      for (const auto& fold : c2st_result.folds) epochs.push_back(fold.epochs);
+      out["c2st_epochs"] = epochs;
     } else {
       out["c2st"] = nullptr;
       out["c2st_folds"] = nlohmann::json::array();
