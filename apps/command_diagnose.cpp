@@ -65,6 +65,9 @@ int run_diagnose(const std::vector<std::string>& args) {
                      reference_path + " has " + std::to_string(reference.values.cols()) + " (" + join(reference.header) +
                      "); both must hold the same parameters");
   const Names& names = reference.header;
+  if (samples.header != reference.header)
+    std::cerr << "sbi diagnose: note: the columns of " << samples_path << " (" << join(samples.header) << ") are taken to be "
+              << join(names) << ", in that order\n";
 
   Eigen::Index dropped_samples = 0, dropped_reference = 0;
   const RowMatrix finite_samples = finite_rows(samples.values, dropped_samples);
