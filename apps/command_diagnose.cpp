@@ -65,6 +65,9 @@ int run_diagnose(const std::vector<std::string>& args) {
                      reference_path + " has " + std::to_string(reference.values.cols()) + " (" + join(reference.header) +
                      "); both must hold the same parameters");
   const Names& names = reference.header;
+  if (samples.header != reference.header)
+    std::cerr << "sbi diagnose: note: the columns of " << samples_path << " (" << join(samples.header) << ") are taken to be "
+              << join(names) << ", in that order\n";
 
   Eigen::Index dropped_samples = 0, dropped_reference = 0;
   const RowMatrix finite_samples = finite_rows(samples.values, dropped_samples);
@@ -103,6 +106,9 @@ int run_diagnose(const std::vector<std::string>& args) {
       out["c2st_folds"] = c2st_result.fold_accuracies();
       out["c2st_seed"] = c2st_options.seed;
       out["c2st_seconds"] = c2st_result.seconds;
+      std::vector<int> epochs;
+      for (const auto& fold : c2st_result.folds) epochs.push_back(fold.epochs);
+      out["c2st_epochs"] = epochs;
     } else {
       out["c2st"] = nullptr;
       out["c2st_folds"] = nlohmann::json::array();

@@ -97,7 +97,7 @@ def main(argv=None):
     ap.add_argument("--sbi", default=os.path.join(ROOT, "build-c2st", "sbi"), help="the sbi program")
     ap.add_argument("--seeds", default="1", help="comma-separated C2ST seeds (each run by both)")
     ap.add_argument("--out", default="/tmp/sbi_c2st_pairs", help="folder for the derived sample sets")
-    ap.add_argument("--only", default="", help="run only pairs whose label contains this text")
+    ap.add_argument("--only", default="", help="run only pairs whose label contains one of these comma-separated texts")
     ap.add_argument("--json", default="", help="also append one JSON line per run to this file")
     ap.add_argument("--sklearn-only", action="store_true", help="run only scikit-learn (fills --cache)")
     ap.add_argument("--cache", default="", help="JSON-lines file of scikit-learn results to reuse and extend")
@@ -114,7 +114,7 @@ def main(argv=None):
     print("| pair | seed | sbi++ C2ST | sklearn C2ST | difference | sbi++ s | sklearn s |")
     print("|---|---|---|---|---|---|---|")
     for label, reference, samples in make_pairs(args.out):
-        if args.only and args.only not in label:
+        if args.only and not any(part in label for part in args.only.split(",")):
             continue
         for seed in seeds:
             key = f"{label}|{seed}"
