@@ -34,6 +34,7 @@ def main():
     ap.add_argument("--workdir", default=None)
     args = ap.parse_args()
     workdir = args.workdir or tempfile.mkdtemp(prefix="sbi_sbibm_")
+    os.makedirs(workdir, exist_ok=True)
     extra = json.loads(args.inference)
     print("| task | budget | method | mean C2ST | per observation | simulate+train+sample (s) |")
     print("|---|---|---|---|---|---|")
