@@ -268,7 +268,8 @@ bool LotkaVolterraJump::operator()(ConstRow theta, MutableRow out, Rng& rng) con
   if (simulate_path(theta, xs, ys, rng) < 0)
     throw SimulationError(std::string(kName) + ": more than " + std::to_string(options_.max_events) +
                           " events before t = " + format_number(options_.t_end) +
-                          " (the event cap \"max_events\"; the rates are too high for this θ)");
+                          " (the event cap \"max_events\"; the rates are too high) at " +
+                          describe_theta({"log_c1", "log_c2", "log_c3", "log_c4"}, theta));
   if (options_.summaries) lotka_volterra_summary_statistics(xs, ys, out);
   return true;
 }

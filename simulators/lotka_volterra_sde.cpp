@@ -265,7 +265,8 @@ bool LotkaVolterraSde::operator()(ConstRow theta, MutableRow out, Rng& rng) cons
   if (!simulate_path(theta, xs, ys, rng))
     throw SimulationError(std::string(kName) + ": the path left [-" + format_number(options_.max_population) + ", " +
                           format_number(options_.max_population) +
-                          "] or became non-finite (option \"max_population\"; try a smaller \"dt\")");
+                          "] or became non-finite (option \"max_population\"; try a smaller \"dt\") at " +
+                          describe_theta({}, theta));
   if (options_.summaries) lotka_volterra_summary_statistics(xs, ys, out);
   return true;
 }

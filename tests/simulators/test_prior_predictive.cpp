@@ -74,9 +74,13 @@ TEST_CASE("all tasks: 20,000 prior-predictive simulations each, finite, in range
       if (entry.name == "sir") CHECK(((row.array() >= 0) && (row.array() <= 1000)).all());
       if (entry.name == "bernoulli_glm") CHECK(((row(0) >= 0) && (row(0) <= 100)));
     }
-    // sbibm's ODE tasks fail rarely (step cap); the others never.
+    // sbibm's ODE tasks fail rarely (step cap). The jump process's event cap (10,000 events) stops
+    // the prior draws with high rates by design, about 12 % of them (2472 of these 20,000); more
+    // than a fifth would mean the cap or the rates are wrong. The others never fail.
     if (entry.name == "lotka_volterra" || entry.name == "sir")
       CHECK(failed <= 20);
+    else if (entry.name == "lotka_volterra_jump")
+      CHECK(failed < 4000);
     else
       CHECK(failed == 0);
   }
