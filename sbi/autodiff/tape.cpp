@@ -69,6 +69,7 @@ Var<T> Tape<T>::parameter(const Mat& value, Mat& grad) {
 template <class T>
 typename Tape<T>::Mat Tape<T>::gradient(Var<T> v) const {
   const Node& n = node(v.index());
+  if (n.external_grad != nullptr && parameters_direct_) return *n.external_grad;
   if (n.has_adjoint) return n.adjoint;
   return Mat::Zero(n.val().rows(), n.val().cols());
 }
@@ -85,27 +86,33 @@ void Tape<T>::run_backward(int loss, bool accumulate_into_parameters) {
     throw std::invalid_argument("sbi::ad::Tape::backward: the loss must be 1x1, got " +
                                 std::to_string(loss_value.rows()) + "x" + std::to_string(loss_value.cols()));
   for (std::size_t k = 0; k < used_; ++k) nodes_[k].has_adjoint = false;
+  parameters_direct_ = accumulate_into_parameters;
   Node& top = node(loss);
   top.adjoint.setOnes(1, 1);
   top.has_adjoint = true;
   for (int i = loss; i >= 0; --i) {
     Node& n = node(i);
     if (!n.has_adjoint || !n.requires_grad) continue;
-    if (n.op == Op::leaf) {
-      if (accumulate_into_parameters && n.external_grad != nullptr) {
-        Mat& destination = *n.external_grad;
-        if (destination.size() == 0) destination = n.adjoint;
-        else destination += n.adjoint;
-      }
-      continue;
-    }
+    if (n.op == Op::leaf) continue;  // parameters received their gradient directly (parameter_sink)
     propagate(i);
   }
+}
+
+// In backward(), contributions to a parameter go straight into its gradient matrix: the GEMM for
+// dW accumulates in place (C += AᵀB) instead of writing an adjoint that is then added to it.
+template <class T>
+typename Tape<T>::Mat* Tape<T>::parameter_sink(Node& n) {
+  if (!parameters_direct_ || n.op != Op::leaf || n.external_grad == nullptr) return nullptr;
+  Mat& grad = *n.external_grad;
+  if (grad.rows() != n.val().rows() || grad.cols() != n.val().cols()) grad.setZero(n.val().rows(), n.val().cols());
+  n.has_adjoint = true;
+  return &grad;
 }
 
 template <class T>
 typename Tape<T>::Mat& Tape<T>::adjoint_target(int input) {
   Node& n = node(input);
+  if (Mat* sink = parameter_sink(n)) return *sink;
   if (!n.has_adjoint) {
     n.adjoint.setZero(n.val().rows(), n.val().cols());
     n.has_adjoint = true;
@@ -119,7 +126,9 @@ template <class T>
 void Tape<T>::accumulate(int input, const auto& contribution) {
   Node& n = node(input);
   if (!n.requires_grad) return;
-  if (n.has_adjoint) {
+  if (Mat* sink = parameter_sink(n)) {
+    sink->noalias() += contribution;
+  } else if (n.has_adjoint) {
     n.adjoint.noalias() += contribution;
   } else {
     n.adjoint.noalias() = contribution;
@@ -132,7 +141,10 @@ void Tape<T>::accumulate_elementwise(int input, const auto& entry) {
   Node& n = node(input);
   if (!n.requires_grad) return;
   const Eigen::Index size = n.val().size();
-  if (!n.has_adjoint) {
+  if (Mat* sink = parameter_sink(n)) {
+    T* out = sink->data();
+    for (Eigen::Index k = 0; k < size; ++k) out[k] += entry(k);
+  } else if (!n.has_adjoint) {
     n.adjoint.resize(n.val().rows(), n.val().cols());
     T* out = n.adjoint.data();
     for (Eigen::Index k = 0; k < size; ++k) out[k] = entry(k);

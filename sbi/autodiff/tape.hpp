@@ -153,6 +153,7 @@ class Tape {
   // `loss` must be 1×1. Afterwards gradient(v) reads the adjoint of any node.
   void backward(Var<T> loss);
   // The adjoint of `v` from the last backward() (zeros of v's shape if v did not influence it).
+  // For a parameter leaf this is its accumulated grad matrix.
   Mat gradient(Var<T> v) const;
 
   // d loss / d wrt[k]. With create_graph the backward pass is recorded on this tape, so the result
@@ -178,6 +179,7 @@ class Tape {
   void propagate(int i);        // numeric adjoints of node i's inputs
   void propagate_graph(int i, std::vector<int>& adjoint_of);  // recorded as new nodes
   Mat& adjoint_target(int input);  // adjoint matrix of an input, zero-initialised if first use
+  Mat* parameter_sink(Node& n);    // a parameter's grad matrix during backward(), else nullptr
   void accumulate(int input, const auto& contribution);
   void accumulate_elementwise(int input, const auto& entry);  // entry(k): contribution to element k
 
@@ -185,6 +187,7 @@ class Tape {
   // backward pass appends while it reads), and storage is never moved.
   std::deque<Node> nodes_;
   std::size_t used_ = 0;
+  bool parameters_direct_ = false;  // the last backward pass wrote parameters' gradients in place
 };
 
 template <class T>
