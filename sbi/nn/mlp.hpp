@@ -7,8 +7,9 @@
 //
 //   #include "sbi/nn/losses.hpp"
 //   #include "sbi/nn/mlp.hpp"
+//   #include "sbi/nn/serialize.hpp"
 //   #include "sbi/optim/adam.hpp"
-//   #include "sbi/optim/batching.hpp"
+//   #include "sbi/optim/training.hpp"
 //
 //   sbi::nn::MlpOptions options;
 //   options.widths = {22, 128, 128, 1};
