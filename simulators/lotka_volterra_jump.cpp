@@ -2,6 +2,7 @@
 
 #include "sbi/core/error.hpp"
 #include "sbi/spec/json_path.hpp"
+#include "simulators/detail/common.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -12,14 +13,6 @@ namespace sbi::simulators {
 namespace {
 
 constexpr const char* kName = "lotka_volterra_jump";
-
-// Number of whole observation intervals in [0, t_end], or 0 if t_end is not a multiple of Δ.
-std::size_t whole_intervals(double t_end, double interval) {
-  const double ratio = t_end / interval;
-  const double rounded = std::round(ratio);
-  if (!(rounded >= 1.0) || std::abs(ratio - rounded) > 1e-9 * std::max(1.0, ratio)) return 0;
-  return static_cast<std::size_t>(rounded);
-}
 
 // Ziggurat tables for f(x) = e^{−x}, x ≥ 0: 256 layers of equal area V; x[0] = V / f(R) is the
 // width of the base layer (which holds the tail beyond R), x[1] = R > x[2] > ... > x[256] = 0.
@@ -122,7 +115,7 @@ void lotka_volterra_summary_statistics(std::span<const double> x, std::span<cons
 // Options
 
 std::size_t LotkaVolterraJumpOptions::num_times() const {
-  return whole_intervals(t_end, observation_interval) + 1;
+  return detail::whole_intervals(t_end, observation_interval) + 1;
 }
 
 std::string LotkaVolterraJumpOptions::validate() const {
@@ -131,7 +124,7 @@ std::string LotkaVolterraJumpOptions::validate() const {
   if (!(t_end > 0) || !std::isfinite(t_end)) return "t_end: expected a positive number, got " + format_number(t_end);
   if (!(observation_interval > 0) || !std::isfinite(observation_interval))
     return "observation_interval: expected a positive number, got " + format_number(observation_interval);
-  const std::size_t intervals = whole_intervals(t_end, observation_interval);
+  const std::size_t intervals = detail::whole_intervals(t_end, observation_interval);
   if (intervals == 0)
     return "t_end: expected a positive multiple of observation_interval (" + format_number(observation_interval) +
            "), got " + format_number(t_end);

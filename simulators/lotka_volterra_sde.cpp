@@ -2,6 +2,7 @@
 
 #include "sbi/core/error.hpp"
 #include "sbi/spec/json_path.hpp"
+#include "simulators/detail/common.hpp"
 #include "simulators/lotka_volterra_jump.hpp"  // the shared summary statistics and time labels
 
 #include <bit>
@@ -14,13 +15,6 @@ namespace sbi::simulators {
 namespace {
 
 constexpr const char* kName = "lotka_volterra_sde";
-
-std::size_t whole_intervals(double t_end, double interval) {
-  const double ratio = t_end / interval;
-  const double rounded = std::round(ratio);
-  if (!(rounded >= 1.0) || std::abs(ratio - rounded) > 1e-9 * std::max(1.0, ratio)) return 0;
-  return static_cast<std::size_t>(rounded);
-}
 
 const char* to_string(LotkaVolterraSdeOptions::NoiseScaling s) {
   return s == LotkaVolterraSdeOptions::NoiseScaling::diffusion ? "diffusion" : "per_observation";
@@ -83,7 +77,7 @@ double ziggurat_normal(Rng& rng) noexcept {
 // ---------------------------------------------------------------------------------------------
 // Options
 
-std::size_t LotkaVolterraSdeOptions::num_times() const { return whole_intervals(t_end, observation_interval); }
+std::size_t LotkaVolterraSdeOptions::num_times() const { return detail::whole_intervals(t_end, observation_interval); }
 
 std::size_t LotkaVolterraSdeOptions::steps_per_interval() const {
   const double ratio = observation_interval / dt;
@@ -114,7 +108,7 @@ std::string LotkaVolterraSdeOptions::validate() const {
   if (!(noise_sd >= 0) || !std::isfinite(noise_sd))
     return "noise_sd: expected a non-negative number, got " + format_number(noise_sd);
   if (!(max_population > 0)) return "max_population: expected a positive number, got " + format_number(max_population);
-  const std::size_t intervals = whole_intervals(t_end, observation_interval);
+  const std::size_t intervals = detail::whole_intervals(t_end, observation_interval);
   if (intervals == 0)
     return "t_end: expected a positive multiple of observation_interval (" + format_number(observation_interval) +
            "), got " + format_number(t_end);

@@ -4,6 +4,8 @@
 #include "sbi/core/types.hpp"
 #include "sbi/spec/json_path.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -15,6 +17,14 @@ inline Names numbered_names(const std::string& prefix, std::size_t n) {
   names.reserve(n);
   for (std::size_t i = 0; i < n; ++i) names.push_back(prefix + "_" + std::to_string(i + 1));
   return names;
+}
+
+// Number of whole observation intervals in [0, t_end], or 0 if t_end is not a multiple of the interval.
+inline std::size_t whole_intervals(double t_end, double interval) {
+  const double ratio = t_end / interval;
+  const double rounded = std::round(ratio);
+  if (!(rounded >= 1.0) || std::abs(ratio - rounded) > 1e-9 * std::max(1.0, ratio)) return 0;
+  return static_cast<std::size_t>(rounded);
 }
 
 // Rejects a non-increasing or out-of-range time grid, naming the JSON path of the offending entry.
