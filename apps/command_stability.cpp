@@ -68,12 +68,13 @@ double median(std::vector<double> v) {
 std::string number(double v) { return std::isfinite(v) ? format_double(v) : "NaN"; }
 
 std::string sweep_csv(const std::string& target, const std::vector<stability::SweepRow>& rows) {
-  std::string out = "target,config,ratio,gamma,seed,diverged,steps_done,mmd2,w1,initial_mmd2,initial_w1,final_grad_norm,seconds\n";
+  std::string out = "target,config,ratio,gamma,seed,diverged,steps_done,mmd2,w1,initial_mmd2,initial_w1,final_grad_norm,discriminator_lipschitz,discriminator_smoothness,seconds\n";
   for (const auto& r : rows) {
     out += target + "," + r.job.config + "," + format_double(r.job.ratio) + "," + format_double(r.gamma) + "," + std::to_string(r.job.seed) + "," +
            (r.result.diverged ? "1" : "0") + "," + std::to_string(r.result.steps_done) + "," + format_double(r.result.mmd2) + "," +
            format_double(r.result.w1) + "," + format_double(r.result.initial_mmd2) + "," + format_double(r.result.initial_w1) + "," +
-           format_double(r.result.final_grad_norm) + "," + format_double(r.result.seconds) + "\n";
+           format_double(r.result.final_grad_norm) + "," + format_double(r.result.discriminator_lipschitz) + "," +
+           format_double(r.result.discriminator_smoothness) + "," + format_double(r.result.seconds) + "\n";
   }
   return out;
 }

@@ -231,6 +231,14 @@ PointGanResult run_point_gan(const PointTarget& target, const PointGanConfig& co
     }
   }
   const double nan = std::numeric_limits<double>::quiet_NaN();
+  result.discriminator_lipschitz = result.discriminator_smoothness = nan;
+  if (!result.diverged && x.allFinite()) {
+    RowMatrix probe(n + reference.rows(), d);
+    probe << x, reference;
+    Rng probe_rng = Rng::stream(seed, 3);
+    result.discriminator_lipschitz = empirical_lipschitz(discriminator, probe, static_cast<int>(probe.rows()), probe_rng);
+    result.discriminator_smoothness = empirical_smoothness(discriminator, probe, static_cast<int>(probe.rows()), probe_rng);
+  }
   if (x.allFinite()) {
     result.mmd2 = mmd2_fixed(reference, x, mmd_bandwidth);
     result.w1 = w1_possible ? exact_w1(x, reference) : nan;

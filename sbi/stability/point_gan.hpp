@@ -77,6 +77,9 @@ struct PointGanResult {
   bool diverged = false;
   int steps_done = 0;
   double final_grad_norm = 0;  // mean ‖∇φ(x_i)‖ at the last generator step
+  // Measured constants of the final discriminator (estimators.hpp) on the final points, the
+  // reference sample and segments between them; NaN after divergence.
+  double discriminator_lipschitz = 0, discriminator_smoothness = 0;
   double seconds = 0;
 };
 
