@@ -57,7 +57,13 @@ def main():
     parser.add_argument("--simulations", type=int, default=1000)
     parser.add_argument("--iterations", type=int, default=3000)
     parser.add_argument("--samples", type=int, default=5000)
+    parser.add_argument("--plot-only", action="store_true", help="redraw the plot from OUT/lfvi_sweep.csv")
     args = parser.parse_args()
+    if args.plot_only:
+        with open(os.path.join(args.out, "lfvi_sweep.csv")) as f:
+            rows = [{k: (v if k == "config" else float(v)) for k, v in r.items()} for r in csv.DictReader(f)]
+        plot(args, rows)
+        return
     os.makedirs(os.path.join(args.out, "specs"), exist_ok=True)
     work = os.path.join(args.out, "runs")
     rows = []
@@ -96,7 +102,11 @@ def main():
         w.writeheader()
         w.writerows(rows)
     os.replace(tmp, out_csv)
-    # Plot: one data block per configuration.
+    plot(args, rows)
+
+
+def plot(args, rows):
+    """One data block per configuration; gnuplot writes OUT/lfvi_sweep.png."""
     dat = os.path.join(args.out, "lfvi_sweep.dat")
     with open(dat, "w") as f:
         for config in CONFIGS:
@@ -106,8 +116,8 @@ def main():
                     f.write(f"{r['learning_rate']} {r['c2st']} {r['final_validation_mmd2']}\n")
             f.write("\n\n")
     png = os.path.join(args.out, "lfvi_sweep.png")
-    plots_c2st = ", ".join(f"'{dat}' index {i} using 1:2 with linespoints lc {i+1} pt 7 title '{c}'" for i, c in enumerate(CONFIGS))
-    plots_mmd = ", ".join(f"'{dat}' index {i} using 1:3 with linespoints lc {i+1} pt 7 title '{c}'" for i, c in enumerate(CONFIGS))
+    plots_c2st = ", ".join(f"'{dat}' index {i} using 1:2 with linespoints lc {i+1} pt 7 title '{c.replace('_', '-')}'" for i, c in enumerate(CONFIGS))
+    plots_mmd = ", ".join(f"'{dat}' index {i} using 1:3 with linespoints lc {i+1} pt 7 title '{c.replace('_', '-')}'" for i, c in enumerate(CONFIGS))
     script = f"""set terminal pngcairo size 1100,430 font ',10'
 set output '{png}.tmp.png'
 set multiplot layout 1,2 title 'LFVI on two\\_moons obs 1: {args.simulations} simulations, {args.iterations} generator steps (Adam), γ0 = 1/8'
@@ -119,8 +129,7 @@ set key top left
 set ylabel 'C2ST (kept generator; 0.5 = perfect)'
 set yrange [0.5:1.02]
 plot {plots_c2st}
-set ylabel 'validation joint MMD² at the last step'
-set logscale y
+set ylabel 'validation joint MMD² at the last step (unbiased; < 0 = noise)'
 set autoscale y
 plot {plots_mmd}
 unset multiplot
