@@ -154,7 +154,7 @@ int run_sweep_command(const std::vector<std::string>& args) {
       ("ratios", po::value<std::string>()->default_value("0.1,1,10,100,1000,10000,100000"), "step sizes γ/γ0, comma-separated")
       ("seeds", po::value<int>()->default_value(3), "runs per (configuration, ratio)")
       ("configs", po::value<std::string>()->default_value("none,sn,rkhs,sn+rkhs"), "discriminator regularisers: none, sn, rkhs, sn+rkhs")
-      ("steps", po::value<int>()->default_value(300), "generator steps per run")
+      ("steps", po::value<int>()->default_value(1000), "generator steps per run")
       ("discriminator-steps", po::value<int>()->default_value(5), "discriminator steps per generator step")
       ("batch", po::value<long>()->default_value(64), "real and generated points per discriminator step")
       ("hidden", po::value<std::string>()->default_value("64,64"), "discriminator hidden widths")

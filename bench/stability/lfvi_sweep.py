@@ -23,6 +23,9 @@ CONFIGS = {
     "none": {"spectral_norm": False, "gradient_penalty": 0},
     "default_gp": {"spectral_norm": False, "gradient_penalty": 1, "gradient_penalty_mode": "zero_centred"},
     "sn+rkhs": {"spectral_norm": True, "spectral_bound": 1.0, "gradient_penalty": 0, "rkhs_beta2": 1.0},
+    # Each regulariser alone (run with --configs sn,rkhs --out bench/stability/lfvi_single).
+    "sn": {"spectral_norm": True, "spectral_bound": 1.0, "gradient_penalty": 0},
+    "rkhs": {"spectral_norm": False, "gradient_penalty": 0, "rkhs_beta2": 1.0},
 }
 
 
@@ -32,7 +35,7 @@ def spec_for(config, multiple, simulations, iterations):
         "eval_every": 100, "generator": {"hidden": [64, 64]}, "discriminator": {"hidden": [64, 64]}, "seed": 1,
     }
     inference.update(CONFIGS[config])
-    if config == "sn+rkhs":
+    if config in ("sn+rkhs", "sn"):
         inference["generator_learning_rate_gamma0_multiple"] = multiple  # exercised through the γ0 option
     else:
         inference["generator"]["learning_rate"] = multiple * GAMMA0
@@ -58,7 +61,12 @@ def main():
     parser.add_argument("--iterations", type=int, default=3000)
     parser.add_argument("--samples", type=int, default=5000)
     parser.add_argument("--plot-only", action="store_true", help="redraw the plot from OUT/lfvi_sweep.csv")
+    parser.add_argument("--configs", default="none,default_gp,sn+rkhs", help="comma-separated, from " + ",".join(CONFIGS))
     args = parser.parse_args()
+    args.configs = args.configs.split(",")
+    for c in args.configs:
+        if c not in CONFIGS:
+            parser.error(f"unknown configuration {c}")
     if args.plot_only:
         with open(os.path.join(args.out, "lfvi_sweep.csv")) as f:
             rows = [{k: (v if k == "config" else float(v)) for k, v in r.items()} for r in csv.DictReader(f)]
@@ -67,7 +75,7 @@ def main():
     os.makedirs(os.path.join(args.out, "specs"), exist_ok=True)
     work = os.path.join(args.out, "runs")
     rows = []
-    for config in CONFIGS:
+    for config in args.configs:
         for multiple in MULTIPLES:
             name = f"{config}_{multiple:g}"
             spec_path = os.path.join(args.out, "specs", name + ".json")
@@ -109,15 +117,15 @@ def plot(args, rows):
     """One data block per configuration; gnuplot writes OUT/lfvi_sweep.png."""
     dat = os.path.join(args.out, "lfvi_sweep.dat")
     with open(dat, "w") as f:
-        for config in CONFIGS:
+        for config in args.configs:
             f.write(f"# {config}\n")
             for r in rows:
                 if r["config"] == config:
                     f.write(f"{r['learning_rate']} {r['c2st']} {r['final_validation_mmd2']}\n")
             f.write("\n\n")
     png = os.path.join(args.out, "lfvi_sweep.png")
-    plots_c2st = ", ".join(f"'{dat}' index {i} using 1:2 with linespoints lc {i+1} pt 7 title '{c.replace('_', '-')}'" for i, c in enumerate(CONFIGS))
-    plots_mmd = ", ".join(f"'{dat}' index {i} using 1:3 with linespoints lc {i+1} pt 7 title '{c.replace('_', '-')}'" for i, c in enumerate(CONFIGS))
+    plots_c2st = ", ".join(f"'{dat}' index {i} using 1:2 with linespoints lc {i+1} pt 7 title '{c.replace('_', '-')}'" for i, c in enumerate(args.configs))
+    plots_mmd = ", ".join(f"'{dat}' index {i} using 1:3 with linespoints lc {i+1} pt 7 title '{c.replace('_', '-')}'" for i, c in enumerate(args.configs))
     script = f"""set terminal pngcairo size 1100,430 font ',10'
 set output '{png}.tmp.png'
 set multiplot layout 1,2 title 'LFVI on two\\_moons obs 1: {args.simulations} simulations, {args.iterations} generator steps (Adam), γ0 = 1/8'

@@ -54,7 +54,7 @@ PointGanConfig point_gan_config(const std::string& name);
 
 struct PointGanOptions {
   Eigen::Index points = 256;          // N
-  int steps = 300;                    // generator steps
+  int steps = 1000;                   // generator steps
   int discriminator_steps = 5;        // per generator step
   Eigen::Index batch = 64;            // real and generated rows per discriminator step
   std::vector<Eigen::Index> hidden = {64, 64};
