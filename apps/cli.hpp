@@ -43,5 +43,6 @@ Command simulate_command();
 Command infer_command();
 Command sample_command();
 Command diagnose_command();
+Command stability_command();
 
 }  // namespace sbi::cli

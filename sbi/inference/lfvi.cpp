@@ -6,6 +6,7 @@
 #include "sbi/optim/training.hpp"
 #include "sbi/simulation/simulator.hpp"
 #include "sbi/spec/json_path.hpp"
+#include "sbi/stability/estimators.hpp"
 
 #include <chrono>
 #include <cmath>
@@ -82,6 +83,13 @@ std::string LfviOptions::validate() const {
   if (!(gradient_penalty >= 0)) return "gradient_penalty: must be ≥ 0";
   if (!(weight_decay >= 0)) return "weight_decay: must be ≥ 0";
   if (penalty_every < 1) return "penalty_every: must be at least 1";
+  if (!(gradient_penalty_target > 0)) return "gradient_penalty_target: must be positive";
+  if (!(rkhs_beta2 >= 0)) return "rkhs_beta2: must be ≥ 0";
+  if (rkhs_support < 2) return "rkhs_support: must be at least 2";
+  if (!(generator_learning_rate_gamma0_multiple >= 0)) return "generator_learning_rate_gamma0_multiple: must be ≥ 0";
+  if (generator_learning_rate_gamma0_multiple > 0 && !spectral_norm &&
+      !(gradient_penalty > 0 && gradient_penalty_mode != stability::GradientPenaltyMode::zero_centred))
+    return "generator_learning_rate_gamma0_multiple: γ0 needs a Lipschitz bound α (spectral_norm, or a two_sided/one_sided gradient penalty)";
   if (mmd_bandwidths.empty()) return "mmd_bandwidths: needs at least one bandwidth";
   for (double b : mmd_bandwidths)
     if (!(b > 0)) return "mmd_bandwidths: every bandwidth must be positive";
@@ -110,6 +118,11 @@ nlohmann::json LfviOptions::to_json() const {
           {"penalty_points", to_string(penalty_points)},
           {"penalty_every", penalty_every},
           {"weight_decay", weight_decay},
+          {"gradient_penalty_mode", stability::to_string(gradient_penalty_mode)},
+          {"gradient_penalty_target", gradient_penalty_target},
+          {"rkhs_beta2", rkhs_beta2},
+          {"rkhs_support", rkhs_support},
+          {"generator_learning_rate_gamma0_multiple", generator_learning_rate_gamma0_multiple},
           {"mmd_bandwidths", mmd_bandwidths},
           {"validation_fraction", validation_fraction},
           {"max_iterations", max_iterations},
@@ -141,6 +154,13 @@ LfviOptions LfviOptions::from_json(const nlohmann::json& section, const std::str
   o.penalty_points = points == "real" ? PenaltyPoints::real : points == "fake" ? PenaltyPoints::fake : PenaltyPoints::interpolated;
   o.penalty_every = static_cast<int>(r.optional_integer("penalty_every", o.penalty_every, 1, 1000));
   o.weight_decay = r.optional_number_in("weight_decay", o.weight_decay, 0.0, 1.0);
+  o.gradient_penalty_mode = stability::gradient_penalty_mode_from_string(
+      r.optional_string("gradient_penalty_mode", "zero_centred", {"zero_centred", "two_sided", "one_sided"}));
+  o.gradient_penalty_target = r.optional_positive_number("gradient_penalty_target", o.gradient_penalty_target);
+  o.rkhs_beta2 = r.optional_number_in("rkhs_beta2", o.rkhs_beta2, 0.0, 1e12);
+  o.rkhs_support = static_cast<int>(r.optional_integer("rkhs_support", o.rkhs_support, 2, 4096));
+  o.generator_learning_rate_gamma0_multiple =
+      r.optional_number_in("generator_learning_rate_gamma0_multiple", o.generator_learning_rate_gamma0_multiple, 0.0, 1e12);
   if (const auto* b = r.get("mmd_bandwidths")) {
     o.mmd_bandwidths = json_number_list_at(*b, r.child_path("mmd_bandwidths"));
     for (std::size_t i = 0; i < o.mmd_bandwidths.size(); ++i)
@@ -158,6 +178,8 @@ LfviOptions LfviOptions::from_json(const nlohmann::json& section, const std::str
   r.reject_unknown_keys();
   if (o.refine_oversample > 0 && o.method != Method::lfvi)
     throw InputError(r.child_path("refine_oversample") + ": needs \"method\": \"lfvi\" (it reweights by the discriminator)");
+  if (auto problem = o.validate(); problem.rfind("generator_learning_rate_gamma0_multiple", 0) == 0)
+    throw InputError(r.child_path(problem.substr(0, problem.find(':'))) + problem.substr(problem.find(':')));
   return o;
 }
 
@@ -273,6 +295,22 @@ nn::MlpOptions network(Eigen::Index inputs, Eigen::Index outputs, const NetworkO
 
 }  // namespace
 
+double lfvi_gamma0(const LfviOptions& options) {
+  double alpha = 0;
+  if (options.spectral_norm)
+    alpha = std::pow(options.spectral_bound, static_cast<double>(options.discriminator.hidden.size() + 1));
+  else if (options.gradient_penalty > 0 && options.gradient_penalty_mode != stability::GradientPenaltyMode::zero_centred)
+    alpha = options.gradient_penalty_target;
+  else
+    throw InputError("LFVI: γ0 needs a Lipschitz bound α on the discriminator (spectral_norm, or a two_sided/one_sided gradient penalty)");
+  return stability::learnable_points_step_size(alpha, options.rkhs_beta2);
+}
+
+double effective_generator_learning_rate(const LfviOptions& options) {
+  return options.generator_learning_rate_gamma0_multiple > 0 ? options.generator_learning_rate_gamma0_multiple * lfvi_gamma0(options)
+                                                               : options.generator.learning_rate;
+}
+
 int effective_noise_dim(const LfviOptions& options, Eigen::Index parameters) {
   return options.noise_dim > 0 ? options.noise_dim : static_cast<int>(std::max<Eigen::Index>(2, parameters));
 }
@@ -326,7 +364,7 @@ LfviFit train_lfvi(const RowMatrix& theta, const RowMatrix& y, const Prior& prio
     fit.discriminator.emplace(o, stream_seed(options.seed, 2));
   }
   nn::Mlp& generator = fit.generator;
-  optim::Adam generator_optimizer(generator.parameters(), {.learning_rate = options.generator.learning_rate, .beta1 = 0.5});
+  optim::Adam generator_optimizer(generator.parameters(), {.learning_rate = effective_generator_learning_rate(options), .beta1 = 0.5});
   std::optional<optim::Adam> discriminator_optimizer;
   if (adversarial)
     discriminator_optimizer.emplace(fit.discriminator->parameters(),
@@ -423,10 +461,19 @@ LfviFit train_lfvi(const RowMatrix& theta, const RowMatrix& y, const Prior& prio
             points = (real_joint.array().colwise() * epsilon.col(0).array() +
                       fake_joint.array().colwise() * (1.0f - epsilon.col(0).array())).matrix();
           }
-          auto x = tape.variable(points);
-          auto gradient = tape.grad(ad::sum(discriminator.forward(x)), std::span<const ad::Var<float>>(&x, 1), true)[0];
-          loss = loss + ad::mean(ad::sum_rows(ad::square(gradient))) *
-                            static_cast<float>(options.gradient_penalty * options.penalty_every / 2);
+          loss = loss + stability::gradient_penalty(tape, [&](ad::Var<float> x) { return discriminator.forward(x); }, points,
+                                                    {options.gradient_penalty_mode, options.gradient_penalty * options.penalty_every,
+                                                     options.gradient_penalty_target});
+        }
+        if (options.rkhs_beta2 > 0) {
+          // (1/(2β2))·‖r‖²_H on a support set of real and generated rows (sbi/stability/regularizers.hpp).
+          const Eigen::Index m = std::min<Eigen::Index>(options.rkhs_support / 2, b);
+          RowMatrix support(2 * m, real_joint.cols());
+          support.topRows(m) = real_joint.topRows(m).cast<double>();
+          support.bottomRows(m) = fake_joint.topRows(m).cast<double>();
+          const FMat precision = stability::rkhs_support_precision(support).cast<float>();
+          auto values = discriminator.forward(tape.constant(support.cast<float>()));
+          loss = loss + stability::rkhs_penalty(values, precision) * static_cast<float>(1.0 / (2.0 * options.rkhs_beta2));
         }
         discriminator_optimizer->zero_grad();
         tape.backward(loss);

@@ -26,6 +26,7 @@
 #include "sbi/core/types.hpp"
 #include "sbi/nn/mlp.hpp"
 #include "sbi/priors/prior.hpp"
+#include "sbi/stability/regularizers.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -70,6 +71,19 @@ struct LfviOptions {
   // step with weight k·λ, which costs 1/k of the double backward pass and regularises as much.
   int penalty_every = 4;
   double weight_decay = 0.0;         // decoupled (AdamW), discriminator only
+  // Stability regularisers (sbi/stability; Chu, Minami & Fukumizu, ICLR 2020).
+  // The gradient penalty's form: zero_centred (λ/2·‖∇r‖², the default above), two_sided
+  // (λ·(‖∇r‖ − target)²) or one_sided (λ·max(0, ‖∇r‖ − target)²), target = Lipschitz bound α.
+  stability::GradientPenaltyMode gradient_penalty_mode = stability::GradientPenaltyMode::zero_centred;
+  double gradient_penalty_target = 1.0;
+  // β2 > 0: RKHS penalty (1/(2β2))·‖r‖²_H for k(x, y) = exp(−π‖x − y‖²) on each discriminator step,
+  // in the support-set form on the first `rkhs_support` real and generated rows of the batch. 0 = off.
+  double rkhs_beta2 = 0.0;
+  int rkhs_support = 64;
+  // c > 0: the generator's learning rate is c·γ0 with γ0 = 1/(7α + β2) (lfvi_gamma0), replacing
+  // generator.learning_rate. The bound is derived for plain gradient descent; LFVI's Adam
+  // normalises step sizes, so here it is a scale for the learning rate, not a guarantee. 0 = off.
+  double generator_learning_rate_gamma0_multiple = 0.0;
   std::vector<double> mmd_bandwidths = {0.25, 0.5, 1.0, 2.0, 4.0};  // × √(dimension of the joint)
   double validation_fraction = 0.1;
   int max_iterations = 20000;        // generator steps
@@ -130,6 +144,15 @@ struct LfviCallbacks {
   std::function<void(const TrainingRecord&, int)> on_record;
   const std::atomic<bool>* stop = nullptr;  // stop at the next check, keeping the best generator
 };
+
+// γ0 = 1/(7α + β2) for these options: α = the discriminator's network Lipschitz bound
+// (spectral_bound per layer, to the power of the number of layers) under spectral normalisation,
+// else gradient_penalty_target when a two- or one-sided gradient penalty is on; β2 = rkhs_beta2.
+// Throws InputError when no Lipschitz bound is configured.
+double lfvi_gamma0(const LfviOptions& options);
+// The generator's learning rate: c·γ0 when generator_learning_rate_gamma0_multiple = c > 0, else
+// generator.learning_rate.
+double effective_generator_learning_rate(const LfviOptions& options);
 
 // The number of noise inputs z of the generator for `parameters` parameters.
 int effective_noise_dim(const LfviOptions& options, Eigen::Index parameters);
