@@ -43,5 +43,6 @@ Command simulate_command();
 Command infer_command();
 Command sample_command();
 Command diagnose_command();
+Command causal_command();
 
 }  // namespace sbi::cli
