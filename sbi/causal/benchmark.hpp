@@ -51,7 +51,7 @@ struct MethodSummary {
   double total_weight = 0;
   double accuracy = 0, weighted_accuracy = 0;
   double auc = 0, weighted_auc = 0;
-  double seconds = 0;        // summed over pairs (CPU time of one thread each)
+  double seconds = 0;        // summed over pairs: elapsed time of each pair on its thread (> CPU time when the machine is loaded)
 };
 
 MethodSummary summarise_outcomes(const std::string& method, const std::string& subset,
