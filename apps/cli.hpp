@@ -44,5 +44,6 @@ Command infer_command();
 Command sample_command();
 Command diagnose_command();
 Command stability_command();
+Command causal_command();
 
 }  // namespace sbi::cli
