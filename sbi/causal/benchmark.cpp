@@ -169,7 +169,10 @@ std::string outcomes_csv(const BenchmarkResult& result) {
     append_double(out, o.meta.weight);
     out += ",";
     append_double(out, o.result.score);
-    out += "," + std::to_string(o.result.direction) + ",";
+    // Appended piecewise: GCC 12 warns (-Wrestrict, a false positive) on "," + std::string + ",".
+    out += ',';
+    out += std::to_string(o.result.direction);
+    out += ',';
     append_double(out, credit({o.meta.direction, o.meta.weight, o.result.score}));
     out += ",";
     append_double(out, o.result.criterion_xy);
@@ -177,7 +180,9 @@ std::string outcomes_csv(const BenchmarkResult& result) {
     append_double(out, o.result.criterion_yx);
     out += ",";
     append_double(out, o.result.run_score_sd);
-    out += "," + std::to_string(o.result.samples_used) + ",";
+    out += ',';
+    out += std::to_string(o.result.samples_used);
+    out += ',';
     append_double(out, o.result.seconds);
     out += "\n";
   }
