@@ -43,5 +43,6 @@ Command simulate_command();
 Command infer_command();
 Command sample_command();
 Command diagnose_command();
+Command abc_command();
 
 }  // namespace sbi::cli
