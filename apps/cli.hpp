@@ -44,5 +44,6 @@ Command infer_command();
 Command sample_command();
 Command diagnose_command();
 Command abc_command();
+Command compare_command();
 
 }  // namespace sbi::cli
