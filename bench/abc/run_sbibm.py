@@ -68,7 +68,10 @@ def write_markdown(results, path):
         "`sbi abc --method smc` defaults (population 100, or 1000 above 10^4 simulations; initial round 5 x",
         "population; epsilon = median of the previous distances; kernel 2 x weighted covariance), weighted KDE.",
         "Time: wall seconds of the method per run (mean), simulations included (REJ: the table prefix's share of",
-        "the table's simulation time plus the ABC step).",
+        "the table's simulation time plus the ABC step); C2ST time not included.",
+        "",
+        f"Command: `nice -n 10 python3 bench/abc/run_sbibm.py {COMMAND_ARGS}`; machine: 2-core AMD EPYC, shared with other",
+        f"builds and benchmarks (times are indicative); {DATE}.",
         "",
         "| task | budget | REJ C2ST (ours) | REJ sbibm | REJ s | SMC C2ST (ours) | SMC sbibm | SMC s |",
         "|---|---|---|---|---|---|---|---|",
@@ -93,17 +96,29 @@ def write_markdown(results, path):
     for r in results:
         lines.append(f"| {r['task']} | {r['budget']} | {r['observation']} | {r['method']} | {r['c2st']:.4f} | {r['seconds']:.1f} | "
                      f"{r['epsilon']:.4g} | {r['particles']} | {r['ess']:.0f} |")
+    if NOTES:
+        lines += ["", NOTES.rstrip()]
     with open(path + ".tmp", "w") as f:
         f.write("\n".join(lines) + "\n")
     os.replace(path + ".tmp", path)
 
 
+COMMAND_ARGS = ""
+NOTES = ""
+DATE = ""
+
+
 def main():
+    global COMMAND_ARGS, DATE
+    COMMAND_ARGS = " ".join(sys.argv[1:])
+    DATE = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     parser = argparse.ArgumentParser()
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument("--observations", default="1,2,3,4,5")
     parser.add_argument("--budgets", default="1000,10000,100000")
     parser.add_argument("--methods", default="rejection,smc")
+    parser.add_argument("--report-only", action="store_true", help="rewrite RESULTS.md from results.jsonl and stop")
+    parser.add_argument("--notes", default="", help="a Markdown file appended to RESULTS.md (what did not finish, remarks)")
     args = parser.parse_args()
     tasks = args.tasks.split(",")
     observations = [int(k) for k in args.observations.split(",")]
@@ -113,6 +128,13 @@ def main():
     results_path = os.path.join(OUT, "results.jsonl")
     results = load_results(results_path)
     done = {(r["task"], r["budget"], r["observation"], r["method"]) for r in results}
+    global NOTES
+    if args.notes:
+        with open(args.notes) as f:
+            NOTES = f.read()
+    if args.report_only:
+        write_markdown(results, os.path.join(OUT, "RESULTS.md"))
+        return 0
 
     for observation in observations:
         for task in tasks:

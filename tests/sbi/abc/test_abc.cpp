@@ -9,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <cmath>
 #include <limits>
 
@@ -266,4 +267,29 @@ TEST_CASE("resampling: multinomial draws reproduce the weights, the KDE stays ne
   // sd ≤ √(Var particles + h² sd²) ≈ 0.5, so 4 standard errors of a mean of 10^4 draws ≈ 0.02.
   CHECK(std::abs(smooth.mean() - 0.15) < 0.02);
   CHECK(resample_particles(particles, weights, 100, *prior, options) == resample_particles(particles, weights, 100, *prior, options));
+}
+
+TEST_CASE("SMC-ABC rejects proposals outside the prior's support without simulating them", "[abc]") {
+  // θ ~ U(0, 1)², y = θ + N(0, 0.05²): with y_o at a corner, many perturbed proposals leave the square.
+  auto prior = std::make_shared<UniformPrior>(Vector::Zero(2), Vector::Ones(2), Names{"a", "b"});
+  std::atomic<long> calls{0};
+  const Simulator simulator = make_simulator({.name = "uniform_shift", .parameter_names = {"a", "b"}, .data_names = {"y1", "y2"}},
+                                             [&calls](ConstRow theta, MutableRow y, Rng& rng) {
+                                               ++calls;
+                                               for (std::size_t k = 0; k < 2; ++k) y[k] = theta[k] + 0.05 * rng.normal();
+                                             });
+  Vector y_o(2);
+  y_o << 0.98, 0.02;
+  SmcAbcOptions options;
+  options.budget = 3000;
+  const AbcResult r = smc_abc(simulator, *prior, y_o, options);
+  std::size_t proposals = 0, simulations = 0;
+  for (const auto& g : r.generations) {
+    proposals += g.proposals;
+    simulations += g.simulations;
+  }
+  CHECK(simulations == 3000);
+  CHECK(static_cast<std::size_t>(calls.load()) == 3000);  // the simulator ran once per counted simulation
+  CHECK(proposals > simulations);                          // some proposals fell outside and cost nothing
+  for (Eigen::Index i = 0; i < r.particles.rows(); ++i) REQUIRE(prior->in_support(row_span(r.particles, i)));
 }
