@@ -102,7 +102,7 @@ int run_abc(const std::vector<std::string>& args) {
       ("regression", po::bool_switch(), "rejection: Beaumont et al. 2002 regression adjustment")
       ("table", po::value<std::string>(), "rejection: use the first BUDGET rows of this reference table instead of simulating")
       ("scale", po::value<std::string>()->default_value("mad"), "statistic scale for distances: mad | sd")
-      ("population", po::value<std::size_t>()->default_value(0), "smc: particles per generation (0 = 100, or 1000 above 10^4 simulations)")
+      ("population", po::value<std::size_t>()->default_value(0), "smc: particles per generation (0 = 100, or 300 above 10^4 simulations)")
       ("epsilon-quantile", po::value<double>()->default_value(0.5), "smc: next epsilon = this quantile of the previous distances")
       ("kernel-scale", po::value<double>()->default_value(2.0), "smc: perturbation covariance = this × weighted population covariance")
       ("min-acceptance", po::value<double>()->default_value(0.0), "smc: stop below this acceptance rate (0 = off)")

@@ -6,8 +6,8 @@ For each task, budget (10^3, 10^4, 10^5) and observation (1..5):
     rows of one 10^5-row table per task (simulated once with `sbi simulate`; every observation and
     budget reuses a prefix of it, so no simulation is spent twice), then draws 10,000 samples from a
     Gaussian KDE on the particles (sbibm: KDE with cross-validated bandwidth).
-  * SMC-ABC: `sbi abc SPEC --method smc --budget B` (population 100 up to 10^4 simulations, 1000
-    above, initial round 5 x population, as sbibm), 10,000 samples from the weighted KDE.
+  * SMC-ABC: `sbi abc SPEC --method smc --budget B` (population 100 up to 10^4 simulations, 300
+    above (sbibm: 1000), initial round 5 x population as sbibm), 10,000 samples from the weighted KDE.
   * C2ST against sbibm's reference posterior: `sbi diagnose SAMPLES --reference REF --json`.
 Results append to bench/abc/results.jsonl (one JSON object per run; finished runs are skipped when
 the script is restarted) and bench/abc/RESULTS.md is rewritten after every run.
@@ -65,7 +65,7 @@ def write_markdown(results, path):
         "(observations 1-10). REJ: the 100 nearest simulations (MAD-scaled Euclidean distance) of the first B rows",
         "of one 10^5-row table per task, 10,000 draws from a Gaussian KDE on them in the prior's unconstrained",
         "space (bandwidth by leave-one-out likelihood; sbibm uses a KDE with cross-validated bandwidth). SMC:",
-        "`sbi abc --method smc` defaults (population 100, or 1000 above 10^4 simulations; initial round 5 x",
+        "`sbi abc --method smc` defaults (population 100, or 300 above 10^4 simulations; initial round 5 x",
         "population; epsilon = median of the previous distances; kernel 2 x weighted covariance), weighted KDE.",
         "Time: wall seconds of the method per run (mean), simulations included (REJ: the table prefix's share of",
         "the table's simulation time plus the ABC step); C2ST time not included.",

@@ -16,7 +16,7 @@
 namespace sbi {
 
 std::size_t SmcAbcOptions::resolved_population() const {
-  const std::size_t n = population > 0 ? population : (budget > 10000 ? 1000 : 100);
+  const std::size_t n = population > 0 ? population : (budget > 10000 ? 300 : 100);
   return std::max<std::size_t>(1, std::min(n, budget / 2));
 }
 
