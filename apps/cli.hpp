@@ -43,6 +43,8 @@ Command simulate_command();
 Command infer_command();
 Command sample_command();
 Command diagnose_command();
+Command abc_command();
+Command compare_command();
 Command stability_command();
 Command causal_command();
 

@@ -1,0 +1,41 @@
+#pragma once
+// The ABC runs shared by `sbi abc` and `sbi compare` (defined in apps/command_abc.cpp).
+#include "sbi/abc/rejection.hpp"
+#include "sbi/abc/smc.hpp"
+#include "sbi/simulation/table.hpp"
+#include "sbi/spec/spec.hpp"
+#include "simulators/from_spec.hpp"
+
+#include <optional>
+#include <string>
+
+namespace sbi::cli {
+
+struct AbcRunSettings {
+  std::string method = "rejection";  // "rejection" | "smc"
+  std::size_t budget = 10000;
+  RejectionOptions rejection;        // keep/quantile/epsilon/regression/scale
+  SmcAbcOptions smc;                 // budget, seed, threads are set from the fields here
+  ResampleOptions resample;
+  std::size_t samples = 10000;
+  std::uint64_t seed = 1;
+  int threads = 0;
+  bool quiet = false;
+};
+
+struct AbcRun {
+  AbcResult result;
+  double simulation_seconds = 0;  // rejection: simulating the table (0 when it was given)
+};
+
+// Simulates `n` rows from the prior with the spec's seed and failure policy (progress bar unless
+// quiet, Ctrl-C stops cleanly and throws InputError).
+ReferenceTable simulate_prior_table(const simulators::SpecModel& model, const Spec& spec, std::size_t n, std::uint64_t seed, int threads,
+                                    bool quiet, double& seconds);
+
+// Runs rejection ABC (on `table` when given, else on a fresh table of settings.budget rows) or SMC-ABC
+// for `observation`, then resamples settings.samples draws into result.samples.
+AbcRun run_abc_method(const simulators::SpecModel& model, const Spec& spec, const Vector& observation, const AbcRunSettings& settings,
+                      const ReferenceTable* table);
+
+}  // namespace sbi::cli

@@ -1,0 +1,106 @@
+// `sbi compare`: a report for several methods at one budget; bad input.
+#include "cli_runner.hpp"
+
+#include "sbi/io/csv.hpp"
+#include "sbi/random/rng.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <fstream>
+
+using sbi::testing::cli_scratch_dir;
+using sbi::testing::read_text;
+using sbi::testing::run_cli;
+
+namespace {
+
+const std::string kSpec = std::string(SBI_SOURCE_DIR) + "/data/specs/gaussian_linear.json";
+const std::string kTestSpec = std::string(SBI_SOURCE_DIR) + "/data/specs/gaussian_linear_2d_test.json";
+
+bool gnuplot_available() { return std::system("gnuplot --version >/dev/null 2>&1") == 0; }
+
+}  // namespace
+
+TEST_CASE("sbi compare runs rejection, smc and a short lfvi at one budget and writes the report", "[.slow][abc][compare][cli]") {
+  const auto dir = cli_scratch_dir("compare");
+  // The 2-d test spec's posterior is N(y_o / 2, 0.05 I) with y_o = (0.6, −0.4): 1000 reference draws.
+  const auto reference = dir / "reference.csv";
+  {
+    sbi::Rng rng(5);
+    sbi::RowMatrix draws(1000, 2);
+    for (Eigen::Index i = 0; i < draws.rows(); ++i) {
+      draws(i, 0) = 0.3 + std::sqrt(0.05) * rng.normal();
+      draws(i, 1) = -0.2 + std::sqrt(0.05) * rng.normal();
+    }
+    sbi::write_csv(reference, {"theta_1", "theta_2"}, draws);
+  }
+  const auto r = run_cli("compare '" + kTestSpec + "' --methods rejection,smc,lfvi --budget 1000 --reference '" + reference.string() +
+                         "' -o '" + dir.string() + "/report' --quiet");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto report = nlohmann::json::parse(read_text(dir / "report" / "report.json"));
+  REQUIRE(report["methods"].size() == 3);
+  for (const auto& m : report["methods"]) {
+    CHECK(m["simulations"] == 1000);
+    CHECK(m["c2st"].get<double>() >= 0.4);
+    CHECK(m["c2st"].get<double>() <= 1.0);
+    CHECK(m["summaries"].size() == 2);
+    CHECK(m["seconds"].get<double>() >= 0);
+    CHECK(std::filesystem::exists(dir / "report" / m["samples"].get<std::string>()));
+  }
+  const std::string md = read_text(dir / "report" / "report.md");
+  CHECK(md.find("| rejection |") != std::string::npos);
+  CHECK(md.find("| lfvi |") != std::string::npos);
+  CHECK(md.find("C2ST") != std::string::npos);
+  CHECK(md.find("true value 0.35") != std::string::npos);
+  CHECK(std::filesystem::exists(dir / "report" / "plot" / "corner.gp"));
+  if (gnuplot_available()) {
+    REQUIRE(std::filesystem::exists(dir / "report" / "corner.png"));
+    const std::string png = read_text(dir / "report" / "corner.png");
+    CHECK(png.substr(1, 3) == "PNG");
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("sbi compare without a reference reports MMD² between methods, and without gnuplot says how to install it", "[abc][compare][cli]") {
+  const auto dir = cli_scratch_dir("compare_mmd");
+  const auto r = run_cli("compare '" + kTestSpec + "' --methods rejection,smc --budget 600 -n 1000 -o '" + dir.string() + "' --quiet");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto report = nlohmann::json::parse(read_text(dir / "report.json"));
+  CHECK(report["mmd2_between_methods"]["rejection"].contains("smc"));
+  CHECK(report["methods"][0]["c2st"].is_null());
+  CHECK(read_text(dir / "report.md").find("MMD²") != std::string::npos);
+  if (gnuplot_available()) {
+    REQUIRE(std::filesystem::exists(dir / "corner.png"));
+    CHECK(read_text(dir / "corner.png").substr(1, 3) == "PNG");
+  }
+
+  // SBI_GNUPLOT points at a program that does not exist: the report still completes.
+  const auto no_plot = cli_scratch_dir("compare_noplot");
+  const std::string command = std::string("SBI_GNUPLOT=/nonexistent/gnuplot '") + SBI_CLI_PATH + "' compare '" + kSpec +
+                              "' --methods rejection --budget 300 -n 500 -o '" + no_plot.string() + "/x' --quiet >/dev/null 2>&1";
+  REQUIRE(std::system(command.c_str()) == 0);
+  const std::string md = read_text(no_plot / "x" / "report.md");
+  CHECK(md.find("apt-get install gnuplot-nox") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(no_plot / "x" / "corner.png"));
+  std::filesystem::remove_all(dir);
+  std::filesystem::remove_all(no_plot);
+}
+
+TEST_CASE("sbi compare rejects an unknown method with a clear message", "[abc][compare][cli]") {
+  const auto dir = cli_scratch_dir("compare_bad");
+  auto r = run_cli("compare '" + kSpec + "' --methods rejection,nuts --budget 100 -o '" + dir.string() + "'");
+  CHECK(r.exit_code != 0);
+  CHECK(r.err.find("unknown method \"nuts\"") != std::string::npos);
+  r = run_cli("compare '" + kSpec + "' --methods rejection,rejection --budget 100 -o '" + dir.string() + "'");
+  CHECK(r.exit_code != 0);
+  CHECK(r.err.find("listed twice") != std::string::npos);
+  r = run_cli("compare '" + kSpec + "' --methods mmd --inference '{\"max_iterations\": \"many\"}' --budget 100 -o '" + dir.string() + "'");
+  CHECK(r.exit_code != 0);
+  CHECK(r.err.find("max_iterations") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir / "report.md"));
+  std::filesystem::remove_all(dir);
+}
