@@ -28,6 +28,10 @@ struct AbcRun {
   double simulation_seconds = 0;  // rejection: simulating the table (0 when it was given)
 };
 
+// The observation to condition on: the CSV file `observation_file` (header + one row) when not
+// empty, else the spec's; InputError when its length does not match the simulator or there is none.
+Vector observation_for(const simulators::SpecModel& model, const Spec& spec, const std::string& observation_file);
+
 // Simulates `n` rows from the prior with the spec's seed and failure policy (progress bar unless
 // quiet, Ctrl-C stops cleanly and throws InputError).
 ReferenceTable simulate_prior_table(const simulators::SpecModel& model, const Spec& spec, std::size_t n, std::uint64_t seed, int threads,

@@ -17,6 +17,18 @@
 
 namespace sbi::cli {
 
+Vector observation_for(const simulators::SpecModel& model, const Spec& spec, const std::string& observation_file) {
+  if (!observation_file.empty()) {
+    Vector observation = read_observation_csv(observation_file);
+    if (static_cast<std::size_t>(observation.size()) != model.simulator.data_dim())
+      throw InputError(observation_file + ": " + std::to_string(observation.size()) + " values, but simulator \"" +
+                       model.simulator.name() + "\" produces " + std::to_string(model.simulator.data_dim()));
+    return observation;
+  }
+  if (spec.observation) return *spec.observation;
+  throw InputError("the spec has no observation; give one with --observation FILE");
+}
+
 ReferenceTable simulate_prior_table(const simulators::SpecModel& model, const Spec& spec, std::size_t n, std::uint64_t seed, int threads,
                                     bool quiet, double& seconds) {
   SimulationOptions options;
@@ -170,17 +182,8 @@ int run_abc(const std::vector<std::string>& args) {
   settings.resample.seed = settings.seed;
 
   const bool own_observation = vm.count("observation") > 0;
-  Vector observation;
-  if (own_observation) {
-    observation = read_observation_csv(vm["observation"].as<std::string>());
-    if (static_cast<std::size_t>(observation.size()) != model.simulator.data_dim())
-      throw InputError(vm["observation"].as<std::string>() + ": " + std::to_string(observation.size()) + " values, but simulator \"" +
-                       model.simulator.name() + "\" produces " + std::to_string(model.simulator.data_dim()));
-  } else if (spec.observation) {
-    observation = *spec.observation;
-  } else {
-    throw InputError("the spec has no observation; give one with --observation FILE");
-  }
+  const Vector observation =
+      observation_for(model, spec, own_observation ? vm["observation"].as<std::string>() : std::string());
 
   std::optional<ReferenceTable> table;
   std::string table_source = "simulated";

@@ -273,17 +273,8 @@ int run_compare(const std::vector<std::string>& args) {
   inference.erase("table");
 
   const bool own_observation = vm.count("observation") > 0;
-  Vector observation;
-  if (own_observation) {
-    observation = read_observation_csv(vm["observation"].as<std::string>());
-    if (static_cast<std::size_t>(observation.size()) != model.simulator.data_dim())
-      throw InputError(vm["observation"].as<std::string>() + ": " + std::to_string(observation.size()) + " values, but simulator \"" +
-                       model.simulator.name() + "\" produces " + std::to_string(model.simulator.data_dim()));
-  } else if (spec.observation) {
-    observation = *spec.observation;
-  } else {
-    throw InputError("the spec has no observation; give one with --observation FILE");
-  }
+  const Vector observation =
+      observation_for(model, spec, own_observation ? vm["observation"].as<std::string>() : std::string());
   const Vector* truth = !own_observation && spec.true_parameters ? &*spec.true_parameters : nullptr;
 
   std::optional<RowMatrix> reference;
