@@ -19,6 +19,18 @@ double normalised_difference(double yx, double xy) {
   return total > 0 ? (yx - xy) / total : 0.0;
 }
 
+// The result of a method whose criterion is smaller in the causal direction: the score is their
+// normalised difference, positive for X → Y.
+DirectionResult from_criteria(double criterion_xy, double criterion_yx, Eigen::Index samples_used) {
+  DirectionResult result;
+  result.criterion_xy = criterion_xy;
+  result.criterion_yx = criterion_yx;
+  result.score = normalised_difference(criterion_yx, criterion_xy);
+  result.direction = sign_of(result.score);
+  result.samples_used = samples_used;
+  return result;
+}
+
 // Mooij et al. (2016), slope-based: mean of log |Δy/Δx| over neighbours in x order, skipping steps
 // where either difference is zero (ties).
 double igci_slope(const Vector& x, const Vector& y) {
@@ -85,13 +97,7 @@ DirectionResult igci(const CausePair& pair, IgciEstimator estimator, IgciReferen
 DirectionResult anm_hsic(const CausePair& pair_in, Eigen::Index max_samples, std::uint64_t seed) {
   const CausePair pair = subsample(pair_in, max_samples, seed);
   const Vector x = standardise(pair.x), y = standardise(pair.y);
-  DirectionResult result;
-  result.criterion_xy = hsic(x, kernel_ridge_loo(x, y).residuals);
-  result.criterion_yx = hsic(y, kernel_ridge_loo(y, x).residuals);
-  result.score = normalised_difference(result.criterion_yx, result.criterion_xy);
-  result.direction = sign_of(result.score);
-  result.samples_used = x.size();
-  return result;
+  return from_criteria(hsic(x, kernel_ridge_loo(x, y).residuals), hsic(y, kernel_ridge_loo(y, x).residuals), x.size());
 }
 
 DirectionResult reci(const CausePair& pair) {
@@ -101,25 +107,13 @@ DirectionResult reci(const CausePair& pair) {
     const double down = (effect - isotonic_fit(cause, effect, false)).squaredNorm();
     return std::min(up, down) / static_cast<double>(effect.size());
   };
-  DirectionResult result;
-  result.criterion_xy = monotone_mse(x, y);
-  result.criterion_yx = monotone_mse(y, x);
-  result.score = normalised_difference(result.criterion_yx, result.criterion_xy);
-  result.direction = sign_of(result.score);
-  result.samples_used = x.size();
-  return result;
+  return from_criteria(monotone_mse(x, y), monotone_mse(y, x), x.size());
 }
 
 DirectionResult bivariate_fit(const CausePair& pair_in, Eigen::Index max_samples, std::uint64_t seed) {
   const CausePair pair = subsample(pair_in, max_samples, seed);
   const Vector x = standardise(pair.x), y = standardise(pair.y);
-  DirectionResult result;
-  result.criterion_xy = kernel_ridge_loo(x, y).loo_mse;
-  result.criterion_yx = kernel_ridge_loo(y, x).loo_mse;
-  result.score = normalised_difference(result.criterion_yx, result.criterion_xy);
-  result.direction = sign_of(result.score);
-  result.samples_used = x.size();
-  return result;
+  return from_criteria(kernel_ridge_loo(x, y).loo_mse, kernel_ridge_loo(y, x).loo_mse, x.size());
 }
 
 const std::vector<std::string>& method_names() {
