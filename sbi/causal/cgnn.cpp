@@ -1,5 +1,7 @@
 #include "sbi/causal/cgnn.hpp"
 
+#include "sbi/causal/kernel_rows.hpp"
+
 #include "sbi/core/error.hpp"
 #include "sbi/nn/mlp.hpp"
 #include "sbi/optim/adam.hpp"
@@ -13,41 +15,19 @@ namespace sbi::causal {
 
 namespace {
 
-// Σ_γ exp(−γ d) and Σ_γ γ exp(−γ d) for every entry of d. When γ_k = 10 γ_{k−1} (the default list),
-// exp(−γ_k d) = exp(−γ_{k−1} d)^10 by four multiplications instead of an exponential; the relative
-// error grows tenfold per step (float: ~6e-7 after one, 6e-6 after two), irrelevant for the loss.
-// So the default list costs two exponentials per entry (γ = 0.01 and γ = 1 start chains).
+// Which γ_k can be had as the tenth power of the previous term (γ_k = 10 γ_{k−1}, the default list
+// {0.01, …, 100}): then it costs four multiplications instead of an exponential. The relative error
+// grows tenfold per step (float: ~6e-7 after one, 6e-6 after two), irrelevant for the loss. The
+// default list costs two exponentials per entry (γ = 0.01 and γ = 1 start chains).
 struct KernelPlan {
   std::vector<float> gammas;
-  std::vector<char> from_previous;  // 1: tenth power of the previous term
-  explicit KernelPlan(const std::vector<float>& g) : gammas(g), from_previous(g.size(), 0) {
+  std::vector<char> chained;
+  explicit KernelPlan(const std::vector<float>& g) : gammas(g), chained(g.size(), 0) {
     for (std::size_t k = 1; k < g.size(); ++k)
-      from_previous[k] = std::abs(g[k] - 10.0f * g[k - 1]) <= 1e-6f * g[k] && !from_previous[k - 1] ? 1 : 0;
+      chained[k] = std::abs(g[k] - 10.0f * g[k - 1]) <= 1e-6f * g[k] && !chained[k - 1] ? 1 : 0;
   }
+  detail::KernelRowPlan row() const { return {gammas.data(), chained.data(), static_cast<int>(gammas.size())}; }
 };
-
-template <class D>
-void kernel_sums(const KernelPlan& plan, const Eigen::ArrayBase<D>& d, Eigen::ArrayXf& term, Eigen::ArrayXf& total,
-                 Eigen::ArrayXf& weighted, Eigen::Index m) {
-  auto t = term.head(m);
-  auto k = total.head(m);
-  auto w = weighted.head(m);
-  for (std::size_t g = 0; g < plan.gammas.size(); ++g) {
-    const float gamma = plan.gammas[g];
-    if (plan.from_previous[g]) {
-      t = t.square() * t.square().square().square();
-    } else {
-      t = (-gamma * d).exp();
-    }
-    if (g == 0) {
-      k = t;
-      w = gamma * t;
-    } else {
-      k += t;
-      w += gamma * t;
-    }
-  }
-}
 
 // The generator-dependent part of the biased MMD² (the observed-observed term is constant):
 // (1/n²)[Σ_ij k(G_i, G_j) − 2 Σ_ij k(G_i, O_j)] and its gradient in g. The generated-generated
@@ -62,29 +42,26 @@ float mmd2_generated_terms(const Eigen::VectorXf& cause, const Eigen::VectorXf& 
   Eigen::ArrayXf& weighted = scratch[4];
   Eigen::ArrayXf& upper = scratch[5];  // gradient contributions pushed to later rows j > i
   double gen_gen = static_cast<double>(n) * static_cast<double>(plan.gammas.size()), gen_obs = 0;
+  const detail::KernelRowPlan row = plan.row();
   if (gradient) upper.setZero();
   for (Eigen::Index i = 0; i < n; ++i) {
     const float c = cause[i], g = generated[i];
     // Cross term, all j: d = (c_i − c_j)² + (g_i − e_j)².
-    gap = g - effect.array();
-    dist = (cause.array() - c).square() + gap.square();
-    kernel_sums(plan, dist, term, total, weighted, n);
+    detail::kernel_row(row, cause.data(), effect.data(), n, c, g, gap.data(), dist.data(), term.data(), total.data(),
+                       weighted.data());
     gen_obs += total.sum();
     // ∂/∂g_i of −2 Σ_j k(G_i, O_j) = −2 Σ_j Σ_γ (−2γ)(g_i − e_j) k_γ = 4 Σ_j gap_j weighted_j.
     float slope = gradient ? 4.0f * (gap * weighted).sum() : 0.0f;
     const Eigen::Index m = n - i - 1;
     if (m > 0) {
-      auto gap_u = gap.head(m);
-      auto dist_u = dist.head(m);
-      gap_u = g - generated.array().tail(m);
-      dist_u = (cause.array().tail(m) - c).square() + gap_u.square();
-      kernel_sums(plan, dist_u, term, total, weighted, m);
+      detail::kernel_row(row, cause.data() + i + 1, generated.data() + i + 1, m, c, g, gap.data(), dist.data(),
+                         term.data(), total.data(), weighted.data());
       gen_gen += 2.0 * static_cast<double>(total.head(m).sum());
       if (gradient) {
         // Σ_jk k(G_j, G_k): pair (i, j) appears twice; ∂/∂g_i = 2 Σ_j (−2γ)(g_i − g_j) k, and the
         // opposite for g_j.
-        auto push = term.head(m);  // free once kernel_sums has returned
-        push = gap_u * weighted.head(m);
+        auto push = term.head(m);  // free once kernel_row has returned
+        push = gap.head(m) * weighted.head(m);
         slope -= 4.0f * push.sum();
         upper.tail(m) += 4.0f * push;
       }

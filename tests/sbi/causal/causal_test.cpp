@@ -2,6 +2,7 @@
 // area on a hand example, the fused CGNN kernel against sbi::nn::mmd2, CGNN reproducibility, pair
 // validation, and accuracy above chance on the generated pairs of data/causal_synthetic.
 #include "sbi/causal/benchmark.hpp"
+#include "sbi/causal/kernel_rows.hpp"
 #include "sbi/causal/kernels.hpp"
 #include "sbi/causal/methods.hpp"
 #include "sbi/core/error.hpp"
@@ -134,6 +135,50 @@ TEST_CASE("the fused CGNN kernel agrees with sbi::nn::mmd2 and its gradient", "[
   // Float sums of n² ≈ 1600 terms of size ≤ 5: relative error ~1e-6; 1e-4 leaves room.
   CHECK(value == Approx(loss.item()).epsilon(1e-4));
   for (Eigen::Index i = 0; i < n; ++i) CHECK(gradient[i] == Approx(reference_gradient(i, 1)).margin(1e-5));
+}
+
+TEST_CASE("the vectorisable exponential of the CGNN kernel is accurate to float precision", "[causal]") {
+  // Truncating e^r after r⁶ on |r| ≤ ln2/2 leaves (ln2/2)⁷/7! ≈ 1.2e-7 relative; the reduction and
+  // the eight rounded operations of the polynomial add a few float ulps (2^-24 ≈ 6e-8 each), so
+  // 6e-7 bounds the total with room. Below −87 the result is e^−87 (clamped).
+  double worst = 0;
+  for (int i = 0; i <= 870000; ++i) {
+    const float x = -0.0001f * static_cast<float>(i);
+    const double exact = std::exp(static_cast<double>(x));
+    worst = std::max(worst, std::abs(sbi::causal::detail::exp_nonpositive(x) - exact) / exact);
+  }
+  INFO("worst relative error " << worst);
+  CHECK(worst < 6e-7);
+  CHECK(sbi::causal::detail::exp_nonpositive(0.0f) == 1.0f);
+  CHECK(sbi::causal::detail::exp_nonpositive(-0.0f) == 1.0f);
+  CHECK(sbi::causal::detail::exp_nonpositive(-1e30f) == Approx(std::exp(-87.0)).epsilon(1e-6));
+}
+
+TEST_CASE("the dispatched CGNN kernel row agrees with the portable one", "[causal]") {
+  // Both copies run the same operations in the same order; only the vector width differs (and FMA
+  // contraction, if the compiler applies it), so they agree to a few float ulps.
+  const Eigen::Index m = 203;  // not a multiple of the vector width: the loop tails are exercised
+  const Eigen::VectorXf cause = normals(m, 7).cast<float>(), other = normals(m, 8).cast<float>();
+  const std::vector<float> gammas = {0.01f, 0.1f, 1.0f, 10.0f, 100.0f, 0.5f};
+  const std::vector<char> chained = {0, 1, 0, 1, 0, 0};
+  const sbi::causal::detail::KernelRowPlan plan{gammas.data(), chained.data(), static_cast<int>(gammas.size())};
+  Eigen::ArrayXf a[5], b[5];
+  for (auto& v : a) v.resize(m);
+  for (auto& v : b) v.resize(m);
+  sbi::causal::detail::kernel_row(plan, cause.data(), other.data(), m, 0.3f, -0.2f, a[0].data(), a[1].data(), a[2].data(),
+                                  a[3].data(), a[4].data());
+  sbi::causal::detail::kernel_row_portable(plan, cause.data(), other.data(), m, 0.3f, -0.2f, b[0].data(), b[1].data(),
+                                           b[2].data(), b[3].data(), b[4].data());
+  INFO("dispatched copy: " << sbi::causal::detail::kernel_row_variant());
+  for (Eigen::Index j = 0; j < m; ++j) {
+    CHECK(a[3][j] == Approx(b[3][j]).epsilon(1e-5));  // total
+    CHECK(a[4][j] == Approx(b[4][j]).epsilon(1e-5));  // weighted
+    // And against double precision: Σ_γ exp(−γ d) with d = (cause − c)² + (g − other)².
+    const double d = std::pow(cause[j] - 0.3, 2) + std::pow(-0.2 - other[j], 2);
+    double total = 0;
+    for (float g : gammas) total += std::exp(-static_cast<double>(g) * d);
+    CHECK(a[3][j] == Approx(total).epsilon(1e-5).margin(1e-7));
+  }
 }
 
 TEST_CASE("CGNN is reproducible for a seed and does not depend on the thread count", "[causal]") {
