@@ -4,6 +4,7 @@
 #include "sbi/abc/smc.hpp"
 #include "sbi/simulation/table.hpp"
 #include "sbi/spec/spec.hpp"
+#include "apps/prior_table.hpp"
 #include "simulators/from_spec.hpp"
 
 #include <optional>
@@ -31,11 +32,6 @@ struct AbcRun {
 // The observation to condition on: the CSV file `observation_file` (header + one row) when not
 // empty, else the spec's; InputError when its length does not match the simulator or there is none.
 Vector observation_for(const simulators::SpecModel& model, const Spec& spec, const std::string& observation_file);
-
-// Simulates `n` rows from the prior with the spec's seed and failure policy (progress bar unless
-// quiet, Ctrl-C stops cleanly and throws InputError).
-ReferenceTable simulate_prior_table(const simulators::SpecModel& model, const Spec& spec, std::size_t n, std::uint64_t seed, int threads,
-                                    bool quiet, double& seconds);
 
 // Runs rejection ABC (on `table` when given, else on a fresh table of settings.budget rows) or SMC-ABC
 // for `observation`, then resamples settings.samples draws into result.samples.

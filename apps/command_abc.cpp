@@ -2,6 +2,7 @@
 // observation; writes DIR/samples.csv and DIR/summary.json and prints a summary.
 #include "apps/abc_methods.hpp"
 #include "apps/cli.hpp"
+#include "apps/prior_table.hpp"
 
 #include "sbi/core/error.hpp"
 #include "sbi/diagnostics/summaries.hpp"
@@ -27,29 +28,6 @@ Vector observation_for(const simulators::SpecModel& model, const Spec& spec, con
   }
   if (spec.observation) return *spec.observation;
   throw InputError("the spec has no observation; give one with --observation FILE");
-}
-
-ReferenceTable simulate_prior_table(const simulators::SpecModel& model, const Spec& spec, std::size_t n, std::uint64_t seed, int threads,
-                                    bool quiet, double& seconds) {
-  SimulationOptions options;
-  options.threads = threads == 0 && !model.simulator.thread_safe() ? 1 : threads;
-  options.failure_policy = spec.failure_policy;
-  options.max_redraws = spec.max_redraws;
-  options.stop = &interrupt_flag();
-  ProgressBar bar("simulate", n, ProgressBar::should_show(quiet), "sim");
-  options.on_progress = [&](std::size_t done, std::size_t) { bar.update(done); };
-  ReferenceTable table;
-  table.metadata.simulator = model.simulator.name();
-  table.metadata.parameter_names = model.simulator.info().parameter_names;
-  table.metadata.data_names = model.simulator.info().data_names;
-  table.metadata.seed = seed;
-  const auto summary = simulate_from_prior(model.simulator, *model.prior, n, seed, 0, options,
-                                           [&](const SimulationChunk& chunk) { table.append(chunk); });
-  bar.finish();
-  seconds = summary.seconds;
-  if (summary.interrupted) throw InputError("interrupted while simulating");
-  if (!quiet && (summary.failed || summary.non_finite)) std::fprintf(stderr, "simulated: %s\n", summary.brief_report().c_str());
-  return table;
 }
 
 AbcRun run_abc_method(const simulators::SpecModel& model, const Spec& spec, const Vector& observation, const AbcRunSettings& settings,

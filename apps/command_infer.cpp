@@ -1,6 +1,7 @@
 // sbi infer SPEC -o DIR: simulate (or read) a reference table, train LFVI or the MMD generator,
 // save the posterior, draw samples for the spec's observation and summarise them.
 #include "apps/cli.hpp"
+#include "apps/prior_table.hpp"
 
 #include "models/implicit_posterior.hpp"
 #include "sbi/core/error.hpp"
@@ -25,38 +26,6 @@ std::string utc_now() {
   char buffer[32];
   std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
   return buffer;
-}
-
-// Simulates `n` rows from the prior into `table_path` (binary, reusable with --table).
-ReferenceTable simulate_table(const simulators::SpecModel& model, const Spec& spec, std::size_t n, int threads, bool quiet,
-                              const std::filesystem::path& table_path, double& seconds) {
-  TableMetadata metadata;
-  metadata.simulator = model.simulator.name();
-  metadata.simulator_options = model.simulator.info().options;
-  metadata.parameter_names = model.simulator.info().parameter_names;
-  metadata.data_names = model.simulator.info().data_names;
-  metadata.seed = spec.seed;
-  metadata.failure_policy = to_string(spec.failure_policy);
-  SimulationOptions options;
-  options.threads = threads == 0 && !model.simulator.thread_safe() ? 1 : threads;
-  options.failure_policy = spec.failure_policy;
-  options.max_redraws = spec.max_redraws;
-  options.stop = &interrupt_flag();
-  ProgressBar bar("simulate", n, ProgressBar::should_show(quiet), "sim");
-  options.on_progress = [&](std::size_t done, std::size_t) { bar.update(done); };
-  TableWriter writer(table_path, TableFormat::binary, metadata);
-  ReferenceTable table;
-  table.metadata = metadata;
-  const auto summary = simulate_from_prior(model.simulator, *model.prior, n, spec.seed, 0, options, [&](const SimulationChunk& chunk) {
-    writer.write(chunk);
-    table.append(chunk);
-  });
-  bar.finish();
-  writer.finish(summary);
-  seconds = summary.seconds;
-  if (!quiet) std::fprintf(stderr, "simulated: %s\n", summary.brief_report().c_str());
-  if (summary.interrupted) throw InputError("interrupted while simulating; the finished rows are in " + table_path.string() + " (use --table to train on them)");
-  return table;
 }
 
 int run_infer(const std::vector<std::string>& args) {
@@ -101,7 +70,7 @@ int run_infer(const std::vector<std::string>& args) {
     if (!quiet) std::fprintf(stderr, "training on %lld rows of %s\n", static_cast<long long>(table.rows()), path.string().c_str());
     table_source = path.string();
   } else {
-    table = simulate_table(model, spec, simulations, vm["threads"].as<int>(), quiet, folder / "table.sbt", simulation_seconds);
+    table = simulate_prior_table(model, spec, simulations, spec.seed, vm["threads"].as<int>(), quiet, simulation_seconds, folder / "table.sbt");
     table_source = "simulated";
   }
 
