@@ -86,7 +86,7 @@ def write_markdown(results, path):
                     any_result = True
                     c2st = sum(r["c2st"] for r in rows) / len(rows)
                     seconds = sum(r["seconds"] for r in rows) / len(rows)
-                    cells += [f"{c2st:.3f} ({len(rows)})", f"{SBIBM[task][method][b_index]:.3f}", f"{seconds:.1f}"]
+                    cells += [f"{c2st:.3f} ({len(rows)})", f"{SBIBM[task][method][b_index]:.3f}", seconds_text(seconds)]
                 else:
                     cells += ["not run", f"{SBIBM[task][method][b_index]:.3f}", ""]
             if any_result:
@@ -94,13 +94,19 @@ def write_markdown(results, path):
     lines += ["", "Per run (observation, C2ST, seconds, final epsilon, particles / ESS):", "",
               "| task | budget | obs | method | C2ST | s | epsilon | particles | ESS |", "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
-        lines.append(f"| {r['task']} | {r['budget']} | {r['observation']} | {r['method']} | {r['c2st']:.4f} | {r['seconds']:.1f} | "
+        lines.append(f"| {r['task']} | {r['budget']} | {r['observation']} | {r['method']} | {r['c2st']:.4f} | {seconds_text(r['seconds'])} | "
                      f"{r['epsilon']:.4g} | {r['particles']} | {r['ess']:.0f} |")
     if NOTES:
         lines += ["", NOTES.rstrip()]
     with open(path + ".tmp", "w") as f:
         f.write("\n".join(lines) + "\n")
     os.replace(path + ".tmp", path)
+
+
+def seconds_text(seconds):
+    """Wall seconds for the tables: one decimal from 1 s up, two significant digits below (SMC at
+    small budgets finishes in tens of milliseconds, which one decimal would print as 0.0)."""
+    return f"{seconds:.1f}" if seconds >= 1 else f"{seconds:.2g}"
 
 
 COMMAND_ARGS = ""
