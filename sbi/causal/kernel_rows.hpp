@@ -6,7 +6,11 @@
 // Written as plain loops (not Eigen expressions) so that an AVX2+FMA copy can be compiled beside
 // the portable one and chosen at run time: Eigen chooses its packet width from compile-time
 // macros, so without -march=native the exponentials would run on SSE2 code several times slower
-// (bench/causal/RESULTS.md, "Speed of the CGNN kernel").
+// (bench/causal/RESULTS.md, "Speed of the CGNN kernel"). The AVX2 copy lets the compiler fuse
+// multiply-adds, so its numbers differ from the portable copy's in the last bits (CGNN results then
+// depend on the CPU as they do on -march=native, never on the thread count); compiling it with
+// -ffp-contract=off made them identical but cost 26 % per pair (Tübingen pair 1, one thread:
+// 15.0 s against 11.9 s, 2026-11-27).
 #include <cstddef>
 
 namespace sbi::causal::detail {
