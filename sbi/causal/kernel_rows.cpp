@@ -9,7 +9,7 @@ namespace {
 
 [[gnu::always_inline]] inline float exp_nonpositive_inline(float x) {
   constexpr float log2e = 1.44269504088896341f;
-  constexpr float ln2_hi = 0.693145751953125f;   // ln 2 split so that k·ln2_hi is exact for |k| < 2^11
+  constexpr float ln2_hi = 0.693145751953125f;   // 15 significant bits: k·ln2_hi is exact for |k| < 2^9 (here |k| ≤ 126)
   constexpr float ln2_lo = 1.428606765330187e-06f;
   constexpr float round_magic = 12582912.0f;      // 1.5·2^23: adding it rounds to an integer in the low bits
   // Clamp at −87 by comparing bit patterns: a float comparison here keeps GCC from vectorising the
