@@ -33,6 +33,10 @@ struct AbcRun {
 // empty, else the spec's; InputError when its length does not match the simulator or there is none.
 Vector observation_for(const simulators::SpecModel& model, const Spec& spec, const std::string& observation_file);
 
+// The simulation budget when --budget is not given: the spec's inference.simulations (checked: an
+// integer ≥ minimum, else InputError naming the JSON path), else 10000.
+std::size_t spec_simulation_budget(const Spec& spec, std::size_t minimum);
+
 // Runs rejection ABC (on `table` when given, else on a fresh table of settings.budget rows) or SMC-ABC
 // for `observation`, then resamples settings.samples draws into result.samples.
 AbcRun run_abc_method(const simulators::SpecModel& model, const Spec& spec, const Vector& observation, const AbcRunSettings& settings,

@@ -30,6 +30,11 @@ Vector observation_for(const simulators::SpecModel& model, const Spec& spec, con
   throw InputError("the spec has no observation; give one with --observation FILE");
 }
 
+std::size_t spec_simulation_budget(const Spec& spec, std::size_t minimum) {
+  JsonObjectReader inference(spec.inference, "inference");
+  return static_cast<std::size_t>(inference.optional_integer("simulations", 10000, static_cast<std::int64_t>(minimum)));
+}
+
 AbcRun run_abc_method(const simulators::SpecModel& model, const Spec& spec, const Vector& observation, const AbcRunSettings& settings,
                       const ReferenceTable* table) {
   AbcRun run;
@@ -127,12 +132,7 @@ int run_abc(const std::vector<std::string>& args) {
   settings.seed = vm.count("seed") ? vm["seed"].as<std::uint64_t>() : spec.seed;
   settings.samples = vm.count("samples") ? vm["samples"].as<std::size_t>() : spec.output_samples;
   if (settings.samples == 0) throw po::error("--samples must be positive");
-  if (vm.count("budget")) {
-    settings.budget = vm["budget"].as<std::size_t>();
-  } else {
-    const nlohmann::json* simulations = spec.inference.contains("simulations") ? &spec.inference["simulations"] : nullptr;
-    settings.budget = simulations && simulations->is_number_unsigned() ? simulations->get<std::size_t>() : 10000;
-  }
+  settings.budget = vm.count("budget") ? vm["budget"].as<std::size_t>() : spec_simulation_budget(spec, 4);
   if (settings.budget < 4) throw po::error("--budget must be at least 4 simulations");
   settings.rejection.scale = scale_kind_from_string(vm["scale"].as<std::string>());
   settings.rejection.regression = vm["regression"].as<bool>();

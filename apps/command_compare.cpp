@@ -252,10 +252,7 @@ int run_compare(const std::vector<std::string>& args) {
   const std::uint64_t seed = vm.count("seed") ? vm["seed"].as<std::uint64_t>() : spec.seed;
   const std::size_t n_samples = vm.count("samples") ? vm["samples"].as<std::size_t>() : spec.output_samples;
   if (n_samples < 2) throw po::error("--samples must be at least 2");
-  std::size_t budget = 10000;
-  if (vm.count("budget")) budget = vm["budget"].as<std::size_t>();
-  else if (spec.inference.contains("simulations") && spec.inference["simulations"].is_number_unsigned())
-    budget = spec.inference["simulations"].get<std::size_t>();
+  const std::size_t budget = vm.count("budget") ? vm["budget"].as<std::size_t>() : spec_simulation_budget(spec, 20);
   if (budget < 20) throw po::error("--budget must be at least 20 simulations");
 
   nlohmann::json inference = spec.inference;

@@ -6,6 +6,8 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <fstream>
+
 using sbi::testing::cli_scratch_dir;
 using sbi::testing::read_text;
 using sbi::testing::run_cli;
@@ -63,6 +65,15 @@ TEST_CASE("sbi abc rejects bad input with a clear message and a non-zero exit", 
   r = run_cli("abc '" + kSpec + "' --method rejection");
   CHECK(r.exit_code != 0);
   CHECK(r.err.find("-o DIR") != std::string::npos);
+  // A budget taken from the spec is checked like sbi infer checks it, with its JSON path.
+  nlohmann::json spec = nlohmann::json::parse(read_text(kSpec));
+  spec["inference"]["simulations"] = "many";
+  std::filesystem::create_directories(dir);
+  const auto bad_spec = dir / "bad_simulations.json";
+  std::ofstream(bad_spec) << spec.dump();
+  r = run_cli("abc '" + bad_spec.string() + "' --method rejection -o '" + (dir / "out").string() + "'");
+  CHECK(r.exit_code != 0);
+  CHECK(r.err.find("inference.simulations") != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(dir / "samples.csv"));
   std::filesystem::remove_all(dir);
 }
