@@ -7,7 +7,7 @@
 #include "sbi/core/error.hpp"
 #include "sbi/diagnostics/summaries.hpp"
 #include "sbi/io/csv.hpp"
-#include "sbi/spec/json_path.hpp"
+#include "sbi/io/json_reader.hpp"
 #include "sbi/util/progress.hpp"
 
 #include <nlohmann/json.hpp>

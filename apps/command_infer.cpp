@@ -8,7 +8,7 @@
 #include "sbi/diagnostics/summaries.hpp"
 #include "sbi/io/csv.hpp"
 #include "sbi/simulation/table.hpp"
-#include "sbi/spec/json_path.hpp"
+#include "sbi/io/json_reader.hpp"
 #include "sbi/util/progress.hpp"
 #include "simulators/from_spec.hpp"
 

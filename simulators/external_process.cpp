@@ -1,6 +1,6 @@
 #include "simulators/external_process.hpp"
 
-#include "sbi/spec/json_path.hpp"
+#include "sbi/io/json_reader.hpp"
 #include "simulators/external_worker.hpp"
 
 #include <poll.h>

@@ -1,7 +1,7 @@
 #include "simulators/from_spec.hpp"
 
 #include "sbi/core/error.hpp"
-#include "sbi/spec/json_path.hpp"
+#include "sbi/io/json_reader.hpp"
 #include "simulators/external_process.hpp"
 #include "simulators/registry.hpp"
 

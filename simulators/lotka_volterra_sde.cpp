@@ -1,7 +1,7 @@
 #include "simulators/lotka_volterra_sde.hpp"
 
 #include "sbi/core/error.hpp"
-#include "sbi/spec/json_path.hpp"
+#include "sbi/io/json_reader.hpp"
 #include "simulators/detail/common.hpp"
 #include "simulators/lotka_volterra_jump.hpp"  // the shared summary statistics and time labels
 

@@ -1,7 +1,7 @@
 #include "simulators/registry.hpp"
 
 #include "sbi/core/error.hpp"
-#include "sbi/spec/json_path.hpp"
+#include "sbi/io/json_reader.hpp"
 #include "simulators/bernoulli_glm.hpp"
 #include "simulators/gaussian.hpp"
 #include "simulators/lotka_volterra.hpp"

@@ -5,7 +5,7 @@
 #include "sbi/optim/adam.hpp"
 #include "sbi/optim/training.hpp"
 #include "sbi/simulation/simulator.hpp"
-#include "sbi/spec/json_path.hpp"
+#include "sbi/io/json_reader.hpp"
 #include "sbi/stability/estimators.hpp"
 
 #include <chrono>

@@ -1,7 +1,7 @@
 #include "sbi/priors/prior.hpp"
 
 #include "sbi/core/error.hpp"
-#include "sbi/spec/json_path.hpp"
+#include "sbi/io/json_reader.hpp"
 
 #include <Eigen/Cholesky>
 #include <nlohmann/json.hpp>

@@ -1,6 +1,6 @@
 #include "sbi/simulation/simulator.hpp"
 
-#include "sbi/spec/json_path.hpp"
+#include "sbi/io/json_reader.hpp"
 
 #include <cmath>
 

@@ -2,7 +2,7 @@
 
 #include "sbi/core/error.hpp"
 #include "sbi/io/csv.hpp"
-#include "sbi/spec/json_path.hpp"
+#include "sbi/io/json_reader.hpp"
 
 #include <fstream>
 #include <sstream>
@@ -86,21 +86,8 @@ Spec parse_spec(const nlohmann::json& document, const std::filesystem::path& dir
 Spec read_spec(const std::filesystem::path& path) {
   std::ifstream in(path);
   if (!in) throw FileError(path.string() + ": cannot open the spec");
-  nlohmann::json document;
-  try {
-    document = nlohmann::json::parse(in, nullptr, true, /*ignore_comments=*/true);
-  } catch (const nlohmann::json::parse_error& e) {
-    // nlohmann reports a byte offset; turn it into line and column.
-    std::ifstream again(path);
-    std::string text((std::istreambuf_iterator<char>(again)), std::istreambuf_iterator<char>());
-    std::size_t line = 1, column = 1;
-    for (std::size_t i = 0; i + 1 < e.byte && i < text.size(); ++i) {
-      if (text[i] == '\n') { ++line; column = 1; } else { ++column; }
-    }
-    std::string reason = e.what();
-    if (auto pos = reason.find("syntax error"); pos != std::string::npos) reason = reason.substr(pos);
-    throw InputError(path.string() + ":" + std::to_string(line) + ":" + std::to_string(column) + ": invalid JSON: " + reason);
-  }
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const nlohmann::json document = parse_json_text(text, path.string(), /*allow_comments=*/true);
   try {
     return parse_spec(document, path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path());
   } catch (const InputError& e) {

@@ -2,7 +2,7 @@
 // Internal to simulators/: small helpers shared by the built-in simulators.
 #include "sbi/core/error.hpp"
 #include "sbi/core/types.hpp"
-#include "sbi/spec/json_path.hpp"
+#include "sbi/io/json_reader.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,5 +1,5 @@
 #pragma once
-// Reading JSON objects with errors that name the JSON path and what was expected, e.g.
+// Parsing JSON text safely, and reading JSON objects with errors that name the JSON path and what was expected, e.g.
 //   prior[2].sigma: expected a positive number, got -1
 // A reader records which keys were read; reject_unknown_keys() then turns a misspelt key into an
 // error instead of silently ignoring it.
@@ -12,6 +12,15 @@
 #include <vector>
 
 namespace sbi {
+
+// Deepest nesting of lists and objects that parse_json_text accepts: deeper documents are refused
+// before parsing (the JSON library recurses on them and can overflow the stack).
+inline constexpr int kMaxJsonNesting = 256;
+
+// Parses JSON text. Errors are InputError naming `where` with line and column: syntax errors,
+// numbers out of double range (1e400), nesting deeper than kMaxJsonNesting.
+// `allow_comments` accepts // and /* */ comments (specs).
+nlohmann::json parse_json_text(const std::string& text, const std::string& where, bool allow_comments = false);
 
 // "a string", "an object", "-1", ... for error messages.
 std::string json_type_description(const nlohmann::json& value);

@@ -1,4 +1,4 @@
-#include "sbi/spec/json_path.hpp"
+#include "sbi/io/json_reader.hpp"
 
 #include "sbi/core/error.hpp"
 
@@ -6,6 +6,67 @@
 #include <cmath>
 
 namespace sbi {
+
+namespace {
+
+// Line and column (1-based) of byte offset `offset` in `text`.
+std::string line_and_column(const std::string& text, std::size_t offset) {
+  std::size_t line = 1, column = 1;
+  for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  return std::to_string(line) + ":" + std::to_string(column);
+}
+
+// Byte offset where the nesting of lists and objects first exceeds `limit`, or npos.
+std::size_t too_deep_at(const std::string& text, int limit) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return i;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return std::string::npos;
+}
+
+}  // namespace
+
+nlohmann::json parse_json_text(const std::string& text, const std::string& where, bool allow_comments) {
+  if (const auto at = too_deep_at(text, kMaxJsonNesting); at != std::string::npos)
+    throw InputError(where + ":" + line_and_column(text, at) + ": invalid JSON: lists and objects nested more than " +
+                     std::to_string(kMaxJsonNesting) + " deep");
+  try {
+    return nlohmann::json::parse(text, nullptr, true, allow_comments);
+  } catch (const nlohmann::json::parse_error& e) {
+    std::string reason = e.what();
+    if (auto pos = reason.find("syntax error"); pos != std::string::npos) reason = reason.substr(pos);
+    throw InputError(where + ":" + line_and_column(text, e.byte > 0 ? e.byte - 1 : 0) + ": invalid JSON: " + reason);
+  } catch (const nlohmann::json::out_of_range& e) {
+    // The library's message names the number but not where it is ("number overflow parsing '1e400'").
+    std::string reason = e.what();
+    if (auto pos = reason.find("number overflow"); pos != std::string::npos) reason = reason.substr(pos);
+    const auto quote = reason.find('\'');
+    std::size_t at = std::string::npos;
+    if (quote != std::string::npos) at = text.find(reason.substr(quote + 1, reason.rfind('\'') - quote - 1));
+    throw InputError(where + (at == std::string::npos ? "" : ":" + line_and_column(text, at)) + ": invalid JSON: " + reason +
+                     " (a number outside the range of a double)");
+  }
+}
 
 std::string format_number(double value) {
   char buffer[64];

@@ -1,0 +1,115 @@
+#pragma once
+// The training loop every neural method uses: optimisation steps, a validation check every
+// `eval_every` steps, early stopping that restores the best weights, a progress callback, a stop
+// flag (Ctrl-C keeps the best weights so far) and the training curve.
+//
+//   sbi::optim::TrainingLoop loop(options, {"loss"});
+//   loop.track(network.parameters());                 // snapshotted at the best validation loss
+//   auto outcome = loop.run({
+//       .step = [&](int step, std::span<double> losses) { ...one update...; losses[0] = loss; },
+//       .validate = [&] { return validation_loss(); }}, callbacks);
+//   // the tracked parameters now hold the best weights; outcome.curve is the training curve
+//
+// A method that validates another set of weights than it trains (LFVI's averaged generator) swaps
+// them in and out with the before/after_validation hooks; the snapshot is taken in between.
+#include "sbi/core/types.hpp"
+#include "sbi/nn/parameter.hpp"
+
+#include <atomic>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace sbi {
+
+// What a long run reports while it works, and how it is stopped (shared by every method).
+struct TrainingProgress {
+  std::string stage;         // "train", "simulate", "round 2/5", ...
+  std::size_t done = 0;      // steps (or simulations) done in this stage
+  std::size_t total = 0;     // the stage's maximum
+  std::string unit = "step";
+  std::string status;        // a short text: current losses, tolerance, ...
+};
+
+struct TrainingCallbacks {
+  std::function<void(const TrainingProgress&)> on_progress;
+  // Set from outside (Ctrl-C): the method stops at the next check and returns the best it has.
+  const std::atomic<bool>* stop = nullptr;
+  bool stop_requested() const { return stop && stop->load(); }
+  void report(const TrainingProgress& progress) const {
+    if (on_progress) on_progress(progress);
+  }
+};
+
+}  // namespace sbi
+
+namespace sbi::optim {
+
+struct TrainingLoopOptions {
+  int max_steps = 20000;     // optimisation steps
+  int min_steps = 0;         // no early stop before this many steps
+  int eval_every = 100;      // steps between validation checks
+  int patience = 20;         // checks without improvement before stopping
+  double min_delta = 0.0;    // an improvement must lower the best validation loss by more than this
+  std::string stage = "train";  // label for progress reports
+
+  bool is_valid(std::string* why = nullptr) const;
+};
+
+// One row of the training curve: mean training losses since the previous check, the validation
+// loss, the time since the start.
+struct TrainingRecord {
+  int step = 0;
+  std::vector<double> losses;
+  double validation = 0;
+  double seconds = 0;
+};
+
+struct TrainingCurve {
+  std::vector<std::string> loss_names;  // columns of TrainingRecord::losses
+  std::vector<TrainingRecord> records;
+  // Columns: step, <loss names>, validation, seconds.
+  Names columns() const;
+  RowMatrix to_matrix() const;
+  // The inverse of (columns(), to_matrix()); throws InputError when the columns do not fit.
+  static TrainingCurve from_table(const Names& columns, const RowMatrix& values);
+};
+
+struct TrainingOutcome {
+  TrainingCurve curve;
+  int best_step = 0;
+  double best_validation = 0;
+  bool stopped_early = false;
+  bool interrupted = false;
+  double seconds = 0;
+};
+
+struct TrainingHooks {
+  // One optimisation step (1-based); writes its losses (one per loss name) into `losses`.
+  std::function<void(int step, std::span<double> losses)> step;
+  // The validation loss (lower is better; NaN never counts as an improvement).
+  std::function<double()> validate;
+  std::function<void()> before_validation;  // optional
+  std::function<void()> after_validation;   // optional
+  // Optional: a short status text for the progress report from the latest record.
+  std::function<std::string(const TrainingRecord&)> status;
+};
+
+class TrainingLoop {
+ public:
+  // Throws InputError when the options are invalid.
+  TrainingLoop(TrainingLoopOptions options, std::vector<std::string> loss_names);
+
+  // Parameters whose values are snapshotted at the best validation loss and restored at the end.
+  void track(const nn::ParameterList<float>& parameters);
+
+  TrainingOutcome run(const TrainingHooks& hooks, const TrainingCallbacks& callbacks = {});
+
+ private:
+  TrainingLoopOptions options_;
+  std::vector<std::string> loss_names_;
+  nn::ParameterList<float> tracked_;
+};
+
+}  // namespace sbi::optim
