@@ -2,6 +2,8 @@
 
 #include "sbi/core/error.hpp"
 
+#include <cctype>
+#include <charconv>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
@@ -63,6 +65,78 @@ int run_guarded(const std::string& command, const std::function<int()>& body) {
     std::cerr << "sbi " << command << ": error: " << e.what() << "\n";
   }
   return kExitError;
+}
+
+namespace {
+std::uint64_t parse_unsigned(boost::any& out, const std::vector<std::string>& values, const char* what) {
+  po::validators::check_first_occurrence(out);
+  const std::string& text = po::validators::get_single_string(values);
+  std::uint64_t value = 0;
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || !std::isdigit(static_cast<unsigned char>(text.front())) || ec != std::errc() || ptr != end)
+    throw po::error("expected " + std::string(what) + ", got \"" + text + "\"");
+  return value;
+}
+}  // namespace
+
+void validate(boost::any& out, const std::vector<std::string>& values, Count*, int) {
+  out = Count{parse_unsigned(out, values, "a whole number ≥ 0")};
+}
+
+void validate(boost::any& out, const std::vector<std::string>& values, Seed*, int) {
+  out = Seed{parse_unsigned(out, values, "a seed (a whole number from 0 to 18446744073709551615)")};
+}
+
+std::uint64_t count_option(const po::variables_map& vm, const std::string& name, std::uint64_t minimum, std::uint64_t maximum) {
+  const std::uint64_t value = vm[name].as<Count>().value;
+  if (value < minimum || value > maximum)
+    throw po::error("--" + name + " must be between " + std::to_string(minimum) + " and " + std::to_string(maximum) + ", got " +
+                    std::to_string(value));
+  return value;
+}
+
+std::optional<std::uint64_t> seed_option(const po::variables_map& vm) {
+  if (!vm.count("seed")) return std::nullopt;
+  return vm["seed"].as<Seed>().value;
+}
+
+void add_quiet_flag(po::options_description& options) { options.add_options()("quiet,q", po::bool_switch(), "no progress bars"); }
+
+void add_threads_flag(po::options_description& options) {
+  options.add_options()("threads", po::value<Count>()->default_value(Count{0}, "0"), "worker threads (0 = all cores; results do not depend on it)");
+}
+
+void add_seed_flag(po::options_description& options, const char* what) { options.add_options()("seed", po::value<Seed>(), what); }
+
+bool quiet_flag(const po::variables_map& vm) { return vm.count("quiet") && vm["quiet"].as<bool>(); }
+
+int threads_flag(const po::variables_map& vm) {
+  if (!vm.count("threads")) return 0;
+  return static_cast<int>(count_option(vm, "threads", 0, 4096));
+}
+
+TrainingCallbacks ProgressDisplay::callbacks() {
+  TrainingCallbacks callbacks;
+  callbacks.stop = &interrupt_flag();
+  callbacks.on_progress = [this](const TrainingProgress& progress) { on_progress(progress); };
+  return callbacks;
+}
+
+void ProgressDisplay::on_progress(const TrainingProgress& progress) {
+  if (!show_) return;
+  if (!bar_ || progress.stage != stage_) {
+    if (bar_) bar_->finish();
+    stage_ = progress.stage;
+    bar_ = std::make_unique<ProgressBar>(progress.stage, progress.total, true, progress.unit);
+  }
+  bar_->set_status(progress.status);
+  bar_->update(progress.done);
+}
+
+void ProgressDisplay::finish() {
+  if (bar_) bar_->finish();
+  bar_.reset();
 }
 
 }  // namespace sbi::cli

@@ -1,9 +1,15 @@
 #pragma once
 // Shared pieces of the `sbi` command-line program.
+#include "sbi/optim/training_loop.hpp"
+#include "sbi/util/progress.hpp"
+
 #include <boost/program_options.hpp>
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +43,44 @@ bool parse_command_line(const std::vector<std::string>& args, const std::string&
 
 // Runs `body` and turns exceptions into a message on stderr and an exit code.
 int run_guarded(const std::string& command, const std::function<int()>& body);
+
+// A non-negative integer given on the command line ("-1", "2.5", "1e3" and "12abc" are refused, not
+// wrapped to 2^64 − 1 as Boost would). Counts: simulations, samples, budgets. Seeds: any uint64.
+struct Count {
+  std::uint64_t value = 0;
+};
+struct Seed {
+  std::uint64_t value = 0;
+};
+void validate(boost::any& out, const std::vector<std::string>& values, Count*, int);
+void validate(boost::any& out, const std::vector<std::string>& values, Seed*, int);
+// vm[name] as a count in [minimum, maximum]; po::error naming --name otherwise.
+std::uint64_t count_option(const po::variables_map& vm, const std::string& name, std::uint64_t minimum,
+                           std::uint64_t maximum = std::uint64_t{1} << 40);
+std::optional<std::uint64_t> seed_option(const po::variables_map& vm);
+
+// The flags that mean the same thing in every command that has them.
+void add_quiet_flag(po::options_description& options);                      // --quiet, -q
+void add_threads_flag(po::options_description& options);                    // --threads (0 = all cores)
+void add_seed_flag(po::options_description& options, const char* what);     // --seed
+bool quiet_flag(const po::variables_map& vm);
+int threads_flag(const po::variables_map& vm);
+
+// Progress bars on stderr for a long library call: one bar per stage reported through the callbacks
+// (simulate, train, round k, ...), silent when quiet or stderr is not a terminal; Ctrl-C sets the
+// callbacks' stop flag.
+class ProgressDisplay {
+ public:
+  explicit ProgressDisplay(bool quiet) : show_(ProgressBar::should_show(quiet)) {}
+  TrainingCallbacks callbacks();
+  void finish();
+
+ private:
+  void on_progress(const TrainingProgress& progress);
+  bool show_;
+  std::string stage_;
+  std::unique_ptr<ProgressBar> bar_;
+};
 
 // Registered subcommands (defined in the command_*.cpp files).
 Command simulate_command();

@@ -41,11 +41,12 @@ int run_diagnose(const std::vector<std::string>& args) {
       ("samples", po::value<std::string>(), "the samples to judge (CSV: header + rows)")
       ("reference,r", po::value<std::string>(), "reference posterior samples (CSV; its header names the parameters)")
       ("n", po::value<std::size_t>()->default_value(10000), "use the first N rows of each file (0 = all)")
-      ("seed", po::value<std::uint64_t>()->default_value(1), "C2ST seed (cross-validation folds, initial weights, minibatches)")
-      ("threads", po::value<int>()->default_value(0), "C2ST worker threads, one fold each (0 = all cores; results do not depend on it)")
       ("mmd-samples", po::value<std::size_t>()->default_value(5000), "rows of each set used for MMD² (quadratic cost; 0 = all)")
       ("json", po::bool_switch(), "print one JSON object instead of the report")
       ("no-c2st", po::bool_switch(), "skip the classifier two-sample test");
+  add_seed_flag(options, "C2ST seed: cross-validation folds, initial weights, minibatches (default 1)");
+  add_threads_flag(options);
+  add_quiet_flag(options);
   po::positional_options_description positional;
   positional.add("samples", 1);
   po::variables_map vm;
@@ -82,8 +83,8 @@ int run_diagnose(const std::vector<std::string>& args) {
   C2stResult c2st_result;
   C2stOptions c2st_options;
   c2st_options.max_samples = static_cast<Eigen::Index>(n);
-  c2st_options.seed = vm["seed"].as<std::uint64_t>();
-  c2st_options.threads = vm["threads"].as<int>();
+  c2st_options.seed = seed_option(vm).value_or(1);
+  c2st_options.threads = threads_flag(vm);
   if (run_c2st) c2st_result = c2st_test(finite_reference, finite_samples, c2st_options);
 
   MmdOptions mmd_options;

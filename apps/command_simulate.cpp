@@ -1,7 +1,9 @@
 // sbi simulate SPEC -n N -o TABLE: a reference table of (θ, y) pairs drawn from the prior.
 #include "apps/cli.hpp"
 
+#include "models/methods.hpp"
 #include "sbi/core/error.hpp"
+#include "sbi/workflows/run.hpp"
 #include "sbi/simulation/table.hpp"
 #include "sbi/spec/spec.hpp"
 #include "sbi/util/progress.hpp"
@@ -31,16 +33,16 @@ int run_simulate(const std::vector<std::string>& args) {
   po::options_description options("Options");
   options.add_options()
       ("spec", po::value<std::string>(), "the JSON spec (simulator, prior, seed, failure policy)")
-      ("simulations,n", po::value<std::size_t>()->default_value(10000), "number of simulations")
+      ("simulations,n", po::value<Count>()->default_value(Count{10000}, "10000"), "number of simulations")
       ("output,o", po::value<std::string>(), "the table to write (.csv, or .sbt for binary)")
       ("format", po::value<std::string>(), "csv or bin (default: from the file name; .sbt/.bin = bin)")
-      ("threads", po::value<int>()->default_value(0), "worker threads (0 = all cores)")
-      ("seed", po::value<std::uint64_t>(), "override the spec's seed")
-      ("batch-size", po::value<std::size_t>()->default_value(256), "simulations handed to a worker at a time (results do not depend on it)")
+      ("batch-size", po::value<Count>()->default_value(Count{256}, "256"), "simulations handed to a worker at a time (results do not depend on it)")
       ("append", po::bool_switch(), "add rows to an existing table, continuing its simulation indices")
       ("force", po::bool_switch(), "overwrite an existing table")
-      ("quiet,q", po::bool_switch(), "no progress bar")
       ("list", po::bool_switch(), "list the built-in simulators and exit");
+  add_threads_flag(options);
+  add_seed_flag(options, "override the spec's seed");
+  add_quiet_flag(options);
   po::positional_options_description positional;
   positional.add("spec", 1);
   po::variables_map vm;
@@ -54,13 +56,16 @@ int run_simulate(const std::vector<std::string>& args) {
   if (!vm.count("output")) throw po::error("the output table is required: -o TABLE");
   const std::filesystem::path output = vm["output"].as<std::string>();
   const bool append = vm["append"].as<bool>();
-  const bool quiet = vm["quiet"].as<bool>();
+  const bool quiet = quiet_flag(vm);
   if (append && vm["force"].as<bool>()) throw po::error("--append and --force exclude each other");
   const TableFormat format = vm.count("format") ? table_format_from_string(vm["format"].as<std::string>()) : table_format_for_path(output);
 
   const Spec spec = read_spec(vm["spec"].as<std::string>());
   const auto model = simulators::build_spec_model(spec);
-  std::uint64_t seed = vm.count("seed") ? vm["seed"].as<std::uint64_t>() : spec.seed;
+  // The inference section is checked too, so that a misspelt key is found before hours of simulation.
+  parse_method_options(builtin_methods().at(spec_method(spec)), spec.inference);
+  const std::optional<std::uint64_t> seed_given = seed_option(vm);
+  std::uint64_t seed = seed_given.value_or(spec.seed);
 
   TableMetadata metadata;
   metadata.simulator = model.simulator.name();
@@ -73,7 +78,7 @@ int run_simulate(const std::vector<std::string>& args) {
   const bool exists = std::filesystem::exists(output);
   if (append && exists) {
     const ReferenceTable existing = read_table(output);
-    if (vm.count("seed") && seed != existing.metadata.seed)
+    if (seed_given && seed != existing.metadata.seed)
       throw InputError(output.string() + ": the table was made with seed " + std::to_string(existing.metadata.seed) +
                        "; appending continues that seed's streams, so --seed " + std::to_string(seed) + " cannot be used");
     seed = existing.metadata.seed;
@@ -84,13 +89,12 @@ int run_simulate(const std::vector<std::string>& args) {
   metadata.seed = seed;
 
   SimulationOptions sim_options;
-  sim_options.threads = vm["threads"].as<int>();
-  if (vm["threads"].defaulted() && !model.simulator.thread_safe()) sim_options.threads = 1;
-  sim_options.batch_size = vm["batch-size"].as<std::size_t>();
+  sim_options.threads = threads_flag(vm);
+  sim_options.batch_size = vm.count("batch-size") ? count_option(vm, "batch-size", 1, 1 << 24) : 256;
   sim_options.failure_policy = spec.failure_policy;
   sim_options.max_redraws = spec.max_redraws;
   sim_options.stop = &interrupt_flag();
-  const std::size_t n = vm["simulations"].as<std::size_t>();
+  const std::size_t n = vm.count("simulations") ? count_option(vm, "simulations", 1) : 10000;
   ProgressBar bar("simulate", n, ProgressBar::should_show(quiet), "sim");
   sim_options.on_progress = [&](std::size_t done, std::size_t) { bar.update(done); };
 

@@ -194,7 +194,7 @@ int run_sweep_command(const std::vector<std::string>& args) {
   run.beta2 = vm["beta2"].as<double>();
   run.discriminator_learning_rate = vm["discriminator-lr"].as<double>();
   run.exact_w1 = vm["exact-w1"].as<bool>();
-  if (auto why = run.validate(); !why.empty()) throw po::error(why);
+  if (std::string why; !run.is_valid(&why)) throw po::error(why);
 
   const auto target = stability::make_point_target(vm["target"].as<std::string>());
   const double gamma0 = stability::learnable_points_step_size(run.alpha, run.beta2);

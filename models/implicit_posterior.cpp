@@ -5,62 +5,38 @@
 #include "sbi/nn/serialize.hpp"
 
 #include <cmath>
-#include <fstream>
 
 namespace sbi::models {
 
 namespace fs = std::filesystem;
 
-nlohmann::json Provenance::to_json() const {
-  return {{"method", method},         {"simulator", simulator}, {"simulator_options", simulator_options},
-          {"spec", spec},             {"seed", seed},           {"simulations", simulations},
-          {"table", table},           {"training_seconds", training_seconds},
-          {"simulation_seconds", simulation_seconds}, {"created", created}, {"sbi_version", sbi_version}};
-}
-
-Provenance Provenance::from_json(const nlohmann::json& j) {
-  Provenance p;
-  p.method = j.value("method", "");
-  p.simulator = j.value("simulator", "");
-  p.simulator_options = j.value("simulator_options", nlohmann::json::object());
-  p.spec = j.value("spec", nlohmann::json());
-  p.seed = j.value("seed", std::uint64_t{0});
-  p.simulations = j.value("simulations", std::size_t{0});
-  p.table = j.value("table", "");
-  p.training_seconds = j.value("training_seconds", 0.0);
-  p.simulation_seconds = j.value("simulation_seconds", 0.0);
-  p.created = j.value("created", "");
-  p.sbi_version = j.value("sbi_version", "");
-  return p;
-}
-
-ImplicitPosterior::ImplicitPosterior(LfviFit fit, PriorPtr prior, Names data_names, LfviOptions options, Provenance provenance)
-    : generator_(std::move(fit.generator)), discriminator_(std::move(fit.discriminator)),
-      standardization_(std::move(fit.standardization)), prior_(std::move(prior)), data_names_(std::move(data_names)),
-      options_(std::move(options)), provenance_(std::move(provenance)), curve_(std::move(fit.curve)) {
-  if (!prior_) throw InputError("ImplicitPosterior: no prior");
+ImplicitPosterior::ImplicitPosterior(ImplicitGeneratorFit fit, PriorPtr prior, Names data_names, PosteriorInfo info, int refine_oversample)
+    : PosteriorModelBase(std::move(prior), std::move(data_names), std::move(info)), generator_(std::move(fit.generator)),
+      discriminator_(std::move(fit.discriminator)), standardization_(std::move(fit.standardization)), noise_dim_(fit.noise_dim),
+      refine_oversample_(refine_oversample), curve_(std::move(fit.training.curve)) {
   if (static_cast<std::size_t>(standardization_.y_mean.size()) != data_names_.size())
     throw InputError("ImplicitPosterior: " + std::to_string(data_names_.size()) + " data names for " +
                      std::to_string(standardization_.y_mean.size()) + " data columns");
+  if (refine_oversample_ < 0) throw InputError("ImplicitPosterior: refine_oversample must be ≥ 0");
+  if (refine_oversample_ > 0 && !discriminator_) throw InputError("ImplicitPosterior: refinement needs the discriminator (method \"lfvi\")");
+  info_.kind = kImplicitGeneratorKind;
+  info_.has_log_prob = false;
+  info_.log_prob_normalized = false;
+  training_ = {{"best_step", fit.training.best_step},
+               {"best_validation_mmd2", fit.training.best_validation},
+               {"steps", curve_.records.empty() ? 0 : curve_.records.back().step},
+               {"stopped_early", fit.training.stopped_early},
+               {"interrupted", fit.training.interrupted},
+               {"training_rows", fit.training_rows},
+               {"validation_rows", fit.validation_rows}};
   generator_->eval();
   if (discriminator_) discriminator_->eval();
 }
 
-ad::Matrix<float> ImplicitPosterior::standardised_observation(const Vector& observation) const {
-  if (observation.size() != standardization_.y_mean.size())
-    throw InputError("observation has " + std::to_string(observation.size()) + " values; the posterior was trained on data with " +
-                     std::to_string(standardization_.y_mean.size()));
-  if (!observation.allFinite()) throw InputError("observation has non-finite values");
-  for (std::size_t c = 0; c < standardization_.y_log.size(); ++c)
-    if (standardization_.y_log[c] && !(observation[static_cast<Eigen::Index>(c)] > 0))
-      throw InputError("observation: " + data_names_[c] + " = " + std::to_string(observation[static_cast<Eigen::Index>(c)]) +
-                       " is not positive, but the posterior was trained on the log of this column (data_transform)");
-  return standardization_.standardize_data(observation).cast<float>().transpose();
-}
+nlohmann::json ImplicitPosterior::diagnostics() const { return training_; }
 
-ad::Matrix<float> ImplicitPosterior::generate(const ad::Matrix<float>& y_tilde, Eigen::Index n, Rng& rng) {
-  const int k = effective_noise_dim(options_, static_cast<Eigen::Index>(prior_->dim()));
-  const Eigen::Index d = y_tilde.cols();
+ad::Matrix<float> ImplicitPosterior::generate(const ad::Matrix<float>& y_tilde, Eigen::Index n, Rng& rng) const {
+  const Eigen::Index d = y_tilde.cols(), k = noise_dim_;
   ad::Matrix<float> out(n, static_cast<Eigen::Index>(prior_->dim()));
   constexpr Eigen::Index kChunk = 4096;  // bounds memory for large n
   ad::Matrix<float> input;
@@ -70,16 +46,20 @@ ad::Matrix<float> ImplicitPosterior::generate(const ad::Matrix<float>& y_tilde, 
     input.leftCols(d) = y_tilde.replicate(rows, 1);
     for (Eigen::Index c = 0; c < k; ++c)
       for (Eigen::Index r = 0; r < rows; ++r) input(r, d + c) = static_cast<float>(rng.normal());
-    out.middleRows(begin, rows) = generator_->predict(input);
+    out.middleRows(begin, rows) = generator_->evaluate(input);
   }
   return out;
 }
 
-RowMatrix ImplicitPosterior::sample(const Vector& observation, Eigen::Index n, std::uint64_t seed, int refine,
-                                    SamplingReport* report) {
+RowMatrix ImplicitPosterior::sample(const Vector& observation, Eigen::Index n, std::uint64_t seed) const {
+  return sample(observation, n, seed, -1, nullptr);
+}
+
+RowMatrix ImplicitPosterior::sample(const Vector& observation, Eigen::Index n, std::uint64_t seed, int refine, SamplingReport* report) const {
   if (n < 1) throw InputError("sample: the number of samples must be positive");
-  const auto y_tilde = standardised_observation(observation);
-  const int oversample = refine < 0 ? options_.refine_oversample : refine;
+  check_observation(observation, data_names_);
+  const ad::Matrix<float> y_tilde = standardization_.standardize_data(observation, data_names_).cast<float>().transpose();
+  const int oversample = refine < 0 ? refine_oversample_ : refine;
   if (oversample > 0 && !discriminator_) throw InputError("sample: refinement needs the discriminator (method \"lfvi\")");
   Rng rng(stream_seed(seed, 0, 0x5a3b1e));
   const Eigen::Index candidates = oversample > 0 ? n * oversample : n;
@@ -96,12 +76,11 @@ RowMatrix ImplicitPosterior::sample(const Vector& observation, Eigen::Index n, s
     constexpr Eigen::Index kChunk = 4096;
     for (Eigen::Index begin = 0; begin < candidates; begin += kChunk) {
       const Eigen::Index rows = std::min(kChunk, candidates - begin);
-      log_w.segment(begin, rows) = discriminator_->predict(joint.middleRows(begin, rows)).col(0).cast<double>();
+      log_w.segment(begin, rows) = discriminator_->evaluate(joint.middleRows(begin, rows)).col(0).cast<double>();
     }
     const double max_log = log_w.maxCoeff();
     Vector w = (log_w.array() - max_log).exp();
-    const double total = w.sum();
-    w /= total;
+    w /= w.sum();
     ess = 1.0 / w.squaredNorm();
     // Systematic resampling: one uniform offset, n evenly spaced points through the cumulative weights.
     const double step = 1.0 / static_cast<double>(n);
@@ -143,67 +122,81 @@ void save_network_atomically(const Network& network, const fs::path& path) {
 }
 }  // namespace
 
-void ImplicitPosterior::save(const fs::path& folder) const {
-  fs::create_directories(folder);
+nlohmann::json ImplicitPosterior::save_state(const fs::path& folder, std::vector<std::string>& files) const {
   save_network_atomically(*generator_, folder / "generator.sbinn");
-  if (discriminator_) save_network_atomically(*discriminator_, folder / "discriminator.sbinn");
-  else fs::remove(folder / "discriminator.sbinn");
-  RowMatrix curve(static_cast<Eigen::Index>(curve_.size()), 5);
-  for (std::size_t i = 0; i < curve_.size(); ++i) {
-    const auto& r = curve_[i];
-    curve.row(static_cast<Eigen::Index>(i)) << r.iteration, r.discriminator_loss, r.generator_loss, r.validation_mmd2, r.seconds;
+  files.push_back("generator.sbinn");
+  if (discriminator_) {
+    save_network_atomically(*discriminator_, folder / "discriminator.sbinn");
+    files.push_back("discriminator.sbinn");
+  } else {
+    fs::remove(folder / "discriminator.sbinn");
   }
-  write_csv(folder / "training_curve.csv", {"iteration", "discriminator_loss", "generator_loss", "validation_mmd2", "seconds"}, curve);
-  const nlohmann::json document = {{"format", "sbi-posterior"},
-                                   {"format_version", kPosteriorFormatVersion},
-                                   {"kind", "implicit_generator"},
-                                   {"parameter_names", prior_->names()},
-                                   {"data_names", data_names_},
-                                   {"prior", prior_->to_json()},
-                                   {"standardization", standardization_.to_json()},
-                                   {"options", options_.to_json()},
-                                   {"provenance", provenance_.to_json()}};
-  write_file_atomically(folder / "posterior.json", document.dump(2) + "\n");
+  write_csv(folder / "training_curve.csv", curve_.columns(), curve_.to_matrix());
+  files.push_back("training_curve.csv");
+  return {{"standardization", standardization_.to_json()}, {"noise_dim", noise_dim_}, {"refine_oversample", refine_oversample_},
+          {"training", training_}};
 }
 
-ImplicitPosterior ImplicitPosterior::load(const fs::path& folder) {
-  const auto json_path = folder / "posterior.json";
-  std::ifstream in(json_path);
-  if (!in) throw FileError(folder.string() + ": not a saved posterior (no posterior.json)");
-  const nlohmann::json document = nlohmann::json::parse(in, nullptr, false);
-  if (document.is_discarded()) throw FileError(json_path.string() + ": corrupted (not valid JSON)");
+std::shared_ptr<const ImplicitPosterior> ImplicitPosterior::load(const SavedPosterior& saved) {
+  const auto json_file = saved.file("posterior.json").string();
+  auto posterior = std::shared_ptr<ImplicitPosterior>(new ImplicitPosterior());
   try {
-    if (document.at("format").get<std::string>() != "sbi-posterior") throw FileError(json_path.string() + ": not an sbi++ posterior");
-    const int version = document.at("format_version").get<int>();
-    if (version > kPosteriorFormatVersion)
-      throw FileError(json_path.string() + ": posterior format version " + std::to_string(version) + " is newer than this sbi++ reads (" +
-                      std::to_string(kPosteriorFormatVersion) + "); upgrade sbi++");
-    ImplicitPosterior posterior;
-    posterior.prior_ = prior_from_json(document.at("prior"), "prior");
-    posterior.data_names_ = document.at("data_names").get<Names>();
-    posterior.standardization_ = Standardization::from_json(document.at("standardization"));
-    posterior.options_ = LfviOptions::from_json(document.at("options"), "options");
-    posterior.provenance_ = Provenance::from_json(document.at("provenance"));
-    posterior.generator_.emplace(nn::load_mlp<float>(folder / "generator.sbinn"));
-    posterior.generator_->eval();
-    if (fs::exists(folder / "discriminator.sbinn")) {
-      posterior.discriminator_.emplace(nn::load_mlp<float>(folder / "discriminator.sbinn"));
-      posterior.discriminator_->eval();
+    const nlohmann::json& state = saved.state();
+    posterior->prior_ = saved.prior;
+    posterior->data_names_ = saved.data_names;
+    posterior->info_ = saved.info;
+    posterior->standardization_ = Standardization::from_json(state.at("standardization"));
+    if (saved.format_version >= 2) {
+      posterior->noise_dim_ = state.at("noise_dim").get<int>();
+      posterior->refine_oversample_ = state.value("refine_oversample", 0);
+      posterior->training_ = state.value("training", nlohmann::json::object());
+    } else {
+      // Version 1 kept the method's options at the top level; the noise dimension and refinement are read from them.
+      const auto& options = saved.document.at("options");
+      const int noise = options.value("noise_dim", 0);
+      posterior->noise_dim_ = noise > 0 ? noise : static_cast<int>(std::max<std::size_t>(2, saved.prior->dim()));
+      posterior->refine_oversample_ = options.value("refine_oversample", 0);
+      posterior->info_.method = options.value("method", posterior->info_.method);
     }
-    if (fs::exists(folder / "training_curve.csv")) {
-      const auto curve = read_csv(folder / "training_curve.csv");
-      for (Eigen::Index r = 0; r < curve.values.rows(); ++r)
-        posterior.curve_.push_back({static_cast<int>(curve.values(r, 0)), curve.values(r, 1), curve.values(r, 2), curve.values(r, 3), curve.values(r, 4)});
-    }
-    const auto p = static_cast<Eigen::Index>(posterior.prior_->dim());
-    if (posterior.generator_->options().widths.back() != p || posterior.standardization_.u_mean.size() != p)
-      throw FileError(folder.string() + ": the generator and the prior disagree on the number of parameters");
-    return posterior;
   } catch (const nlohmann::json::exception& e) {
-    throw FileError(json_path.string() + ": incomplete or corrupted (" + e.what() + ")");
+    throw FileError(json_file + ": incomplete or corrupted implicit-generator state (" + e.what() + ")");
   } catch (const InputError& e) {
-    throw FileError(json_path.string() + ": " + e.what());
+    throw FileError(json_file + ": " + e.what());
   }
+  posterior->generator_.emplace(nn::load_mlp<float>(saved.file("generator.sbinn")));
+  posterior->generator_->eval();
+  if (fs::exists(saved.file("discriminator.sbinn"))) {
+    posterior->discriminator_.emplace(nn::load_mlp<float>(saved.file("discriminator.sbinn")));
+    posterior->discriminator_->eval();
+  }
+  if (fs::exists(saved.file("training_curve.csv"))) {
+    try {
+      const auto table = read_csv(saved.file("training_curve.csv"));
+      if (saved.format_version >= 2) {
+        posterior->curve_ = optim::TrainingCurve::from_table(table.header, table.values);
+      } else if (table.values.cols() == 5) {
+        // Version 1: iteration, discriminator_loss, generator_loss, validation_mmd2, seconds.
+        posterior->curve_ = optim::TrainingCurve::from_table({"step", "discriminator", "generator", "validation", "seconds"}, table.values);
+      }
+    } catch (const InputError& e) {
+      throw FileError(saved.file("training_curve.csv").string() + ": " + e.what());
+    }
+  }
+  const auto p = static_cast<Eigen::Index>(saved.prior->dim());
+  const auto d = static_cast<Eigen::Index>(saved.data_names.size());
+  const auto& widths = posterior->generator_->options().widths;
+  if (widths.back() != p || posterior->standardization_.u_mean.size() != p)
+    throw FileError(saved.folder.string() + ": the generator and the prior disagree on the number of parameters");
+  if (widths.front() != d + posterior->noise_dim_ || posterior->standardization_.y_mean.size() != d)
+    throw FileError(saved.folder.string() + ": the generator's inputs do not match the data names and noise dimension");
+  if (posterior->discriminator_ && posterior->discriminator_->options().widths.front() != p + d)
+    throw FileError(saved.file("discriminator.sbinn").string() + ": its inputs do not match the parameters and data");
+  if (posterior->refine_oversample_ > 0 && !posterior->discriminator_)
+    throw FileError(saved.folder.string() + ": refinement is on but discriminator.sbinn is missing");
+  posterior->info_.kind = kImplicitGeneratorKind;
+  posterior->info_.has_log_prob = false;
+  posterior->info_.log_prob_normalized = false;
+  return posterior;
 }
 
 }  // namespace sbi::models

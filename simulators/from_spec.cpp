@@ -38,4 +38,25 @@ SpecModel build_spec_model(const Spec& spec) {
   return model;
 }
 
+Vector read_observation_for(const Simulator& simulator, const std::string& file) {
+  Vector observation = read_observation_csv(file);
+  if (static_cast<std::size_t>(observation.size()) != simulator.data_dim())
+    throw InputError(file + ": " + std::to_string(observation.size()) + " values, but simulator \"" + simulator.name() + "\" produces " +
+                     std::to_string(simulator.data_dim()));
+  return observation;
+}
+
+InferenceProblem problem_from_spec(const Spec& spec, const std::string& observation_file) {
+  SpecModel model = build_spec_model(spec);
+  InferenceProblem problem;
+  problem.simulator = model.simulator;
+  problem.prior = model.prior;
+  if (!observation_file.empty()) problem.observation = read_observation_for(model.simulator, observation_file);
+  else problem.observation = spec.observation;
+  problem.spec = spec.document;
+  problem.failure_policy = spec.failure_policy;
+  problem.max_redraws = spec.max_redraws;
+  return problem;
+}
+
 }  // namespace sbi::simulators

@@ -2,6 +2,9 @@
 // Turns a spec's "simulator" and "prior" sections into a Simulator and its prior.
 #include "sbi/spec/spec.hpp"
 #include "sbi/simulation/simulator.hpp"
+#include "sbi/workflows/run.hpp"
+
+#include <string>
 
 namespace sbi::simulators {
 
@@ -14,5 +17,13 @@ struct SpecModel {
 // simulator needs a prior in the spec (its parameter names come from there). Checks that the
 // observation and the true parameters have the simulator's dimensions.
 SpecModel build_spec_model(const Spec& spec);
+
+// The inference problem a spec describes: simulator, prior, observation (the spec's, or the CSV file
+// `observation_file` when not empty: a header naming the data columns and one row), failure policy,
+// and the spec itself for provenance.
+InferenceProblem problem_from_spec(const Spec& spec, const std::string& observation_file = {});
+
+// The observation in `file` for `simulator` (header + one row); InputError when it does not fit.
+Vector read_observation_for(const Simulator& simulator, const std::string& file);
 
 }  // namespace sbi::simulators

@@ -34,13 +34,17 @@ nlohmann::json LotkaVolterraOptions::to_json() const {
           {"rtol", rtol}, {"atol", atol}, {"max_steps", max_steps}, {"noise", noise}, {"noise_sd", noise_sd}};
 }
 
-std::string LotkaVolterraOptions::validate() const {
+bool LotkaVolterraOptions::is_valid(std::string* why) const {
+  auto fail = [&](const std::string& message) {
+    if (why) *why = message;
+    return false;
+  };
   try {
     (void)from_json(to_json(), "");
   } catch (const InputError& e) {
-    return e.what();
+    return fail(e.what());
   }
-  return {};
+  return true;
 }
 
 namespace {
@@ -87,7 +91,7 @@ void lotka_volterra_solution(const LotkaVolterraOptions& options, ConstRow theta
 }
 
 Simulator make_lotka_volterra(const LotkaVolterraOptions& options) {
-  if (auto problem = options.validate(); !problem.empty()) throw InputError("lotka_volterra options: " + problem);
+  if (std::string problem; !options.is_valid(&problem)) throw InputError("lotka_volterra options: " + problem);
   SimulatorInfo info;
   info.name = "lotka_volterra";
   info.parameter_names = {"alpha", "beta", "gamma", "delta"};

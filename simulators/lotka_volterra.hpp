@@ -41,7 +41,7 @@ struct LotkaVolterraOptions {
   static LotkaVolterraOptions from_json(const nlohmann::json& options, const std::string& path = "simulator.options");
   nlohmann::json to_json() const;
   // Empty if valid, else what is wrong ("t_end: ...").
-  std::string validate() const;
+  bool is_valid(std::string* why = nullptr) const;
 };
 
 Simulator make_lotka_volterra(const LotkaVolterraOptions& options = {});

@@ -2,6 +2,7 @@
 
 #include "sbi/core/error.hpp"
 #include "sbi/io/json_reader.hpp"
+#include "sbi/random/ziggurat.hpp"
 #include "simulators/detail/common.hpp"
 
 #include <cmath>
@@ -14,41 +15,7 @@ namespace {
 
 constexpr const char* kName = "lotka_volterra_jump";
 
-// Ziggurat tables for f(x) = e^{−x}, x ≥ 0: 256 layers of equal area V; x[0] = V / f(R) is the
-// width of the base layer (which holds the tail beyond R), x[1] = R > x[2] > ... > x[256] = 0.
-struct ExponentialZiggurat {
-  static constexpr double R = 7.69711747013104972;
-  double x[257];
-  double f[257];
-  ExponentialZiggurat() {
-    const double v = std::exp(-R) * (R + 1.0);
-    x[0] = v / std::exp(-R);
-    x[1] = R;
-    for (int i = 1; i < 256; ++i) x[i + 1] = -std::log(v / x[i] + std::exp(-x[i]));
-    x[256] = 0.0;
-    for (int i = 0; i <= 256; ++i) f[i] = std::exp(-x[i]);
-  }
-};
-const ExponentialZiggurat kExponentialZiggurat;
-
 }  // namespace
-
-namespace detail {
-
-double ziggurat_exponential(Rng& rng) noexcept {
-  const ExponentialZiggurat& z = kExponentialZiggurat;
-  for (;;) {
-    const std::uint64_t bits = rng();
-    const unsigned i = static_cast<unsigned>(bits & 0xFF);
-    // Signed conversion: bits >> 11 < 2^53, and int64 → double is one instruction.
-    const double x = static_cast<double>(static_cast<std::int64_t>(bits >> 11)) * 0x1.0p-53 * z.x[i];
-    if (x < z.x[i + 1]) return x;                                // inside the layer's inner rectangle
-    if (i == 0) return ExponentialZiggurat::R + rng.exponential();  // the tail, by memorylessness
-    if (z.f[i] + rng.uniform() * (z.f[i + 1] - z.f[i]) < std::exp(-x)) return x;  // the wedge
-  }
-}
-
-}  // namespace detail
 
 std::string lotka_volterra_time_label(double t) {
   char buffer[32];
@@ -118,47 +85,52 @@ std::size_t LotkaVolterraJumpOptions::num_times() const {
   return detail::whole_intervals(t_end, observation_interval) + 1;
 }
 
-std::string LotkaVolterraJumpOptions::validate() const {
-  if (initial_predators < 0) return "initial_state[0]: expected a non-negative integer, got " + std::to_string(initial_predators);
-  if (initial_prey < 0) return "initial_state[1]: expected a non-negative integer, got " + std::to_string(initial_prey);
-  if (!(t_end > 0) || !std::isfinite(t_end)) return "t_end: expected a positive number, got " + format_number(t_end);
+bool LotkaVolterraJumpOptions::is_valid(std::string* why) const {
+  auto fail = [&](const std::string& message) {
+    if (why) *why = message;
+    return false;
+  };
+  if (initial_prey < 0) return fail("initial_state[0]: expected a non-negative integer, got " + std::to_string(initial_prey));
+  if (initial_predators < 0) return fail("initial_state[1]: expected a non-negative integer, got " + std::to_string(initial_predators));
+  if (!(t_end > 0) || !std::isfinite(t_end)) return fail("t_end: expected a positive number, got " + format_number(t_end));
   if (!(observation_interval > 0) || !std::isfinite(observation_interval))
-    return "observation_interval: expected a positive number, got " + format_number(observation_interval);
+    return fail("observation_interval: expected a positive number, got " + format_number(observation_interval));
   const std::size_t intervals = detail::whole_intervals(t_end, observation_interval);
   if (intervals == 0)
-    return "t_end: expected a positive multiple of observation_interval (" + format_number(observation_interval) +
-           "), got " + format_number(t_end);
+    return fail("t_end: expected a positive multiple of observation_interval (" + format_number(observation_interval) +
+           "), got " + format_number(t_end));
   if (intervals < 2)
-    return "t_end: expected at least 2 observation intervals (3 recorded times), got " + format_number(t_end) +
-           " with observation_interval " + format_number(observation_interval);
-  if (intervals > 10'000'000) return "t_end: more than 10^7 observation intervals";
-  if (max_events < 1) return "max_events: expected an integer ≥ 1, got " + std::to_string(max_events);
-  return {};
+    return fail("t_end: expected at least 2 observation intervals (3 recorded times), got " + format_number(t_end) +
+           " with observation_interval " + format_number(observation_interval));
+  if (intervals > 10'000'000) return fail("t_end: more than 10^7 observation intervals");
+  if (max_events < 1) return fail("max_events: expected an integer ≥ 1, got " + std::to_string(max_events));
+  return true;
 }
 
 LotkaVolterraJumpOptions LotkaVolterraJumpOptions::from_json(const nlohmann::json& options, const std::string& path) {
   JsonObjectReader reader(options, path);
   LotkaVolterraJumpOptions o;
+  // (prey, predators), as in the ODE and SDE simulators.
   const std::vector<double> initial = reader.optional_number_list(
-      "initial_state", {static_cast<double>(o.initial_predators), static_cast<double>(o.initial_prey)}, 2);
+      "initial_state", {static_cast<double>(o.initial_prey), static_cast<double>(o.initial_predators)}, 2);
   for (std::size_t i = 0; i < 2; ++i) {
     if (!(initial[i] >= 0) || std::floor(initial[i]) != initial[i] || initial[i] > 1e12)
       throw InputError(reader.child_path("initial_state") + "[" + std::to_string(i) +
                        "]: expected a non-negative integer, got " + format_number(initial[i]));
   }
-  o.initial_predators = static_cast<std::int64_t>(initial[0]);
-  o.initial_prey = static_cast<std::int64_t>(initial[1]);
+  o.initial_prey = static_cast<std::int64_t>(initial[0]);
+  o.initial_predators = static_cast<std::int64_t>(initial[1]);
   o.t_end = reader.optional_positive_number("t_end", o.t_end);
   o.observation_interval = reader.optional_positive_number("observation_interval", o.observation_interval);
   o.max_events = reader.optional_integer("max_events", o.max_events, 1);
   o.summaries = reader.optional_bool("summaries", o.summaries);
   reader.reject_unknown_keys();
-  if (const std::string problem = o.validate(); !problem.empty()) throw InputError(reader.child_path(problem));
+  if (std::string problem; !o.is_valid(&problem)) throw InputError(reader.child_path(problem));
   return o;
 }
 
 nlohmann::json LotkaVolterraJumpOptions::to_json() const {
-  return {{"initial_state", {initial_predators, initial_prey}},
+  return {{"initial_state", {initial_prey, initial_predators}},
           {"t_end", t_end},
           {"observation_interval", observation_interval},
           {"max_events", max_events},
@@ -169,7 +141,7 @@ nlohmann::json LotkaVolterraJumpOptions::to_json() const {
 // Simulation
 
 LotkaVolterraJump::LotkaVolterraJump(LotkaVolterraJumpOptions options) : options_(options) {
-  if (const std::string problem = options_.validate(); !problem.empty())
+  if (std::string problem; !options_.is_valid(&problem))
     throw InputError(std::string(kName) + " options: " + problem);
   num_times_ = options_.num_times();
 }
@@ -209,7 +181,7 @@ std::int64_t LotkaVolterraJump::simulate_path(ConstRow theta, std::span<double> 
       }
       break;
     }
-    t += detail::ziggurat_exponential(rng) / a0;
+    t += ziggurat_exponential(rng) / a0;
     // The state holds on [previous event, t): record every observation time before the next event.
     while (t_record < t) {
       x_out[k] = x;

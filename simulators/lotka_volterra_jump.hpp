@@ -19,7 +19,8 @@
 //
 // | key                    | default    | meaning                                                        |
 // |------------------------|------------|----------------------------------------------------------------|
-// | "initial_state"        | [50, 100]  | [X0, Y0], non-negative integers                                |
+// | "initial_state"        | [100, 50]  | [Y0, X0] = (prey, predators), non-negative integers, in the    |
+// |                        |            | order of the ODE and SDE simulators' key                       |
 // | "t_end"                | 30         | simulated time span [0, t_end]                                 |
 // | "observation_interval" | 0.2        | the state is recorded at t_k = k·Δ, k = 0..round(t_end/Δ)      |
 // |                        |            | (t_end must be a multiple of Δ): 151 times by default          |
@@ -66,7 +67,7 @@
 //
 // Speed: rates are exponentiated once per simulation; the event loop does not allocate (the
 // statistics use a per-thread scratch buffer that only grows) and draws its exponential waiting
-// times by a ziggurat (detail::ziggurat_exponential).
+// times by a ziggurat (sbi::ziggurat_exponential in sbi/random/ziggurat.hpp).
 //
 // What to expect at θ*: about 46% of paths lose a population before t = 30 (then the other one dies
 // out or grows), about 0.75% exceed the default cap of 10000 events, and a run has about 5000
@@ -101,7 +102,7 @@ struct LotkaVolterraJumpOptions {
                                             const std::string& path = "simulator.options");
   nlohmann::json to_json() const;
   // Empty if valid, else what is wrong (field names as in the JSON form).
-  std::string validate() const;
+  bool is_valid(std::string* why = nullptr) const;
 };
 
 // "0.2", "30", ... : a time as printed in data names (X_t0.2), at most 10 significant digits.
@@ -141,11 +142,5 @@ PriorPtr lotka_volterra_jump_prior();
 // The registry entry (name "lotka_volterra_jump").
 BuiltinSimulator lotka_volterra_jump_entry();
 
-namespace detail {
-// Exponential(1) variate by the ziggurat method (Marsaglia & Tsang 2000; 256 layers, 53-bit
-// uniforms from the bits of one draw that do not pick the layer). About 4× faster than
-// Rng::exponential(); the inter-event times of the jump process use it.
-double ziggurat_exponential(Rng& rng) noexcept;
-}  // namespace detail
 
 }  // namespace sbi::simulators

@@ -2,6 +2,7 @@
 
 #include "sbi/core/error.hpp"
 #include "sbi/io/json_reader.hpp"
+#include "sbi/random/ziggurat.hpp"
 #include "simulators/detail/common.hpp"
 #include "simulators/lotka_volterra_jump.hpp"  // the shared summary statistics and time labels
 
@@ -28,51 +29,7 @@ const char* to_string(LotkaVolterraSdeOptions::Boundary b) {
   }
 }
 
-// Ziggurat tables for f(x) = e^{−x²/2}, x ≥ 0: 256 layers of equal area V; x[0] = V / f(R) is the
-// width of the base layer (which holds the tail beyond R), x[1] = R > x[2] > ... > x[256] = 0.
-struct NormalZiggurat {
-  static constexpr double R = 3.6541528853610088;
-  double x[257];
-  double f[257];
-  NormalZiggurat() {
-    const double v = R * std::exp(-0.5 * R * R) + std::sqrt(std::numbers::pi / 2) * std::erfc(R / std::sqrt(2.0));
-    x[0] = v / std::exp(-0.5 * R * R);
-    x[1] = R;
-    for (int i = 1; i < 256; ++i) x[i + 1] = std::sqrt(-2.0 * std::log(v / x[i] + std::exp(-0.5 * x[i] * x[i])));
-    x[256] = 0.0;
-    for (int i = 0; i <= 256; ++i) f[i] = std::exp(-0.5 * x[i] * x[i]);
-  }
-};
-const NormalZiggurat kNormalZiggurat;
-
 }  // namespace
-
-namespace detail {
-
-double ziggurat_normal(Rng& rng) noexcept {
-  const NormalZiggurat& z = kNormalZiggurat;
-  for (;;) {
-    const std::uint64_t bits = rng();
-    const unsigned i = static_cast<unsigned>(bits & 0xFF);
-    const std::uint64_t sign = (bits & 0x100) << 55;  // bit 8 becomes the sign bit (branch-free)
-    // Signed conversion: bits >> 11 < 2^53, and int64 → double is one instruction.
-    double x = static_cast<double>(static_cast<std::int64_t>(bits >> 11)) * 0x1.0p-53 * z.x[i];
-    if (x < z.x[i + 1]) return std::bit_cast<double>(std::bit_cast<std::uint64_t>(x) | sign);  // inner rectangle
-    const bool negative = sign != 0;
-    if (i == 0) {                                  // the tail beyond R (Marsaglia 1964)
-      double a, b;
-      do {
-        a = -std::log(rng.uniform_open()) / NormalZiggurat::R;
-        b = -std::log(rng.uniform_open());
-      } while (b + b < a * a);
-      x = NormalZiggurat::R + a;
-      return negative ? -x : x;
-    }
-    if (z.f[i] + rng.uniform() * (z.f[i + 1] - z.f[i]) < std::exp(-0.5 * x * x)) return negative ? -x : x;  // the wedge
-  }
-}
-
-}  // namespace detail
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -95,29 +52,33 @@ double LotkaVolterraSdeOptions::diffusion_sd() const {
   return noise_scaling == NoiseScaling::diffusion ? noise_sd : noise_sd / std::sqrt(observation_interval);
 }
 
-std::string LotkaVolterraSdeOptions::validate() const {
-  if (parameters != 3 && parameters != 4) return "parameters: expected 3 or 4, got " + std::to_string(parameters);
+bool LotkaVolterraSdeOptions::is_valid(std::string* why) const {
+  auto fail = [&](const std::string& message) {
+    if (why) *why = message;
+    return false;
+  };
+  if (parameters != 3 && parameters != 4) return fail("parameters: expected 3 or 4, got " + std::to_string(parameters));
   if (!(initial_prey >= 0) || !std::isfinite(initial_prey))
-    return "initial_state[0]: expected a non-negative number, got " + format_number(initial_prey);
+    return fail("initial_state[0]: expected a non-negative number, got " + format_number(initial_prey));
   if (!(initial_predators >= 0) || !std::isfinite(initial_predators))
-    return "initial_state[1]: expected a non-negative number, got " + format_number(initial_predators);
-  if (!(t_end > 0) || !std::isfinite(t_end)) return "t_end: expected a positive number, got " + format_number(t_end);
+    return fail("initial_state[1]: expected a non-negative number, got " + format_number(initial_predators));
+  if (!(t_end > 0) || !std::isfinite(t_end)) return fail("t_end: expected a positive number, got " + format_number(t_end));
   if (!(observation_interval > 0) || !std::isfinite(observation_interval))
-    return "observation_interval: expected a positive number, got " + format_number(observation_interval);
-  if (!(dt > 0) || !std::isfinite(dt)) return "dt: expected a positive number, got " + format_number(dt);
+    return fail("observation_interval: expected a positive number, got " + format_number(observation_interval));
+  if (!(dt > 0) || !std::isfinite(dt)) return fail("dt: expected a positive number, got " + format_number(dt));
   if (!(noise_sd >= 0) || !std::isfinite(noise_sd))
-    return "noise_sd: expected a non-negative number, got " + format_number(noise_sd);
-  if (!(max_population > 0)) return "max_population: expected a positive number, got " + format_number(max_population);
+    return fail("noise_sd: expected a non-negative number, got " + format_number(noise_sd));
+  if (!(max_population > 0)) return fail("max_population: expected a positive number, got " + format_number(max_population));
   const std::size_t intervals = detail::whole_intervals(t_end, observation_interval);
   if (intervals == 0)
-    return "t_end: expected a positive multiple of observation_interval (" + format_number(observation_interval) +
-           "), got " + format_number(t_end);
+    return fail("t_end: expected a positive multiple of observation_interval (" + format_number(observation_interval) +
+           "), got " + format_number(t_end));
   if (summaries && intervals < 3)
-    return "t_end: expected at least 3 observation intervals with \"summaries\": true, got " + format_number(t_end) +
-           " with observation_interval " + format_number(observation_interval);
+    return fail("t_end: expected at least 3 observation intervals with \"summaries\": true, got " + format_number(t_end) +
+           " with observation_interval " + format_number(observation_interval));
   if (static_cast<double>(intervals) * (observation_interval / dt) > 1e9)
-    return "dt: more than 10^9 steps in [0, t_end], got " + format_number(dt);
-  return {};
+    return fail("dt: more than 10^9 steps in [0, t_end], got " + format_number(dt));
+  return true;
 }
 
 LotkaVolterraSdeOptions LotkaVolterraSdeOptions::from_json(const nlohmann::json& options, const std::string& path) {
@@ -147,7 +108,7 @@ LotkaVolterraSdeOptions LotkaVolterraSdeOptions::from_json(const nlohmann::json&
   o.max_population = reader.optional_positive_number("max_population", o.max_population);
   o.summaries = reader.optional_bool("summaries", o.summaries);
   reader.reject_unknown_keys();
-  if (const std::string problem = o.validate(); !problem.empty()) throw InputError(reader.child_path(problem));
+  if (std::string problem; !o.is_valid(&problem)) throw InputError(reader.child_path(problem));
   return o;
 }
 
@@ -168,7 +129,7 @@ nlohmann::json LotkaVolterraSdeOptions::to_json() const {
 // Simulation
 
 LotkaVolterraSde::LotkaVolterraSde(LotkaVolterraSdeOptions options) : options_(options) {
-  if (const std::string problem = options_.validate(); !problem.empty())
+  if (std::string problem; !options_.is_valid(&problem))
     throw InputError(std::string(kName) + " options: " + problem);
   num_times_ = options_.num_times();
   steps_ = options_.steps_per_interval();
@@ -202,8 +163,8 @@ bool euler_maruyama(double b1, double b2, double b3, double b4, double x, double
       double x_next = x + h * (b1 * x - b2 * xy);
       double y_next = y + h * (b3 * xy - b4 * y);
       if constexpr (Noisy) {
-        x_next += s * detail::ziggurat_normal(rng);
-        y_next += s * detail::ziggurat_normal(rng);
+        x_next += s * ziggurat_normal(rng);
+        y_next += s * ziggurat_normal(rng);
       }
       x = apply_boundary<B>(x_next);
       y = apply_boundary<B>(y_next);

@@ -13,7 +13,7 @@
 //
 //   X_{n+1} = X_n + h (β1 X_n − β2 X_n Y_n) + σ √h Z1,   Y_{n+1} = Y_n + h (−β1 Y_n + β3 X_n Y_n) + σ √h Z2,
 //
-// Z ~ N(0, 1) independent (drawn by detail::ziggurat_normal). So one step from a fixed state has mean
+// Z ~ N(0, 1) independent (drawn by sbi::ziggurat_normal in sbi/random/ziggurat.hpp). So one step from a fixed state has mean
 // x + h f(x) and variance σ² h per coordinate, and the model does not depend on h (h only sets the
 // discretisation error: weak order 1, strong order 1/2; with σ = 0 it is Euler's method, global
 // error O(h)). Alternative, "noise_scaling": "per_observation": noise_sd is the
@@ -99,7 +99,7 @@ struct LotkaVolterraSdeOptions {
                                            const std::string& path = "simulator.options");
   nlohmann::json to_json() const;
   // Empty if valid, else what is wrong (field names as in the JSON form).
-  std::string validate() const;
+  bool is_valid(std::string* why = nullptr) const;
 };
 
 // The row function: a plain, copyable, thread-safe struct (all state is per call).
@@ -131,11 +131,5 @@ PriorPtr lotka_volterra_sde_prior(int parameters = 3);
 // The registry entry (name "lotka_volterra_sde").
 BuiltinSimulator lotka_volterra_sde_entry();
 
-namespace detail {
-// Standard normal variate by the ziggurat method (Marsaglia & Tsang 2000; 256 layers, symmetric;
-// layer, sign and 53-bit uniform from disjoint bits of one draw; Marsaglia's tail algorithm beyond
-// R ≈ 3.654). Several times faster than Rng::normal(); the Euler–Maruyama noise uses it.
-double ziggurat_normal(Rng& rng) noexcept;
-}  // namespace detail
 
 }  // namespace sbi::simulators

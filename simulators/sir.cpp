@@ -35,13 +35,17 @@ nlohmann::json SirOptions::to_json() const {
           {"noise", noise}};
 }
 
-std::string SirOptions::validate() const {
+bool SirOptions::is_valid(std::string* why) const {
+  auto fail = [&](const std::string& message) {
+    if (why) *why = message;
+    return false;
+  };
   try {
     (void)from_json(to_json(), "");
   } catch (const InputError& e) {
-    return e.what();
+    return fail(e.what());
   }
-  return {};
+  return true;
 }
 
 namespace {
@@ -84,7 +88,7 @@ void sir_infected(const SirOptions& options, ConstRow theta, MutableRow out, std
 }
 
 Simulator make_sir(const SirOptions& options) {
-  if (auto problem = options.validate(); !problem.empty()) throw InputError("sir options: " + problem);
+  if (std::string problem; !options.is_valid(&problem)) throw InputError("sir options: " + problem);
   SimulatorInfo info;
   info.name = "sir";
   info.parameter_names = {"beta", "gamma"};

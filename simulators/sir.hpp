@@ -34,7 +34,7 @@ struct SirOptions {
   // Keys as the member names; errors are InputError naming `path`; unknown keys are rejected.
   static SirOptions from_json(const nlohmann::json& options, const std::string& path = "simulator.options");
   nlohmann::json to_json() const;
-  std::string validate() const;  // empty if valid
+  bool is_valid(std::string* why = nullptr) const;
 };
 
 Simulator make_sir(const SirOptions& options = {});

@@ -1,7 +1,9 @@
 #include "sbi/abc/rejection.hpp"
 
 #include "sbi/core/error.hpp"
-#include "sbi/diagnostics/summaries.hpp"
+#include "sbi/inference/method.hpp"
+#include "sbi/io/json_reader.hpp"
+#include "sbi/util/statistics.hpp"
 
 #include <Eigen/QR>
 
@@ -22,6 +24,32 @@ bool RejectionOptions::is_valid(std::string* why) const {
   if (!(epsilon >= 0) || !std::isfinite(epsilon)) return fail("epsilon must be a finite number ≥ 0");
   if (keep == 0 && epsilon == 0 && !(quantile > 0 && quantile <= 1)) return fail("quantile must lie in (0, 1]");
   return true;
+}
+
+nlohmann::json RejectionOptions::to_json() const {
+  nlohmann::json j = {{"scale", sbi::to_string(scale)}, {"regression", regression}};
+  if (keep > 0) j["keep"] = keep;
+  else if (epsilon > 0) j["epsilon"] = epsilon;
+  else j["quantile"] = quantile;
+  write_resample_options(resample, j);
+  return j;
+}
+
+RejectionOptions RejectionOptions::from_json(const nlohmann::json& section, const std::string& path) {
+  RejectionOptions o;
+  JsonObjectReader r(section, path);
+  for (const auto& key : run_level_inference_keys()) r.get(key);
+  o.scale = scale_kind_from_string(r.optional_string("scale", "mad", {"mad", "sd"}));
+  const int given = static_cast<int>(r.has("keep")) + static_cast<int>(r.has("epsilon")) + static_cast<int>(r.has("quantile"));
+  if (given > 1) throw InputError(path + ": give at most one of keep, epsilon, quantile");
+  o.keep = static_cast<Eigen::Index>(r.optional_integer("keep", given == 0 ? 100 : 0, 1, std::int64_t{1} << 40));
+  if (r.has("epsilon")) o.epsilon = r.optional_positive_number("epsilon", 0.0);
+  if (r.has("quantile")) o.quantile = r.optional_number_in("quantile", o.quantile, 1e-12, 1.0);
+  if (given == 1 && !r.has("keep")) o.keep = 0;
+  o.regression = r.optional_bool("regression", o.regression);
+  read_resample_options(r, o.resample);
+  r.reject_unknown_keys();
+  return o;
 }
 
 Vector statistic_scale(const RowMatrix& y, ScaleKind kind) {

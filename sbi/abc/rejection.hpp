@@ -19,6 +19,8 @@
 //   sbi::AbcResult r = sbi::rejection_abc(table.theta, table.y, observation, *prior, options);
 #include "sbi/abc/result.hpp"
 
+#include <nlohmann/json.hpp>
+
 namespace sbi {
 
 struct RejectionOptions {
@@ -29,8 +31,15 @@ struct RejectionOptions {
   double epsilon = 0;
   double quantile = 0.01;
   bool regression = false;  // Beaumont et al. 2002 adjustment
+  // How posterior draws come from the accepted particles (sampling only; seed set per draw).
+  ResampleOptions resample;
 
   bool is_valid(std::string* why = nullptr) const;
+  nlohmann::json to_json() const;
+  // From a spec's "inference" section (method "rejection"): "scale", at most one of "keep",
+  // "epsilon", "quantile" (none given: keep 100, as sbibm), "regression", "resample", "bandwidth".
+  // Errors name the JSON path. The run-level keys (method, simulations, table) are skipped.
+  static RejectionOptions from_json(const nlohmann::json& section, const std::string& path = "inference");
 };
 
 // Per-column scale of the finite rows of y (MAD × 1.4826, or sd). A zero MAD falls back to the sd,

@@ -1,5 +1,7 @@
 #include "sbi/abc/result.hpp"
 
+#include "sbi/io/json_reader.hpp"
+
 #include "sbi/core/error.hpp"
 #include "sbi/util/progress.hpp"
 
@@ -11,6 +13,17 @@
 #include <limits>
 
 namespace sbi {
+
+void read_resample_options(JsonObjectReader& reader, ResampleOptions& options) {
+  options.method = resample_method_from_string(reader.optional_string("resample", to_string(options.method), {"kde", "multinomial"}));
+  options.bandwidth = reader.optional_number_in("bandwidth", options.bandwidth, 0.0, 1e6);
+}
+
+void write_resample_options(const ResampleOptions& options, nlohmann::json& j) {
+  j["resample"] = to_string(options.method);
+  j["bandwidth"] = options.bandwidth;
+}
+
 
 ScaleKind scale_kind_from_string(const std::string& text) {
   if (text == "sd") return ScaleKind::sd;

@@ -78,6 +78,11 @@ struct ResampleOptions {
   double bandwidth = 0;
 };
 
+class JsonObjectReader;
+// The keys "resample" ("kde" | "multinomial") and "bandwidth" (≥ 0) of an ABC method's options.
+void read_resample_options(JsonObjectReader& reader, ResampleOptions& options);
+void write_resample_options(const ResampleOptions& options, nlohmann::json& j);
+
 // n draws from the weighted particles. With the KDE the particles are mapped to the prior's
 // unconstrained space, standardised, smoothed with an isotropic Gaussian kernel, and mapped back, so
 // every draw lies in the support. The bandwidth used goes to *bandwidth_used (0 for multinomial).

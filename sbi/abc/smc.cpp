@@ -2,7 +2,9 @@
 
 #include "sbi/abc/rejection.hpp"
 #include "sbi/core/error.hpp"
-#include "sbi/diagnostics/summaries.hpp"
+#include "sbi/inference/method.hpp"
+#include "sbi/io/json_reader.hpp"
+#include "sbi/util/statistics.hpp"
 
 #include <Eigen/Cholesky>
 
@@ -34,6 +36,36 @@ bool SmcAbcOptions::is_valid(std::string* why) const {
   if (!(min_acceptance_rate >= 0 && min_acceptance_rate < 1)) return fail("min_acceptance_rate must lie in [0, 1)");
   if (!(final_epsilon >= 0) || !std::isfinite(final_epsilon)) return fail("final_epsilon must be a finite number ≥ 0");
   return true;
+}
+
+nlohmann::json SmcAbcOptions::to_json() const {
+  nlohmann::json j = {{"population", population},
+                      {"initial_factor", initial_factor},
+                      {"epsilon_quantile", epsilon_quantile},
+                      {"kernel_scale", kernel_scale},
+                      {"ess_fraction", ess_fraction},
+                      {"min_acceptance_rate", min_acceptance_rate},
+                      {"final_epsilon", final_epsilon},
+                      {"scale", sbi::to_string(scale)}};
+  write_resample_options(resample, j);
+  return j;
+}
+
+SmcAbcOptions SmcAbcOptions::from_json(const nlohmann::json& section, const std::string& path) {
+  SmcAbcOptions o;
+  JsonObjectReader r(section, path);
+  for (const auto& key : run_level_inference_keys()) r.get(key);
+  o.population = static_cast<std::size_t>(r.optional_integer("population", 0, 0, std::int64_t{1} << 32));
+  o.initial_factor = r.optional_number_in("initial_factor", o.initial_factor, 1.0, 1e6);
+  o.epsilon_quantile = r.optional_number_in("epsilon_quantile", o.epsilon_quantile, 1e-6, 1.0 - 1e-6);
+  o.kernel_scale = r.optional_positive_number("kernel_scale", o.kernel_scale);
+  o.ess_fraction = r.optional_number_in("ess_fraction", o.ess_fraction, 0.0, 1.0);
+  o.min_acceptance_rate = r.optional_number_in("min_acceptance_rate", o.min_acceptance_rate, 0.0, 1.0 - 1e-12);
+  o.final_epsilon = r.optional_number_in("final_epsilon", o.final_epsilon, 0.0, 1e300);
+  o.scale = scale_kind_from_string(r.optional_string("scale", "mad", {"mad", "sd"}));
+  read_resample_options(r, o.resample);
+  r.reject_unknown_keys();
+  return o;
 }
 
 namespace {
@@ -119,7 +151,7 @@ AbcResult smc_abc(const Simulator& simulator, const Prior& prior, const Vector& 
   const std::size_t n_particles = options.resolved_population();
   const auto d = static_cast<Eigen::Index>(prior.dim());
   SimulationOptions sim_options;
-  sim_options.threads = simulator.thread_safe() ? options.threads : 1;
+  sim_options.threads = options.threads;  // the runner falls back to one thread for a simulator that is not thread-safe
   sim_options.failure_policy = options.failure_policy == FailurePolicy::fail ? FailurePolicy::fail : FailurePolicy::drop;
 
   AbcResult result;

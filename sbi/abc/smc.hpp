@@ -24,6 +24,8 @@
 #include "sbi/simulation/runner.hpp"
 #include "sbi/simulation/simulator.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <atomic>
 #include <functional>
 
@@ -45,9 +47,17 @@ struct SmcAbcOptions {
   std::uint64_t seed = 1;
   int threads = 0;                     // simulation threads, 0 = all cores (results do not depend on it)
   FailurePolicy failure_policy = FailurePolicy::drop;  // drop (or redraw): a failed simulation is a rejection; fail: throw
+  // How posterior draws come from the final weighted population (sampling only).
+  ResampleOptions resample;
 
   std::size_t resolved_population() const;
   bool is_valid(std::string* why = nullptr) const;
+  // The method's own keys (not budget, seed, threads, failure policy: those belong to the run).
+  nlohmann::json to_json() const;
+  // From a spec's "inference" section (method "smc"): "population", "initial_factor",
+  // "epsilon_quantile", "kernel_scale", "ess_fraction", "min_acceptance_rate", "final_epsilon",
+  // "scale", "resample", "bandwidth". Errors name the JSON path.
+  static SmcAbcOptions from_json(const nlohmann::json& section, const std::string& path = "inference");
 };
 
 struct SmcAbcCallbacks {

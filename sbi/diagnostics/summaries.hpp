@@ -1,6 +1,7 @@
 #pragma once
 // Per-parameter summaries of posterior samples and the kernel two-sample statistic MMD².
 #include "sbi/core/types.hpp"
+#include "sbi/util/statistics.hpp"
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -15,8 +16,6 @@ struct ParameterSummary {
   double q025 = 0, median = 0, q975 = 0;  // 2.5 %, 50 %, 97.5 % quantiles
 };
 
-// Quantiles by linear interpolation between order statistics (numpy's default, "type 7").
-double quantile(std::vector<double> values, double probability);
 std::vector<ParameterSummary> summarise(const RowMatrix& samples, const Names& names);
 nlohmann::json to_json(const std::vector<ParameterSummary>& summaries);
 // A fixed-width table; with `truth`, a column of true values and whether each lies in the 95 % interval.

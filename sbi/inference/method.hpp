@@ -49,20 +49,20 @@ enum class MethodNeeds { table, simulator };
 // `budget` simulations (and may ignore the table). `observation` is set when there is one (required
 // by non-amortised methods).
 struct TrainingInput {
-  PriorPtr prior;
-  Simulator simulator;                     // may be empty for table methods
+  PriorPtr prior{};
+  Simulator simulator{};                     // may be empty for table methods
   const ReferenceTable* table = nullptr;   // table methods: the training table
-  std::optional<Vector> observation;
+  std::optional<Vector> observation{};
   std::size_t budget = 0;                  // simulator methods: simulations allowed
   std::uint64_t seed = 1;
   int threads = 0;                         // 0 = all cores
-  SimulationOptions simulation;            // failure policy etc. for methods that simulate
-  Provenance provenance;                   // filled in by the caller (spec, simulator, table source)
+  SimulationOptions simulation{};            // failure policy etc. for methods that simulate
+  Provenance provenance{};                   // filled in by the caller (spec, simulator, table source)
 };
 
 struct Method {
-  std::string name;
-  std::string summary;
+  std::string name{};
+  std::string summary{};
   MethodNeeds needs = MethodNeeds::table;
   bool amortized = true;
   std::function<nlohmann::json(const nlohmann::json& section, const std::string& path)> parse_options;
@@ -87,11 +87,11 @@ class MethodRegistry {
   std::string listing() const;
 
  private:
-  std::map<std::string, Method> methods_;
+  std::map<std::string, Method> methods_{};
 };
 
 // Keys of a spec's "inference" section that belong to the run, not to a method's options:
-// "method", "simulations", "table". Parsers skip them.
+// "method", "simulations", "table", "seed" (the run's seed; TrainingInput::seed). Parsers skip them.
 const std::vector<std::string>& run_level_inference_keys();
 
 }  // namespace sbi

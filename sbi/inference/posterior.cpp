@@ -42,6 +42,11 @@ Vector PosteriorModel::log_prob(const RowMatrix&, const Vector&) const {
                    "\") has no density; it can only be sampled");
 }
 
+PosteriorModelBase::PosteriorModelBase(PriorPtr prior, Names data_names, PosteriorInfo info)
+    : prior_(std::move(prior)), data_names_(std::move(data_names)), info_(std::move(info)) {
+  if (!prior_) throw InputError("posterior: no prior");
+}
+
 const PosteriorModel& Posterior::model() const {
   if (!model_) throw std::logic_error("sbi::Posterior: empty (default-constructed) posterior used");
   return *model_;
@@ -124,7 +129,7 @@ const nlohmann::json& SavedPosterior::state() const {
 
 SavedPosterior read_saved_posterior(const fs::path& folder) {
   const auto json_file = folder / "posterior.json";
-  if (!fs::is_directory(folder)) throw FileError(folder.string() + ": not a folder (a saved posterior is a folder with posterior.json)");
+  if (!fs::is_directory(folder)) throw FileError(folder.string() + ": not a saved posterior (not a folder; a saved posterior is a folder with posterior.json)");
   std::ifstream in(json_file, std::ios::binary);
   if (!in) throw FileError(folder.string() + ": not a saved posterior (no posterior.json)");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

@@ -99,9 +99,30 @@ class PosteriorModel {
   // log q(θ | y) per row of theta (−∞ outside the prior's support). The default throws InputError
   // saying that this kind has no density.
   virtual Vector log_prob(const RowMatrix& theta, const Vector& observation) const;
+  // What the method reports about itself (training: best step, stop reason; ABC: tolerance per
+  // generation; MCMC: R-hat and ESS). Empty by default.
+  virtual nlohmann::json diagnostics() const { return nlohmann::json::object(); }
   // Writes the kind's own files into `folder` (atomically, one by one) and returns the kind's state
   // for posterior.json. The names of the files written are appended to `files`.
   virtual nlohmann::json save_state(const std::filesystem::path& folder, std::vector<std::string>& files) const = 0;
+};
+
+// What most kinds share: the prior, the data names and the info, with the accessors over them.
+class PosteriorModelBase : public PosteriorModel {
+ public:
+  const PosteriorInfo& info() const override { return info_; }
+  const Names& parameter_names() const override { return prior_->names(); }
+  const Names& data_names() const override { return data_names_; }
+  const Prior& prior() const override { return *prior_; }
+  PriorPtr prior_ptr() const override { return prior_; }
+
+ protected:
+  PosteriorModelBase() = default;
+  // Throws InputError without a prior.
+  PosteriorModelBase(PriorPtr prior, Names data_names, PosteriorInfo info);
+  PriorPtr prior_;
+  Names data_names_;
+  PosteriorInfo info_;
 };
 
 class Posterior {
@@ -123,6 +144,7 @@ class Posterior {
   // See PosteriorModel. Checks n ≥ 1 and the observation's length and finiteness first.
   RowMatrix sample(const Vector& observation, Eigen::Index n, std::uint64_t seed) const;
   Vector log_prob(const RowMatrix& theta, const Vector& observation) const;
+  nlohmann::json diagnostics() const { return model().diagnostics(); }
 
   // Writes the folder described at the top of this file (created if needed; files of an earlier
   // save in it are replaced).

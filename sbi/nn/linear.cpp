@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <stdexcept>
+#include <utility>
 
 namespace sbi::nn {
 
@@ -38,6 +39,14 @@ ad::Var<T> BasicLinear<T>::forward(ad::Var<T> x, bool training) {
   ad::Var<T> w = weight_.on(tape);
   if (spectral_norm_) w = spectral_norm_->normalize(w, training);
   return ad::affine(x, w, bias_.on(tape));
+}
+
+template <class T>
+ad::Var<T> BasicLinear<T>::forward_constant(ad::Var<T> x) const {
+  auto& tape = x.tape();
+  ad::Var<T> w = tape.constant(weight_.value);
+  if (spectral_norm_) w = std::as_const(*spectral_norm_).normalize(w);
+  return ad::affine(x, w, tape.constant(bias_.value));
 }
 
 template class BasicLinear<float>;

@@ -22,6 +22,9 @@ class BasicLinear {
   // x W + b on x's tape. With spectral normalisation, W is replaced by α W / σ(W); `training`
   // advances the power iteration.
   ad::Var<T> forward(ad::Var<T> x, bool training = true);
+  // The same map with the weights as constants on x's tape: no gradients, nothing changed, so
+  // several threads may evaluate one layer at once (each on its own tape).
+  ad::Var<T> forward_constant(ad::Var<T> x) const;
 
   void enable_spectral_norm(SpectralNormOptions options, Rng& rng);
   bool spectrally_normalized() const { return spectral_norm_.has_value(); }

@@ -31,7 +31,8 @@
 //   }
 //   sbi::nn::save(net, "classifier.sbinn");
 //
-// Thread safety: forward() in training mode updates spectral-norm vectors; one thread per network.
+// Thread safety: forward() and predict() use mutable state (spectral-norm vectors in training mode, an
+// internal tape); evaluate() is const and may run on several threads at once.
 #include "sbi/autodiff/ops.hpp"
 #include "sbi/nn/activation.hpp"
 #include "sbi/nn/linear.hpp"
@@ -71,6 +72,9 @@ class BasicMlp {
   ad::Var<T> forward(ad::Var<T> x);
   // Evaluation without gradients, on an internal tape (not thread-safe; one tape per network).
   ad::Matrix<T> predict(const ad::Matrix<T>& x);
+  // Evaluation on a tape of its own, changing nothing: safe from several threads at once, and the
+  // same bits as predict() in evaluation mode.
+  ad::Matrix<T> evaluate(const ad::Matrix<T>& x) const;
 
   ParameterList<T> parameters();
   void zero_grad();

@@ -1,6 +1,7 @@
 #include "sbi/nn/spectral_norm.hpp"
 
 #include <stdexcept>
+#include <utility>
 
 namespace sbi::nn {
 
@@ -47,6 +48,13 @@ ad::Var<T> BasicSpectralNorm<T>::normalize(ad::Var<T> weight, bool update) {
   if (weight.rows() != u_.rows() || weight.cols() != v_.rows())
     throw std::invalid_argument("BasicSpectralNorm::normalize: weight shape differs from the one it was built for");
   if (update) power_iterate(weight.value(), options_.power_iterations);
+  return std::as_const(*this).normalize(weight);
+}
+
+template <class T>
+ad::Var<T> BasicSpectralNorm<T>::normalize(ad::Var<T> weight) const {
+  if (weight.rows() != u_.rows() || weight.cols() != v_.rows())
+    throw std::invalid_argument("BasicSpectralNorm::normalize: weight shape differs from the one it was built for");
   auto& tape = weight.tape();
   // σ = uᵀ W v with u, v constants: Σ u ⊙ (W v).
   const ad::Var<T> sigma_var = ad::sum(ad::mul(tape.constant(u_), ad::matmul(weight, tape.constant(v_))));

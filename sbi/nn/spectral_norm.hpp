@@ -29,6 +29,8 @@ class BasicSpectralNorm {
   // Run the power iterations on `weight` (updating u, v) when `update` is set; then return
   // α·W/σ on the tape of `weight`.
   ad::Var<T> normalize(ad::Var<T> weight, bool update);
+  // α·W/σ with the current u, v, changing nothing (evaluation from several threads).
+  ad::Var<T> normalize(ad::Var<T> weight) const;
   // Power iterations on a plain matrix (no tape).
   void power_iterate(const ad::Matrix<T>& weight, int iterations);
   // uᵀWv for the current u, v: the σ estimate.

@@ -25,11 +25,11 @@ namespace sbi {
 
 // What a long run reports while it works, and how it is stopped (shared by every method).
 struct TrainingProgress {
-  std::string stage;         // "train", "simulate", "round 2/5", ...
+  std::string stage{};         // "train", "simulate", "round 2/5", ...
   std::size_t done = 0;      // steps (or simulations) done in this stage
   std::size_t total = 0;     // the stage's maximum
   std::string unit = "step";
-  std::string status;        // a short text: current losses, tolerance, ...
+  std::string status{};        // a short text: current losses, tolerance, ...
 };
 
 struct TrainingCallbacks {
@@ -61,14 +61,14 @@ struct TrainingLoopOptions {
 // loss, the time since the start.
 struct TrainingRecord {
   int step = 0;
-  std::vector<double> losses;
+  std::vector<double> losses{};
   double validation = 0;
   double seconds = 0;
 };
 
 struct TrainingCurve {
-  std::vector<std::string> loss_names;  // columns of TrainingRecord::losses
-  std::vector<TrainingRecord> records;
+  std::vector<std::string> loss_names{};  // columns of TrainingRecord::losses
+  std::vector<TrainingRecord> records{};
   // Columns: step, <loss names>, validation, seconds.
   Names columns() const;
   RowMatrix to_matrix() const;
@@ -108,7 +108,7 @@ class TrainingLoop {
 
  private:
   TrainingLoopOptions options_;
-  std::vector<std::string> loss_names_;
+  std::vector<std::string> loss_names_{};
   nn::ParameterList<float> tracked_;
 };
 

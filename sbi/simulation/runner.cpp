@@ -25,11 +25,21 @@ std::string to_string(FailurePolicy policy) {
   return "?";
 }
 
-std::string SimulationOptions::validate() const {
-  if (threads < 0) return "threads: expected 0 (all cores) or a positive number";
-  if (batch_size < 1) return "batch_size: expected at least 1";
-  if (max_redraws < 1) return "max_redraws: expected at least 1";
-  return {};
+bool SimulationOptions::is_valid(std::string* why) const {
+  auto fail = [&](const std::string& message) {
+    if (why) *why = message;
+    return false;
+  };
+  if (threads < 0) return fail("threads: expected 0 (all cores) or a positive number");
+  if (batch_size < 1) return fail("batch_size: expected at least 1");
+  if (max_redraws < 1) return fail("max_redraws: expected at least 1");
+  return true;
+}
+
+int simulation_threads(const Simulator& simulator, int threads) {
+  if (simulator.runs_own_workers()) return 1;
+  if (threads == 0 && !simulator.thread_safe()) return 1;
+  return resolve_thread_count(threads);
 }
 
 int resolve_thread_count(int threads) { return threads <= 0 ? hardware_threads() : threads; }
@@ -91,8 +101,7 @@ struct ChunkWork {
 class ChunkSimulator {
  public:
   ChunkSimulator(const Simulator& simulator, const Prior* prior, std::uint64_t seed, const SimulationOptions& options)
-      : simulator_(simulator), prior_(prior), seed_(seed), options_(options), threads_(resolve_thread_count(options.threads)) {
-    if (simulator_.runs_own_workers()) threads_ = 1;
+      : simulator_(simulator), prior_(prior), seed_(seed), options_(options), threads_(simulation_threads(simulator, options.threads)) {
     if (threads_ > 1 && !simulator_.thread_safe())
       throw InputError("simulator \"" + simulator_.name() + "\" is not thread-safe, so it cannot run on " +
                        std::to_string(threads_) + " threads; run it with --threads 1 (threads: 1)");
@@ -187,7 +196,7 @@ std::string failure_message(const Simulator& simulator, ConstRow theta, std::uin
 }
 
 void validate_options(const SimulationOptions& options) {
-  if (auto problem = options.validate(); !problem.empty()) throw InputError("simulation options: " + problem);
+  if (std::string problem; !options.is_valid(&problem)) throw InputError("simulation options: " + problem);
 }
 
 }  // namespace

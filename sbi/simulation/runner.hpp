@@ -37,7 +37,7 @@ struct SimulationOptions {
   std::function<void(std::size_t, std::size_t)> on_progress;
 
   // Empty if valid, else what is wrong.
-  std::string validate() const;
+  bool is_valid(std::string* why = nullptr) const;
 };
 
 // A contiguous block of finished simulations, in index order.
@@ -79,5 +79,9 @@ RowMatrix simulate_given(const Simulator& simulator, const RowMatrix& theta, std
 
 // Number of worker threads a `threads` option resolves to (0 = hardware concurrency).
 int resolve_thread_count(int threads);
+// The threads the runner uses for `simulator`: 1 for a simulator that runs its own workers or (when
+// `threads` is 0, "all cores") one that is not thread-safe; else resolve_thread_count(threads). An
+// explicit threads > 1 for a simulator that is not thread-safe is refused by the runner.
+int simulation_threads(const Simulator& simulator, int threads);
 
 }  // namespace sbi

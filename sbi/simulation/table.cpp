@@ -146,6 +146,14 @@ TableMetadata TableMetadata::from_json(const nlohmann::json& j, const std::strin
   }
 }
 
+void ReferenceTable::truncate(Eigen::Index rows) {
+  if (rows >= theta.rows()) return;
+  rows = std::max<Eigen::Index>(rows, 0);
+  theta.conservativeResize(rows, Eigen::NoChange);
+  y.conservativeResize(rows, Eigen::NoChange);
+  if (indices.size() > static_cast<std::size_t>(rows)) indices.resize(static_cast<std::size_t>(rows));
+}
+
 void ReferenceTable::append(const SimulationChunk& chunk) {
   const auto old_rows = theta.rows();
   const auto added = static_cast<Eigen::Index>(chunk.indices.size());

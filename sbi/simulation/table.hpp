@@ -49,6 +49,8 @@ struct ReferenceTable {
 
   Eigen::Index rows() const { return theta.rows(); }
   void append(const SimulationChunk& chunk);
+  // Keeps the first `rows` rows (all when there are fewer).
+  void truncate(Eigen::Index rows);
 };
 
 ReferenceTable read_table(const std::filesystem::path& path);

@@ -95,4 +95,17 @@ Spec read_spec(const std::filesystem::path& path) {
   }
 }
 
+std::size_t spec_simulations(const Spec& spec, std::size_t minimum, std::size_t fallback) {
+  if (!spec.inference.is_object() || !spec.inference.contains("simulations")) return fallback;
+  JsonObjectReader inference(spec.inference, "inference");
+  return static_cast<std::size_t>(inference.required_integer("simulations", static_cast<std::int64_t>(minimum), std::int64_t{1} << 40));
+}
+
+std::string spec_method(const Spec& spec, const std::string& fallback) {
+  if (!spec.inference.is_object() || !spec.inference.contains("method")) return fallback;
+  const auto& method = spec.inference.at("method");
+  if (!method.is_string()) throw InputError("inference.method: expected a method name, got " + json_type_description(method));
+  return method.get<std::string>();
+}
+
 }  // namespace sbi

@@ -52,4 +52,10 @@ Spec read_spec(const std::filesystem::path& path);
 // Reads an observation file: a header line and exactly one row of numbers.
 Vector read_observation_csv(const std::filesystem::path& path);
 
+// The spec's simulation budget: inference.simulations (an integer ≥ minimum, else InputError naming
+// the JSON path), or `fallback` when absent.
+std::size_t spec_simulations(const Spec& spec, std::size_t minimum, std::size_t fallback = 10000);
+// The spec's inference method: inference.method, or `fallback` when absent.
+std::string spec_method(const Spec& spec, const std::string& fallback = "lfvi");
+
 }  // namespace sbi

@@ -116,18 +116,22 @@ PointGanConfig point_gan_config(const std::string& name) {
   throw InputError("configuration \"" + name + "\": expected none, sn, rkhs or sn+rkhs");
 }
 
-std::string PointGanOptions::validate() const {
-  if (points < 2) return "points: need at least 2";
-  if (steps < 1) return "steps: need at least 1";
-  if (discriminator_steps < 1) return "discriminator steps: need at least 1";
-  if (batch < 2) return "batch: need at least 2";
-  if (hidden.empty()) return "hidden: need at least one hidden layer";
-  if (!(discriminator_learning_rate > 0)) return "discriminator learning rate: must be positive";
-  if (!(alpha > 0) || !(beta2 > 0)) return "alpha and beta2: must be positive";
-  if (!(rkhs_jitter > 0)) return "rkhs jitter: must be positive";
-  if (!(divergence_radius > 1)) return "divergence radius: must exceed 1";
-  if (evaluation_points < 0 || evaluation_points == 1) return "evaluation points: 0 (= N) or at least 2";
-  return {};
+bool PointGanOptions::is_valid(std::string* why) const {
+  auto fail = [&](const std::string& message) {
+    if (why) *why = message;
+    return false;
+  };
+  if (points < 2) return fail("points: need at least 2");
+  if (steps < 1) return fail("steps: need at least 1");
+  if (discriminator_steps < 1) return fail("discriminator steps: need at least 1");
+  if (batch < 2) return fail("batch: need at least 2");
+  if (hidden.empty()) return fail("hidden: need at least one hidden layer");
+  if (!(discriminator_learning_rate > 0)) return fail("discriminator learning rate: must be positive");
+  if (!(alpha > 0) || !(beta2 > 0)) return fail("alpha and beta2: must be positive");
+  if (!(rkhs_jitter > 0)) return fail("rkhs jitter: must be positive");
+  if (!(divergence_radius > 1)) return fail("divergence radius: must exceed 1");
+  if (evaluation_points < 0 || evaluation_points == 1) return fail("evaluation points: 0 (= N) or at least 2");
+  return true;
 }
 
 double point_target_bandwidth(const PointTarget& target, std::uint64_t seed, Eigen::Index n) {
@@ -145,7 +149,7 @@ double point_target_bandwidth(const PointTarget& target, std::uint64_t seed, Eig
 PointGanResult run_point_gan(const PointTarget& target, const PointGanConfig& config, const PointGanOptions& options,
                              double learning_rate, double mmd_bandwidth, std::uint64_t seed, std::uint64_t evaluation_seed,
                              const std::atomic<bool>* stop) {
-  if (auto why = options.validate(); !why.empty()) throw InputError("point GAN options: " + why);
+  if (std::string why; !options.is_valid(&why)) throw InputError("point GAN options: " + why);
   if (!(learning_rate > 0) || !std::isfinite(learning_rate)) throw InputError("point GAN: the learning rate must be a positive number");
   const auto start = std::chrono::steady_clock::now();
   const Eigen::Index n = options.points, d = target.dim();

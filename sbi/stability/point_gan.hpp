@@ -67,7 +67,7 @@ struct PointGanOptions {
   double divergence_radius = 100.0;
   Eigen::Index evaluation_points = 0; // reference sample size for MMD²/W1; 0 = N
   bool exact_w1 = true;               // off for large N (cubic cost)
-  std::string validate() const;       // empty when valid
+  bool is_valid(std::string* why = nullptr) const;
 };
 
 struct PointGanResult {

@@ -1,6 +1,11 @@
 #include "cli_runner.hpp"
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <utility>
+#include <vector>
 
 using namespace sbi::testing;
 namespace fs = std::filesystem;
@@ -52,5 +57,70 @@ TEST_CASE("sbi infer and sbi sample report bad settings and inputs clearly", "[c
   r = run_cli("sample " + (dir / "nowhere").string() + " --observation x.csv -o y.csv");
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Catch::Contains("not a saved posterior"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("sbi infer runs every registered method; sbi sample reproduces each from the saved folder", "[cli][infer][registry]") {
+  const auto dir = cli_scratch_dir("infer_methods");
+  std::ofstream(dir / "obs.csv") << "data_1,data_2\n0.4,-0.2\n";
+  const auto list = run_cli("infer --list-methods");
+  REQUIRE(list.exit_code == 0);
+  // Each method with small settings of its own in the spec's inference section.
+  const std::vector<std::pair<std::string, std::string>> methods = {
+      {"lfvi", R"("method": "lfvi", "simulations": 300, "max_iterations": 60, "eval_every": 20, "generator": {"hidden": [16]}, "discriminator": {"hidden": [16]})"},
+      {"mmd", R"("method": "mmd", "simulations": 300, "max_iterations": 60, "eval_every": 20, "generator": {"hidden": [16]})"},
+      {"rejection", R"("method": "rejection", "simulations": 300, "keep": 50)"},
+      {"smc", R"("method": "smc", "simulations": 600)"}};
+  for (const auto& [method, inference] : methods) {
+    INFO("method " << method);
+    CHECK_THAT(list.out, Catch::Contains("  " + method + " "));
+    std::string spec = kSmallSpec;
+    const auto begin = spec.find("\"method\"");
+    const auto end = spec.find("},\n  \"output\"");
+    spec.replace(begin, end - begin, inference);
+    std::ofstream(dir / (method + ".json")) << spec;
+    const auto folder = dir / method;
+    const auto r = run_cli("infer " + (dir / (method + ".json")).string() + " -o " + folder.string() + " --quiet");
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(nlohmann::json::parse(read_text(folder / "posterior.json"))["method"] == method);
+    // Another process, the spec's seed (3) and sample count (500): the same draws as infer wrote.
+    const auto s = run_cli("sample " + folder.string() + " --observation " + (dir / "obs.csv").string() + " -n 500 --seed 3 --quiet -o " +
+                           (dir / (method + ".csv")).string());
+    INFO(s.err);
+    REQUIRE(s.exit_code == 0);
+    CHECK(read_text(dir / (method + ".csv")) == read_text(folder / "samples.csv"));
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("counts and seeds are checked, an existing posterior is kept, misspelt inference keys are found early", "[cli][infer]") {
+  const auto dir = cli_scratch_dir("infer_flags");
+  std::ofstream(dir / "spec.json") << kSmallSpec;
+  std::ofstream(dir / "obs.csv") << "data_1,data_2\n0.4,-0.2\n";
+  for (const char* bad : {"-n -1", "-n 2.5", "-n 1e3", "--seed -1", "--threads -2"}) {
+    INFO(bad);
+    const auto r = run_cli("infer " + (dir / "spec.json").string() + " -o " + (dir / "x").string() + " " + bad);
+    CHECK(r.exit_code == 2);
+    CHECK_FALSE(fs::exists(dir / "x" / "table.sbt"));
+  }
+  auto r = run_cli("infer " + (dir / "spec.json").string() + " -o " + (dir / "p").string() + " --quiet");
+  REQUIRE(r.exit_code == 0);
+  const std::string before = read_text(dir / "p" / "posterior.json");
+  r = run_cli("infer " + (dir / "spec.json").string() + " -o " + (dir / "p").string() + " --quiet");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("already holds a saved posterior") && Catch::Contains("--force"));
+  CHECK(read_text(dir / "p" / "posterior.json") == before);
+  r = run_cli("sample " + (dir / "p").string() + " --observation " + (dir / "obs.csv").string() + " -n -1 -o " + (dir / "s.csv").string());
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("expected a whole number"));
+
+  std::string misspelt = kSmallSpec;
+  misspelt.replace(misspelt.find("\"max_iterations\""), 16, "\"max_iteratons\"");
+  std::ofstream(dir / "misspelt.json") << misspelt;
+  r = run_cli("simulate " + (dir / "misspelt.json").string() + " -n 10 -o " + (dir / "t.csv").string() + " --quiet");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("inference.max_iteratons: unknown key"));
+  CHECK_FALSE(fs::exists(dir / "t.csv"));
   fs::remove_all(dir);
 }

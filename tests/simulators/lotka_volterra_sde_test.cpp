@@ -296,31 +296,6 @@ TEST_CASE("lotka_volterra_sde: the spec's observation is reproduced", "[simulato
     CHECK(y[static_cast<Eigen::Index>(i)] == Approx(observation[i]).epsilon(1e-12));
 }
 
-TEST_CASE("lotka_volterra_sde: the ziggurat normal has the N(0, 1) distribution", "[simulators][lotka_volterra_sde]") {
-  // CDF at points in every part of the ziggurat (inner rectangles, wedges, the tails beyond
-  // R ≈ 3.65), each within 5 binomial standard errors; moments within 5 standard errors.
-  const int n = 2'000'000;
-  const std::vector<double> points{-4, -3.7, -2, -1, -0.3, 0, 0.05, 0.7, 1.5, 3, 3.7, 4};
-  std::vector<int> below(points.size(), 0);
-  double sum = 0, sum2 = 0, sum3 = 0;
-  Rng rng(2025);
-  for (int i = 0; i < n; ++i) {
-    const double z = sbi::simulators::detail::ziggurat_normal(rng);
-    sum += z;
-    sum2 += z * z;
-    sum3 += z * z * z;
-    for (std::size_t j = 0; j < points.size(); ++j) below[j] += z < points[j];
-  }
-  CHECK(std::abs(sum / n) < 5 * std::sqrt(1.0 / n));
-  CHECK(std::abs(sum2 / n - 1) < 5 * std::sqrt(2.0 / n));
-  CHECK(std::abs(sum3 / n) < 5 * std::sqrt(15.0 / n));
-  for (std::size_t j = 0; j < points.size(); ++j) {
-    const double p = 0.5 * std::erfc(-points[j] / std::sqrt(2.0));
-    INFO("z = " << points[j] << ": " << below[j] << " below, expected " << n * p);
-    CHECK(std::abs(below[j] - n * p) < 5 * std::sqrt(n * p * (1 - p)) + 1);
-  }
-}
-
 TEST_CASE("lotka_volterra_sde: a linear case matches the Euler-Maruyama law exactly", "[simulators][lotka_volterra_sde]") {
   // With β2 = β3 = 0: dX = β1 X dt + σ dW, dY = −β1 Y dt + σ dW'. Euler–Maruyama with n steps of h gives
   // X_n = a^n X0 + σ√h Σ a^{n−1−j} Z_j, a = 1 + β1 h: mean a^n X0, variance σ² h Σ_{j<n} a^{2j}

@@ -1,0 +1,186 @@
+#include "models/methods.hpp"
+
+#include "models/abc_posterior.hpp"
+#include "models/implicit_posterior.hpp"
+#include "sbi/abc/rejection.hpp"
+#include "sbi/abc/smc.hpp"
+#include "sbi/core/error.hpp"
+#include "sbi/inference/lfvi.hpp"
+#include "sbi/inference/mmd.hpp"
+#include "sbi/util/clock.hpp"
+#include "sbi/util/version.hpp"
+#include "sbi/workflows/run.hpp"
+
+#include <chrono>
+#include <functional>
+#include <map>
+
+namespace sbi {
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+PosteriorInfo info_for(const TrainingInput& input, const std::string& method, nlohmann::json options, double training_seconds) {
+  PosteriorInfo info;
+  info.method = method;
+  info.options = std::move(options);
+  info.provenance = input.provenance;
+  info.provenance.method = method;
+  info.provenance.training_seconds = training_seconds;
+  return info;
+}
+
+const Names& table_data_names(const TrainingInput& input) {
+  if (!input.table) throw InputError("this method trains on a table, and none was given");
+  return input.table->metadata.data_names;
+}
+
+const Vector& required_observation(const TrainingInput& input, const std::string& method) {
+  if (!input.observation) throw InputError(method + " runs for one observation, and none was given");
+  return *input.observation;
+}
+
+template <class Options, class Train>
+Posterior train_implicit(const TrainingInput& input, const nlohmann::json& json, const TrainingCallbacks& callbacks, const std::string& method,
+                         Train train) {
+  Options options = Options::from_json(json, "inference");
+  options.seed = input.seed;
+  const auto& table = *input.table;
+  ImplicitGeneratorFit fit = train(table.theta, table.y, *input.prior, options, callbacks);
+  PosteriorInfo info = info_for(input, method, options.to_json(), fit.training.seconds);
+  int refine = 0;
+  if constexpr (std::is_same_v<Options, LfviOptions>) refine = options.refine_oversample;
+  return Posterior(std::make_shared<models::ImplicitPosterior>(std::move(fit), input.prior, table_data_names(input), std::move(info), refine));
+}
+
+MethodRegistry make_builtin_methods() {
+  MethodRegistry registry;
+  registry.add({.name = "lfvi",
+                .summary = "likelihood-free variational inference: implicit generator against a ratio-estimating discriminator",
+                .needs = MethodNeeds::table,
+                .amortized = true,
+                .parse_options = options_parser<LfviOptions>(),
+                .train = [](const TrainingInput& in, const nlohmann::json& o, const TrainingCallbacks& cb) {
+                  return train_implicit<LfviOptions>(in, o, cb, "lfvi", train_lfvi);
+                }});
+  registry.add({.name = "mmd",
+                .summary = "implicit generator trained by maximum mean discrepancy (no discriminator)",
+                .needs = MethodNeeds::table,
+                .amortized = true,
+                .parse_options = options_parser<MmdGeneratorOptions>(),
+                .train = [](const TrainingInput& in, const nlohmann::json& o, const TrainingCallbacks& cb) {
+                  return train_implicit<MmdGeneratorOptions>(in, o, cb, "mmd", train_mmd_generator);
+                }});
+  registry.add({.name = "rejection",
+                .summary = "rejection ABC on the prior table (nearest simulations; optional regression adjustment)",
+                .needs = MethodNeeds::table,
+                .amortized = false,
+                .parse_options = options_parser<RejectionOptions>(),
+                .train = [](const TrainingInput& in, const nlohmann::json& o, const TrainingCallbacks&) {
+                  const auto options = RejectionOptions::from_json(o, "inference");
+                  const Vector& observation = required_observation(in, "rejection ABC");
+                  const auto start = std::chrono::steady_clock::now();
+                  const auto& table = *in.table;
+                  AbcResult result = rejection_abc(table.theta, table.y, observation, *in.prior, options);
+                  result.simulations = in.provenance.simulations;
+                  result.generations.front().simulations = result.simulations;
+                  result.seconds = seconds_since(start);
+                  PosteriorInfo info = info_for(in, "rejection", options.to_json(), result.seconds);
+                  info.observation = observation;
+                  return Posterior(std::make_shared<models::AbcPosterior>(std::move(result), in.prior, table_data_names(in), std::move(info),
+                                                                          options.resample));
+                }});
+  registry.add({.name = "smc",
+                .summary = "SMC-ABC with an adaptive tolerance, within the simulation budget",
+                .needs = MethodNeeds::simulator,
+                .amortized = false,
+                .parse_options = options_parser<SmcAbcOptions>(),
+                .train = [](const TrainingInput& in, const nlohmann::json& o, const TrainingCallbacks& cb) {
+                  SmcAbcOptions options = SmcAbcOptions::from_json(o, "inference");
+                  options.budget = in.budget;
+                  options.seed = in.seed;
+                  options.threads = in.threads;
+                  options.failure_policy = in.simulation.failure_policy;
+                  if (std::string why; !options.is_valid(&why)) throw InputError("smc: " + why);
+                  const Vector& observation = required_observation(in, "SMC-ABC");
+                  SmcAbcCallbacks callbacks;
+                  callbacks.stop = cb.stop;
+                  std::string status;
+                  callbacks.on_progress = [&](std::size_t used, std::size_t budget) { cb.report({"smc-abc", used, budget, "sim", status}); };
+                  std::size_t generation = 0;
+                  callbacks.on_generation = [&](const AbcGeneration& g) {
+                    char text[96];
+                    std::snprintf(text, sizeof text, "gen %zu ε %.4g acc %.3f", generation++, g.epsilon, g.acceptance_rate);
+                    status = text;
+                  };
+                  AbcResult result = smc_abc(in.simulator, *in.prior, observation, options, callbacks);
+                  PosteriorInfo info = info_for(in, "smc", options.to_json(), result.seconds);
+                  info.provenance.simulations = result.simulations;
+                  info.observation = observation;
+                  return Posterior(std::make_shared<models::AbcPosterior>(std::move(result), in.prior, in.simulator.info().data_names,
+                                                                          std::move(info), options.resample));
+                }});
+  return registry;
+}
+
+using KindLoader = std::function<Posterior(const SavedPosterior&)>;
+
+const std::map<std::string, KindLoader>& kind_loaders() {
+  static const std::map<std::string, KindLoader> loaders = {
+      {models::kImplicitGeneratorKind, [](const SavedPosterior& s) { return Posterior(models::ImplicitPosterior::load(s)); }},
+      {models::kAbcSamplesKind, [](const SavedPosterior& s) { return Posterior(models::AbcPosterior::load(s)); }},
+  };
+  return loaders;
+}
+
+}  // namespace
+
+const MethodRegistry& builtin_methods() {
+  static const MethodRegistry registry = make_builtin_methods();
+  return registry;
+}
+
+std::vector<std::string> posterior_kinds() {
+  std::vector<std::string> kinds;
+  for (const auto& [kind, loader] : kind_loaders()) kinds.push_back(kind);
+  return kinds;
+}
+
+Posterior load_posterior(const std::filesystem::path& folder) {
+  const SavedPosterior saved = read_saved_posterior(folder);
+  const auto& loaders = kind_loaders();
+  const auto it = loaders.find(saved.kind);
+  if (it == loaders.end()) {
+    std::string known;
+    for (const auto& [kind, loader] : loaders) known += (known.empty() ? "" : ", ") + kind;
+    throw FileError((folder / "posterior.json").string() + ": unknown posterior kind \"" + saved.kind + "\" (this sbi++ reads " + known +
+                    "); it may come from a newer sbi++");
+  }
+  return it->second(saved);
+}
+
+Posterior infer(const std::string& method_name, const ReferenceTable& table, PriorPtr prior, const nlohmann::json& options,
+                std::uint64_t seed, const TrainingCallbacks& callbacks) {
+  const Method& method = builtin_methods().at(method_name);
+  if (method.needs != MethodNeeds::table)
+    throw InputError("method \"" + method_name + "\" simulates by itself; use sbi::run_method with a simulator (sbi/workflows/run.hpp)");
+  if (!method.amortized)
+    throw InputError("method \"" + method_name + "\" needs an observation; use sbi::run_method (sbi/workflows/run.hpp)");
+  if (!prior) throw InputError("infer: no prior");
+  if (table.metadata.parameter_names.size() != prior->dim() || static_cast<std::size_t>(table.theta.cols()) != prior->dim())
+    throw InputError("infer: the table has " + std::to_string(table.theta.cols()) + " parameter columns, the prior " + std::to_string(prior->dim()));
+  InferenceProblem problem;
+  problem.prior = std::move(prior);
+  RunSettings settings;
+  settings.table = &table;
+  settings.table_source = "given";
+  settings.seed = seed;
+  settings.simulations = static_cast<std::size_t>(table.rows());
+  MethodRun run = run_method(method, options, problem, settings, callbacks);
+  return run.posterior;
+}
+
+}  // namespace sbi

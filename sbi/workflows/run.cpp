@@ -1,0 +1,93 @@
+#include "sbi/workflows/run.hpp"
+
+#include "sbi/core/error.hpp"
+#include "sbi/util/clock.hpp"
+#include "sbi/util/version.hpp"
+
+#include <chrono>
+
+namespace sbi {
+
+nlohmann::json parse_method_options(const Method& method, const nlohmann::json& options, const std::string& path) {
+  if (!options.is_null() && !options.is_object()) throw InputError(path + ": expected an object");
+  return method.parse_options(options.is_null() ? nlohmann::json::object() : options, path);
+}
+
+MethodRun run_method(const Method& method, const nlohmann::json& options, const InferenceProblem& problem, const RunSettings& settings,
+                     const TrainingCallbacks& callbacks) {
+  if (!problem.prior) throw InputError("run_method: the problem has no prior");
+  if (!method.amortized && !problem.observation)
+    throw InputError("method \"" + method.name + "\" runs for one observation, and none was given (the spec's \"observation\" or --observation)");
+  const nlohmann::json parsed = parse_method_options(method, options);
+  if (options.is_object() && options.contains("seed") && !options.at("seed").is_number_unsigned())
+    throw InputError("inference.seed: expected a whole number ≥ 0, got " + options.at("seed").dump());
+
+  MethodRun run;
+  TrainingInput input;
+  input.prior = problem.prior;
+  input.simulator = problem.simulator;
+  input.observation = problem.observation;
+  // A "seed" in the method's options (the spec's inference.seed) seeds the training; the run's seed the simulations.
+  input.seed = options.is_object() && options.contains("seed") && options.at("seed").is_number_unsigned()
+                   ? options.at("seed").get<std::uint64_t>()
+                   : settings.seed;
+  input.threads = settings.threads;
+  input.simulation.threads = settings.threads;
+  input.simulation.failure_policy = problem.failure_policy;
+  input.simulation.max_redraws = problem.max_redraws;
+  input.simulation.stop = callbacks.stop;
+  input.budget = settings.simulations;
+
+  Provenance& provenance = input.provenance;
+  provenance.method = method.name;
+  provenance.spec = problem.spec;
+  provenance.seed = settings.seed;
+  provenance.created = utc_timestamp();
+  provenance.sbi_version = version();
+  if (problem.simulator) {
+    provenance.simulator = problem.simulator.name();
+    provenance.simulator_options = problem.simulator.info().options;
+  }
+
+  std::optional<PriorTableRun> simulated;
+  if (method.needs == MethodNeeds::table) {
+    if (settings.table) {
+      if (problem.simulator) check_table_fits(settings.table->metadata, problem.simulator.info(), settings.table_source.empty() ? "the table" : settings.table_source);
+      input.table = settings.table;
+      provenance.table = settings.table_source.empty() ? "given" : settings.table_source;
+      if (provenance.simulator.empty()) provenance.simulator = settings.table->metadata.simulator;
+    } else {
+      if (!problem.simulator) throw InputError("method \"" + method.name + "\" needs a table or a simulator to simulate one");
+      simulated = simulate_prior_table(problem.simulator, *problem.prior,
+                                       {.simulations = settings.simulations, .seed = settings.seed, .threads = settings.threads,
+                                        .failure_policy = problem.failure_policy, .max_redraws = problem.max_redraws,
+                                        .write_to = settings.write_table_to},
+                                       callbacks);
+      run.simulation = simulated->summary;
+      run.simulation_seconds = simulated->summary.seconds;
+      provenance.simulation_seconds = run.simulation_seconds;
+      provenance.table = "simulated";
+      if (simulated->summary.interrupted) {
+        run.interrupted = true;
+        return run;
+      }
+      input.table = &simulated->table;
+    }
+    const auto& table = *input.table;
+    if (table.rows() < 1) throw InputError("the training table has no rows (every simulation failed?)");
+    // Simulations spent: the table's indices count every attempt, dropped failures included.
+    provenance.simulations = table.indices.empty() ? static_cast<std::size_t>(table.rows()) : static_cast<std::size_t>(table.indices.back() + 1);
+  } else {
+    if (!problem.simulator) throw InputError("method \"" + method.name + "\" simulates by itself and needs a simulator");
+    provenance.simulations = settings.simulations;
+  }
+
+  const auto start = std::chrono::steady_clock::now();
+  run.posterior = method.train(input, parsed, callbacks);
+  run.training_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  run.simulations = run.posterior ? run.posterior.info().provenance.simulations : 0;
+  run.interrupted = callbacks.stop_requested();
+  return run;
+}
+
+}  // namespace sbi

@@ -1,0 +1,170 @@
+// sbi::Posterior and the method registry: every kind saves, loads through load_posterior and samples
+// bit-identically; damaged, unknown and newer folders are refused with the file named; every
+// registered method runs through run_method.
+#include "models/abc_posterior.hpp"
+#include "models/implicit_posterior.hpp"
+#include "models/methods.hpp"
+#include "sbi/core/error.hpp"
+#include "sbi/io/csv.hpp"
+#include "sbi/util/version.hpp"
+#include "sbi/workflows/run.hpp"
+#include "simulators/gaussian.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <fstream>
+
+using namespace sbi;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path scratch(const std::string& name) {
+  auto dir = fs::temp_directory_path() / ("sbi_kinds_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  return dir;
+}
+
+// gaussian_linear in 2 dimensions: prior N(0, 0.1 I), y ~ N(θ, 0.1 I).
+InferenceProblem small_problem() {
+  simulators::GaussianLinearOptions options;
+  options.dim = 2;
+  InferenceProblem problem;
+  problem.simulator = simulators::make_gaussian_linear(options);
+  problem.prior = simulators::gaussian_linear_prior(options);
+  problem.observation = (Vector(2) << 0.6, -0.4).finished();
+  return problem;
+}
+
+// Small, quick options per method (the defaults are for real runs).
+nlohmann::json quick_options(const std::string& method) {
+  if (method == "lfvi")
+    return {{"max_iterations", 60}, {"min_iterations", 0}, {"eval_every", 20}, {"generator", {{"hidden", {16}}}}, {"discriminator", {{"hidden", {16}}}}};
+  if (method == "mmd") return {{"max_iterations", 60}, {"min_iterations", 0}, {"eval_every", 20}, {"generator", {{"hidden", {16}}}}};
+  return nlohmann::json::object();
+}
+
+std::string read_all(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+void write_all(const fs::path& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
+
+}  // namespace
+
+TEST_CASE("the registry holds the built-in methods and says what it knows", "[models][registry]") {
+  const auto& registry = builtin_methods();
+  for (const char* name : {"lfvi", "mmd", "rejection", "smc"}) CHECK(registry.contains(name));
+  CHECK(registry.at("smc").needs == MethodNeeds::simulator);
+  CHECK_FALSE(registry.at("rejection").amortized);
+  CHECK_THAT(registry.listing(), Catch::Contains("  lfvi ") && Catch::Contains("[one observation]"));
+  CHECK_THROWS_WITH(registry.at("nuts"), Catch::StartsWith("unknown method \"nuts\" (registered: lfvi, mmd, rejection, smc"));
+  MethodRegistry mine;
+  Method m = registry.at("mmd");
+  mine.add(m);
+  CHECK_THROWS_AS(mine.add(m), std::invalid_argument);
+  Method incomplete;
+  incomplete.name = "incomplete";
+  CHECK_THROWS_AS(mine.add(incomplete), std::invalid_argument);
+  // Options: defaults filled in, unknown keys and bad values named by their JSON path.
+  const auto parsed = parse_method_options(registry.at("rejection"), nlohmann::json::object());
+  CHECK(parsed["keep"] == 100);
+  CHECK_THROWS_WITH(parse_method_options(registry.at("smc"), {{"populaton", 10}}), Catch::StartsWith("inference.populaton: unknown key"));
+  CHECK_THROWS_WITH(parse_method_options(registry.at("rejection"), {{"keep", 5}, {"epsilon", 0.1}}),
+                    "inference: give at most one of keep, epsilon, quantile");
+}
+
+TEST_CASE("every registered method runs, saves, loads in place of itself and samples the same bits", "[models][registry][posterior]") {
+  const InferenceProblem problem = small_problem();
+  for (const auto& name : builtin_methods().names()) {
+    INFO("method " << name);
+    const Method& method = builtin_methods().at(name);
+    const MethodRun run = run_method(method, quick_options(name), problem, {.simulations = 400, .seed = 2});
+    REQUIRE(run.posterior);
+    const Posterior& posterior = run.posterior;
+    CHECK(posterior.method() == name);
+    CHECK(posterior.info().provenance.simulations == 400);
+    CHECK(posterior.info().provenance.sbi_version == std::string(sbi::version()));
+    CHECK(posterior.parameter_names() == Names{"theta_1", "theta_2"});
+    CHECK(posterior.info().amortized == method.amortized);
+    const RowMatrix a = posterior.sample(*problem.observation, 300, 9);
+    REQUIRE(a.rows() == 300);
+    CHECK(a.allFinite());
+    const auto folder = scratch("roundtrip_" + name);
+    posterior.save(folder);
+    const Posterior loaded = load_posterior(folder);
+    CHECK(loaded.kind() == posterior.kind());
+    CHECK(loaded.method() == name);
+    CHECK(loaded.info().options == posterior.info().options);
+    CHECK((loaded.sample(*problem.observation, 300, 9).array() == a.array()).all());
+    CHECK_FALSE((loaded.sample(*problem.observation, 300, 10).array() == a.array()).all());
+    if (!method.amortized)
+      CHECK_THROWS_WITH(loaded.sample((Vector(2) << 0.0, 0.0).finished(), 10, 1), Catch::Contains("for one observation only"));
+    fs::remove_all(folder);
+  }
+}
+
+TEST_CASE("load_posterior refuses damaged, unknown and newer folders with the file named", "[models][posterior]") {
+  const InferenceProblem problem = small_problem();
+  const MethodRun run = run_method(builtin_methods().at("rejection"), {}, problem, {.simulations = 300, .seed = 4});
+  const auto folder = scratch("damaged");
+  run.posterior.save(folder);
+  const std::string json = read_all(folder / "posterior.json");
+  const std::string particles = read_all(folder / "particles.csv");
+
+  CHECK_THROWS_WITH(load_posterior(folder / "missing"), Catch::Contains("not a saved posterior"));
+  // A flipped digit in a listed file: its checksum no longer matches.
+  std::string changed = particles;
+  changed[changed.size() / 2] = changed[changed.size() / 2] == '1' ? '2' : '1';
+  write_all(folder / "particles.csv", changed);
+  CHECK_THROWS_WITH(load_posterior(folder), Catch::Contains("particles.csv: damaged"));
+  // Truncated.
+  write_all(folder / "particles.csv", particles.substr(0, particles.size() / 2));
+  CHECK_THROWS_WITH(load_posterior(folder), Catch::Contains("particles.csv: damaged or truncated"));
+  write_all(folder / "particles.csv", particles);
+  CHECK_NOTHROW(load_posterior(folder));
+  fs::remove(folder / "particles.csv");
+  CHECK_THROWS_WITH(load_posterior(folder), Catch::Contains("particles.csv: missing"));
+  write_all(folder / "particles.csv", particles);
+
+  auto document = nlohmann::json::parse(json);
+  document["kind"] = "quantum_posterior";
+  write_all(folder / "posterior.json", document.dump());
+  CHECK_THROWS_WITH(load_posterior(folder), Catch::Contains("unknown posterior kind \"quantum_posterior\""));
+  document = nlohmann::json::parse(json);
+  document["format_version"] = kPosteriorFormatVersion + 1;
+  write_all(folder / "posterior.json", document.dump());
+  CHECK_THROWS_WITH(load_posterior(folder), Catch::Contains("is newer than this sbi++ reads"));
+  write_all(folder / "posterior.json", json.substr(0, json.size() / 3));
+  CHECK_THROWS_WITH(load_posterior(folder), Catch::Contains("posterior.json") && Catch::Contains("invalid JSON"));
+  document = nlohmann::json::parse(json);
+  document.erase("state");
+  write_all(folder / "posterior.json", document.dump());
+  CHECK_THROWS_WITH(load_posterior(folder), Catch::Contains("posterior.json: state is missing"));
+  fs::remove_all(folder);
+}
+
+TEST_CASE("a posterior saved by sbi++ 0.1 (format version 1) still loads and samples", "[models][posterior]") {
+  // tests/models/data/v1_posterior: `sbi infer` of sbi++ 0.1 (commit f0daccb) on
+  // data/specs/gaussian_linear_2d_test.json with a 16-unit generator, and its samples.csv (seed 1).
+  const fs::path folder = fs::path(SBI_TEST_DIR) / "models" / "data" / "v1_posterior";
+  const Posterior posterior = load_posterior(folder);
+  CHECK(posterior.kind() == "implicit_generator");
+  CHECK(posterior.method() == "lfvi");
+  const CsvTable saved = read_csv(folder / "samples.csv");
+  const RowMatrix again = posterior.sample((Vector(2) << 0.6, -0.4).finished(), saved.values.rows(), 1);
+  CHECK((again.array() == saved.values.array()).all());
+}
+
+TEST_CASE("infer() trains a table method by name and refuses what it cannot run", "[models][registry]") {
+  const InferenceProblem problem = small_problem();
+  const auto table = simulate_prior_table(problem.simulator, *problem.prior, {.simulations = 300, .seed = 1}).table;
+  const Posterior p = infer("mmd", table, problem.prior, quick_options("mmd"));
+  CHECK(p.data_names() == table.metadata.data_names);
+  CHECK_THROWS_WITH(infer("smc", table, problem.prior), Catch::Contains("simulates by itself"));
+  CHECK_THROWS_WITH(infer("rejection", table, problem.prior), Catch::Contains("needs an observation"));
+  CHECK_THROWS_WITH(infer("mmd", table, problem.prior, {{"max_iterations", 0}}), Catch::StartsWith("inference.max_iterations"));
+}
