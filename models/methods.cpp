@@ -1,12 +1,14 @@
 #include "models/methods.hpp"
 
 #include "models/abc_posterior.hpp"
+#include "models/ensemble_posterior.hpp"
 #include "models/implicit_posterior.hpp"
 #include "sbi/abc/rejection.hpp"
 #include "sbi/abc/smc.hpp"
 #include "sbi/core/error.hpp"
 #include "sbi/inference/lfvi.hpp"
 #include "sbi/inference/mmd.hpp"
+#include "sbi/parallel/parallel_for.hpp"
 #include "sbi/util/clock.hpp"
 #include "sbi/util/version.hpp"
 #include "sbi/workflows/run.hpp"
@@ -56,9 +58,45 @@ Posterior train_implicit(const TrainingInput& input, const nlohmann::json& json,
   return Posterior(std::make_shared<models::ImplicitPosterior>(std::move(fit), input.prior, table_data_names(input), std::move(info), refine));
 }
 
+// An amortised method's train function made ensemble-aware: with input.ensemble = K > 1 it trains K
+// members on all cores, member k from seed stream_seed(seed, k, ·) whatever thread runs it, and returns
+// their mixture. Progress is reported for member 0 only (they progress alike).
+Method with_ensembles(Method method) {
+  if (!method.amortized) return method;
+  auto train_one = method.train;
+  method.train = [train_one](const TrainingInput& input, const nlohmann::json& options, const TrainingCallbacks& callbacks) {
+    if (input.ensemble <= 1) return train_one(input, options, callbacks);
+    const auto k = static_cast<std::size_t>(input.ensemble);
+    std::vector<Posterior> members(k);
+    const int threads = input.threads > 0 ? input.threads : hardware_threads();
+    const auto start = std::chrono::steady_clock::now();
+    parallel_for(k, threads, [&](std::size_t member, std::size_t) {
+      TrainingInput member_input = input;
+      member_input.ensemble = 1;
+      member_input.seed = stream_seed(input.seed, member, 0xe75e);
+      TrainingCallbacks member_callbacks;
+      member_callbacks.stop = callbacks.stop;
+      if (member == 0 && callbacks.on_progress)
+        member_callbacks.on_progress = [&](const TrainingProgress& p) {
+          TrainingProgress labelled = p;
+          labelled.stage = p.stage + " (ensemble of " + std::to_string(k) + ")";
+          callbacks.report(labelled);
+        };
+      members[member] = train_one(member_input, options, member_callbacks);
+    });
+    PosteriorInfo info = members.front().info();
+    info.options["ensemble"] = input.ensemble;
+    info.provenance.seed = input.seed;
+    info.provenance.training_seconds = seconds_since(start);
+    return Posterior(std::make_shared<models::EnsemblePosterior>(std::move(members), std::move(info)));
+  };
+  return method;
+}
+
 MethodRegistry make_builtin_methods() {
   MethodRegistry registry;
-  registry.add({.name = "lfvi",
+  const auto add = [&registry](Method method) { registry.add(with_ensembles(std::move(method))); };
+  add({.name = "lfvi",
                 .summary = "likelihood-free variational inference: implicit generator against a ratio-estimating discriminator",
                 .needs = MethodNeeds::table,
                 .amortized = true,
@@ -66,7 +104,7 @@ MethodRegistry make_builtin_methods() {
                 .train = [](const TrainingInput& in, const nlohmann::json& o, const TrainingCallbacks& cb) {
                   return train_implicit<LfviOptions>(in, o, cb, "lfvi", train_lfvi);
                 }});
-  registry.add({.name = "mmd",
+  add({.name = "mmd",
                 .summary = "implicit generator trained by maximum mean discrepancy (no discriminator)",
                 .needs = MethodNeeds::table,
                 .amortized = true,
@@ -74,7 +112,7 @@ MethodRegistry make_builtin_methods() {
                 .train = [](const TrainingInput& in, const nlohmann::json& o, const TrainingCallbacks& cb) {
                   return train_implicit<MmdGeneratorOptions>(in, o, cb, "mmd", train_mmd_generator);
                 }});
-  registry.add({.name = "rejection",
+  add({.name = "rejection",
                 .summary = "rejection ABC on the prior table (nearest simulations; optional regression adjustment)",
                 .needs = MethodNeeds::table,
                 .amortized = false,
@@ -93,7 +131,7 @@ MethodRegistry make_builtin_methods() {
                   return Posterior(std::make_shared<models::AbcPosterior>(std::move(result), in.prior, table_data_names(in), std::move(info),
                                                                           options.resample));
                 }});
-  registry.add({.name = "smc",
+  add({.name = "smc",
                 .summary = "SMC-ABC with an adaptive tolerance, within the simulation budget",
                 .needs = MethodNeeds::simulator,
                 .amortized = false,
@@ -132,6 +170,7 @@ const std::map<std::string, KindLoader>& kind_loaders() {
   static const std::map<std::string, KindLoader> loaders = {
       {models::kImplicitGeneratorKind, [](const SavedPosterior& s) { return Posterior(models::ImplicitPosterior::load(s)); }},
       {models::kAbcSamplesKind, [](const SavedPosterior& s) { return Posterior(models::AbcPosterior::load(s)); }},
+      {models::kEnsembleKind, [](const SavedPosterior& s) { return Posterior(models::EnsemblePosterior::load(s, load_posterior)); }},
   };
   return loaders;
 }

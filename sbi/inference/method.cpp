@@ -43,7 +43,7 @@ std::string MethodRegistry::listing() const {
 }
 
 const std::vector<std::string>& run_level_inference_keys() {
-  static const std::vector<std::string> keys = {"method", "simulations", "table", "seed"};
+  static const std::vector<std::string> keys = {"method", "simulations", "table", "seed", "ensemble"};
   return keys;
 }
 

@@ -54,6 +54,9 @@ struct TrainingInput {
   const ReferenceTable* table = nullptr;   // table methods: the training table
   std::optional<Vector> observation{};
   std::size_t budget = 0;                  // simulator methods: simulations allowed
+  // Amortised methods: train this many members with their own seeds and return their equal-weight
+  // mixture (the spec's inference.ensemble; kind "ensemble", models/ensemble_posterior.hpp).
+  int ensemble = 1;
   std::uint64_t seed = 1;
   int threads = 0;                         // 0 = all cores
   SimulationOptions simulation{};            // failure policy etc. for methods that simulate
@@ -91,7 +94,8 @@ class MethodRegistry {
 };
 
 // Keys of a spec's "inference" section that belong to the run, not to a method's options:
-// "method", "simulations", "table", "seed" (the run's seed; TrainingInput::seed). Parsers skip them.
+// "method", "simulations", "table", "seed" (the training seed; TrainingInput::seed) and "ensemble"
+// (TrainingInput::ensemble). Parsers skip them.
 const std::vector<std::string>& run_level_inference_keys();
 
 }  // namespace sbi

@@ -19,8 +19,21 @@ MethodRun run_method(const Method& method, const nlohmann::json& options, const 
   if (!method.amortized && !problem.observation)
     throw InputError("method \"" + method.name + "\" runs for one observation, and none was given (the spec's \"observation\" or --observation)");
   const nlohmann::json parsed = parse_method_options(method, options);
-  if (options.is_object() && options.contains("seed") && !options.at("seed").is_number_unsigned())
+  // Whole numbers arrive as unsigned from JSON text and as signed when built in C++.
+  auto whole_number_at_least = [](const nlohmann::json& v, std::int64_t minimum) {
+    return v.is_number_unsigned() || (v.is_number_integer() && v.get<std::int64_t>() >= minimum);
+  };
+  if (options.is_object() && options.contains("seed") && !whole_number_at_least(options.at("seed"), 0))
     throw InputError("inference.seed: expected a whole number ≥ 0, got " + options.at("seed").dump());
+  int ensemble = 1;
+  if (options.is_object() && options.contains("ensemble")) {
+    const auto& k = options.at("ensemble");
+    if (!whole_number_at_least(k, 1) || k.get<std::uint64_t>() < 1 || k.get<std::uint64_t>() > 1000)
+      throw InputError("inference.ensemble: expected a number of members from 1 to 1000, got " + k.dump());
+    ensemble = k.get<int>();
+    if (ensemble > 1 && !method.amortized)
+      throw InputError("inference.ensemble: method \"" + method.name + "\" runs for one observation; ensembles are for amortised methods");
+  }
 
   MethodRun run;
   TrainingInput input;
@@ -28,15 +41,14 @@ MethodRun run_method(const Method& method, const nlohmann::json& options, const 
   input.simulator = problem.simulator;
   input.observation = problem.observation;
   // A "seed" in the method's options (the spec's inference.seed) seeds the training; the run's seed the simulations.
-  input.seed = options.is_object() && options.contains("seed") && options.at("seed").is_number_unsigned()
-                   ? options.at("seed").get<std::uint64_t>()
-                   : settings.seed;
+  input.seed = options.is_object() && options.contains("seed") ? options.at("seed").get<std::uint64_t>() : settings.seed;
   input.threads = settings.threads;
   input.simulation.threads = settings.threads;
   input.simulation.failure_policy = problem.failure_policy;
   input.simulation.max_redraws = problem.max_redraws;
   input.simulation.stop = callbacks.stop;
   input.budget = settings.simulations;
+  input.ensemble = ensemble;
 
   Provenance& provenance = input.provenance;
   provenance.method = method.name;

@@ -2,6 +2,7 @@
 // bit-identically; damaged, unknown and newer folders are refused with the file named; every
 // registered method runs through run_method.
 #include "models/abc_posterior.hpp"
+#include "models/ensemble_posterior.hpp"
 #include "models/implicit_posterior.hpp"
 #include "models/methods.hpp"
 #include "sbi/core/error.hpp"
@@ -167,4 +168,36 @@ TEST_CASE("infer() trains a table method by name and refuses what it cannot run"
   CHECK_THROWS_WITH(infer("smc", table, problem.prior), Catch::Contains("simulates by itself"));
   CHECK_THROWS_WITH(infer("rejection", table, problem.prior), Catch::Contains("needs an observation"));
   CHECK_THROWS_WITH(infer("mmd", table, problem.prior, {{"max_iterations", 0}}), Catch::StartsWith("inference.max_iterations"));
+}
+
+TEST_CASE("an ensemble of an amortised method trains on all cores, is the same at any thread count, and saves as one posterior", "[models][ensemble]") {
+  const InferenceProblem problem = small_problem();
+  nlohmann::json options = quick_options("mmd");
+  options["ensemble"] = 3;
+  const MethodRun one_thread = run_method(builtin_methods().at("mmd"), options, problem, {.simulations = 300, .seed = 5, .threads = 1});
+  const MethodRun two_threads = run_method(builtin_methods().at("mmd"), options, problem, {.simulations = 300, .seed = 5, .threads = 2});
+  const Posterior& ensemble = one_thread.posterior;
+  REQUIRE(ensemble.kind() == "ensemble");
+  CHECK(ensemble.method() == "mmd");
+  CHECK(ensemble.info().options["ensemble"] == 3);
+  CHECK(ensemble.diagnostics()["members"] == 3);
+  const RowMatrix a = ensemble.sample(*problem.observation, 400, 3);
+  CHECK((two_threads.posterior.sample(*problem.observation, 400, 3).array() == a.array()).all());
+  // The members differ (own seeds), and the mixture draws from all of them.
+  const auto* kind = ensemble.model_as<models::EnsemblePosterior>();
+  REQUIRE(kind != nullptr);
+  REQUIRE(kind->members().size() == 3);
+  CHECK_FALSE((kind->members()[0].sample(*problem.observation, 50, 1).array() == kind->members()[1].sample(*problem.observation, 50, 1).array()).all());
+  const auto folder = scratch("ensemble");
+  ensemble.save(folder);
+  CHECK(fs::exists(folder / "member_2" / "posterior.json"));
+  const Posterior loaded = load_posterior(folder);
+  CHECK(loaded.kind() == "ensemble");
+  CHECK((loaded.sample(*problem.observation, 400, 3).array() == a.array()).all());
+  fs::remove_all(folder / "member_1");
+  CHECK_THROWS_WITH(load_posterior(folder), Catch::Contains("member_1"));
+  fs::remove_all(folder);
+  // Ensembles are for amortised methods.
+  CHECK_THROWS_WITH(run_method(builtin_methods().at("rejection"), {{"ensemble", 2}}, problem, {.simulations = 300}),
+                    Catch::Contains("ensembles are for amortised methods"));
 }
