@@ -114,69 +114,9 @@ int effective_noise_dim(const GeneratorOptions& options, Eigen::Index parameters
   return options.noise_dim > 0 ? options.noise_dim : static_cast<int>(std::max<Eigen::Index>(2, parameters));
 }
 
-// ---------------------------------------------------------------------------------------------
-// Standardisation
-
-nlohmann::json Standardization::to_json() const {
-  auto v = [](const Vector& x) { return std::vector<double>(x.data(), x.data() + x.size()); };
-  return {{"u_mean", v(u_mean)}, {"u_sd", v(u_sd)}, {"y_mean", v(y_mean)}, {"y_sd", v(y_sd)}, {"y_log", y_log}};
-}
-
-Standardization Standardization::from_json(const nlohmann::json& j) {
-  auto v = [&](const char* key) {
-    const auto x = j.at(key).get<std::vector<double>>();
-    return Vector(Eigen::Map<const Vector>(x.data(), static_cast<Eigen::Index>(x.size())));
-  };
-  Standardization s{v("u_mean"), v("u_sd"), v("y_mean"), v("y_sd"), j.value("y_log", std::vector<bool>{})};
-  if (s.u_sd.size() != s.u_mean.size() || s.y_sd.size() != s.y_mean.size() ||
-      (!s.y_log.empty() && s.y_log.size() != static_cast<std::size_t>(s.y_mean.size())))
-    throw InputError("standardization: the lengths of u_mean/u_sd, y_mean/y_sd and y_log disagree");
-  for (Eigen::Index i = 0; i < s.u_sd.size(); ++i)
-    if (!(s.u_sd[i] > 0) || !std::isfinite(s.u_mean[i])) throw InputError("standardization: u_sd must be positive and u_mean finite");
-  for (Eigen::Index i = 0; i < s.y_sd.size(); ++i)
-    if (!(s.y_sd[i] > 0) || !std::isfinite(s.y_mean[i])) throw InputError("standardization: y_sd must be positive and y_mean finite");
-  return s;
-}
-
-Vector Standardization::standardize_data(const Vector& y, const Names& data_names) const {
-  if (y.size() != y_mean.size())
-    throw InputError("observation has " + std::to_string(y.size()) + " values; the posterior was trained on data with " +
-                     std::to_string(y_mean.size()));
-  Vector g = y;
-  for (std::size_t c = 0; c < y_log.size(); ++c) {
-    const auto i = static_cast<Eigen::Index>(c);
-    if (!y_log[c]) continue;
-    if (!(g[i] > 0))
-      throw InputError("observation: " + (c < data_names.size() ? data_names[c] : "column " + std::to_string(c + 1)) + " = " +
-                       format_double(g[i]) + " is not positive, but the posterior was trained on the log of this column (data_transform)");
-    g[i] = std::log(g[i]);
-  }
-  return (g - y_mean).array() / y_sd.array();
-}
-
 namespace detail {
 
 namespace {
-
-void column_moments(const RowMatrix& x, const std::vector<Eigen::Index>& rows, Vector& mean, Vector& sd) {
-  mean = Vector::Zero(x.cols());
-  for (auto r : rows) mean += x.row(r).transpose();
-  mean /= static_cast<double>(rows.size());
-  sd = Vector::Zero(x.cols());
-  for (auto r : rows) sd += (x.row(r).transpose() - mean).array().square().matrix();
-  sd = (sd / static_cast<double>(std::max<std::size_t>(1, rows.size() - 1))).array().sqrt();
-  // A constant column (e.g. SIR's first count) is centred but not scaled.
-  for (Eigen::Index c = 0; c < sd.size(); ++c)
-    if (!(sd[c] > 1e-12 * std::max(1.0, std::abs(mean[c])))) sd[c] = 1.0;
-}
-
-// Rows `rows` of x, standardised, as a float batch matrix.
-FMat standardised_rows(const RowMatrix& x, const std::vector<Eigen::Index>& rows, const Vector& mean, const Vector& sd) {
-  FMat out(static_cast<Eigen::Index>(rows.size()), x.cols());
-  for (std::size_t i = 0; i < rows.size(); ++i)
-    out.row(static_cast<Eigen::Index>(i)) = ((x.row(rows[i]).transpose() - mean).array() / sd.array()).cast<float>().transpose();
-  return out;
-}
 
 void fill_normal(FMat& z, Rng& rng) {
   for (Eigen::Index c = 0; c < z.cols(); ++c)
@@ -189,67 +129,21 @@ void hcat(const FMat& a, const FMat& b, FMat& out) {
   out.rightCols(b.cols()) = b;
 }
 
-std::vector<bool> log_columns(const RowMatrix& y, const std::vector<Eigen::Index>& rows, const std::string& transform,
-                              const std::string& method) {
-  std::vector<bool> flags(static_cast<std::size_t>(y.cols()), false);
-  if (transform == "none") return flags;
-  for (Eigen::Index c = 0; c < y.cols(); ++c) {
-    double low = std::numeric_limits<double>::infinity(), high = 0;
-    for (auto r : rows) {
-      low = std::min(low, y(r, c));
-      high = std::max(high, y(r, c));
-    }
-    if (transform == "log") {
-      if (!(low > 0))
-        throw InputError(method + ": data_transform \"log\" needs positive data, but data column " + std::to_string(c + 1) +
-                         " has the value " + format_number(low));
-      flags[static_cast<std::size_t>(c)] = true;
-    } else {
-      flags[static_cast<std::size_t>(c)] = low > 0 && high / low > 100;
-    }
-  }
-  return flags;
-}
-
 }  // namespace
 
 GeneratorTrainingData::GeneratorTrainingData(const RowMatrix& theta, const RowMatrix& y, const Prior& prior,
                                              const GeneratorOptions& options, const std::string& method)
     : rng_(stream_seed(options.seed, 3)) {
-  const Eigen::Index n = theta.rows(), p = theta.cols(), d = y.cols();
-  if (y.rows() != n) throw InputError(method + ": θ and y have different numbers of rows");
-  if (static_cast<std::size_t>(p) != prior.dim())
-    throw InputError(method + ": θ has " + std::to_string(p) + " columns, the prior " + std::to_string(prior.dim()));
-  if (n < 20) throw InputError(method + ": need at least 20 simulations, got " + std::to_string(n));
-  const RowMatrix u = prior.to_unconstrained(theta);
-  for (Eigen::Index r = 0; r < n; ++r) {
-    if (!u.row(r).allFinite())
-      throw InputError(method + ": row " + std::to_string(r) + " has θ outside the prior's support (or on its boundary): " +
-                       describe_theta(prior.names(), row_span(theta, r)));
-    if (!y.row(r).allFinite()) throw InputError(method + ": row " + std::to_string(r) + " has non-finite data");
-  }
-  const auto split = optim::train_validation_split(n, options.validation_fraction, options.seed);
-  standardization_.y_log = log_columns(y, split.train, options.data_transform, method);
-  RowMatrix g = y;
-  for (std::size_t c = 0; c < standardization_.y_log.size(); ++c)
-    if (standardization_.y_log[c]) g.col(static_cast<Eigen::Index>(c)) = g.col(static_cast<Eigen::Index>(c)).array().log().matrix();
-  column_moments(u, split.train, standardization_.u_mean, standardization_.u_sd);
-  column_moments(g, split.train, standardization_.y_mean, standardization_.y_sd);
-  const auto& s = standardization_;
-  if (!s.u_mean.allFinite() || !s.u_sd.allFinite() || !s.y_mean.allFinite() || !s.y_sd.allFinite())
-    throw InputError(method + ": the training data overflow double precision when standardised (values near ±1e308?); "
-                     "rescale the simulator's output or the prior");
-  u_train_ = standardised_rows(u, split.train, s.u_mean, s.u_sd);
-  y_train_ = standardised_rows(g, split.train, s.y_mean, s.y_sd);
-  if (!u_train_.allFinite() || !y_train_.allFinite())
-    throw InputError(method + ": the standardised training data do not fit in single precision (|value| > 3e38); "
-                     "rescale the simulator's output or the prior");
   // At most 1000 validation rows: the check is a quadratic-cost MMD.
-  validation_total_ = split.validation.size();
-  std::vector<Eigen::Index> validation_rows(split.validation.begin(),
-                                            split.validation.begin() + std::min<std::ptrdiff_t>(1000, static_cast<std::ptrdiff_t>(split.validation.size())));
-  u_val_ = standardised_rows(u, validation_rows, s.u_mean, s.u_sd);
-  y_val_ = standardised_rows(g, validation_rows, s.y_mean, s.y_sd);
+  StandardizedTable table = StandardizedTable::make(theta, y, prior, options.validation_fraction, options.seed, options.data_transform, method,
+                                                    /*max_validation_rows=*/1000);
+  standardization_ = std::move(table.standardization);
+  u_train_ = std::move(table.u_train);
+  y_train_ = std::move(table.y_train);
+  u_val_ = std::move(table.u_validation);
+  y_val_ = std::move(table.y_validation);
+  validation_total_ = table.validation_rows;
+  const Eigen::Index p = theta.cols(), d = y.cols();
   noise_dim_ = effective_noise_dim(options, p);
   for (double b : options.mmd_bandwidths) bandwidths_.push_back(b * std::sqrt(static_cast<double>(p + d)));
   // Validation: a fixed noise draw, so that successive checks differ only by the generator.

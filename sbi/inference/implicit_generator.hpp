@@ -13,6 +13,7 @@
 // discriminator; the generator with the best value is kept (sbi/optim/training_loop.hpp), and
 // training stops after `patience` checks without improvement.
 #include "sbi/core/types.hpp"
+#include "sbi/inference/standardization.hpp"
 #include "sbi/io/json_reader.hpp"
 #include "sbi/nn/mlp.hpp"
 #include "sbi/optim/training_loop.hpp"
@@ -63,17 +64,6 @@ struct GeneratorOptions {
   void write(nlohmann::json& j) const;
   // Reads the shared keys through `reader` (which the caller then checks for unknown keys).
   void read(JsonObjectReader& reader);
-};
-
-// Statistics of the standardised space: u = T⁻¹(θ), ũ = (u − u_mean)/u_sd, ỹ = (g(y) − y_mean)/y_sd
-// where g takes the log of the columns flagged in y_log and leaves the others.
-struct Standardization {
-  Vector u_mean, u_sd, y_mean, y_sd;
-  std::vector<bool> y_log;  // per data column; empty = none
-  // g(y) for one observation, then z-scored; InputError when a log column is not positive.
-  Vector standardize_data(const Vector& y, const Names& data_names = {}) const;
-  nlohmann::json to_json() const;
-  static Standardization from_json(const nlohmann::json& j);
 };
 
 // A trained implicit generator and what sampling needs.

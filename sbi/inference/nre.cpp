@@ -1,0 +1,246 @@
+#include "sbi/inference/nre.hpp"
+
+#include "sbi/core/error.hpp"
+#include "sbi/inference/method.hpp"
+#include "sbi/io/json_reader.hpp"
+#include "sbi/nn/losses.hpp"
+#include "sbi/optim/adam.hpp"
+#include "sbi/optim/training.hpp"
+#include "sbi/stability/regularizers.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
+namespace sbi {
+
+using FMat = ad::Matrix<float>;
+
+bool NreOptions::is_valid(std::string* why) const {
+  auto fail = [&](const std::string& message) {
+    if (why) *why = message;
+    return false;
+  };
+  if (variant != "nre_a" && variant != "nre_b" && variant != "nre_c") return fail("variant: must be \"nre_a\", \"nre_b\" or \"nre_c\"");
+  if (atoms < 2) return fail("atoms: must be at least 2");
+  if (!(gamma > 0) || !std::isfinite(gamma)) return fail("gamma: must be a positive number");
+  if (!(balance >= 0) || !std::isfinite(balance)) return fail("balance: must be ≥ 0");
+  if (balance > 0 && variant != "nre_a") return fail("balance: the BNRE balancing term needs \"variant\": \"nre_a\"");
+  std::string inner;
+  if (!classifier.is_valid(&inner)) return fail("classifier." + inner);
+  if (static_cast<int>(classifier.batch_size) <= atoms) return fail("classifier.batch_size: must exceed atoms (atoms come from the minibatch)");
+  if (!(gradient_penalty >= 0)) return fail("gradient_penalty: must be ≥ 0");
+  if (data_transform != "none" && data_transform != "log" && data_transform != "auto")
+    return fail("data_transform: must be \"none\", \"log\" or \"auto\"");
+  if (!(validation_fraction > 0 && validation_fraction < 0.5)) return fail("validation_fraction: must be in (0, 0.5)");
+  if (max_epochs < 1) return fail("max_epochs: must be at least 1");
+  if (patience < 1) return fail("patience: must be at least 1");
+  if (!(clip_grad_norm >= 0)) return fail("clip_grad_norm: must be ≥ 0");
+  return true;
+}
+
+nlohmann::json NreOptions::to_json() const {
+  return {{"variant", variant},
+          {"atoms", atoms},
+          {"gamma", gamma},
+          {"balance", balance},
+          {"classifier", classifier.to_json()},
+          {"spectral_norm", spectral_norm},
+          {"gradient_penalty", gradient_penalty},
+          {"data_transform", data_transform},
+          {"validation_fraction", validation_fraction},
+          {"max_epochs", max_epochs},
+          {"patience", patience},
+          {"clip_grad_norm", clip_grad_norm},
+          {"seed", seed}};
+}
+
+NreOptions NreOptions::from_json(const nlohmann::json& section, const std::string& path) {
+  NreOptions o;
+  JsonObjectReader r(section, path);
+  for (const auto& key : run_level_inference_keys()) r.get(key);
+  o.variant = r.optional_string("variant", o.variant, {"nre_a", "nre_b", "nre_c"});
+  o.atoms = static_cast<int>(r.optional_integer("atoms", o.atoms, 2, 1000));
+  o.gamma = r.optional_positive_number("gamma", o.gamma);
+  o.balance = r.optional_number_in("balance", o.balance, 0.0, 1e6);
+  if (const auto* c = r.get("classifier")) o.classifier.read(*c, r.child_path("classifier"));
+  o.spectral_norm = r.optional_bool("spectral_norm", o.spectral_norm);
+  o.gradient_penalty = r.optional_number_in("gradient_penalty", o.gradient_penalty, 0.0, 1e6);
+  o.data_transform = r.optional_string("data_transform", o.data_transform, {"none", "log", "auto"});
+  o.validation_fraction = r.optional_number_in("validation_fraction", o.validation_fraction, 0.01, 0.49);
+  o.max_epochs = static_cast<int>(r.optional_integer("max_epochs", o.max_epochs, 1, 1000000));
+  o.patience = static_cast<int>(r.optional_integer("patience", o.patience, 1, 1000000));
+  o.clip_grad_norm = r.optional_number_in("clip_grad_norm", o.clip_grad_norm, 0.0, 1e9);
+  o.seed = static_cast<std::uint64_t>(r.optional_integer("seed", static_cast<std::int64_t>(o.seed), 0));
+  r.reject_unknown_keys();
+  std::string problem;
+  if (!o.is_valid(&problem)) {
+    const auto colon = problem.find(':');
+    throw InputError(r.child_path(problem.substr(0, colon)) + problem.substr(colon));
+  }
+  return o;
+}
+
+Vector NreFit::log_ratio_unconstrained(const RowMatrix& u, const Vector& observation, const Names& data_names) const {
+  const Vector y_tilde = standardization.standardize_data(observation, data_names);
+  const auto p = u.cols(), d = y_tilde.size();
+  FMat input(u.rows(), p + d);
+  for (Eigen::Index c = 0; c < p; ++c)
+    input.col(c) = ((u.col(c).array() - standardization.u_mean[c]) / standardization.u_sd[c]).cast<float>().matrix();
+  input.rightCols(d) = y_tilde.cast<float>().transpose().replicate(u.rows(), 1);
+  return classifier.evaluate(input).col(0).cast<double>();
+}
+
+Vector NreFit::log_ratio(const RowMatrix& theta, const Vector& observation, const Prior& prior, const Names& data_names) const {
+  RowMatrix u = prior.to_unconstrained(theta);
+  std::vector<Eigen::Index> outside;
+  for (Eigen::Index r = 0; r < u.rows(); ++r)
+    if (!u.row(r).allFinite()) {
+      outside.push_back(r);
+      u.row(r).setZero();
+    }
+  Vector out = log_ratio_unconstrained(u, observation, data_names);
+  for (auto r : outside) out[r] = -std::numeric_limits<double>::infinity();
+  return out;
+}
+
+namespace {
+
+// The classifier's inputs for one minibatch and its atoms: atom k pairs row i's ỹ with ũ of row
+// (i + k) mod B, so atom 0 is the joint pair and atoms k ≥ 1 are (almost surely) marginal pairs.
+class AtomInputs {
+ public:
+  void build(const FMat& u, const FMat& y, int atoms) {
+    const Eigen::Index b = u.rows(), p = u.cols(), d = y.cols();
+    inputs_.resize(static_cast<std::size_t>(atoms));
+    for (int k = 0; k < atoms; ++k) {
+      FMat& x = inputs_[static_cast<std::size_t>(k)];
+      x.resize(b, p + d);
+      for (Eigen::Index i = 0; i < b; ++i) x.row(i).head(p) = u.row((i + k) % b);
+      x.rightCols(d) = y;
+    }
+  }
+  const FMat& atom(int k) const { return inputs_[static_cast<std::size_t>(k)]; }
+
+ private:
+  std::vector<FMat> inputs_;
+};
+
+// The NRE loss of one minibatch on the tape, for the variant in `options`.
+ad::Var<float> nre_loss(nn::Mlp& classifier, const AtomInputs& atoms, const NreOptions& options, ad::Tape<float>& tape, FMat& ones, FMat& zeros) {
+  if (options.variant == "nre_a") {
+    auto joint = classifier.forward(tape.constant(atoms.atom(0)));
+    auto marginal = classifier.forward(tape.constant(atoms.atom(1)));
+    ones.setOnes(joint.rows(), 1);
+    zeros.setZero(joint.rows(), 1);
+    auto loss = (nn::bce_with_logits(joint, ones) + nn::bce_with_logits(marginal, zeros)) * 0.5f;
+    if (options.balance > 0) {
+      auto imbalance = ad::mean(ad::sigmoid(joint)) + ad::mean(ad::sigmoid(marginal)) - 1.0f;
+      loss = loss + ad::square(imbalance) * static_cast<float>(options.balance);
+    }
+    return loss;
+  }
+  const int k = options.atoms;
+  std::vector<ad::Var<float>> logits;
+  const int passes = options.variant == "nre_c" ? k + 1 : k;
+  for (int a = 0; a < passes; ++a) logits.push_back(classifier.forward(tape.constant(atoms.atom(a))));
+  auto gather = [&](int first) {
+    ad::Var<float> all = logits[static_cast<std::size_t>(first)];
+    for (int a = first + 1; a < first + k; ++a) all = ad::concat_cols(all, logits[static_cast<std::size_t>(a)]);
+    return all;  // B × K
+  };
+  if (options.variant == "nre_b") return ad::mean(ad::logsumexp_rows(gather(0)) - logits[0]);
+  // nre_c: log q(dependent, atom 0) = c + r_0 − softplus(c + LSE r_joint), log q(independent) = −softplus(c + LSE r_marginal).
+  const auto c = static_cast<float>(std::log(options.gamma / k));
+  const auto weight_joint = static_cast<float>(options.gamma / (1 + options.gamma));
+  const auto weight_marginal = static_cast<float>(1 / (1 + options.gamma));
+  auto joint_term = ad::mean(ad::softplus(ad::logsumexp_rows(gather(0)) + c) - logits[0]) - c;
+  auto marginal_term = ad::mean(ad::softplus(ad::logsumexp_rows(gather(1)) + c));
+  return joint_term * weight_joint + marginal_term * weight_marginal;
+}
+
+}  // namespace
+
+NreFit train_nre(const RowMatrix& theta, const RowMatrix& y, const Prior& prior, const NreOptions& options, const TrainingCallbacks& callbacks) {
+  if (std::string why; !options.is_valid(&why)) throw InputError("NRE options: " + why);
+  StandardizedTable table = StandardizedTable::make(theta, y, prior, options.validation_fraction, options.seed, options.data_transform, "NRE");
+  const Eigen::Index p = table.u_train.cols(), d = table.y_train.cols(), n = table.u_train.rows();
+  const auto batch = std::min<Eigen::Index>(static_cast<Eigen::Index>(options.classifier.batch_size), n);
+  const int atoms_needed = options.variant == "nre_a" ? 2 : options.variant == "nre_b" ? options.atoms : options.atoms + 1;
+  if (batch <= atoms_needed) throw InputError("NRE: " + std::to_string(n) + " training rows are too few for " + std::to_string(atoms_needed) + " atoms");
+
+  auto layout = detail::network_layout(p + d, 1, options.classifier);
+  layout.spectral_norm = options.spectral_norm;
+  NreFit fit(nn::Mlp(layout, stream_seed(options.seed, 1)));
+  fit.standardization = table.standardization;
+  nn::Mlp& classifier = fit.classifier;
+  optim::Adam optimizer(classifier.parameters(), {.learning_rate = options.classifier.learning_rate});
+
+  // Validation: blocks of at most 1000 rows with their rolled atoms, fixed for the whole run.
+  const Eigen::Index nv = table.u_validation.rows();
+  std::vector<AtomInputs> validation_blocks;
+  for (Eigen::Index begin = 0; begin + atoms_needed < nv; begin += 1000) {
+    const Eigen::Index rows = std::min<Eigen::Index>(1000, nv - begin);
+    if (rows <= atoms_needed) break;
+    validation_blocks.emplace_back();
+    validation_blocks.back().build(table.u_validation.middleRows(begin, rows), table.y_validation.middleRows(begin, rows), atoms_needed);
+  }
+  if (validation_blocks.empty()) throw InputError("NRE: the validation split is too small; simulate more or raise validation_fraction");
+
+  Rng rng(stream_seed(options.seed, 3));
+  const Eigen::Index steps_per_epoch = std::max<Eigen::Index>(1, n / batch);
+  std::vector<Eigen::Index> order;
+  Eigen::Index position = 0;
+  FMat u_batch, y_batch, ones, zeros;
+  AtomInputs atoms;
+  ad::Tape<float> tape;
+
+  optim::TrainingLoop loop({.max_steps = static_cast<int>(std::min<Eigen::Index>(std::int64_t{1} << 30, steps_per_epoch * options.max_epochs)),
+                            .min_steps = 0, .eval_every = static_cast<int>(steps_per_epoch), .patience = options.patience, .stage = "train nre"},
+                           {"loss"});
+  loop.track(classifier.parameters());
+  optim::TrainingHooks hooks;
+  hooks.step = [&](int, std::span<double> losses) {
+    // Whole batches only (drop the remainder each epoch), so every atom comes from a full batch.
+    if (position + batch > static_cast<Eigen::Index>(order.size())) {
+      order = optim::permutation(n, rng);
+      position = 0;
+    }
+    const std::span<const Eigen::Index> rows(order.data() + position, static_cast<std::size_t>(batch));
+    position += batch;
+    optim::gather_rows(table.u_train, rows, u_batch);
+    optim::gather_rows(table.y_train, rows, y_batch);
+    atoms.build(u_batch, y_batch, atoms_needed);
+    classifier.train();
+    auto scope = tape.scope();
+    auto loss = nre_loss(classifier, atoms, options, tape, ones, zeros);
+    if (options.gradient_penalty > 0)
+      loss = loss + stability::gradient_penalty(tape, [&](ad::Var<float> x) { return classifier.forward(x); }, atoms.atom(0),
+                                                {stability::GradientPenaltyMode::zero_centred, options.gradient_penalty, 1.0});
+    optimizer.zero_grad();
+    tape.backward(loss);
+    if (options.clip_grad_norm > 0) optim::clip_grad_norm(classifier.parameters(), options.clip_grad_norm);
+    optimizer.step();
+    losses[0] = loss.item();
+  };
+  hooks.validate = [&] {
+    classifier.eval();
+    double total = 0;
+    for (const auto& block : validation_blocks) {
+      auto scope = tape.scope();
+      total += nre_loss(classifier, block, options, tape, ones, zeros).item();
+    }
+    classifier.train();
+    return total / static_cast<double>(validation_blocks.size());
+  };
+  hooks.status = [](const optim::TrainingRecord& r) {
+    char text[64];
+    std::snprintf(text, sizeof text, "loss %.4f val %.4f", r.losses[0], r.validation);
+    return std::string(text);
+  };
+  fit.training = loop.run(hooks, callbacks);
+  classifier.eval();
+  return fit;
+}
+
+}  // namespace sbi

@@ -1,0 +1,71 @@
+#pragma once
+// Neural ratio estimation (registered as "nre"): a classifier r(θ, y) trained to tell pairs from the
+// joint p(θ, y) from pairs of the marginals p(θ)p(y), so that r(θ, y) ≈ log p(θ | y)/p(θ) and the
+// posterior is known up to a constant: log p(θ | y) = log π(θ) + r(θ, y) + const, sampled by MCMC.
+//
+// Losses ("variant"):
+//  * "nre_a" (Hermans et al. 2020): binary cross-entropy, joint pairs against pairs whose θ comes
+//    from another row of the minibatch; with "balance" λ > 0 the balancing term of BNRE (Delaunoy et
+//    al. 2022), λ·(E_joint σ(r) + E_marginal σ(r) − 1)², which makes the classifier less overconfident.
+//  * "nre_b" (Durkan et al. 2020): K contrastive atoms per y (its own θ and K − 1 from other rows),
+//    cross-entropy of picking the right one; r is then the log ratio up to a function of y.
+//  * "nre_c" (Miller et al. 2022): K atoms plus a class for "all independent", weighted by γ; the
+//    classifier converges to the normalised log ratio, as NRE-A's, with the contrastive atoms' lower
+//    variance.
+// Atoms come from other rows of the shuffled minibatch (row i takes θ of row i + k, mod the batch),
+// so they cost no extra simulations.
+//
+// The classifier works in the standardised unconstrained space of sbi/inference/standardization.hpp:
+// r(θ, y) = f(z(T⁻¹(θ)), z(g(y))). The ratio is unchanged by the invertible map of θ (the Jacobians
+// cancel), so it is also the ratio in θ-space. The network family is the LFVI discriminator's, with
+// the stability regularisers available (spectral normalisation, a zero-centred gradient penalty).
+#include "sbi/inference/implicit_generator.hpp"
+#include "sbi/inference/standardization.hpp"
+#include "sbi/nn/mlp.hpp"
+#include "sbi/optim/training_loop.hpp"
+#include "sbi/priors/prior.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+namespace sbi {
+
+struct NreOptions {
+  std::string variant = "nre_c";     // "nre_a", "nre_b" or "nre_c"
+  int atoms = 10;                    // K (nre_b, nre_c); nre_a uses one contrastive pair
+  double gamma = 1.0;                // nre_c: weight of the dependent classes against the independent one
+  double balance = 0.0;              // nre_a: λ of the BNRE balancing term (0 = off)
+  NetworkOptions classifier{{128, 128, 128}, nn::Activation::elu, false, 5e-4, 256};
+  bool spectral_norm = false;        // on every classifier layer (sbi/nn/spectral_norm.hpp)
+  double gradient_penalty = 0.0;     // λ of a zero-centred penalty λ/2·E‖∇r‖² on joint pairs (0 = off)
+  std::string data_transform = "auto";  // as for the implicit generators (standardization.hpp)
+  double validation_fraction = 0.1;
+  int max_epochs = 500;              // passes over the training rows
+  int patience = 20;                 // epochs without a lower validation loss before stopping
+  double clip_grad_norm = 5.0;       // 0 = off
+  std::uint64_t seed = 1;            // weights, split, minibatches
+
+  bool is_valid(std::string* why = nullptr) const;
+  nlohmann::json to_json() const;
+  // From a spec's "inference" section; errors name the JSON path; the run-level keys are skipped.
+  static NreOptions from_json(const nlohmann::json& section, const std::string& path = "inference");
+};
+
+// A trained ratio estimator. log_ratio() is const and may run on several threads at once.
+struct NreFit {
+  explicit NreFit(nn::Mlp network) : classifier(std::move(network)) {}
+  nn::Mlp classifier;                // input [ũ, ỹ] (standardised), output r
+  Standardization standardization;
+  optim::TrainingOutcome training;   // curve (loss, validation loss), best epoch, stop reason
+
+  // r(θ_i, y) for every row θ_i (−∞ outside the prior's support).
+  Vector log_ratio(const RowMatrix& theta, const Vector& observation, const Prior& prior, const Names& data_names = {}) const;
+  // r in the unconstrained space: rows u_i = T⁻¹(θ_i) (no support check needed).
+  Vector log_ratio_unconstrained(const RowMatrix& u, const Vector& observation, const Names& data_names = {}) const;
+};
+
+NreFit train_nre(const RowMatrix& theta, const RowMatrix& y, const Prior& prior, const NreOptions& options,
+                 const TrainingCallbacks& callbacks = {});
+
+}  // namespace sbi
