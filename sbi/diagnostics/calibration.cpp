@@ -529,8 +529,10 @@ CalibrationResult run(const Run& run) {
       t.alpha.push_back(alpha);
       t.ecp.push_back(N > 0 ? below / static_cast<double>(N) : alpha);
     }
-    for (int g = 0; g < kGrid; ++g)
+    for (int g = 0; g < kGrid; ++g) {
       t.area += 0.5 * (std::abs(t.ecp[g] - t.alpha[g]) + std::abs(t.ecp[g + 1] - t.alpha[g + 1])) / kGrid;
+      if (2 * g >= kGrid) t.atc += 0.5 * (t.ecp[g] - t.alpha[g] + t.ecp[g + 1] - t.alpha[g + 1]) / kGrid;
+    }
     t.distance = t.f.ks_statistic;
     t.band = ks_critical_value(N, s);
     t.passed = N == 0 || t.f.ks_p >= s;
@@ -697,7 +699,7 @@ std::string CalibrationResult::full_report() const {
   if (tarp) {
     const auto& t = *tarp;
     out << "TARP (reference " << t.reference << "): D = " << fmt("%.4f", t.distance) << " (band ±" << fmt("%.4f", t.band) << "), p = "
-        << fmt("%.3g", t.f.ks_p) << ", area " << fmt("%.4f", t.area) << ", spread z = " << fmt("%.2f", t.f.spread_z) << " (" << t.f.shape()
+        << fmt("%.3g", t.f.ks_p) << ", area " << fmt("%.4f", t.area) << ", ATC " << fmt("%+.4f", t.atc) << ", spread z = " << fmt("%.2f", t.f.spread_z) << " (" << t.f.shape()
         << ")" << (t.passed ? "" : "  FAILED") << "\n";
   }
   out << "time: " << fmt("%.2f", timings.total) << " s wall on " << threads << " threads (simulation " << fmt("%.2f", timings.simulation)
@@ -738,7 +740,7 @@ nlohmann::json CalibrationResult::to_json() const {
   if (tarp) {
     const auto& t = *tarp;
     j["tarp"] = {{"reference", t.reference}, {"alpha", t.alpha}, {"ecp", t.ecp},       {"distance", t.distance},
-                 {"area", t.area},           {"band", t.band},   {"passed", t.passed}, {"f", t.f.to_json()}};
+                 {"area", t.area},           {"atc", t.atc},     {"band", t.band},   {"passed", t.passed}, {"f", t.f.to_json()}};
   } else {
     j["tarp"] = nullptr;
   }

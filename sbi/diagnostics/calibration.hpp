@@ -48,7 +48,10 @@
 // (stream (root, k, 3)); r_i is drawn (stream (root, i, 2)) uniformly in the box spanned by those
 // pilot draws in z units (`tarp_reference` = "box", as Lemos et al.) or from the prior ("prior").
 // ECP(α) = share of pairs with f_i < α, on α = 0, 0.01, …, 1; its distance to the diagonal is the KS
-// statistic D = sup |ECP(α) − α| of the f_i (with its p-value) and the area ∫|ECP(α) − α| dα.
+// statistic D = sup |ECP(α) − α| of the f_i (a one-sample test of the f_i against U(0, 1), with its
+// p-value) and the area ∫|ECP(α) − α| dα. (The sbi package draws the references in the box of the θ*
+// themselves and z-scores by that box; ours are fixed before any θ* is seen, so they are independent
+// of the θ*, as the method assumes.)
 //
 // ## The verdict and the rule behind it (`significance` = s, 0.01 by default)
 //
@@ -165,6 +168,9 @@ struct TarpResult {
   std::vector<double> ecp;       // expected coverage probability at alpha
   double distance = 0;           // KS statistic sup |ECP − α| of the f_i
   double area = 0;               // ∫ |ECP(α) − α| dα (trapezoids on the grid)
+  // ∫ from ½ to 1 of (ECP(α) − α) dα, the "area to curve" of sbi's check_tarp: > 0 under-confident,
+  // < 0 over-confident (a one-number summary for readers who know it; the verdict uses the KS test).
+  double atc = 0;
   double band = 0;               // ECP stays within α ± band with probability 1 − s (KS critical value)
   UniformityTest f;              // of the f_i (over-confident: spread_z > 0)
   bool passed = true;

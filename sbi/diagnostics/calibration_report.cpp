@@ -246,7 +246,8 @@ std::string calibration_markdown(const CalibrationResult& r, const std::string& 
     md << "## TARP\n\n";
     md << "Expected coverage probability of balls around random reference points (" << (t.reference == "box" ? "uniform in the prior's box" : "drawn from the prior")
        << "): D = " << fmt("%.4f", t.distance) << " is its largest distance to the diagonal (p = " << fmt("%.3g", t.f.ks_p)
-       << "), the area between curve and diagonal " << fmt("%.4f", t.area) << "; spread z = " << fmt("%.2f", t.f.spread_z)
+       << "), the area between curve and diagonal " << fmt("%.4f", t.area) << ", the area to curve above α = ½ (ATC, as sbi's check_tarp) "
+       << fmt("%+.4f", t.atc) << "; spread z = " << fmt("%.2f", t.f.spread_z)
        << " (> 0: over-confident, < 0: under-confident).\n\n";
     if (has(pictures, "tarp.png")) md << "![TARP](tarp.png)\n\n";
   }

@@ -170,6 +170,9 @@ TEST_CASE("calibration: an over-confident posterior (sd × 0.5) fails with cover
   REQUIRE(r.tarp);
   CHECK_FALSE(r.tarp->passed);
   CHECK(r.tarp->f.spread_z > 5);
+  // sbi's "area to curve" agrees: its sd under calibration is √(∫∫_{[½,1]²}(min(s,t) − st)/N) =
+  // √(0.0260/400) = 0.008, and a run at N = 1000 of this posterior gave −0.075.
+  CHECK(r.tarp->atc < 0);
   CHECK(r.brief_report().find("over-confident") != std::string::npos);
 }
 
@@ -197,6 +200,7 @@ TEST_CASE("calibration: an under-confident posterior (sd × 2) fails with covera
   REQUIRE(r.tarp);
   CHECK_FALSE(r.tarp->passed);
   CHECK(r.tarp->f.spread_z < -5);
+  CHECK(r.tarp->atc > 0);  // +0.069 at N = 1000 (null sd 0.008 at N = 400, see above)
 }
 
 TEST_CASE("calibration: a biased posterior (mean + 1.5 sd) has skewed ranks and coverage below nominal", "[diagnostics][calibration]") {
@@ -379,4 +383,48 @@ TEST_CASE("calibration of per-observation posteriors through a factory gives the
   CHECK(per_observation.hpd_ranks == amortized.hpd_ranks);
   CHECK(per_observation.rank_fractions == amortized.rank_fractions);
   CHECK(per_observation.posterior_kind == "linear_gaussian_test");
+}
+
+namespace {
+
+// The exact posterior, but every 10th draw has a NaN entry and log_prob is NaN for every 7th point:
+// a broken posterior kind must not crash the check, and its damage is counted.
+class DamagedPosterior final : public PosteriorModel {
+ public:
+  explicit DamagedPosterior(Posterior inner) : inner_(std::move(inner)) {}
+  const PosteriorInfo& info() const override { return inner_.info(); }
+  const Names& parameter_names() const override { return inner_.parameter_names(); }
+  const Names& data_names() const override { return inner_.data_names(); }
+  const Prior& prior() const override { return inner_.prior(); }
+  PriorPtr prior_ptr() const override { return inner_.prior_ptr(); }
+  RowMatrix sample(const Vector& observation, Eigen::Index n, std::uint64_t seed) const override {
+    RowMatrix theta = inner_.sample(observation, n, seed);
+    for (Eigen::Index i = 0; i < n; i += 10) theta(i, 1) = std::nan("");
+    return theta;
+  }
+  Vector log_prob(const RowMatrix& theta, const Vector& observation) const override {
+    Vector lp = inner_.log_prob(theta, observation);
+    for (Eigen::Index i = 3; i < lp.size(); i += 7) lp[i] = std::nan("");
+    return lp;
+  }
+  nlohmann::json save_state(const std::filesystem::path&, std::vector<std::string>&) const override { return {}; }
+
+ private:
+  Posterior inner_;
+};
+
+}  // namespace
+
+TEST_CASE("calibration: non-finite posterior draws and NaN log_prob values are counted, not fatal", "[diagnostics][calibration]") {
+  const LinearGaussianModel model;
+  const Posterior damaged(std::make_shared<DamagedPosterior>(gaussian(1.0)));
+  const auto r = run_calibration(damaged, model.simulator(), test_options());
+  CHECK(r.draws == 400);
+  CHECK(r.non_finite_samples == 400 * 20);  // rows 0, 10, ..., 190 of each 200
+  CHECK(r.non_finite_log_prob > 0);
+  CHECK(r.full_report().find("non-finite") != std::string::npos);
+  // Ranks are taken among the 180 finite draws.
+  for (Eigen::Index i = 0; i < r.ranks.rows(); ++i) CHECK(r.ranks(i, 0) <= 180);
+  // Dropping every 10th draw keeps the others exchangeable with θ*: SBC still passes.
+  for (const auto& p : r.sbc) CHECK(p.passed);
 }
