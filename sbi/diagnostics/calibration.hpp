@@ -61,7 +61,9 @@
 //     so a calibrated posterior stays inside all K bands with probability ≥ 1 − s);
 //   * SBC: the χ² p-value of any parameter is below s/d (Bonferroni over the d parameters);
 //   * TARP: the KS p-value is below s.
-// A calibrated posterior fails at least one check with probability at most 3s (union bound).
+// A calibrated posterior fails at least one check with probability at most 3s (union bound; exact for
+// coverage, up to the χ² and Kolmogorov approximations for SBC and TARP; measured: 2.3 % of 3000 runs
+// of the exact linear-Gaussian posterior at s = 0.01, N = 400, L = 200, bench/calibration/RESULTS.md).
 // Verdict: "calibrated" when every check run passes; otherwise the direction is taken from coverage
 // when it failed (counts only below their bands: over-confident; only above: under-confident; both:
 // miscalibrated), else from the spread_z of the failed SBC/TARP tests (all > 0: over-confident, all

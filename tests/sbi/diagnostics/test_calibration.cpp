@@ -428,3 +428,29 @@ TEST_CASE("calibration: non-finite posterior draws and NaN log_prob values are c
   // Dropping every 10th draw keeps the others exchangeable with θ*: SBC still passes.
   for (const auto& p : r.sbc) CHECK(p.passed);
 }
+
+TEST_CASE("calibration: the verdict's false-alarm rate on the exact posterior stays below 3 s (many seeds)", "[diagnostics][calibration][.slow]") {
+  // calibration.hpp: a calibrated posterior fails one of the three checks with probability at most
+  // 3s = 0.03 (union bound; exact for coverage, up to the χ² and Kolmogorov approximations for SBC and
+  // TARP). Over 1000 seeds the number of false alarms is then at most Binomial(1000, 0.03), whose
+  // 99.9 % quantile is the bound below; each check alone against Binomial(1000, 0.01). (3000 seeds on
+  // 2026-12-02 gave 68 alarms, 2.3 %: coverage 14, SBC 17 + 7, TARP 31.)
+  const LinearGaussianModel model;
+  const Posterior exact = gaussian(1.0);
+  int alarms = 0, coverage = 0, sbc = 0, tarp = 0;
+  const int runs = 1000;
+  for (int seed = 1; seed <= runs; ++seed) {
+    auto o = test_options();
+    o.seed = static_cast<std::uint64_t>(seed) * 7919;
+    const auto r = run_calibration(exact, model.simulator(), o);
+    alarms += !r.passed();
+    coverage += !r.coverage->passed;
+    sbc += !(r.sbc[0].passed && r.sbc[1].passed);
+    tarp += !r.tarp->passed;
+  }
+  INFO("false alarms " << alarms << " of " << runs << " (coverage " << coverage << ", SBC " << sbc << ", TARP " << tarp << ")");
+  CHECK(static_cast<std::size_t>(alarms) <= binomial_quantile(runs, 0.03, 0.999));
+  CHECK(static_cast<std::size_t>(coverage) <= binomial_quantile(runs, 0.01, 0.999));
+  CHECK(static_cast<std::size_t>(sbc) <= binomial_quantile(runs, 0.01, 0.999));
+  CHECK(static_cast<std::size_t>(tarp) <= binomial_quantile(runs, 0.01, 0.999));
+}
