@@ -666,6 +666,32 @@ std::string CalibrationResult::brief_report() const {
   return out.str();
 }
 
+std::string CalibrationResult::plain_summary() const {
+  const std::string cases = std::to_string(draws) + " simulated cases";
+  if (verdict == CalibrationVerdict::inconclusive) return "inconclusive: " + verdict_reason;
+  std::string held;
+  if (coverage && !coverage->levels.empty()) {
+    std::size_t k = 0;  // the level nearest 0.9
+    for (std::size_t i = 0; i < coverage->levels.size(); ++i)
+      if (std::abs(coverage->levels[i] - 0.9) < std::abs(coverage->levels[k] - 0.9)) k = i;
+    const double nominal = coverage->levels[k], observed = coverage->observed[k];
+    held = "its " + fmt("%.3g", 100 * nominal) + " % credible regions held the true parameter in " +
+           (observed < nominal && verdict != CalibrationVerdict::calibrated ? "only " : "") + fmt("%.3g", 100 * observed) + " % of " + cases;
+  }
+  switch (verdict) {
+    case CalibrationVerdict::calibrated:
+      return "calibrated: " + (held.empty() ? "no miscalibration found in " + cases : held);
+    case CalibrationVerdict::over_confident:
+      return "over-confident: " + (held.empty() ? "the true parameter fell in the tails of the posterior too often in " + cases : held) +
+             " (its uncertainty is too small: do not trust its intervals)";
+    case CalibrationVerdict::under_confident:
+      return "under-confident: " + (held.empty() ? "the true parameter fell too near the posterior's centre too often in " + cases : held) +
+             " (its intervals are wider than they need to be)";
+    default:
+      return "miscalibrated: " + verdict_reason;
+  }
+}
+
 std::string CalibrationResult::full_report() const {
   std::ostringstream out;
   out << brief_report() << "\n";

@@ -138,6 +138,8 @@ TEST_CASE("calibration: the exact linear-Gaussian posterior passes SBC, coverage
       CHECK(std::floor(r.rank_fractions(i, j) * 201) == static_cast<double>(r.ranks(i, j)));
     }
   CHECK(r.brief_report().rfind("calibration: calibrated", 0) == 0);
+  CHECK_THAT(r.plain_summary(), Catch::StartsWith("calibrated: its 90 % credible regions held the true parameter in 8") ||
+                                    Catch::StartsWith("calibrated: its 90 % credible regions held the true parameter in 9"));
   CHECK(r.resolution() > 0.05);
   CHECK(r.resolution() < 0.1);  // ±3.45·√(0.25/400) ≈ 0.086 at N = 400
 }
@@ -174,6 +176,10 @@ TEST_CASE("calibration: an over-confident posterior (sd × 0.5) fails with cover
   // √(0.0260/400) = 0.008, and a run at N = 1000 of this posterior gave −0.075.
   CHECK(r.tarp->atc < 0);
   CHECK(r.brief_report().find("over-confident") != std::string::npos);
+  // Expected coverage at 0.9: 1 − 0.1^0.25 = 0.438; its 99.9 % band at N = 400 is within 0.36–0.52.
+  CHECK_THAT(r.plain_summary(), Catch::StartsWith("over-confident: its 90 % credible regions held the true parameter in only 4") ||
+                                    Catch::StartsWith("over-confident: its 90 % credible regions held the true parameter in only 3") ||
+                                    Catch::StartsWith("over-confident: its 90 % credible regions held the true parameter in only 5"));
 }
 
 TEST_CASE("calibration: an under-confident posterior (sd × 2) fails with coverage above nominal and ∩-shaped ranks",
@@ -200,6 +206,9 @@ TEST_CASE("calibration: an under-confident posterior (sd × 2) fails with covera
   REQUIRE(r.tarp);
   CHECK_FALSE(r.tarp->passed);
   CHECK(r.tarp->f.spread_z < -5);
+  // Expected coverage at 0.9: 1 − 0.1^4 = 0.9999, so 99.x % or 100 % of 400.
+  CHECK_THAT(r.plain_summary(), Catch::StartsWith("under-confident: its 90 % credible regions held the true parameter in 100 %") ||
+                                    Catch::StartsWith("under-confident: its 90 % credible regions held the true parameter in 99"));
   CHECK(r.tarp->atc > 0);  // +0.069 at N = 1000 (null sd 0.008 at N = 400, see above)
 }
 
