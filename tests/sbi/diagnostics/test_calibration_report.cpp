@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -121,5 +122,23 @@ TEST_CASE("calibration comparison: a table row per method and one coverage pictu
   } else {
     CHECK_THAT(note, Catch::Contains("gnuplot"));
   }
+  fs::remove_all(folder);
+}
+
+TEST_CASE("calibration report of a run stopped before its first draw says so", "[diagnostics][calibration][report]") {
+  const testing::LinearGaussianModel model;
+  std::atomic<bool> stop{true};
+  TrainingCallbacks callbacks;
+  callbacks.stop = &stop;
+  CalibrationOptions o;
+  o.draws = 50;
+  const auto result = run_calibration(testing::LinearGaussianPosterior::make(model, {}), model.simulator(), o, callbacks);
+  const auto folder = fresh_folder("empty");
+  const auto files = write_calibration_report(result, folder);
+  CHECK(files.pictures.empty());
+  const std::string md = read_text(files.markdown);
+  CHECK_THAT(md, Catch::Contains("**Verdict: inconclusive.**"));
+  CHECK_THAT(md, Catch::Contains("Interrupted"));
+  CHECK(parse_json_text(read_text(files.json), "calibration.json")["draws"] == 0);
   fs::remove_all(folder);
 }
