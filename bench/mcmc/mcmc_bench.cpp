@@ -41,6 +41,7 @@ struct Arguments {
   std::uint64_t seed = 1;
   int observation = 1;
   std::string network = "none";
+  int hidden = 50;
   bool c2st = false;
   std::string data = std::string(SBI_SOURCE_DIR) + "/../shared/data/sbibm/slcp";
 };
@@ -64,6 +65,7 @@ Arguments parse(int argc, char** argv) {
                                    : d == "random"   ? sbi::McmcOptions::SliceDirections::random
                                                      : sbi::McmcOptions::SliceDirections::factor;
     } else if (flag == "--chains") a.options.chains = std::stoul(next());
+    else if (flag == "--explore") a.options.exploration_chains = std::stoul(next());
     else if (flag == "--warmup") a.options.warmup = std::stoul(next());
     else if (flag == "--thin") a.options.thin = std::stoul(next());
     else if (flag == "--jump") a.options.jumps_per_iteration = std::stod(next());
@@ -71,13 +73,14 @@ Arguments parse(int argc, char** argv) {
     else if (flag == "--jump-scale") a.options.jump_scale = std::stod(next());
     else if (flag == "--init") a.options.init = next() == "prior" ? sbi::McmcOptions::Init::prior : sbi::McmcOptions::Init::sir;
     else if (flag == "--candidates") a.options.init_candidates = std::stoul(next());
-    else if (flag == "--per-call") a.options.chains_per_call = std::stoul(next());
+    else if (flag == "--blocks") a.options.chain_blocks = std::stoul(next());
     else if (flag == "--integration-time") a.options.hmc_integration_time = std::stod(next());
     else if (flag == "--threads") a.options.threads = std::stoi(next());
     else if (flag == "--n") a.n = std::stol(next());
     else if (flag == "--seed") a.seed = std::stoull(next());
     else if (flag == "--obs") a.observation = std::stoi(next());
     else if (flag == "--network") a.network = next();
+    else if (flag == "--hidden") a.hidden = std::stoi(next());
     else if (flag == "--c2st") a.c2st = true;
     else if (flag == "--data") a.data = next();
     else {
@@ -122,13 +125,14 @@ double slcp_log_likelihood(const double* theta, const Vector& y, double* gradien
   return log_l;
 }
 
-// The network stand-in: five MLPs 13 → 50 → 50 → 16 (tanh), one per MADE block of a MAF.
+// The network stand-in: five MLPs 13 → h → h → 16 (tanh, h = 50 by default), one per MADE block of a MAF.
+int network_hidden = 50;
 struct Networks {
   std::vector<sbi::nn::Mlp> blocks;
   sbi::ad::Tape<float> tape;
   Networks() {
     sbi::nn::MlpOptions o;
-    o.widths = {13, 50, 50, 16};
+    o.widths = {13, network_hidden, network_hidden, 16};
     o.activation = sbi::nn::Activation::tanh;
     blocks.reserve(5);
     for (int k = 0; k < 5; ++k) {
@@ -174,6 +178,7 @@ double cpu_seconds() {
 
 int main(int argc, char** argv) {
   const Arguments args = parse(argc, argv);
+  network_hidden = args.hidden;
   const std::string folder = args.data + "/obs_" + std::to_string(args.observation);
   const sbi::CsvTable obs = sbi::read_csv(folder + "/observation.csv");
   const Vector y = obs.values.row(0).transpose();
@@ -225,7 +230,7 @@ int main(int argc, char** argv) {
   double row_microseconds = 0;
   {
     const sbi::McmcTarget target = posterior.target();
-    const auto rows = static_cast<Eigen::Index>(args.options.resolved_chains_per_call());
+    const auto rows = static_cast<Eigen::Index>(args.options.chains_per_call(args.options.chains));
     RowMatrix u = RowMatrix::Random(rows, 5);
     Vector lp(rows);
     RowMatrix g(rows, 5);
@@ -252,6 +257,7 @@ int main(int argc, char** argv) {
   nlohmann::json out = {{"sampler", sbi::to_string(args.options.sampler)},
                         {"directions", sbi::to_string(args.options.slice_directions)},
                         {"chains", args.options.chains},
+                        {"exploration_chains", args.options.resolved_exploration_chains()},
                         {"warmup", args.options.warmup},
                         {"thin", args.options.thin},
                         {"jump", args.options.jumps_per_iteration},
@@ -259,9 +265,11 @@ int main(int argc, char** argv) {
                         {"slice_updates", args.options.slice_updates_per_iteration},
                         {"init", sbi::to_string(args.options.init)},
                         {"candidates", args.options.init_candidates},
-                        {"chains_per_call", args.options.resolved_chains_per_call()},
+                        {"chain_blocks", args.options.chain_blocks},
+                        {"chains_per_call", args.options.chains_per_call(args.options.chains)},
                         {"threads", args.options.threads},
                         {"network", args.network},
+                        {"hidden", args.hidden},
                         {"observation", args.observation},
                         {"n", args.n},
                         {"seed", args.seed},

@@ -52,16 +52,32 @@ bool GaussianMixture::add_component(const Vector& mean, const Matrix& covariance
   whitening_.middleRows(k * d, d) = inverse;
   whitened_means_.conservativeResize((k + 1) * d);
   whitened_means_.segment(k * d, d) = inverse * mean;
-  const double log_det_lower = lower.diagonal().array().log().sum();
   means_.push_back(mean);
   lower_.push_back(std::move(lower));
   log_normalizer_.conservativeResize(k + 1);
-  log_normalizer_[k] = -log_det_lower - 0.5 * static_cast<double>(d) * std::log(2.0 * std::numbers::pi);
+  set_weights(Vector::Constant(k + 1, 1.0 / static_cast<double>(k + 1)));
   return true;
 }
 
+void GaussianMixture::set_weights(const Vector& weights) {
+  const Eigen::Index d = means_.empty() ? 0 : means_.front().size();
+  cumulative_.resize(means_.size());
+  double total = 0;
+  for (std::size_t k = 0; k < means_.size(); ++k) {
+    const auto i = static_cast<Eigen::Index>(k);
+    log_normalizer_[i] = std::log(weights[i]) - lower_[k].diagonal().array().log().sum() -
+                         0.5 * static_cast<double>(d) * std::log(2.0 * std::numbers::pi);
+    cumulative_[k] = total += weights[i];
+  }
+}
+
 void GaussianMixture::sample(Rng& rng, Vector& x) const {
-  const auto k = static_cast<std::size_t>(rng.below(means_.size()));
+  const double u = rng.uniform() * cumulative_.back();
+  const auto k = static_cast<std::size_t>(std::upper_bound(cumulative_.begin(), cumulative_.end(), u) - cumulative_.begin());
+  sample_component(std::min(k, means_.size() - 1), rng, x);
+}
+
+void GaussianMixture::sample_component(std::size_t k, Rng& rng, Vector& x) const {
   const Eigen::Index d = means_[k].size();
   thread_local Vector z;
   z.resize(d);
@@ -71,8 +87,8 @@ void GaussianMixture::sample(Rng& rng, Vector& x) const {
 }
 
 double GaussianMixture::log_density(const Vector& x) const {
-  // log (1/K) Σ_k N(x; μ_k, Σ_k) by log-sum-exp; the mixture is shared by all chains and threads,
-  // so scratch space is per thread.
+  // log Σ_k w_k N(x; μ_k, Σ_k) by log-sum-exp; the mixture is shared by all chains and threads, so
+  // scratch space is per thread.
   const Eigen::Index d = x.size(), k_count = static_cast<Eigen::Index>(means_.size());
   thread_local Vector z, terms;
   z.noalias() = whitening_ * x;
@@ -81,7 +97,7 @@ double GaussianMixture::log_density(const Vector& x) const {
   for (Eigen::Index k = 0; k < k_count; ++k) terms[k] = log_normalizer_[k] - 0.5 * z.segment(k * d, d).squaredNorm();
   const double largest = terms.maxCoeff();
   if (!std::isfinite(largest)) return largest;
-  return largest + std::log((terms.array() - largest).exp().sum()) - std::log(static_cast<double>(k_count));
+  return largest + std::log((terms.array() - largest).exp().sum());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -226,7 +242,7 @@ void Chain::finish_iteration() {
     }
     if (schedule_.jumps && i >= schedule_.jump_window_begin && i < schedule_.jump_begin) jump_window_.add(core_.x);
     if (hmc_ && i + 1 == schedule_.warmup) hmc_->end_warmup();
-  } else if (schedule_.keeps(i)) {
+  } else if (draws_ && schedule_.keeps(i)) {
     const std::size_t k = schedule_.draw_index(i);
     std::copy(core_.x.data(), core_.x.data() + core_.dim, draws_ + k * static_cast<std::size_t>(core_.dim));
     log_densities_[k] = core_.log_density;

@@ -33,15 +33,19 @@ class RunningMoments {
   Matrix scatter_;
 };
 
-// A fixed mixture of Gaussians with equal weights: the mode-jump proposal. Its density is one
-// matrix-vector product: the components' whitening maps L_k⁻¹ are stacked, so that all
-// L_k⁻¹(x − μ_k) come out of one product.
+// A fixed mixture of Gaussians: the mode-jump proposal. Its density is one matrix-vector product:
+// the components' whitening maps L_k⁻¹ are stacked, so that all L_k⁻¹(x − μ_k) come out of one product.
 class GaussianMixture {
  public:
-  // Skips (returns false) a covariance that is not positive definite.
+  // Skips (returns false) a covariance that is not positive definite. Components have equal
+  // weights until set_weights.
   bool add_component(const Vector& mean, const Matrix& covariance);
   std::size_t size() const { return means_.size(); }
+  // Normalised weights, one per component.
+  void set_weights(const Vector& weights);
   void sample(Rng& rng, Vector& x) const;
+  // The draw of component k (for weighting the components).
+  void sample_component(std::size_t k, Rng& rng, Vector& x) const;
   double log_density(const Vector& x) const;
 
  private:
@@ -49,7 +53,8 @@ class GaussianMixture {
   std::vector<Matrix> lower_;   // Cholesky factors L_k of the covariances
   Matrix whitening_;            // rows [k·d, (k+1)·d) = L_k⁻¹
   Vector whitened_means_;       // entries [k·d, (k+1)·d) = L_k⁻¹ μ_k
-  Vector log_normalizer_;       // −log det L_k − d/2 log 2π
+  Vector log_normalizer_;       // log w_k − log det L_k − d/2 log 2π
+  std::vector<double> cumulative_;  // cumulative weights, for drawing a component
 };
 
 // Iteration numbers, the same for every chain.

@@ -22,7 +22,12 @@ constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 
 // Substreams of Rng::stream(seed, index, substream): chain c moves with (c, 0) and starts from an
 // initial draw with (c, 1); SIR candidate i is drawn, with its Gumbel variate, from (i, 2).
-constexpr std::uint64_t kChainStream = 0, kInitialDrawStream = 1, kCandidateStream = 2;
+constexpr std::uint64_t kChainStream = 0, kInitialDrawStream = 1, kCandidateStream = 2, kMixtureStream = 3;
+
+// Draws per mixture component for estimating the posterior mass near it, and the share of the
+// mixture kept spread equally over the components whatever the estimates say.
+constexpr int kDrawsPerComponent = 16;
+constexpr double kEqualShare = 0.1;
 
 // Initial draws per chain before giving up on finding a point with a finite target value.
 constexpr int kMaxInitialAttempts = 100;
@@ -81,9 +86,11 @@ std::string to_string(McmcOptions::Sampler sampler) { return kSamplerNames[stati
 std::string to_string(McmcOptions::Init init) { return kInitNames[static_cast<std::size_t>(init)]; }
 std::string to_string(McmcOptions::SliceDirections directions) { return kDirectionNames[static_cast<std::size_t>(directions)]; }
 
-std::size_t McmcOptions::resolved_chains_per_call() const {
-  const std::size_t per_call = chains_per_call > 0 ? chains_per_call : (chains + 3) / 4;
-  return std::max<std::size_t>(1, std::min(per_call, chains));
+std::size_t McmcOptions::resolved_exploration_chains() const { return std::max(chains, exploration_chains); }
+
+std::size_t McmcOptions::chains_per_call(std::size_t running) const {
+  const std::size_t groups = std::max<std::size_t>(1, std::min(chain_blocks, running));
+  return (running + groups - 1) / groups;
 }
 
 bool McmcOptions::is_valid(std::string* why) const {
@@ -94,7 +101,9 @@ bool McmcOptions::is_valid(std::string* why) const {
   if (chains < 1 || chains > 100000) return fail("chains", "must be between 1 and 100000");
   if (warmup > 100000000) return fail("warmup", "must be at most 10^8");
   if (thin < 1 || thin > 100000) return fail("thin", "must be between 1 and 100000");
-  if (init == Init::sir && init_candidates < chains) return fail("init_candidates", "must be at least the number of chains");
+  if (exploration_chains > 100000) return fail("exploration_chains", "must be at most 100000");
+  if (init == Init::sir && init_candidates < resolved_exploration_chains())
+    return fail("init_candidates", "must be at least the number of chains (and of exploration chains)");
   if (init_candidates > 100000000) return fail("init_candidates", "must be at most 10^8");
   if (slice_max_steps_out < 1 || slice_max_steps_out > 100000) return fail("slice_max_steps_out", "must be between 1 and 100000");
   if (!(hmc_target_acceptance > 0 && hmc_target_acceptance < 1)) return fail("hmc_target_acceptance", "must lie in (0, 1)");
@@ -103,7 +112,7 @@ bool McmcOptions::is_valid(std::string* why) const {
   if (!(jumps_per_iteration >= 0 && jumps_per_iteration <= 1000)) return fail("jumps_per_iteration", "must lie in [0, 1000]");
   if (slice_updates_per_iteration > 100000) return fail("slice_updates_per_iteration", "must be at most 100000");
   if (!(jump_scale > 0) || !std::isfinite(jump_scale)) return fail("jump_scale", "must be a positive number");
-  if (chains_per_call > 100000) return fail("chains_per_call", "must be at most 100000");
+  if (chain_blocks < 1 || chain_blocks > 100000) return fail("chain_blocks", "must be between 1 and 100000");
   if (threads < 0) return fail("threads", "must be 0 (all cores) or positive");
   return true;
 }
@@ -111,6 +120,7 @@ bool McmcOptions::is_valid(std::string* why) const {
 nlohmann::json McmcOptions::to_json() const {
   return {{"sampler", to_string(sampler)},
           {"chains", chains},
+          {"exploration_chains", exploration_chains},
           {"warmup", warmup},
           {"thin", thin},
           {"init", to_string(init)},
@@ -123,7 +133,7 @@ nlohmann::json McmcOptions::to_json() const {
           {"hmc_max_steps", hmc_max_steps},
           {"jumps_per_iteration", jumps_per_iteration},
           {"jump_scale", jump_scale},
-          {"chains_per_call", chains_per_call},
+          {"chain_blocks", chain_blocks},
           {"threads", threads}};
 }
 
@@ -135,6 +145,8 @@ McmcOptions McmcOptions::from_json(const nlohmann::json& j, const std::string& p
   };
   o.sampler = static_cast<Sampler>(index_of(kSamplerNames, r.optional_string("sampler", to_string(o.sampler), kSamplerNames)));
   o.chains = static_cast<std::size_t>(r.optional_integer("chains", static_cast<std::int64_t>(o.chains), 1, 100000));
+  o.exploration_chains =
+      static_cast<std::size_t>(r.optional_integer("exploration_chains", static_cast<std::int64_t>(o.exploration_chains), 0, 100000));
   o.warmup = static_cast<std::size_t>(r.optional_integer("warmup", static_cast<std::int64_t>(o.warmup), 0, 100000000));
   o.thin = static_cast<std::size_t>(r.optional_integer("thin", static_cast<std::int64_t>(o.thin), 1, 100000));
   o.init = static_cast<Init>(index_of(kInitNames, r.optional_string("init", to_string(o.init), kInitNames)));
@@ -150,7 +162,7 @@ McmcOptions McmcOptions::from_json(const nlohmann::json& j, const std::string& p
   o.hmc_max_steps = static_cast<int>(r.optional_integer("hmc_max_steps", o.hmc_max_steps, 1, 100000));
   o.jumps_per_iteration = r.optional_number_in("jumps_per_iteration", o.jumps_per_iteration, 0.0, 1000.0);
   o.jump_scale = r.optional_positive_number("jump_scale", o.jump_scale);
-  o.chains_per_call = static_cast<std::size_t>(r.optional_integer("chains_per_call", static_cast<std::int64_t>(o.chains_per_call), 0, 100000));
+  o.chain_blocks = static_cast<std::size_t>(r.optional_integer("chain_blocks", static_cast<std::int64_t>(o.chain_blocks), 1, 100000));
   o.threads = static_cast<int>(r.optional_integer("threads", o.threads, 0, 4096));
   r.reject_unknown_keys();
   // Constraints between keys, reported at the key that has to change.
@@ -165,6 +177,7 @@ nlohmann::json McmcStatistics::to_json() const {
   return {{"evaluations", evaluations},
           {"target_calls", target_calls},
           {"init_evaluations", init_evaluations},
+          {"mixture_evaluations", mixture_evaluations},
           {"acceptance_rate", acceptance_rate},
           {"step_size", step_size},
           {"mean_leapfrog_steps", mean_leapfrog_steps},
@@ -182,6 +195,7 @@ McmcStatistics McmcStatistics::from_json(const nlohmann::json& j, const std::str
   s.evaluations = count("evaluations");
   s.target_calls = count("target_calls");
   s.init_evaluations = count("init_evaluations");
+  s.mixture_evaluations = count("mixture_evaluations");
   s.acceptance_rate = r.optional_number("acceptance_rate", 0);
   s.step_size = r.optional_number("step_size", 0);
   s.mean_leapfrog_steps = r.optional_number("mean_leapfrog_steps", 0);
@@ -262,6 +276,8 @@ McmcResult run_mcmc(const McmcTarget& target, const McmcInitialDistribution& ini
   const auto chain_count = static_cast<Eigen::Index>(options.chains);
   const Eigen::Index draws_per_chain = (n + chain_count - 1) / chain_count;
   const mcmc_detail::Schedule schedule = mcmc_detail::Schedule::make(options, static_cast<std::size_t>(draws_per_chain));
+  // Chains started: the sampling chains, plus the exploring ones that only run until the mixture is built.
+  const Eigen::Index started = schedule.jumps ? static_cast<Eigen::Index>(options.resolved_exploration_chains()) : chain_count;
   const int threads = target.thread_safe ? (options.threads > 0 ? options.threads : hardware_threads()) : 1;
   const Evaluator evaluate(target, hmc);
 
@@ -273,14 +289,14 @@ McmcResult run_mcmc(const McmcTarget& target, const McmcInitialDistribution& ini
   McmcStatistics& stats = result.statistics;
 
   // 1. Starting points.
-  RowMatrix start(chain_count, dim), start_gradient;
-  Vector start_log_density(chain_count);
+  RowMatrix start(started, dim), start_gradient;
+  Vector start_log_density(started);
   if (options.init == McmcOptions::Init::prior) {
     std::vector<Rng> init_rngs;
-    for (Eigen::Index c = 0; c < chain_count; ++c) init_rngs.push_back(Rng::stream(seed, static_cast<std::uint64_t>(c), kInitialDrawStream));
-    std::vector<Eigen::Index> pending(static_cast<std::size_t>(chain_count));
-    for (Eigen::Index c = 0; c < chain_count; ++c) pending[static_cast<std::size_t>(c)] = c;
-    if (hmc) start_gradient.resize(chain_count, dim);
+    for (Eigen::Index c = 0; c < started; ++c) init_rngs.push_back(Rng::stream(seed, static_cast<std::uint64_t>(c), kInitialDrawStream));
+    std::vector<Eigen::Index> pending(static_cast<std::size_t>(started));
+    for (Eigen::Index c = 0; c < started; ++c) pending[static_cast<std::size_t>(c)] = c;
+    if (hmc) start_gradient.resize(started, dim);
     for (int attempt = 0; !pending.empty(); ++attempt) {
       if (attempt == kMaxInitialAttempts)
         throw InputError("MCMC: the target is -inf or NaN at all " + std::to_string(kMaxInitialAttempts) +
@@ -290,7 +306,8 @@ McmcResult run_mcmc(const McmcTarget& target, const McmcInitialDistribution& ini
         initial.sample(init_rngs[static_cast<std::size_t>(pending[i])], row_span(x, static_cast<Eigen::Index>(i)));
       Vector lp;
       RowMatrix gradient;
-      evaluate_in_calls(evaluate, x, lp, gradient, static_cast<Eigen::Index>(options.resolved_chains_per_call()), threads, stats.target_calls);
+      evaluate_in_calls(evaluate, x, lp, gradient, static_cast<Eigen::Index>(options.chains_per_call(static_cast<std::size_t>(started))),
+                        threads, stats.target_calls);
       stats.init_evaluations += pending.size();
       std::vector<Eigen::Index> still;
       for (std::size_t i = 0; i < pending.size(); ++i) {
@@ -332,12 +349,12 @@ McmcResult run_mcmc(const McmcTarget& target, const McmcInitialDistribution& ini
     if (keys.empty())
       throw InputError("MCMC: the target is -inf or NaN at all " + std::to_string(candidates) +
                        " SIR candidates; check the target and the initial distribution");
-    const auto picks = std::min(keys.size(), static_cast<std::size_t>(chain_count));
+    const auto picks = std::min(keys.size(), static_cast<std::size_t>(started));
     std::partial_sort(keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(picks), keys.end(),
                       [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
-    if (hmc) start_gradient.resize(chain_count, dim);
+    if (hmc) start_gradient.resize(started, dim);
     // With fewer usable candidates than chains, chains share them in turn.
-    for (Eigen::Index c = 0; c < chain_count; ++c) {
+    for (Eigen::Index c = 0; c < started; ++c) {
       const Eigen::Index pick = keys[static_cast<std::size_t>(c) % picks].second;
       start.row(c) = x.row(pick);
       start_log_density[c] = lp[pick];
@@ -349,23 +366,25 @@ McmcResult run_mcmc(const McmcTarget& target, const McmcInitialDistribution& ini
   result.draws.resize(chain_count * draws_per_chain, dim);
   result.log_density.resize(chain_count * draws_per_chain);
   std::vector<Chain> chains;
-  chains.reserve(static_cast<std::size_t>(chain_count));
-  for (Eigen::Index c = 0; c < chain_count; ++c) {
+  chains.reserve(static_cast<std::size_t>(started));
+  for (Eigen::Index c = 0; c < started; ++c) {
     chains.emplace_back(options, schedule, dim, Rng::stream(seed, static_cast<std::uint64_t>(c), kChainStream));
     const Vector x = start.row(c).transpose();
     Vector g;
     if (hmc) g = start_gradient.row(c).transpose();
     chains.back().start(x, start_log_density[c], hmc ? &g : nullptr);
-    chains.back().set_output(result.draws.data() + c * draws_per_chain * dim, result.log_density.data() + c * draws_per_chain);
+    if (c < chain_count)
+      chains.back().set_output(result.draws.data() + c * draws_per_chain * dim, result.log_density.data() + c * draws_per_chain);
   }
 
-  const auto per_call = static_cast<Eigen::Index>(options.resolved_chains_per_call());
-  const auto block_count = static_cast<std::size_t>((chain_count + per_call - 1) / per_call);
-  std::vector<std::uint64_t> block_calls(block_count, 0), block_rows(block_count, 0);
-  // Runs every chain of every block up to iteration `end`; a block's chains share each target call.
-  auto run_phase = [&](std::size_t end) {
+  std::vector<std::uint64_t> block_calls(options.chain_blocks, 0), block_rows(options.chain_blocks, 0);
+  // Runs chains 0..count−1 up to iteration `end`, in chain_blocks blocks whose chains share each
+  // target call.
+  auto run_phase = [&](std::size_t end, Eigen::Index count) {
+    const auto per_call = static_cast<Eigen::Index>(options.chains_per_call(static_cast<std::size_t>(count)));
+    const auto block_count = static_cast<std::size_t>((count + per_call - 1) / per_call);
     parallel_for(block_count, threads, [&](std::size_t block, std::size_t) {
-      const Eigen::Index begin = static_cast<Eigen::Index>(block) * per_call, size = std::min(per_call, chain_count - begin);
+      const Eigen::Index begin = static_cast<Eigen::Index>(block) * per_call, size = std::min(per_call, count - begin);
       struct Request {
         Chain* chain;
         Eigen::Index first, count;  // rows of the batch
@@ -398,26 +417,67 @@ McmcResult run_mcmc(const McmcTarget& target, const McmcInitialDistribution& ini
 
   mcmc_detail::GaussianMixture mixture;
   if (schedule.jumps) {
-    run_phase(schedule.jump_begin);
+    run_phase(schedule.jump_begin, started);
     // 3. The mode-jump proposal: one component per chain from its draws of the second warm-up quarter.
     const double scale2 = options.jump_scale * options.jump_scale;
     for (const Chain& chain : chains)
       if (chain.jump_window().count() >= 2) mixture.add_component(chain.jump_window().mean(), scale2 * chain.jump_window().regularized_covariance());
+    // Chains are spread over the modes unevenly (by chance and by where they started), so equal
+    // weights would propose some modes far more often than their posterior mass. One step of
+    // population Monte Carlo (Cappé et al. 2004) weights component k by the mean importance weight
+    // p(x)/q(x) of kDrawsPerComponent draws from it: an estimate of the mass near it.
+    const auto components = static_cast<Eigen::Index>(mixture.size());
+    if (components > 1) {
+      RowMatrix x(components * kDrawsPerComponent, dim);
+      Vector draw;
+      for (Eigen::Index k = 0; k < components; ++k) {
+        Rng rng = Rng::stream(seed, static_cast<std::uint64_t>(k), kMixtureStream);
+        for (int i = 0; i < kDrawsPerComponent; ++i) {
+          mixture.sample_component(static_cast<std::size_t>(k), rng, draw);
+          x.row(k * kDrawsPerComponent + i) = draw.transpose();
+        }
+      }
+      Vector lp;
+      RowMatrix unused_gradient;
+      evaluate_in_calls(Evaluator(target, false), x, lp, unused_gradient, kCandidateRowsPerCall, threads, stats.target_calls);
+      stats.mixture_evaluations = static_cast<std::uint64_t>(x.rows());
+      Vector log_mass(components);
+      for (Eigen::Index k = 0; k < components; ++k) {
+        double largest = kNegInf;
+        std::vector<double> log_ratio(kDrawsPerComponent);
+        for (int i = 0; i < kDrawsPerComponent; ++i) {
+          const Eigen::Index row = k * kDrawsPerComponent + i;
+          log_ratio[static_cast<std::size_t>(i)] = lp[row] - mixture.log_density(x.row(row).transpose());
+          largest = std::max(largest, log_ratio[static_cast<std::size_t>(i)]);
+        }
+        double sum = 0;
+        if (largest > kNegInf)
+          for (double r : log_ratio) sum += std::exp(r - largest);
+        log_mass[k] = largest > kNegInf ? largest + std::log(sum) : kNegInf;
+      }
+      const double top = log_mass.maxCoeff();
+      if (std::isfinite(top)) {
+        Vector weights = (log_mass.array() - top).exp();
+        weights = (1 - kEqualShare) * weights / weights.sum() + Vector::Constant(components, kEqualShare / static_cast<double>(components));
+        mixture.set_weights(weights);
+      }
+    }
     for (Chain& chain : chains) chain.set_mixture(&mixture);
   }
-  run_phase(schedule.total);
+  run_phase(schedule.total, chain_count);
 
   // 4. Samples, statistics, diagnostics.
   result.samples.resize(n, dim);
   for (Eigen::Index r = 0; r < n; ++r) result.samples.row(r) = result.draws.row((r % chain_count) * draws_per_chain + r / chain_count);
-  for (std::size_t b = 0; b < block_count; ++b) {
+  for (std::size_t b = 0; b < block_calls.size(); ++b) {
     stats.target_calls += block_calls[b];
     stats.evaluations += block_rows[b];
   }
-  stats.evaluations += stats.init_evaluations;
+  stats.evaluations += stats.init_evaluations + stats.mixture_evaluations;
   double acceptance = 0, step = 0;
   std::uint64_t trajectories = 0, leapfrogs = 0, slice_rows = 0, slice_updates = 0;
-  for (const Chain& chain : chains) {
+  for (Eigen::Index c = 0; c < chain_count; ++c) {
+    const Chain& chain = chains[static_cast<std::size_t>(c)];
     stats.jumps_proposed += chain.jumps_proposed;
     stats.jumps_accepted += chain.jumps_accepted;
     if (const auto* h = chain.hmc()) {
