@@ -149,8 +149,9 @@ class HmcMove {
   std::uint64_t adapt_count_ = 0;
 };
 
-// One chain: a base move per iteration, then possibly a mode jump; adaptation in warm-up; kept
-// draws written to its rows of the result.
+// One chain: per iteration a base move (slice updates or an HMC trajectory), then its independence
+// jumps; adaptation in warm-up; kept draws written to its rows of the result (exploring chains,
+// which stop halfway through warm-up, have no rows).
 class Chain {
  public:
   Chain(const McmcOptions& options, const Schedule& schedule, Eigen::Index dim, Rng rng);
@@ -164,7 +165,6 @@ class Chain {
   void set_mixture(const GaussianMixture* mixture) { mixture_ = mixture; }
   void set_output(double* draws, double* log_densities) { draws_ = draws; log_densities_ = log_densities; }
   const RunningMoments& jump_window() const { return jump_window_; }
-  std::size_t iteration() const { return iteration_; }
   const SliceMove* slice() const { return slice_.get(); }
   const HmcMove* hmc() const { return hmc_.get(); }
   std::uint64_t jumps_proposed = 0, jumps_accepted = 0;  // after warm-up
@@ -181,7 +181,7 @@ class Chain {
   std::unique_ptr<SliceMove> slice_;
   std::unique_ptr<HmcMove> hmc_;
   const GaussianMixture* mixture_ = nullptr;
-  std::vector<double> log_q_;          // log q of the proposals in flight
+  std::vector<double> log_q_;           // log q of the proposals in flight, then of the current state
   Stage stage_ = Stage::idle;
   std::size_t iteration_ = 0;
   std::size_t next_window_ = 0;
