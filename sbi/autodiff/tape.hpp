@@ -182,6 +182,9 @@ class Tape {
   Mat* parameter_sink(Node& n);    // a parameter's grad matrix during backward(), else nullptr
   void accumulate(int input, const auto& contribution);
   void accumulate_elementwise(int input, const auto& entry);  // entry(k): contribution to element k
+  // write(out, add): the contribution written (add = false) or added (add = true) into `out`, the
+  // input's adjoint storage, by a kernel.
+  void accumulate_into(int input, const auto& write);
 
   // std::deque: references to nodes stay valid while new nodes are appended (the graph-recording
   // backward pass appends while it reads), and storage is never moved.
