@@ -6,6 +6,7 @@
 #include "sbi/autodiff/tape.hpp"
 
 #include "sbi/autodiff/kernels.hpp"
+#include "sbi/autodiff/flow_ops.hpp"
 #include "sbi/autodiff/ops.hpp"
 
 #include <stdexcept>
@@ -25,6 +26,7 @@ int Tape<T>::push(Op op, int a, int b, int c) {
   n.scalar = T(0);
   n.offset = 0;
   n.extent = 0;
+  n.indices = {};
   n.external_value = nullptr;
   n.external_grad = nullptr;
   n.has_adjoint = false;
@@ -285,6 +287,21 @@ void Tape<T>::propagate(int i) {
       if (wanted(b)) accumulate(b, (-ga * y.array() / value(b).array()).matrix());
       break;
     case Op::neg: accumulate(a, -g); break;
+    case Op::gather_cols: {
+      Mat& target = adjoint_target(a);
+      for (std::size_t k = 0; k < n.indices.size(); ++k) target.col(n.indices[k]) += g.col(static_cast<Eigen::Index>(k));
+      break;
+    }
+    case Op::scatter_cols: {
+      Mat& target = adjoint_target(a);
+      for (std::size_t k = 0; k < n.indices.size(); ++k) target.col(static_cast<Eigen::Index>(k)) += g.col(n.indices[k]);
+      break;
+    }
+    case Op::reshape: accumulate(a, g.reshaped(value(a).rows(), value(a).cols())); break;
+    case Op::rq_spline:
+      rq_spline_backward(value(a), value(b), g, n.scalar, n.offset, wanted(a) ? &adjoint_target(a) : nullptr,
+                         wanted(b) ? &adjoint_target(b) : nullptr);
+      break;
   }
 }
 
@@ -409,6 +426,13 @@ void Tape<T>::propagate_graph(int i, std::vector<int>& adjoint_of) {
       if (wanted(b)) contribute(b, neg(div(mul(g, y), var(b))));
       break;
     case Op::neg: contribute(a, neg(g)); break;
+    case Op::gather_cols: contribute(a, scatter_cols(g, node(i).indices, value(a).cols())); break;
+    case Op::scatter_cols: contribute(a, gather_cols(g, node(i).indices)); break;
+    case Op::reshape: contribute(a, reshape(g, value(a).rows(), value(a).cols())); break;
+    case Op::rq_spline:
+      throw std::invalid_argument(
+          "sbi::ad::rq_spline: second derivatives (grad with create_graph) are not implemented for the spline; "
+          "use it only in losses differentiated once");
   }
 }
 
