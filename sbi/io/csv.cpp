@@ -334,4 +334,18 @@ void write_file_atomically(const std::filesystem::path& path, const std::string&
   sync_folder_of(path);
 }
 
+void write_atomically_with(const std::filesystem::path& path, const std::function<void(const std::filesystem::path& tmp)>& write) {
+  const auto tmp = temporary_path_for(path);
+  try {
+    write(tmp);
+    std::filesystem::rename(tmp, path);
+  } catch (...) {
+    std::error_code ignored;
+    std::filesystem::remove(tmp, ignored);
+    forget_temporary_path(tmp);
+    throw;
+  }
+  forget_temporary_path(tmp);
+}
+
 }  // namespace sbi

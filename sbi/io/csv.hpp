@@ -9,6 +9,7 @@
 #include "sbi/core/types.hpp"
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -52,6 +53,10 @@ void check_csv_names(const Names& names, const std::string& where);
 // to disk, renamed over `path` (which is replaced, never followed if it is a symbolic link). The
 // temporary file is removed if anything fails.
 void write_file_atomically(const std::filesystem::path& path, const std::string& content);
+// As write_file_atomically for a writer that wants a path (a network's or a density's save):
+// `write(tmp)` fills a new temporary file next to `path`, which is then renamed over `path`. If
+// `write` throws, the temporary file is removed and `path` is left as it was.
+void write_atomically_with(const std::filesystem::path& path, const std::function<void(const std::filesystem::path& tmp)>& write);
 // Creates an empty file next to `path` with an unpredictable name ("<path>.<tag>-<16 hex digits>",
 // O_CREAT | O_EXCL | O_NOFOLLOW) and returns its name. The caller renames it into place or removes
 // it; until forget_temporary_path() it is also removed by remove_temporary_files().
