@@ -6,6 +6,7 @@
 #include "models/mcmc_posterior.hpp"
 #include "models/methods.hpp"
 #include "sbi/core/error.hpp"
+#include "sbi/diagnostics/c2st.hpp"
 #include "sbi/diagnostics/calibration.hpp"
 #include "sbi/diagnostics/calibration_report.hpp"
 #include "sbi/diagnostics/summaries.hpp"
@@ -41,6 +42,24 @@ RowMatrix draw_samples(const Posterior& posterior, const Vector& observation, Ei
   return posterior.sample(observation, n, seed);
 }
 
+// C2ST (sbibm protocol) of the samples against the spec's reference posterior: 0.5 is perfect.
+void report_reference_c2st(const std::filesystem::path& reference_file, const RowMatrix& samples, const Posterior& posterior, std::uint64_t seed) {
+  const CsvTable reference = read_csv(reference_file, 10000);
+  if (static_cast<std::size_t>(reference.values.cols()) != posterior.parameter_dim())
+    throw InputError(reference_file.string() + ": " + std::to_string(reference.values.cols()) + " columns, the posterior has " +
+                     std::to_string(posterior.parameter_dim()) + " parameters");
+  // sbibm's files name the columns in LaTeX ($\alpha$, ...): they are taken in the posterior's order,
+  // as `sbi diagnose` does.
+  C2stOptions options;
+  options.seed = seed;
+  const Eigen::Index n = std::min<Eigen::Index>(samples.rows(), reference.values.rows());
+  const RowMatrix own = samples.topRows(n);
+  const RowMatrix ref = reference.values.topRows(n);
+  const auto result = c2st_test(ref, own, options);
+  std::printf("\nC2ST against the reference posterior %s: %.3f (0.5 = indistinguishable, 1 = separable; %lld samples each)\n",
+              reference_file.string().c_str(), result.accuracy, static_cast<long long>(n));
+}
+
 // A few seconds' calibration check of an amortised posterior whose draws are cheap (N = L = 300;
 // sbi/diagnostics/calibration.hpp), so that an over-confident posterior does not pass unnoticed.
 // MCMC kinds would run 300 chains' warm-up, and one-observation posteriors a method per draw: those
@@ -48,8 +67,15 @@ RowMatrix draw_samples(const Posterior& posterior, const Vector& observation, Ei
 void quick_calibration(const Posterior& posterior, const InferenceProblem& problem, const std::filesystem::path& folder,
                        std::uint64_t seed, bool quiet) {
   const std::string full_check = "sbi diagnose " + folder.string() + " --calibration 1000";
-  if (!posterior.info().amortized || posterior.model_as<models::McmcPosterior>() || !problem.simulator) {
-    std::printf("\ncalibration: not checked by default for this kind of posterior; run %s (or a smaller N)\n", full_check.c_str());
+  if (!posterior.info().amortized) {
+    std::printf("\ncalibration: not checked by default: this %s posterior was made for one observation, so a check re-runs %s per "
+                "simulated case (sbi diagnose %s --calibration 20 --rerun)\n",
+                posterior.method().c_str(), posterior.method().c_str(), folder.string().c_str());
+    return;
+  }
+  if (posterior.model_as<models::McmcPosterior>() || !problem.simulator) {
+    std::printf("\ncalibration: not checked by default for this kind of posterior (MCMC per simulated case); run %s (or a smaller N)\n",
+                full_check.c_str());
     return;
   }
   CalibrationOptions options = CalibrationOptions::quick();
@@ -151,6 +177,7 @@ int run_infer(const std::vector<std::string>& args) {
   if (!note.empty()) std::printf("\n%s", note.c_str());
   const Vector* truth = !vm.count("observation") && spec.true_parameters ? &*spec.true_parameters : nullptr;
   std::printf("\n\n%s", format_summary_table(summarise(samples, posterior.parameter_names()), truth).c_str());
+  if (!vm.count("observation") && !spec.reference_posterior.empty()) report_reference_c2st(spec.reference_posterior, samples, posterior, settings.seed);
   if (!run.interrupted && !vm["no-calibration"].as<bool>()) quick_calibration(posterior, problem, folder, settings.seed, quiet);
   return run.interrupted ? kExitInterrupted : kExitOk;
 }

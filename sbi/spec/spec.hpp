@@ -42,6 +42,9 @@ struct Spec {
   Names observation_names;                   // the file's header ({"file": ...}); empty for a list
   std::filesystem::path observation_file;    // the file, resolved against `directory`; empty for a list
   std::optional<Vector> true_parameters;
+  // Samples of the exact posterior for the spec's observation (CSV, header = parameter names), when
+  // known (the sbibm tasks): `sbi infer` then reports its C2ST against them. Resolved against `directory`.
+  std::filesystem::path reference_posterior;
   std::uint64_t seed = 1;
   FailurePolicy failure_policy = FailurePolicy::drop;
   int max_redraws = 100;

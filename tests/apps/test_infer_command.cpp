@@ -1,8 +1,11 @@
 #include "cli_runner.hpp"
 
+#include "sbi/random/rng.hpp"
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <fstream>
 #include <utility>
 #include <vector>
@@ -175,5 +178,31 @@ TEST_CASE("sbi diagnose --calibration checks a saved posterior on its own simula
   INFO(r.err);
   CHECK(r.exit_code == 0);
   CHECK(fs::exists(dir / "rej_report" / "calibration.json"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("sbi infer reports the C2ST against the spec's reference posterior, and a missing reference file is an early error", "[cli][infer]") {
+  const auto dir = cli_scratch_dir("infer_reference");
+  // The exact posterior of the spec's observation (0.4, -0.2): N((0.2, -0.1), 0.05 I).
+  {
+    std::ofstream ref(dir / "ref.csv");
+    ref << "theta_1,theta_2\n";
+    sbi::Rng rng(11);
+    for (int i = 0; i < 500; ++i) ref << 0.2 + std::sqrt(0.05) * rng.normal() << "," << -0.1 + std::sqrt(0.05) * rng.normal() << "\n";
+  }
+  std::string spec = kSmallSpec;
+  spec.replace(spec.find("\"seed\""), 0, "\"reference_posterior\": \"ref.csv\", ");
+  spec.replace(spec.find("\"method\""), spec.find("},\n  \"output\"") - spec.find("\"method\""),
+               R"("method": "npe", "simulations": 500, "max_epochs": 20, "density_estimator": {"type": "maf", "transforms": 2, "hidden": [16]})");
+  std::ofstream(dir / "spec.json") << spec;
+  auto r = run_cli("infer " + (dir / "spec.json").string() + " -o " + (dir / "p").string() + " --quiet --no-calibration");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("C2ST against the reference posterior"));
+  fs::remove(dir / "ref.csv");
+  r = run_cli("infer " + (dir / "spec.json").string() + " -o " + (dir / "q").string() + " --quiet");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("reference_posterior:") && Catch::Contains("is not a file"));
+  CHECK_FALSE(fs::exists(dir / "q" / "posterior.json"));
   fs::remove_all(dir);
 }
