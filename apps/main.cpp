@@ -1,6 +1,8 @@
 // The `sbi` command-line program: one subcommand per job.
 #include "apps/cli.hpp"
 
+#include "sbi/autodiff/kernels.hpp"
+
 #include <iostream>
 
 namespace {
@@ -35,7 +37,8 @@ int main(int argc, char** argv) {
     return sbi::cli::kExitOk;
   }
   if (first == "--version") {
-    std::cout << "sbi++ " SBI_VERSION_STRING "\n";
+    // The network kernels chosen for this CPU (SBI_KERNELS can pin one; see sbi/autodiff/kernels.hpp).
+    std::cout << "sbi++ " SBI_VERSION_STRING "\nnetwork kernels: " << sbi::ad::kernels::describe() << "\n";
     return sbi::cli::kExitOk;
   }
   for (const auto& c : commands()) {

@@ -2,6 +2,8 @@
 // two backward passes, so that each operation's numeric and recorded derivative sit side by side.
 #include "sbi/autodiff/ops.hpp"
 
+#include "sbi/autodiff/kernels.hpp"
+
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -51,6 +53,19 @@ Var<T> unary(Var<T> a, Op op, const char* name, Make&& make, T scalar = T(0)) {
   return tape.var(i);
 }
 
+// Append a pointwise activation node computed by the dispatched kernels (sbi/autodiff/kernels.hpp).
+template <class T>
+Var<T> pointwise(Var<T> a, Op op, kernels::Pointwise kind, const char* name, T parameter = T(0)) {
+  Tape<T>& tape = tape_of(a, name);
+  const int i = tape.push(op, a.index());
+  auto& node = tape.node(i);
+  node.scalar = parameter;
+  const Matrix<T>& x = tape.value(a.index());
+  node.value.resize(x.rows(), x.cols());
+  kernels::active<T>().pointwise(kind, parameter, x.data(), node.value.data(), x.size());
+  return tape.var(i);
+}
+
 template <class T>
 Var<T> reduction(Var<T> a, Op op, const char* name, T scale) {
   Tape<T>& tape = tape_of(a, name);
@@ -93,7 +108,11 @@ Var<T> matmul(Var<T> a, Var<T> b) {
   Tape<T>& tape = tape_of(a, b, "matmul");
   require(a.cols() == b.rows(), "matmul", "inner dimensions differ: " + shape(a.value()) + " times " + shape(b.value()));
   const int i = tape.push(Op::matmul, a.index(), b.index());
-  tape.node(i).value.noalias() = tape.value(a.index()) * tape.value(b.index());
+  const Matrix<T>& left = tape.value(a.index());
+  const Matrix<T>& right = tape.value(b.index());
+  auto& value = tape.node(i).value;
+  value.resize(left.rows(), right.cols());
+  kernels::active<T>().product(left.data(), right.data(), value.data(), left.rows(), left.cols(), right.cols(), false);
   return tape.var(i);
 }
 
@@ -104,9 +123,12 @@ Var<T> affine(Var<T> x, Var<T> w, Var<T> bias) {
   require(x.cols() == w.rows(), "affine", "input " + shape(x.value()) + " does not fit weight " + shape(w.value()));
   require(bias.rows() == 1 && bias.cols() == w.cols(), "affine", "bias must be 1x" + std::to_string(w.cols()));
   const int i = tape.push(Op::affine, x.index(), w.index(), bias.index());
+  const Matrix<T>& input = tape.value(x.index());
+  const Matrix<T>& weight = tape.value(w.index());
   auto& value = tape.node(i).value;
-  value.noalias() = tape.value(x.index()) * tape.value(w.index());
-  value.rowwise() += tape.value(bias.index()).row(0);
+  value.resize(input.rows(), weight.cols());
+  kernels::active<T>().affine(input.data(), weight.data(), tape.value(bias.index()).data(), value.data(), input.rows(),
+                              input.cols(), weight.cols());
   return tape.var(i);
 }
 
@@ -178,47 +200,40 @@ Var<T> embed_cols(Var<T> a, Eigen::Index first, Eigen::Index total_cols) {
   return tape.var(i);
 }
 
+// The activations run in the dispatched kernels, where their formulas are (kernels_body.inc).
 template <class T>
 Var<T> relu(Var<T> a) {
-  return unary(a, Op::relu, "relu", [](const auto& x) { return x.max(T(0)); });
+  return pointwise(a, Op::relu, kernels::Pointwise::relu, "relu");
 }
 
-// Eigen 3.4 does not vectorise select() or comparisons, and a scalar select also turns exp into a
-// libm call per entry. So the piecewise activations are written with max/min, which vectorise:
-//   leaky_relu(x) = max(x, 0) + s·min(x, 0),   elu(x) = max(x, 0) + α(exp(min(x, 0)) - 1).
-// (exp(m) - 1 instead of expm1: the absolute error near 0 is one ulp of 1, irrelevant here, and
-// expm1 is not vectorised either.)
 template <class T>
 Var<T> leaky_relu(Var<T> a, Scalar<T> slope) {
-  return unary(a, Op::leaky_relu, "leaky_relu", [slope](const auto& x) { return x.max(T(0)) + slope * x.min(T(0)); }, slope);
+  return pointwise(a, Op::leaky_relu, kernels::Pointwise::leaky_relu, "leaky_relu", slope);
 }
 
 template <class T>
 Var<T> elu(Var<T> a, Scalar<T> alpha) {
-  return unary(a, Op::elu, "elu",
-               [alpha](const auto& x) { return x.max(T(0)) + alpha * (x.min(T(0)).exp() - T(1)); }, alpha);
+  return pointwise(a, Op::elu, kernels::Pointwise::elu, "elu", alpha);
 }
 
 template <class T>
 Var<T> tanh(Var<T> a) {
-  return unary(a, Op::tanh, "tanh", [](const auto& x) { return x.tanh(); });
+  return pointwise(a, Op::tanh, kernels::Pointwise::tanh, "tanh");
 }
 
 template <class T>
 Var<T> sigmoid(Var<T> a) {
-  // 1/(1+e^-x) saturates to exactly 0 or 1 without NaN for any finite x.
-  return unary(a, Op::sigmoid, "sigmoid", [](const auto& x) { return T(1) / (T(1) + (-x).exp()); });
+  return pointwise(a, Op::sigmoid, kernels::Pointwise::sigmoid, "sigmoid");
 }
 
 template <class T>
 Var<T> softplus(Var<T> a) {
-  // max(x,0) + log1p(e^-|x|): never exponentiates a positive number.
-  return unary(a, Op::softplus, "softplus", [](const auto& x) { return x.max(T(0)) + (-x.abs()).exp().log1p(); });
+  return pointwise(a, Op::softplus, kernels::Pointwise::softplus, "softplus");
 }
 
 template <class T>
 Var<T> log_sigmoid(Var<T> a) {
-  return unary(a, Op::log_sigmoid, "log_sigmoid", [](const auto& x) { return x.min(T(0)) - (-x.abs()).exp().log1p(); });
+  return pointwise(a, Op::log_sigmoid, kernels::Pointwise::log_sigmoid, "log_sigmoid");
 }
 
 template <class T>

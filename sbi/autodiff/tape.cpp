@@ -5,6 +5,8 @@
 // Every operation appears once in each switch; keep them in the same order as the Op enum.
 #include "sbi/autodiff/tape.hpp"
 
+#include "sbi/autodiff/kernels.hpp"
+#include "sbi/autodiff/flow_ops.hpp"
 #include "sbi/autodiff/ops.hpp"
 
 #include <stdexcept>
@@ -24,6 +26,7 @@ int Tape<T>::push(Op op, int a, int b, int c) {
   n.scalar = T(0);
   n.offset = 0;
   n.extent = 0;
+  n.indices = {};
   n.external_value = nullptr;
   n.external_grad = nullptr;
   n.has_adjoint = false;
@@ -156,6 +159,21 @@ void Tape<T>::accumulate_elementwise(int input, const auto& entry) {
 }
 
 template <class T>
+void Tape<T>::accumulate_into(int input, const auto& write) {
+  Node& n = node(input);
+  if (!n.requires_grad) return;
+  if (Mat* sink = parameter_sink(n)) {
+    write(sink->data(), true);
+  } else if (n.has_adjoint) {
+    write(n.adjoint.data(), true);
+  } else {
+    n.adjoint.resize(n.val().rows(), n.val().cols());
+    write(n.adjoint.data(), false);
+    n.has_adjoint = true;
+  }
+}
+
+template <class T>
 void Tape<T>::propagate(int i) {
   const Node& n = node(i);
   const Mat& g = n.adjoint;
@@ -165,16 +183,33 @@ void Tape<T>::propagate(int i) {
   const int c = n.inputs[2];
   auto wanted = [&](int k) { return k >= 0 && node(k).requires_grad; };
   const auto ga = g.array();
+  // The hot path runs in the dispatched kernels (sbi/autodiff/kernels.hpp).
+  const kernels::Table<T>& kernel = kernels::active<T>();
+  // For Y = A B (A m×k, B k×n, G = dY m×n): dA = G Bᵀ, dB = Aᵀ G.
+  auto product_backward = [&] {
+    const Mat& left = value(a);
+    const Mat& right = value(b);
+    if (wanted(a))
+      accumulate_into(a, [&](T* out, bool add) {
+        kernel.product_bt(g.data(), right.data(), out, g.rows(), g.cols(), right.rows(), add);
+      });
+    if (wanted(b))
+      accumulate_into(b, [&](T* out, bool add) {
+        kernel.product_at(left.data(), g.data(), out, left.cols(), left.rows(), g.cols(), add);
+      });
+  };
+  auto pointwise_backward = [&](kernels::Pointwise kind) {
+    const Mat& x = value(a);
+    accumulate_into(a, [&](T* out, bool add) {
+      kernel.pointwise_backward(kind, n.scalar, x.data(), y.data(), g.data(), out, x.size(), add);
+    });
+  };
   switch (n.op) {
     case Op::leaf: break;
-    case Op::matmul:
-      if (wanted(a)) accumulate(a, g * value(b).transpose());
-      if (wanted(b)) accumulate(b, value(a).transpose() * g);
-      break;
+    case Op::matmul: product_backward(); break;
     case Op::affine:
-      if (wanted(a)) accumulate(a, g * value(b).transpose());
-      if (wanted(b)) accumulate(b, value(a).transpose() * g);
-      if (wanted(c)) accumulate(c, g.colwise().sum());
+      product_backward();
+      if (wanted(c)) accumulate_into(c, [&](T* out, bool add) { kernel.column_sums(g.data(), out, g.rows(), g.cols(), add); });
       break;
     case Op::add_bias:
       if (wanted(a)) accumulate(a, g);
@@ -189,40 +224,13 @@ void Tape<T>::propagate(int i) {
     }
     case Op::slice_cols: adjoint_target(a).middleCols(n.offset, g.cols()) += g; break;
     case Op::embed_cols: accumulate(a, g.middleCols(n.offset, value(a).cols())); break;
-    // Piecewise derivatives as plain loops with the 0/1 mask as a number: GCC vectorises these (it does
-    // not if-convert a ternary of floating-point products, and Eigen 3.4's select() is scalar).
-    case Op::relu: {
-      const T* x = value(a).data();
-      const T* gd = g.data();
-      accumulate_elementwise(a, [x, gd](Eigen::Index k) { return gd[k] * static_cast<T>(x[k] > T(0)); });
-      break;
-    }
-    case Op::leaky_relu: {
-      const T* x = value(a).data();
-      const T* gd = g.data();
-      const T slope = n.scalar;
-      accumulate_elementwise(a, [x, gd, slope](Eigen::Index k) {
-        const T positive = static_cast<T>(x[k] > T(0));
-        return gd[k] * (positive + (T(1) - positive) * slope);
-      });
-      break;
-    }
-    case Op::elu: {
-      // For x ≤ 0, d/dx α(eˣ-1) = αeˣ = y + α: reuses the output instead of another exp.
-      const T* x = value(a).data();
-      const T* yd = y.data();
-      const T* gd = g.data();
-      const T alpha = n.scalar;
-      accumulate_elementwise(a, [x, yd, gd, alpha](Eigen::Index k) {
-        const T positive = static_cast<T>(x[k] > T(0));
-        return gd[k] * (positive + (T(1) - positive) * (yd[k] + alpha));
-      });
-      break;
-    }
-    case Op::tanh: accumulate(a, (ga * (T(1) - y.array().square())).matrix()); break;
-    case Op::sigmoid: accumulate(a, (ga * y.array() * (T(1) - y.array())).matrix()); break;
-    case Op::softplus: accumulate(a, (ga / (T(1) + (-value(a).array()).exp())).matrix()); break;
-    case Op::log_sigmoid: accumulate(a, (ga / (T(1) + value(a).array().exp())).matrix()); break;
+    case Op::relu: pointwise_backward(kernels::Pointwise::relu); break;
+    case Op::leaky_relu: pointwise_backward(kernels::Pointwise::leaky_relu); break;
+    case Op::elu: pointwise_backward(kernels::Pointwise::elu); break;
+    case Op::tanh: pointwise_backward(kernels::Pointwise::tanh); break;
+    case Op::sigmoid: pointwise_backward(kernels::Pointwise::sigmoid); break;
+    case Op::softplus: pointwise_backward(kernels::Pointwise::softplus); break;
+    case Op::log_sigmoid: pointwise_backward(kernels::Pointwise::log_sigmoid); break;
     case Op::exp: accumulate(a, (ga * y.array()).matrix()); break;
     case Op::log: accumulate(a, (ga / value(a).array()).matrix()); break;
     case Op::square: accumulate(a, (T(2) * ga * value(a).array()).matrix()); break;
@@ -279,6 +287,21 @@ void Tape<T>::propagate(int i) {
       if (wanted(b)) accumulate(b, (-ga * y.array() / value(b).array()).matrix());
       break;
     case Op::neg: accumulate(a, -g); break;
+    case Op::gather_cols: {
+      Mat& target = adjoint_target(a);
+      for (std::size_t k = 0; k < n.indices.size(); ++k) target.col(n.indices[k]) += g.col(static_cast<Eigen::Index>(k));
+      break;
+    }
+    case Op::scatter_cols: {
+      Mat& target = adjoint_target(a);
+      for (std::size_t k = 0; k < n.indices.size(); ++k) target.col(static_cast<Eigen::Index>(k)) += g.col(n.indices[k]);
+      break;
+    }
+    case Op::reshape: accumulate(a, g.reshaped(value(a).rows(), value(a).cols())); break;
+    case Op::rq_spline:
+      rq_spline_backward(value(a), value(b), g, n.scalar, n.offset, wanted(a) ? &adjoint_target(a) : nullptr,
+                         wanted(b) ? &adjoint_target(b) : nullptr);
+      break;
   }
 }
 
@@ -403,6 +426,13 @@ void Tape<T>::propagate_graph(int i, std::vector<int>& adjoint_of) {
       if (wanted(b)) contribute(b, neg(div(mul(g, y), var(b))));
       break;
     case Op::neg: contribute(a, neg(g)); break;
+    case Op::gather_cols: contribute(a, scatter_cols(g, node(i).indices, value(a).cols())); break;
+    case Op::scatter_cols: contribute(a, gather_cols(g, node(i).indices)); break;
+    case Op::reshape: contribute(a, reshape(g, value(a).rows(), value(a).cols())); break;
+    case Op::rq_spline:
+      throw std::invalid_argument(
+          "sbi::ad::rq_spline: second derivatives (grad with create_graph) are not implemented for the spline; "
+          "use it only in losses differentiated once");
   }
 }
 

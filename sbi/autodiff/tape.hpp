@@ -71,6 +71,11 @@ enum class Op : std::uint8_t {
   mul,
   div,
   neg,
+  // Added for the conditional density estimators (sbi/flows); forward passes in flow_ops.cpp.
+  gather_cols,   // columns of the input picked by an index list (repeats allowed)
+  scatter_cols,  // the adjoint of gather_cols: add columns into zero columns at an index list
+  reshape,       // the same column-major data with another shape
+  rq_spline,     // monotone rational-quadratic spline with linear tails (first derivatives only)
 };
 
 template <class T>
@@ -111,6 +116,7 @@ class Tape {
     T scalar = T(0);                  // op parameter: slope, scale, added constant
     Eigen::Index offset = 0;          // op parameter: first column of a slice / embed
     Eigen::Index extent = 0;          // op parameter: total columns of an embed
+    std::span<const Eigen::Index> indices;  // op parameter: gather/scatter columns (caller-owned)
     bool requires_grad = false;
     Mat value;                        // unused when external_value is set
     const Mat* external_value = nullptr;
@@ -182,6 +188,9 @@ class Tape {
   Mat* parameter_sink(Node& n);    // a parameter's grad matrix during backward(), else nullptr
   void accumulate(int input, const auto& contribution);
   void accumulate_elementwise(int input, const auto& entry);  // entry(k): contribution to element k
+  // write(out, add): the contribution written (add = false) or added (add = true) into `out`, the
+  // input's adjoint storage, by a kernel.
+  void accumulate_into(int input, const auto& write);
 
   // std::deque: references to nodes stay valid while new nodes are appended (the graph-recording
   // backward pass appends while it reads), and storage is never moved.

@@ -38,12 +38,6 @@ constexpr const char* scalar_name() {
 }
 
 template <class T>
-struct NamedTensor {
-  std::string name;
-  ad::Matrix<T> value;
-};
-
-template <class T>
 std::vector<NamedTensor<T>> tensors_of(const BasicMlp<T>& network) {
   std::vector<NamedTensor<T>> list;
   for (std::size_t k = 0; k < network.layers().size(); ++k) {
@@ -70,8 +64,8 @@ std::vector<NamedTensor<T>> tensors_of(const BasicMlp<T>& network) {
 }  // namespace
 
 template <class T>
-void save(const BasicMlp<T>& network, const std::filesystem::path& path) {
-  const auto tensors = tensors_of(network);
+void write_tensor_file(const std::filesystem::path& path, const std::string& kind, const nlohmann::json& options,
+                       const std::vector<NamedTensor<T>>& tensors) {
   std::string data;
   nlohmann::json entries = nlohmann::json::array();
   for (const auto& t : tensors) {
@@ -80,9 +74,9 @@ void save(const BasicMlp<T>& network, const std::filesystem::path& path) {
   }
   const nlohmann::json header = {{"format", "sbi-nn"},
                                  {"format_version", kNetworkFormatVersion},
-                                 {"kind", "mlp"},
+                                 {"kind", kind},
                                  {"scalar", scalar_name<T>()},
-                                 {"options", network.options().to_json()},
+                                 {"options", options},
                                  {"tensors", entries},
                                  {"data_bytes", data.size()},
                                  {"checksum", "fnv1a64:" + hex64(fnv1a64(data))}};
@@ -98,7 +92,7 @@ void save(const BasicMlp<T>& network, const std::filesystem::path& path) {
 }
 
 template <class T>
-BasicMlp<T> load_mlp(const std::filesystem::path& path) {
+TensorFile<T> read_tensor_file(const std::filesystem::path& path, const std::string& kind) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(path, "cannot open for reading");
   std::stringstream buffer;
@@ -119,8 +113,8 @@ BasicMlp<T> load_mlp(const std::filesystem::path& path) {
   } catch (const nlohmann::json::exception& e) {
     fail(path, std::string("corrupted JSON header (") + e.what() + ")");
   }
-  std::map<std::string, ad::Matrix<T>> tensors;
-  MlpOptions options;
+  TensorFile<T> file;
+  file.path = path;
   try {
     if (header.at("format").get<std::string>() != "sbi-nn") fail(path, "not an sbi-nn file");
     const int version = header.at("format_version").get<int>();
@@ -128,7 +122,8 @@ BasicMlp<T> load_mlp(const std::filesystem::path& path) {
       fail(path, "format version " + std::to_string(version) + " was written by a newer sbi++; this build reads up to version " +
                      std::to_string(kNetworkFormatVersion));
     if (version < 1) fail(path, "invalid format version " + std::to_string(version));
-    if (header.at("kind").get<std::string>() != "mlp") fail(path, "holds a '" + header.at("kind").get<std::string>() + "', not an mlp");
+    if (header.at("kind").get<std::string>() != kind)
+      fail(path, "holds a '" + header.at("kind").get<std::string>() + "', not " + (kind == "mlp" ? "an mlp" : "a '" + kind + "'"));
     const std::string scalar = header.at("scalar").get<std::string>();
     if (scalar != "f32" && scalar != "f64") fail(path, "unknown scalar type '" + scalar + "'");
     const std::size_t scalar_size = scalar == "f32" ? 4 : 8;
@@ -139,13 +134,15 @@ BasicMlp<T> load_mlp(const std::filesystem::path& path) {
     const std::string data = bytes.substr(data_start, data_bytes);
     if (header.at("checksum").get<std::string>() != "fnv1a64:" + hex64(fnv1a64(data)))
       fail(path, "corrupted: checksum of the data block does not match");
-    options = MlpOptions::from_json(header.at("options"));
+    file.options = header.at("options");
     for (const auto& entry : header.at("tensors")) {
       const auto rows = entry.at("rows").get<Eigen::Index>();
       const auto cols = entry.at("cols").get<Eigen::Index>();
       const auto offset = entry.at("offset").get<std::uint64_t>();
+      if (rows < 0 || cols < 0 || (rows > 0 && cols > static_cast<Eigen::Index>(data_bytes) / rows))
+        fail(path, "corrupted: tensor " + entry.at("name").get<std::string>() + " has an impossible shape");
       const std::uint64_t length = static_cast<std::uint64_t>(rows * cols) * scalar_size;
-      if (rows < 0 || cols < 0 || offset > data_bytes || length > data_bytes - offset)
+      if (offset > data_bytes || length > data_bytes - offset)
         fail(path, "corrupted: tensor " + entry.at("name").get<std::string>() + " lies outside the data block");
       ad::Matrix<T> m(rows, cols);
       if (scalar_size == 4) {
@@ -157,36 +154,57 @@ BasicMlp<T> load_mlp(const std::filesystem::path& path) {
         std::memcpy(raw.data(), data.data() + offset, length);
         m = raw.cast<T>();
       }
-      tensors[entry.at("name").get<std::string>()] = std::move(m);
+      file.tensors[entry.at("name").get<std::string>()] = std::move(m);
     }
   } catch (const nlohmann::json::exception& e) {
     fail(path, std::string("malformed header (") + e.what() + ")");
-  } catch (const InputError& e) {
-    fail(path, e.what());
   }
+  return file;
+}
 
+template <class T>
+const ad::Matrix<T>& TensorFile<T>::take(const std::string& name, Eigen::Index rows, Eigen::Index cols) const {
+  auto it = tensors.find(name);
+  if (it == tensors.end()) fail("missing tensor " + name);
+  if (it->second.rows() != rows || it->second.cols() != cols)
+    fail("tensor " + name + " has shape " + std::to_string(it->second.rows()) + "x" + std::to_string(it->second.cols()) +
+         ", the architecture needs " + std::to_string(rows) + "x" + std::to_string(cols));
+  return it->second;
+}
+
+template <class T>
+void TensorFile<T>::fail(const std::string& problem) const {
+  sbi::nn::fail(path, problem);
+}
+
+template <class T>
+void save(const BasicMlp<T>& network, const std::filesystem::path& path) {
+  write_tensor_file(path, "mlp", network.options().to_json(), tensors_of(network));
+}
+
+template <class T>
+BasicMlp<T> load_mlp(const std::filesystem::path& path) {
+  const TensorFile<T> file = read_tensor_file<T>(path, "mlp");
+  MlpOptions options;
+  try {
+    options = MlpOptions::from_json(file.options);
+  } catch (const InputError& e) {
+    file.fail(e.what());
+  }
   BasicMlp<T> network(options, 0);
-  auto take = [&](const std::string& name, Eigen::Index rows, Eigen::Index cols) {
-    auto it = tensors.find(name);
-    if (it == tensors.end()) fail(path, "missing tensor " + name);
-    if (it->second.rows() != rows || it->second.cols() != cols)
-      fail(path, "tensor " + name + " has shape " + std::to_string(it->second.rows()) + "x" + std::to_string(it->second.cols()) +
-                     ", the architecture needs " + std::to_string(rows) + "x" + std::to_string(cols));
-    return it->second;
-  };
   for (std::size_t k = 0; k < network.layers().size(); ++k) {
     auto& layer = network.layers()[k];
     const std::string prefix = "layer" + std::to_string(k);
-    layer.weight().value = take(prefix + ".weight", layer.inputs(), layer.outputs());
-    layer.bias().value = take(prefix + ".bias", 1, layer.outputs());
+    layer.weight().value = file.take(prefix + ".weight", layer.inputs(), layer.outputs());
+    layer.bias().value = file.take(prefix + ".bias", 1, layer.outputs());
     if (auto* sn = layer.spectral_norm())
-      sn->set_vectors(take(prefix + ".spectral_u", layer.inputs(), 1), take(prefix + ".spectral_v", layer.outputs(), 1));
+      sn->set_vectors(file.take(prefix + ".spectral_u", layer.inputs(), 1), file.take(prefix + ".spectral_v", layer.outputs(), 1));
   }
-  if (tensors.count("standardizer.mean")) {
+  if (file.tensors.count("standardizer.mean")) {
     const Eigen::Index d = options.widths.front();
     BasicStandardizer<T> standardizer;
-    standardizer.mean = take("standardizer.mean", 1, d);
-    standardizer.sd = take("standardizer.sd", 1, d);
+    standardizer.mean = file.take("standardizer.mean", 1, d);
+    standardizer.sd = file.take("standardizer.sd", 1, d);
     network.set_standardizer(std::move(standardizer));
   }
   network.zero_grad();
@@ -197,5 +215,13 @@ template void save(const BasicMlp<float>&, const std::filesystem::path&);
 template void save(const BasicMlp<double>&, const std::filesystem::path&);
 template BasicMlp<float> load_mlp(const std::filesystem::path&);
 template BasicMlp<double> load_mlp(const std::filesystem::path&);
+template void write_tensor_file(const std::filesystem::path&, const std::string&, const nlohmann::json&,
+                                const std::vector<NamedTensor<float>>&);
+template void write_tensor_file(const std::filesystem::path&, const std::string&, const nlohmann::json&,
+                                const std::vector<NamedTensor<double>>&);
+template TensorFile<float> read_tensor_file(const std::filesystem::path&, const std::string&);
+template TensorFile<double> read_tensor_file(const std::filesystem::path&, const std::string&);
+template struct TensorFile<float>;
+template struct TensorFile<double>;
 
 }  // namespace sbi::nn

@@ -24,13 +24,47 @@
 // Values are stored bit for bit, so a loaded network computes bit-identical outputs. Every
 // problem (missing file, wrong magic, newer version, truncation, checksum or shape mismatch) is
 // reported as sbi::FileError naming the file and the problem.
+//
+// Other models (the conditional density estimators of sbi/flows) use the same container with their
+// own "kind" and "options" through write_tensor_file / read_tensor_file.
 #include "sbi/nn/mlp.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
 
 namespace sbi::nn {
 
 inline constexpr int kNetworkFormatVersion = 1;
+
+template <class T>
+struct NamedTensor {
+  std::string name;
+  ad::Matrix<T> value;
+};
+
+// The contents of a file in the format above, checked (magic, version, kind, sizes, checksum).
+template <class T>
+struct TensorFile {
+  std::filesystem::path path;
+  nlohmann::json options;                          // the header's "options"
+  std::map<std::string, ad::Matrix<T>> tensors;    // converted to T if stored in the other type
+  // The tensor `name` with the given shape; FileError naming the file if missing or misshapen.
+  const ad::Matrix<T>& take(const std::string& name, Eigen::Index rows, Eigen::Index cols) const;
+  // FileError naming the file, for problems found by the caller.
+  [[noreturn]] void fail(const std::string& problem) const;
+};
+
+// Writes `tensors` in order, with header "kind" and "options".
+template <class T>
+void write_tensor_file(const std::filesystem::path& path, const std::string& kind, const nlohmann::json& options,
+                       const std::vector<NamedTensor<T>>& tensors);
+// Reads a file whose header "kind" must be `kind`; FileError naming the file for any problem.
+template <class T>
+TensorFile<T> read_tensor_file(const std::filesystem::path& path, const std::string& kind);
 
 template <class T>
 void save(const BasicMlp<T>& network, const std::filesystem::path& path);

@@ -1,5 +1,7 @@
 #include "sbi/optim/adam.hpp"
 
+#include "sbi/autodiff/kernels.hpp"
+
 #include <cmath>
 #include <stdexcept>
 
@@ -42,22 +44,22 @@ void BasicAdam<T>::step() {
   // w -= lr/c1 · m / (√v/√c2 + ε): the bias corrections folded into two scalars.
   const T step_size = static_cast<T>(options_.learning_rate / correction1);
   const T inverse_sqrt_c2 = static_cast<T>(1.0 / std::sqrt(correction2));
-  const T beta1 = static_cast<T>(options_.beta1);
-  const T beta2 = static_cast<T>(options_.beta2);
-  const T eps = static_cast<T>(options_.epsilon);
+  ad::kernels::AdamScalars<T> scalars{.beta1 = static_cast<T>(options_.beta1),
+                                      .beta2 = static_cast<T>(options_.beta2),
+                                      .step_size = step_size,
+                                      .inverse_sqrt_c2 = inverse_sqrt_c2,
+                                      .epsilon = static_cast<T>(options_.epsilon)};
   const T decay = static_cast<T>(options_.weight_decay);
+  if (decay != T(0)) {
+    if (options_.decoupled_weight_decay) scalars.shrink = T(1) - static_cast<T>(options_.learning_rate) * decay;
+    else scalars.l2_decay = decay;
+  }
+  // One fused pass per parameter in the dispatched kernels (sbi/autodiff/kernels.hpp).
+  const auto& kernel = ad::kernels::active<T>();
   for (auto* p : parameters_) {
-    auto w = p->value.array();
-    auto g = p->grad.array();
-    auto m = p->state[0].array();
-    auto v = p->state[1].array();
-    if (decay != T(0)) {
-      if (options_.decoupled_weight_decay) w *= T(1) - static_cast<T>(options_.learning_rate) * decay;
-      else g += decay * w;
-    }
-    m = beta1 * m + (T(1) - beta1) * g;
-    v = beta2 * v + (T(1) - beta2) * g.square();
-    w -= step_size * m / (v.sqrt() * inverse_sqrt_c2 + eps);
+    if (p->grad.size() != p->value.size())
+      throw std::invalid_argument("BasicAdam::step: the gradient of '" + p->name + "' does not have its value's shape");
+    kernel.adam_update(scalars, p->value.data(), p->grad.data(), p->state[0].data(), p->state[1].data(), p->value.size());
   }
 }
 

@@ -1,0 +1,189 @@
+#include "sbi/flows/fit.hpp"
+
+#include "sbi/core/error.hpp"
+#include "sbi/io/json_reader.hpp"
+#include "sbi/optim/adam.hpp"
+#include "sbi/optim/training.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
+namespace sbi::flows {
+
+bool DensityFitOptions::is_valid(std::string* why) const {
+  auto fail = [&](const std::string& m) {
+    if (why) *why = m;
+    return false;
+  };
+  if (batch_size < 1) return fail("batch_size: must be at least 1");
+  if (!(learning_rate > 0) || !std::isfinite(learning_rate)) return fail("learning_rate: must be positive");
+  if (!(validation_fraction > 0 && validation_fraction < 0.5)) return fail("validation_fraction: must be in (0, 0.5)");
+  if (max_epochs < 1) return fail("max_epochs: must be at least 1");
+  if (patience < 1) return fail("patience: must be at least 1");
+  if (!(clip_grad_norm >= 0)) return fail("clip_grad_norm: must be ≥ 0");
+  return true;
+}
+
+nlohmann::json DensityFitOptions::to_json() const {
+  return {{"batch_size", batch_size},   {"learning_rate", learning_rate}, {"validation_fraction", validation_fraction},
+          {"max_epochs", max_epochs},   {"patience", patience},           {"clip_grad_norm", clip_grad_norm},
+          {"z_score_x", z_score_x},     {"z_score_c", z_score_c},         {"seed", seed}};
+}
+
+DensityFitOptions DensityFitOptions::from_json(const nlohmann::json& j, const std::string& path) {
+  DensityFitOptions o;
+  JsonObjectReader r(j, path);
+  o.batch_size = r.optional_integer("batch_size", o.batch_size, 1, 1 << 20);
+  o.learning_rate = r.optional_positive_number("learning_rate", o.learning_rate);
+  o.validation_fraction = r.optional_number_in("validation_fraction", o.validation_fraction, 0.001, 0.499);
+  o.max_epochs = static_cast<int>(r.optional_integer("max_epochs", o.max_epochs, 1, 100000000));
+  o.patience = static_cast<int>(r.optional_integer("patience", o.patience, 1, 100000000));
+  o.clip_grad_norm = r.optional_number_in("clip_grad_norm", o.clip_grad_norm, 0.0, 1e12);
+  o.z_score_x = r.optional_bool("z_score_x", o.z_score_x);
+  o.z_score_c = r.optional_bool("z_score_c", o.z_score_c);
+  o.seed = static_cast<std::uint64_t>(r.optional_integer("seed", static_cast<std::int64_t>(o.seed), 0));
+  r.reject_unknown_keys();
+  return o;
+}
+
+std::string DensityFitResult::brief_report() const {
+  char buffer[256];
+  std::snprintf(buffer, sizeof buffer, "epochs %d (best %d%s), validation -log q %.4f, %lld/%lld rows, %.1f s", epochs, best_epoch,
+                interrupted ? ", interrupted" : stopped_early ? ", stopped early" : "", best_validation,
+                static_cast<long long>(training_rows), static_cast<long long>(validation_rows), seconds);
+  return buffer;
+}
+
+nlohmann::json DensityFitResult::to_json() const {
+  return {{"epochs", epochs},
+          {"best_epoch", best_epoch},
+          {"best_validation", best_validation},
+          {"stopped_early", stopped_early},
+          {"interrupted", interrupted},
+          {"skipped_steps", skipped_steps},
+          {"seconds", seconds},
+          {"training_rows", training_rows},
+          {"validation_rows", validation_rows}};
+}
+
+void column_statistics(const RowMatrix& data, const std::vector<Eigen::Index>& rows, Vector& mean, Vector& sd) {
+  const Eigen::Index d = data.cols();
+  const double n = static_cast<double>(rows.size());
+  mean.setZero(d);
+  sd.setZero(d);
+  for (const auto r : rows) mean += data.row(r).transpose();
+  mean /= n;
+  for (const auto r : rows) sd.array() += (data.row(r).transpose() - mean).array().square();
+  for (Eigen::Index j = 0; j < d; ++j) {
+    const double s = std::sqrt(sd(j) / std::max(n - 1.0, 1.0));
+    // A constant column is centred, not scaled (its sd would blow rounding noise up).
+    sd(j) = s > 1e-12 * std::max(1.0, std::abs(mean(j))) ? s : 1.0;
+  }
+}
+
+DensityFitResult fit_density(ConditionalDensity& density, const RowMatrix& x, const RowMatrix& c, const DensityFitOptions& options,
+                             const TrainingCallbacks& callbacks) {
+  std::string why;
+  if (!options.is_valid(&why)) throw InputError("density fit: " + why);
+  if (x.cols() != density.data_dim() || c.cols() != density.context_dim())
+    throw InputError("density fit: the estimator takes " + std::to_string(density.data_dim()) + " data and " +
+                     std::to_string(density.context_dim()) + " context columns, got " + std::to_string(x.cols()) + " and " +
+                     std::to_string(c.cols()));
+  if (x.rows() != c.rows())
+    throw InputError("density fit: " + std::to_string(x.rows()) + " data rows but " + std::to_string(c.rows()) + " context rows");
+  for (Eigen::Index r = 0; r < x.rows(); ++r)
+    if (!x.row(r).allFinite() || !c.row(r).allFinite())
+      throw InputError("density fit: row " + std::to_string(r) + " has a non-finite value");
+
+  const optim::Split split = optim::train_validation_split(x.rows(), options.validation_fraction, options.seed);
+  if (split.train.size() < 2 || split.validation.empty())
+    throw InputError("density fit: " + std::to_string(x.rows()) + " rows are too few for a training and a validation set");
+
+  Standardization standardization;
+  if (options.z_score_x) column_statistics(x, split.train, standardization.x_mean, standardization.x_sd);
+  if (options.z_score_c) column_statistics(c, split.train, standardization.c_mean, standardization.c_sd);
+  density.set_standardization(standardization);
+  const Mat zx = density.standardize_x(x), zc = density.standardize_c(c);
+  const Mat validation_x = optim::gather_rows(zx, std::span<const Eigen::Index>(split.validation));
+  const Mat validation_c = optim::gather_rows(zc, std::span<const Eigen::Index>(split.validation));
+  const double log_scale = density.log_x_scale();
+
+  const auto parameters = density.parameters();
+  optim::Adam adam(parameters, {.learning_rate = options.learning_rate});
+  const auto train_rows = static_cast<Eigen::Index>(split.train.size());
+  const Eigen::Index batch = std::min(options.batch_size, train_rows);
+  const int steps_per_epoch = static_cast<int>((train_rows + batch - 1) / batch);
+
+  optim::TrainingLoopOptions loop_options;
+  loop_options.max_steps = static_cast<int>(std::min<long long>(static_cast<long long>(options.max_epochs) * steps_per_epoch,
+                                                                std::numeric_limits<int>::max()));
+  loop_options.eval_every = steps_per_epoch;
+  loop_options.patience = options.patience;
+  optim::TrainingLoop loop(loop_options, {"train_nll"});
+  loop.track(parameters);
+
+  Tape tape, validation_tape;
+  std::vector<Eigen::Index> order;
+  Mat batch_x, batch_c;
+  DensityFitResult result;
+  optim::TrainingHooks hooks;
+  hooks.step = [&](int step, std::span<double> losses) {
+    const int in_epoch = (step - 1) % steps_per_epoch;
+    if (in_epoch == 0) {
+      Rng rng = Rng::stream(options.seed, static_cast<std::uint64_t>((step - 1) / steps_per_epoch), 0xba7c);
+      order = optim::permutation(train_rows, rng);
+      for (auto& k : order) k = split.train[static_cast<std::size_t>(k)];
+    }
+    const Eigen::Index first = static_cast<Eigen::Index>(in_epoch) * batch;
+    const std::span<const Eigen::Index> rows(order.data() + first, static_cast<std::size_t>(std::min(batch, train_rows - first)));
+    optim::gather_rows(zx, rows, batch_x);
+    optim::gather_rows(zc, rows, batch_c);
+    auto scope = tape.scope();
+    adam.zero_grad();
+    const Var loss = ad::neg(ad::mean(density.standardized_log_prob(tape.constant(batch_x), tape.constant(batch_c))));
+    const double value = static_cast<double>(loss.item());
+    losses[0] = value + log_scale;
+    if (!std::isfinite(value)) {
+      ++result.skipped_steps;
+      return;
+    }
+    tape.backward(loss);
+    if (options.clip_grad_norm > 0) optim::clip_grad_norm(parameters, options.clip_grad_norm);
+    adam.step();
+  };
+  hooks.validate = [&] {
+    double total = 0;
+    const Eigen::Index n = validation_x.rows(), chunk = 4096;
+    for (Eigen::Index first = 0; first < n; first += chunk) {
+      const Eigen::Index count = std::min(chunk, n - first);
+      auto scope = validation_tape.scope();
+      const Mat lp = density
+                         .evaluate_standardized_log_prob(validation_tape, validation_tape.constant(validation_x.middleRows(first, count)),
+                                                         validation_tape.constant(validation_c.middleRows(first, count)))
+                         .value();
+      total += lp.cast<double>().sum();
+    }
+    return -total / static_cast<double>(n) + log_scale;
+  };
+  hooks.status = [&](const optim::TrainingRecord& record) {
+    char buffer[96];
+    std::snprintf(buffer, sizeof buffer, "epoch %d, train %.4f, validation %.4f", record.step / steps_per_epoch, record.losses[0],
+                  record.validation);
+    return std::string(buffer);
+  };
+  const optim::TrainingOutcome outcome = loop.run(hooks, callbacks);
+
+  result.curve = outcome.curve;
+  result.epochs = outcome.curve.records.empty() ? 0 : (outcome.curve.records.back().step + steps_per_epoch - 1) / steps_per_epoch;
+  result.best_epoch = outcome.best_step / steps_per_epoch;
+  result.best_validation = outcome.best_validation;
+  result.stopped_early = outcome.stopped_early;
+  result.interrupted = outcome.interrupted;
+  result.seconds = outcome.seconds;
+  result.training_rows = train_rows;
+  result.validation_rows = static_cast<Eigen::Index>(split.validation.size());
+  return result;
+}
+
+}  // namespace sbi::flows

@@ -1,0 +1,206 @@
+#include "sbi/flows/flow.hpp"
+
+#include <cmath>
+#include <numbers>
+
+namespace sbi::flows {
+namespace {
+
+using Index = Eigen::Index;
+
+// Columns of a plain matrix by index.
+Mat columns(const Mat& m, const std::vector<Index>& indices) {
+  Mat out(m.rows(), static_cast<Index>(indices.size()));
+  for (std::size_t k = 0; k < indices.size(); ++k) out.col(static_cast<Index>(k)) = m.col(indices[k]);
+  return out;
+}
+
+// z_k = x_{order[k]}.
+class Permutation final : public Transform {
+ public:
+  explicit Permutation(std::vector<Index> order) : order_(std::move(order)), inverse_(order_.size()) {
+    for (std::size_t k = 0; k < order_.size(); ++k) inverse_[static_cast<std::size_t>(order_[k])] = static_cast<Index>(k);
+  }
+  Output forward(const Binder&, Var x, Var) const override { return {ad::gather_cols(x, order_), Var()}; }
+  Mat inverse(const Binder&, const Mat& z, Var) const override { return columns(z, inverse_); }
+  void collect(nn::ParameterList<float>&) override {}
+
+ private:
+  std::vector<Index> order_, inverse_;
+};
+
+// softplus(raw + shift) + m equals 1 at raw = 0, so a zero-initialised output is the identity.
+constexpr float kMinScale = 1e-3f;
+float scale_shift() { return static_cast<float>(std::log(std::expm1(1.0 - kMinScale))); }
+
+// MAF layer: z = x ⊙ s + t with (t, s) from a MADE of x_{<j} and h; s = softplus(·) + 10⁻³ (the form
+// nflows uses: bounded away from 0 and unbounded above, so narrow posteriors are reachable).
+class AffineAutoregressive final : public Transform {
+ public:
+  AffineAutoregressive(Index d, Index k, const DensityEstimatorOptions& o, Rng& rng, const std::string& name) : d_(d) {
+    std::vector<Index> output_dimension(static_cast<std::size_t>(2 * d));
+    for (Index col = 0; col < 2 * d; ++col) output_dimension[static_cast<std::size_t>(col)] = col % d;
+    made_ = Made(d, k, o.hidden, output_dimension, o.activation, rng, name + ".made");
+  }
+  Output forward(const Binder& bind, Var x, Var h) const override {
+    const Var out = made_.forward(bind, x, h);
+    const Var scale = ad::add_scalar(ad::softplus(ad::add_scalar(ad::slice_cols(out, d_, d_), scale_shift())), kMinScale);
+    const Var z = ad::add(ad::mul(x, scale), ad::slice_cols(out, 0, d_));
+    return {z, ad::sum_rows(ad::log(scale))};
+  }
+  Mat inverse(const Binder& bind, const Mat& z, Var h) const override {
+    Tape& tape = bind.tape();
+    Mat x = Mat::Zero(z.rows(), z.cols());
+    for (Index j = 0; j < d_; ++j) {  // x_j needs x_{<j}: one MADE pass per dimension
+      const Mat out = made_.forward(bind, tape.constant(x), h).value();
+      for (Index r = 0; r < z.rows(); ++r) {
+        const float v = out(r, d_ + j) + scale_shift();
+        const float scale = std::max(v, 0.0f) + std::log1p(std::exp(-std::abs(v))) + kMinScale;
+        x(r, j) = (z(r, j) - out(r, j)) / scale;
+      }
+    }
+    return x;
+  }
+  void collect(nn::ParameterList<float>& list) override { made_.collect(list); }
+
+ private:
+  Index d_;
+  Made made_;
+};
+
+// NSF autoregressive layer: each z_j = spline_j(x_j) with the spline's 3K − 1 parameters from a MADE.
+class SplineAutoregressive final : public Transform {
+ public:
+  SplineAutoregressive(Index d, Index k, const DensityEstimatorOptions& o, Rng& rng, const std::string& name)
+      : d_(d), bins_(o.bins), bound_(static_cast<float>(o.tail_bound)) {
+    const Index per = 3 * bins_ - 1;
+    std::vector<Index> output_dimension(static_cast<std::size_t>(d * per));
+    for (Index col = 0; col < d * per; ++col) output_dimension[static_cast<std::size_t>(col)] = col / per;
+    made_ = Made(d, k, o.hidden, output_dimension, o.activation, rng, name + ".made");
+  }
+  Output forward(const Binder& bind, Var x, Var h) const override {
+    const Var out = ad::rq_spline(x, made_.forward(bind, x, h), bound_, bins_);
+    return {ad::slice_cols(out, 0, d_), ad::slice_cols(out, d_, 1)};
+  }
+  Mat inverse(const Binder& bind, const Mat& z, Var h) const override {
+    Tape& tape = bind.tape();
+    Mat x = Mat::Zero(z.rows(), z.cols());
+    Mat solved;
+    for (Index j = 0; j < d_; ++j) {
+      const Mat params = made_.forward(bind, tape.constant(x), h).value();
+      ad::rq_spline_inverse(z, params, bound_, bins_, solved);
+      x.col(j) = solved.col(j);
+    }
+    return x;
+  }
+  void collect(nn::ParameterList<float>& list) override { made_.collect(list); }
+
+ private:
+  Index d_;
+  int bins_;
+  float bound_;
+  Made made_;
+};
+
+// NSF coupling layer: the dimensions in `transformed` go through splines whose parameters come from
+// an MLP of the other dimensions and h; the others pass unchanged. With one dimension the MLP sees h
+// alone (the fallback for 1-D data).
+class SplineCoupling final : public Transform {
+ public:
+  SplineCoupling(Index d, Index k, int parity, const DensityEstimatorOptions& o, Rng& rng, const std::string& name)
+      : d_(d), bins_(o.bins), bound_(static_cast<float>(o.tail_bound)) {
+    for (Index j = 0; j < d; ++j) (d == 1 || j % 2 == parity ? transformed_ : identity_).push_back(j);
+    FeedForwardOptions net;
+    net.widths.push_back(static_cast<Index>(identity_.size()) + k);
+    net.widths.insert(net.widths.end(), o.hidden.begin(), o.hidden.end());
+    net.widths.push_back(static_cast<Index>(transformed_.size()) * (3 * bins_ - 1));
+    net.activation = o.activation;
+    net.output_init_scale = 0.1;
+    conditioner_ = FeedForward(net, rng, name + ".conditioner");
+  }
+  Output forward(const Binder& bind, Var x, Var h) const override {
+    const Index t = static_cast<Index>(transformed_.size());
+    const Var kept = identity_.empty() ? Var() : ad::gather_cols(x, identity_);
+    const Var params = conditioner_.forward(bind, identity_.empty() ? h : ad::concat_cols(kept, h));
+    const Var out = ad::rq_spline(ad::gather_cols(x, transformed_), params, bound_, bins_);
+    Var z = ad::scatter_cols(ad::slice_cols(out, 0, t), transformed_, d_);
+    if (!identity_.empty()) z = ad::add(z, ad::scatter_cols(kept, identity_, d_));
+    return {z, ad::slice_cols(out, t, 1)};
+  }
+  Mat inverse(const Binder& bind, const Mat& z, Var h) const override {
+    Tape& tape = bind.tape();
+    const Mat kept = columns(z, identity_);
+    const Var input = identity_.empty() ? h : ad::concat_cols(tape.constant(kept), h);
+    const Mat params = conditioner_.forward(bind, input).value();
+    Mat solved;
+    ad::rq_spline_inverse(columns(z, transformed_), params, bound_, bins_, solved);
+    Mat x(z.rows(), z.cols());
+    for (std::size_t k = 0; k < transformed_.size(); ++k) x.col(transformed_[k]) = solved.col(static_cast<Index>(k));
+    for (std::size_t k = 0; k < identity_.size(); ++k) x.col(identity_[k]) = kept.col(static_cast<Index>(k));
+    return x;
+  }
+  void collect(nn::ParameterList<float>& list) override { conditioner_.collect(list); }
+
+ private:
+  Index d_;
+  int bins_;
+  float bound_;
+  std::vector<Index> identity_, transformed_;
+  FeedForward conditioner_;
+};
+
+std::vector<Index> permutation_order(Index d, DensityEstimatorOptions::Permutation kind, Rng& rng) {
+  std::vector<Index> order(static_cast<std::size_t>(d));
+  for (Index j = 0; j < d; ++j) order[static_cast<std::size_t>(j)] = kind == DensityEstimatorOptions::Permutation::reverse ? d - 1 - j : j;
+  if (kind == DensityEstimatorOptions::Permutation::random)
+    for (Index j = d - 1; j > 0; --j) std::swap(order[static_cast<std::size_t>(j)], order[rng.below(static_cast<std::uint64_t>(j + 1))]);
+  return order;
+}
+
+}  // namespace
+
+FlowDensity::FlowDensity(const DensityEstimatorOptions& options, Eigen::Index data_dim, Eigen::Index context_dim, std::uint64_t seed)
+    : ConditionalDensity(options, data_dim, context_dim, seed) {
+  using Type = DensityEstimatorOptions::Type;
+  const Index k = embedded_dim();
+  const bool coupling = options.type == Type::nsf && options.form == DensityEstimatorOptions::Form::coupling;
+  for (int t = 0; t < options.transforms; ++t) {
+    Rng rng = Rng::stream(seed, static_cast<std::uint64_t>(t) + 1);
+    const std::string name = "transform" + std::to_string(t);
+    // Coupling layers alternate which half they transform; autoregressive layers are separated by
+    // permutations (reverse order by default), so that every dimension is conditioned on every other.
+    if (!coupling && t > 0 && data_dim > 1) {
+      Rng order_rng = Rng::stream(seed, static_cast<std::uint64_t>(t) + 1, 1);
+      transforms_.push_back(std::make_unique<Permutation>(permutation_order(data_dim, options.permutation, order_rng)));
+    }
+    if (options.type == Type::maf) transforms_.push_back(std::make_unique<AffineAutoregressive>(data_dim, k, options, rng, name));
+    else if (coupling) transforms_.push_back(std::make_unique<SplineCoupling>(data_dim, k, t % 2, options, rng, name));
+    else transforms_.push_back(std::make_unique<SplineAutoregressive>(data_dim, k, options, rng, name));
+  }
+}
+
+Var FlowDensity::family_log_prob(const Binder& bind, Var z, Var h) const {
+  Var u = z;
+  Var log_det;
+  for (const auto& transform : transforms_) {
+    const Transform::Output out = transform->forward(bind, u, h);
+    u = out.z;
+    if (out.log_det.valid()) log_det = log_det.valid() ? ad::add(log_det, out.log_det) : out.log_det;
+  }
+  // log N(u; 0, I) = −½ Σ u² − (d/2) log 2π
+  const float normaliser = static_cast<float>(-0.5 * static_cast<double>(data_dim()) * std::log(2.0 * std::numbers::pi));
+  Var lp = ad::add_scalar(ad::mul_scalar(ad::sum_rows(ad::square(u)), -0.5f), normaliser);
+  return log_det.valid() ? ad::add(lp, log_det) : lp;
+}
+
+Mat FlowDensity::family_sample(const Binder& bind, Var h, Rng& rng) const {
+  Mat x = standard_normal(h.rows(), data_dim(), rng);
+  for (auto it = transforms_.rbegin(); it != transforms_.rend(); ++it) x = (*it)->inverse(bind, x, h);
+  return x;
+}
+
+void FlowDensity::family_parameters(nn::ParameterList<float>& list) {
+  for (auto& transform : transforms_) transform->collect(list);
+}
+
+}  // namespace sbi::flows

@@ -1,0 +1,79 @@
+#pragma once
+// Shared helpers of the tests in tests/sbi/flows: small estimators of each family, random weights,
+// quadrature of exp(log_prob) and a float finite-difference gradient check.
+#include "sbi/flows/density.hpp"
+#include "sbi/random/rng.hpp"
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+namespace flow_tests {
+
+using sbi::RowMatrix;
+using sbi::Vector;
+using sbi::flows::DensityEstimatorOptions;
+
+// The families under test, small enough for quick tests.
+inline std::vector<std::string> family_names() { return {"maf", "nsf_coupling", "nsf_autoregressive", "mog"}; }
+
+inline DensityEstimatorOptions small_options(const std::string& family) {
+  DensityEstimatorOptions o;
+  o.hidden = {16, 16};
+  o.transforms = 3;
+  o.bins = 6;
+  o.tail_bound = 3.0;
+  o.components = 3;
+  if (family == "maf") o.type = DensityEstimatorOptions::Type::maf;
+  if (family == "nsf_coupling") o.type = DensityEstimatorOptions::Type::nsf;
+  if (family == "nsf_autoregressive") {
+    o.type = DensityEstimatorOptions::Type::nsf;
+    o.form = DensityEstimatorOptions::Form::autoregressive;
+  }
+  if (family == "mog") o.type = DensityEstimatorOptions::Type::mog;
+  return o;
+}
+
+// Replaces every weight by N(0, scale²) draws: a density far from the near-identity initialisation.
+inline void randomize(sbi::flows::ConditionalDensity& q, double scale, std::uint64_t seed) {
+  sbi::Rng rng = sbi::Rng::stream(seed, 99);
+  for (auto* p : q.parameters())
+    for (Eigen::Index k = 0; k < p->value.size(); ++k) p->value.data()[k] = static_cast<float>(scale * rng.normal());
+}
+
+// Midpoint-rule integral of exp(log_prob) over [low, high]^2 (grid × grid cells) for one context.
+inline double integrate_2d(const sbi::flows::ConditionalDensity& q, const Vector& context, const Eigen::Vector2d& low,
+                           const Eigen::Vector2d& high, int grid) {
+  const Eigen::Vector2d step = (high - low) / grid;
+  RowMatrix points(static_cast<Eigen::Index>(grid) * grid, 2);
+  for (int i = 0; i < grid; ++i)
+    for (int j = 0; j < grid; ++j) {
+      points(i * grid + j, 0) = low(0) + (i + 0.5) * step(0);
+      points(i * grid + j, 1) = low(1) + (j + 0.5) * step(1);
+    }
+  const Vector lp = q.log_prob(points, RowMatrix(context.transpose()));
+  return lp.array().exp().sum() * step(0) * step(1);
+}
+
+inline double integrate_1d(const sbi::flows::ConditionalDensity& q, const Vector& context, double low, double high, int grid) {
+  const double step = (high - low) / grid;
+  RowMatrix points(grid, 1);
+  for (int i = 0; i < grid; ++i) points(i, 0) = low + (i + 0.5) * step;
+  return q.log_prob(points, RowMatrix(context.transpose())).array().exp().sum() * step;
+}
+
+inline RowMatrix normal_rows(Eigen::Index n, Eigen::Index d, std::uint64_t seed, double scale = 1.0) {
+  sbi::Rng rng = sbi::Rng::stream(seed, 5);
+  RowMatrix m(n, d);
+  for (Eigen::Index k = 0; k < m.size(); ++k) m.data()[k] = scale * rng.normal();
+  return m;
+}
+
+// Wilson–Hilferty approximation of the chi-square quantile with `df` degrees of freedom at the
+// standard-normal quantile z (accurate to a fraction of a percent for df ≥ 10).
+inline double chi_square_quantile(double df, double z) {
+  const double a = 2.0 / (9.0 * df);
+  return df * std::pow(1.0 - a + z * std::sqrt(a), 3.0);
+}
+
+}  // namespace flow_tests

@@ -1,0 +1,117 @@
+// NPE: the prior's bijection makes log q(θ | y) a normalised density on the support and every draw
+// lies inside it; sampling is the same for any thread count; options and files.
+#include "sbi/core/error.hpp"
+#include "sbi/flows/density.hpp"
+#include "sbi/inference/npe.hpp"
+#include "sbi/priors/prior.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <limits>
+
+namespace {
+
+sbi::flows::DensityEstimatorOptions small_nsf() {
+  sbi::flows::DensityEstimatorOptions o;
+  o.hidden = {16, 16};
+  o.transforms = 2;
+  o.bins = 6;
+  return o;
+}
+
+// A posterior over the box [−1, 2] × [0.5, 1] from a randomised (untrained) estimator.
+sbi::NpeFit random_fit(const sbi::Prior& prior, const sbi::flows::DensityEstimatorOptions& options) {
+  std::shared_ptr<sbi::flows::ConditionalDensity> q = sbi::flows::make_density(options, 2, 3, 5);
+  sbi::Rng rng(17);
+  for (auto* p : q->parameters())
+    for (Eigen::Index k = 0; k < p->value.size(); ++k) p->value.data()[k] = static_cast<float>(0.3 * rng.normal());
+  sbi::flows::Standardization s;
+  s.x_mean = Eigen::Vector2d(0.3, -1.0);
+  s.x_sd = Eigen::Vector2d(1.5, 0.7);
+  q->set_standardization(s);
+  return sbi::NpeFit(std::move(q), prior.transforms(), sbi::NpeOptions{});
+}
+
+}  // namespace
+
+TEST_CASE("npe: log q(theta | y) integrates to one over a box prior and draws stay inside", "[npe]") {
+  const sbi::UniformPrior prior(Eigen::Vector2d(-1.0, 0.5), Eigen::Vector2d(2.0, 1.0));
+  for (const char* family : {"nsf", "maf", "mog"}) {
+    INFO(family);
+    auto options = small_nsf();
+    options.type = std::string(family) == "maf" ? sbi::flows::DensityEstimatorOptions::Type::maf
+                   : std::string(family) == "mog" ? sbi::flows::DensityEstimatorOptions::Type::mog
+                                                  : sbi::flows::DensityEstimatorOptions::Type::nsf;
+    const sbi::NpeFit fit = random_fit(prior, options);
+    const Eigen::Vector3d y(0.2, -0.5, 1.0);
+    // Midpoint rule on 600² cells of the box. The density in θ has integrable singular behaviour only
+    // where q(u) has mass at |u| → ∞, which the logit squeezes to the edges; the cells there carry
+    // mass of order (cell width)·(density near the edge), so |∫ − 1| < 5·10⁻³ is ample.
+    const int grid = 600;
+    sbi::RowMatrix theta(grid * grid, 2);
+    for (int i = 0; i < grid; ++i)
+      for (int j = 0; j < grid; ++j) {
+        theta(i * grid + j, 0) = -1.0 + 3.0 * (i + 0.5) / grid;
+        theta(i * grid + j, 1) = 0.5 + 0.5 * (j + 0.5) / grid;
+      }
+    const sbi::Vector lp = fit.log_prob(theta, y);
+    CHECK(lp.array().exp().sum() * (3.0 / grid) * (0.5 / grid) == Approx(1.0).margin(5e-3));
+
+    const sbi::RowMatrix draws = fit.sample(y, 5000, 3);
+    for (Eigen::Index r = 0; r < draws.rows(); ++r) REQUIRE(prior.in_support(sbi::row_span(draws, r)));
+    CHECK(fit.sample(y, 3000, 4, /*threads=*/1) == fit.sample(y, 3000, 4, /*threads=*/2));
+
+    sbi::RowMatrix outside(3, 2);
+    outside << -1.5, 0.7, 0.0, 1.0, 0.0, 0.75;
+    const sbi::Vector lo = fit.log_prob(outside, y);
+    CHECK(lo(0) == -std::numeric_limits<double>::infinity());
+    CHECK(lo(1) == -std::numeric_limits<double>::infinity());  // on the boundary
+    CHECK(std::isfinite(lo(2)));
+  }
+}
+
+TEST_CASE("npe: trains on a table, keeps draws in the support, saves and loads exactly", "[npe]") {
+  // θ ~ U([0, 1]²), y = θ + N(0, 0.1²) noise in 2 + 1 columns (the last one pure noise).
+  const sbi::UniformPrior prior(Eigen::Vector2d(0.0, 0.0), Eigen::Vector2d(1.0, 1.0));
+  sbi::Rng rng(3);
+  const Eigen::Index n = 600;
+  const sbi::RowMatrix theta = prior.sample_batch(rng, n);
+  sbi::RowMatrix y(n, 3);
+  for (Eigen::Index r = 0; r < n; ++r) y.row(r) << theta(r, 0) + 0.1 * rng.normal(), theta(r, 1) + 0.1 * rng.normal(), rng.normal();
+  sbi::NpeOptions options;
+  options.density_estimator = small_nsf();
+  options.max_epochs = 5;
+  const sbi::NpeFit fit = sbi::train_npe(theta, y, prior, options);
+  CHECK(fit.training.epochs == 5);
+  CHECK(fit.parameter_dim() == 2);
+  CHECK(fit.data_dim() == 3);
+  const Eigen::Vector3d observation(0.3, 0.8, 0.0);
+  const sbi::RowMatrix draws = fit.sample(observation, 2000, 1);
+  for (Eigen::Index r = 0; r < draws.rows(); ++r) REQUIRE(prior.in_support(sbi::row_span(draws, r)));
+
+  const auto path = std::filesystem::temp_directory_path() / "sbi_npe_test.sbinn";
+  fit.save_density(path);
+  const sbi::NpeFit loaded = sbi::NpeFit::load(path, prior, options);
+  CHECK(loaded.log_prob(draws, observation) == fit.log_prob(draws, observation));
+  CHECK(loaded.sample(observation, 100, 9) == fit.sample(observation, 100, 9));
+  std::filesystem::remove(path);
+
+  sbi::RowMatrix outside = theta;
+  outside(4, 0) = 1.5;
+  CHECK_THROWS_WITH(sbi::train_npe(outside, y, prior, options), Catch::Contains("row 4"));
+  CHECK_THROWS_AS(fit.sample(Eigen::Vector2d(0.1, 0.2), 10, 1), sbi::InputError);
+}
+
+TEST_CASE("npe options: spec section, defaults, errors with the JSON path", "[npe]") {
+  const auto o = sbi::NpeOptions::from_json(
+      nlohmann::json::parse(R"({"method": "npe", "simulations": 1000, "batch_size": 64,
+                                "density_estimator": {"type": "maf", "transforms": 3}})"));
+  CHECK(o.batch_size == 64);
+  CHECK(o.density_estimator.type == sbi::flows::DensityEstimatorOptions::Type::maf);
+  CHECK(sbi::NpeOptions::from_json(o.to_json()).to_json() == o.to_json());
+  CHECK(sbi::NpeOptions{}.is_valid());
+  CHECK_THROWS_WITH(sbi::NpeOptions::from_json({{"density_estimator", {{"bins", 100}}}}), Catch::Contains("inference.density_estimator.bins"));
+  CHECK_THROWS_WITH(sbi::NpeOptions::from_json({{"patience", 0}}), Catch::Contains("inference.patience"));
+  CHECK_THROWS_WITH(sbi::NpeOptions::from_json({{"learning_rat", 0.1}}), Catch::Contains("learning_rat"));
+}
