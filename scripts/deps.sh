@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages sbi++ builds with (skips apt-get when all are present).
 set -euo pipefail
+# The Python package (python/): python3-dev python3-numpy pybind11-dev, and for its tests and corner
+# plots python3-pytest python3-matplotlib (without them the C++ build simply skips it).
 packages=(g++ cmake make libeigen3-dev libboost-dev libboost-program-options-dev
-          nlohmann-json3-dev catch2 gnuplot-nox)
+          nlohmann-json3-dev catch2 gnuplot-nox
+          python3-dev python3-numpy pybind11-dev python3-pytest python3-matplotlib)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

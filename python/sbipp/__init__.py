@@ -235,8 +235,8 @@ def infer(method=None, source=None, prior=None, *, observation=None, simulations
     sbipp.method_options(method)); a bad one raises InputError naming it. Ctrl-C stops training
     and raises Interrupted with the best posterior so far in .partial.
     """
-    if source is None and method is not None and not isinstance(method, str):
-        method, source = None, method
+    if source is None and method is not None and (not isinstance(method, str) or method.endswith(".json") or os.path.isfile(method)):
+        method, source = None, method  # infer(spec) / infer("spec.json")
     if source is None:
         raise TypeError("infer: give a table, a simulator or a spec to infer from")
     problem = _Problem(source, prior, observation)
