@@ -134,3 +134,17 @@ def test_prior_log_prob_and_support():
     assert log_prob[0] == pytest.approx(expected, rel=1e-12) and log_prob[1] == -np.inf
     assert list(prior.in_support(theta)) == [True, False]
     assert sbipp.Prior.from_spec(prior.to_spec()).names == ["a", "b"]
+
+
+def test_ensembles_of_an_amortised_method(gaussian_linear_2d, table, tmp_path):
+    _, _, prior = gaussian_linear_2d
+    options = quick_options("mmd")
+    ensemble = sbipp.infer("mmd", table, prior, ensemble=2, **options)
+    assert ensemble.kind == "ensemble" and ensemble.method == "mmd"
+    draws = ensemble.sample(OBSERVATION, 200, seed=3)
+    ensemble.save(tmp_path / "ensemble")
+    assert np.array_equal(sbipp.load_posterior(tmp_path / "ensemble").sample(OBSERVATION, 200, seed=3), draws)
+    # Members have their own seeds: the mixture is not one member repeated.
+    assert not np.array_equal(draws, sbipp.infer("mmd", table, prior, **options).sample(OBSERVATION, 200, seed=3))
+    with pytest.raises(sbipp.InputError, match="ensemble"):
+        sbipp.infer("rejection", table, prior, observation=OBSERVATION, ensemble=2)
