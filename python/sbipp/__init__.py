@@ -24,6 +24,7 @@ import os
 from . import _core
 from ._core import (
     C2stResult,
+    CalibrationResult,
     CompareReport,
     FileError,
     InputError,
@@ -49,8 +50,8 @@ from ._progress import Progress as _Progress
 __version__ = _core.__version__
 
 __all__ = [
-    "C2stResult", "CompareReport", "FileError", "InputError", "Interrupted", "MmdResult", "Posterior", "Prior", "Rng",
-    "SimulationError", "Simulator", "Spec", "Table", "abc", "builtin_simulators", "c2st", "compare", "infer", "load_posterior",
+    "C2stResult", "CalibrationResult", "CompareReport", "FileError", "InputError", "Interrupted", "MmdResult", "Posterior", "Prior", "Rng",
+    "SimulationError", "Simulator", "Spec", "Table", "abc", "builtin_simulators", "c2st", "calibrate", "compare", "infer", "load_posterior",
     "load_spec", "load_table", "method_options", "methods", "mmd", "normals", "posterior_kinds", "read_csv", "simulate",
     "stream_seed", "summary_table", "uniforms", "write_csv",
 ]
@@ -332,6 +333,33 @@ def mmd(x, y, bandwidth=None, unbiased=True, max_samples=5000):
     """MMD² with a Gaussian kernel between sample sets x and y: an MmdResult (float() gives MMD²).
     bandwidth None = the median pairwise distance within x (sbibm's choice)."""
     return _core.mmd(x, y, 0.0 if bandwidth is None else bandwidth, unbiased, max_samples)
+
+
+def calibrate(posterior, simulator=None, prior=None, *, folder=None, progress=None, **options):
+    """Checks a posterior's calibration where no reference posterior exists: simulation-based calibration,
+    expected coverage of HPD regions and TARP on `draws` prior-predictive pairs (θ*, y*), with a verdict
+    (sbi/diagnostics/calibration.hpp). Returns a CalibrationResult (verdict, plain_summary(), ...).
+
+    simulator: the one the posterior was trained on (default: the built-in simulator its provenance
+    names). prior: default the posterior's own. options: draws (N, 1000), posterior_samples (L, 1000),
+    seed, threads, sbc, coverage, tarp, significance, ... (a bad one raises InputError naming it).
+    folder: also write calibration.json, calibration.md and the pictures there. Ctrl-C raises
+    Interrupted with the result over the pairs finished.
+    """
+    if simulator is None:
+        name = posterior.provenance.get("simulator", "")
+        if name not in {n for n, _ in builtin_simulators()}:
+            raise InputError(f'simulator: missing (the posterior was trained on "{name}", which is not built in)')
+        simulator = Simulator.builtin(name, posterior.provenance.get("simulator_options") or {})
+    if prior is not None and not isinstance(prior, Prior):
+        prior = Prior.from_spec(prior)
+    with _Progress(progress) as bar:
+        result, interrupted = _core.run_calibration(posterior, simulator, prior, options, bar.callback)
+    if interrupted:
+        raise Interrupted(f"calibrate: interrupted after {result.draws} draws (the result over them is in .partial)", result)
+    if folder:
+        result.save(os.fspath(folder))
+    return result
 
 
 def corner(samples, names=None, reference=None, **kwargs):

@@ -50,5 +50,6 @@ void bind_simulators(py::module_& m);
 void bind_tables(py::module_& m);
 void bind_inference(py::module_& m);
 void bind_diagnostics(py::module_& m);
+void bind_calibration(py::module_& m);
 
 }  // namespace sbipp

@@ -13,4 +13,5 @@ PYBIND11_MODULE(_core, m) {
   sbipp::bind_tables(m);
   sbipp::bind_inference(m);
   sbipp::bind_diagnostics(m);
+  sbipp::bind_calibration(m);
 }

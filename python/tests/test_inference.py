@@ -67,6 +67,8 @@ def _write_observation(path, names, values):
 def test_posterior_trained_in_python_samples_in_the_cli(gaussian_linear_2d, table, sbi_cli, tmp_path):
     _, _, prior = gaussian_linear_2d
     posterior = sbipp.infer("mmd", table, prior, **quick_options("mmd"))
+    # The provenance names the table's simulator with its options (gaussian_linear's default dim is 10).
+    assert posterior.provenance["simulator"] == "gaussian_linear" and posterior.provenance["simulator_options"] == {"dim": 2}
     posterior.save(tmp_path / "posterior")
     _write_observation(tmp_path / "obs.csv", ["data_1", "data_2"], OBSERVATION)
     subprocess.run([str(sbi_cli), "sample", str(tmp_path / "posterior"), "--observation", str(tmp_path / "obs.csv"), "-n", "500", "--seed",

@@ -198,3 +198,21 @@ def test_sigint_during_training_returns_the_posterior_so_far(tmp_path):
     assert child.returncode == 0, err
     assert out.strip() == "interrupted mmd (5, 2)"
     assert "[sbipp] interrupted" in err
+
+
+def test_calibration_of_a_posterior(gaussian_linear_2d, tmp_path):
+    python, _, prior = gaussian_linear_2d
+    table = sbipp.simulate(python, 400, prior, seed=1)
+    posterior = sbipp.infer("mmd", table, prior, max_iterations=100, min_iterations=50, eval_every=50, generator={"hidden": [16]})
+    # The simulator comes from the posterior's provenance ("gaussian_linear", dim 2, built in).
+    result = sbipp.calibrate(posterior, draws=60, posterior_samples=50, seed=2, folder=tmp_path / "calibration")
+    assert result.verdict in ("calibrated", "over-confident", "under-confident", "miscalibrated")
+    assert result.draws == 60 and len(result.coverage) == len(result.coverage_levels) == 19
+    assert set(result.sbc_p_values) == {"theta_1", "theta_2"}
+    assert result.plain_summary().startswith(result.verdict)
+    assert (tmp_path / "calibration" / "calibration.md").is_file()
+    # Bit-identical for the same seed, whatever the threads.
+    again = sbipp.calibrate(posterior, python, draws=60, posterior_samples=50, seed=2, threads=1)
+    assert again.coverage == result.coverage and again.verdict == result.verdict
+    with pytest.raises(sbipp.InputError, match=r"options\.drawz"):
+        sbipp.calibrate(posterior, drawz=10)
