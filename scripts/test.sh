@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh
-if ! ctest --test-dir build -N -L python | grep -q "Total Tests: [1-9]"; then
+python_tests=$(ctest --test-dir build -N -L python)
+if ! grep -q "Total Tests: [1-9]" <<<"$python_tests"; then
   echo "[sbi++] the Python tests are not registered: see the sbipp lines of \`cmake -S . -B build\` (python3-dev, python3-numpy, pybind11-dev, python3-pytest)" >&2
   exit 1
 fi

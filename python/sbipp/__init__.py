@@ -223,9 +223,9 @@ def infer(method=None, source=None, prior=None, *, observation=None, simulations
           write_table_to=None, progress=None, **options):
     """Runs a registered method (sbipp.methods()) and returns its Posterior.
 
-        infer("npe", table, prior, max_iterations=2000)     # a table method on a table
+        infer("mmd", table, prior, max_iterations=2000)     # a table method on a table
         infer("smc", simulator, prior, simulations=10000, observation=y_obs)
-        infer(spec)  or  infer("nle", "spec.json")          # everything from a spec, as `sbi infer`
+        infer("spec.json")  or  infer("mmd", spec_dict)     # everything from a spec, as `sbi infer`
 
     source: a Table (table methods train on it), a Simulator (a table of `simulations` prior
     simulations is made first for table methods; simulator methods simulate within that budget), or
