@@ -99,6 +99,32 @@ def test_no_progress_bar_when_not_a_terminal():
     assert forced.returncode == 0 and "simulate [####################] 2000/2000 sim" in forced.stderr
 
 
+def test_progress_bar_when_stderr_is_a_terminal():
+    import pty
+
+    controller, terminal = pty.openpty()
+    try:
+        child = subprocess.run([sys.executable, "-c", textwrap.dedent(PROGRESS_CODE.replace("PROGRESS", "None"))], stdout=subprocess.PIPE,
+                               stderr=terminal, text=True, timeout=60, env=os.environ.copy())
+        os.close(terminal)
+        terminal = None
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # the terminal's other end is closed: all read
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        if terminal is not None:
+            os.close(terminal)
+        os.close(controller)
+    assert child.returncode == 0 and child.stdout.strip() == "done"
+    assert "2000/2000 sim" in shown.decode(errors="replace")
+
+
 def test_progress_goes_to_a_callable(gaussian_linear_2d):
     _, builtin, prior = gaussian_linear_2d
     reports = []
