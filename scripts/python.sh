@@ -9,7 +9,7 @@
 # DESTDIR=/some/root bash scripts/python.sh installs under that root instead (packaging, tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/deps.sh
+bash scripts/deps.sh python
 python=/usr/bin/python3
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DSBI_PYTHON=ON -DPython3_EXECUTABLE="$python" >/dev/null
 cmake --build build -j "$(nproc)" --target sbipp
