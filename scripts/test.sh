@@ -4,6 +4,8 @@
 #   scripts/test.sh slow       the slow statistical tests and the long fuzzing run
 #   scripts/test.sh sanitize   the fast tests built with AddressSanitizer + UndefinedBehaviorSanitizer
 #                              in build-sanitize/ (any report fails the run)
+# The fast and slow suites include the Python package's pytest tests (ctest label "python"):
+# scripts/build.sh installs what they need, so here their absence is an error, not a silent skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-fast}"
@@ -18,7 +20,7 @@ if [ "$mode" = "sanitize" ]; then
     -DCMAKE_CXX_FLAGS_SANITIZE="$flags" \
     -DCMAKE_EXE_LINKER_FLAGS_SANITIZE="-fsanitize=address,undefined,float-cast-overflow" \
     -DCMAKE_SHARED_LINKER_FLAGS_SANITIZE="-fsanitize=address,undefined,float-cast-overflow" \
-    -DSBI_BUILD_BENCH=OFF >/dev/null
+    -DSBI_BUILD_BENCH=OFF -DSBI_PYTHON=OFF >/dev/null  # the interpreter is not instrumented: no sanitized Python module
   cmake --build build-sanitize -j "$(nproc)"
   # allocator_may_return_null: a refused huge allocation is std::bad_alloc (a test failure), not an
   # abort. detect_leaks: the run also fails on memory leaks.
@@ -28,6 +30,11 @@ if [ "$mode" = "sanitize" ]; then
   exit
 fi
 bash scripts/build.sh
+python_tests=$(ctest --test-dir build -N -L python)
+if ! grep -q "Total Tests: [1-9]" <<<"$python_tests"; then
+  echo "[sbi++] the Python tests are not registered: see the sbipp lines of \`cmake -S . -B build\` (python3-dev, python3-numpy, pybind11-dev, python3-pytest)" >&2
+  exit 1
+fi
 if [ "$mode" = "slow" ]; then
   ctest --test-dir build -L slow --output-on-failure
 else

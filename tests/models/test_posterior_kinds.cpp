@@ -213,6 +213,18 @@ TEST_CASE("an ensemble of an amortised method trains on all cores, is the same a
                     Catch::Contains("ensembles are for amortised methods"));
 }
 
+TEST_CASE("a method trained on a given table without a simulator records the table's simulator and options", "[models][posterior]") {
+  InferenceProblem problem = small_problem();
+  const ReferenceTable table = simulate_prior_table(problem.simulator, *problem.prior, {.simulations = 200, .seed = 3}).table;
+  problem.simulator = {};  // as sbipp.infer(method, table, prior): the table alone says where it came from
+  const MethodRun run = run_method(builtin_methods().at("mmd"), quick_options("mmd"), problem, {.simulations = 200, .seed = 3, .table = &table});
+  const Provenance& provenance = run.posterior.info().provenance;
+  CHECK(provenance.simulator == "gaussian_linear");
+  // The name alone would mean gaussian_linear's default dimension (10), not the table's 2.
+  CHECK(provenance.simulator_options == nlohmann::json{{"dim", 2}});
+  CHECK(provenance.table == "given");
+}
+
 TEST_CASE("NPE, NLE and NRE recover the exact posterior of a conjugate Gaussian model", "[models][npe][nle][nre]") {
   // gaussian_linear in 2-D: prior N(0, 0.1 I), y ~ N(θ, 0.1 I), so p(θ | y) = N(y/2, 0.05 I) (sd 0.224).
   const InferenceProblem problem = small_problem();
