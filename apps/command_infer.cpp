@@ -143,6 +143,8 @@ int run_infer(const std::vector<std::string>& args) {
   } else if (method.needs == MethodNeeds::table) {
     settings.write_table_to = folder / "table.sbt";
   }
+  if (!spec.reference_posterior.empty() && !std::filesystem::is_regular_file(spec.reference_posterior))
+    throw InputError("reference_posterior: " + spec.reference_posterior.string() + " is not a file");
   std::filesystem::create_directories(folder);
 
   ProgressDisplay progress(quiet);

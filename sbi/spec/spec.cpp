@@ -135,8 +135,6 @@ Spec parse_spec(const nlohmann::json& document, const std::filesystem::path& dir
     const std::string file = top.optional_string("reference_posterior", "");
     if (file.empty()) throw InputError("reference_posterior: expected the name of a CSV file of posterior samples");
     spec.reference_posterior = std::filesystem::path(file).is_absolute() ? std::filesystem::path(file) : directory / file;
-    if (!std::filesystem::is_regular_file(spec.reference_posterior))
-      throw InputError("reference_posterior: " + spec.reference_posterior.string() + " is not a file");
   }
   spec.seed = static_cast<std::uint64_t>(top.optional_integer("seed", 1, 0));
 
