@@ -52,7 +52,7 @@ struct MetaCgnnOptions {
   DatasetEncoderOptions encoder;
   FilmGeneratorOptions generator;
 
-  int steps = 3000;                 // Adam steps
+  int steps = 6000;                 // Adam steps (2000 gave 88.5 %, 6000 gave 92 % on the development set)
   int tasks_per_step = 16;          // data sets per step
   double learning_rate = 1e-3;      // Adam, cosine-decayed to a tenth over the steps
   std::vector<std::string> families = {"additive", "multiplicative", "post-nonlinear", "heteroscedastic", "discretised"};
@@ -60,7 +60,7 @@ struct MetaCgnnOptions {
   Eigen::Index training_rows = 200; // rows per data set and step in the MMD (a fresh random subset of larger sets)
   Eigen::Index encoder_rows = 500;  // rows the encoder sees (a fixed random subset of larger sets)
   double anticausal_weight = 0;     // weight of the reverse-direction fit
-  double contrast_weight = 0;       // weight of the decision term
+  double contrast_weight = 1;       // weight of the decision term (without it: 71.5 % instead of 88.5 %)
   double contrast_sharpness = 10;   // κ
   std::vector<double> gammas = {0.01, 0.1, 1.0, 10.0, 100.0};  // MMD kernel (CGNN's)
 
@@ -75,7 +75,8 @@ MetaCgnnOptions read_meta_cgnn_options(const std::filesystem::path& file);
 
 struct MetaCgnnDecisionOptions {
   Eigen::Index max_samples = 500;   // larger pairs are subsampled (seeded); 0 = all rows
-  int adapt_steps = 0;              // Adam steps on the pair before evaluating
+  int adapt_steps = 0;              // Adam steps on the pair before evaluating (10 steps lowered the development
+                                    // set from 92 % to 86 % adapting C, to 55.5 % adapting F)
   double adapt_learning_rate = 0.01;
   std::string adapt = "embedding";  // what adapts: "embedding" (the task vector C) or "generator" (F's weights)
   int eval_draws = 50;              // noise draws whose MMD² is averaged

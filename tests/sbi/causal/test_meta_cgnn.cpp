@@ -281,3 +281,14 @@ TEST_CASE("a small meta-model decides easy generated pairs better than chance", 
   INFO(correct << " of 48 right");
   CHECK(correct >= 33);
 }
+
+TEST_CASE("the shipped default meta-model loads and was trained with the default options", "[causal][meta-cgnn]") {
+  // data/causal_meta_cgnn is what `sbi causal --method meta-cgnn` uses without --model; its README
+  // says it is `sbi causal meta-train` with the defaults, which this keeps true when they change.
+  const MetaCgnnModel model = MetaCgnnModel::load(std::filesystem::path(SBI_SOURCE_DIR) / "data" / "causal_meta_cgnn");
+  CHECK(model.options().to_json() == MetaCgnnOptions{}.to_json());
+  CHECK(model.training().steps == MetaCgnnOptions{}.steps);
+  CHECK_FALSE(model.training().interrupted);
+  const auto g = generate_pair(MechanismFamily::additive, 100, 2026, 0);
+  CHECK(std::isfinite(meta_cgnn(model, g.pair, {}, 1).score));
+}
