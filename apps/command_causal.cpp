@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -265,10 +266,14 @@ int run_meta_train(const std::vector<std::string>& args) {
     return kExitInterrupted;
   }
   model.save(vm["output"].as<std::string>());
+  // The loss curve holds the mean over blocks of curve_block steps; the last block may be shorter.
+  const int blocks = static_cast<int>(t.loss_curve.size());
+  const int first_block = std::min(t.curve_block, t.steps);
+  const int last_block = blocks > 0 ? t.steps - (blocks - 1) * t.curve_block : 0;
   std::printf("meta-model  %s (%zu parameters, encoder %s)\nsteps       %d in %s on %d thread(s)\nloss        %.5g (first %d steps) -> %.5g (last %d)\n",
               vm["output"].as<std::string>().c_str(), model.parameter_count(), o.encoder.kind.c_str(), t.steps,
-              format_duration(t.seconds).c_str(), t.threads, t.loss_curve.empty() ? 0.0 : t.loss_curve.front(), t.curve_block,
-              t.loss_curve.empty() ? 0.0 : t.loss_curve.back(), t.curve_block);
+              format_duration(t.seconds).c_str(), t.threads, blocks > 0 ? t.loss_curve.front() : 0.0, first_block,
+              blocks > 0 ? t.loss_curve.back() : 0.0, last_block);
   return kExitOk;
 }
 

@@ -31,8 +31,8 @@ namespace sbi::causal {
 struct DatasetEncoderOptions {
   // "set" or "kernel-mean". kernel-mean is the default: on the generated development set it decided
   // more pairs right than the set network, with and without the decision term (88.5 vs 84.5 %,
-  // 71.5 vs 61.5 % of 200 after 2000 steps; bench/causal/RESULTS.md, "Meta-CGNN"), and trains in
-  // half the time (no network over the points).
+  // 71.5 vs 61.5 % of 200 after 2000 steps; bench/causal/RESULTS.md, "Meta-CGNN (issue 19)"),
+  // and trains in half the time (no network over the points).
   std::string kind = "kernel-mean";
   int width = 64;                 // hidden width of φ and ρ
   int embedding = 16;             // length of the task vector C

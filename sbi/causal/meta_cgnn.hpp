@@ -21,7 +21,7 @@
 // (κ = contrast_sharpness): the first term fits the causal direction; the second also trains on the
 // reverse direction of each data set ("both directions"); the third rewards the comparison that
 // decides the direction. Which of them to use was chosen on generated data
-// (bench/causal/RESULTS.md, "Meta-CGNN: how the settings were chosen"). Adam, gradients summed over
+// (bench/causal/RESULTS.md, "Meta-CGNN (issue 19)"). Adam, gradients summed over
 // the step's data sets in index order, learning rate cosine-decayed to a tenth.
 //
 // Deciding a pair. Both variables standardised (subsampled to `max_samples` rows); for each
