@@ -99,7 +99,7 @@ int run_infer(const std::vector<std::string>& args) {
       ("observation", po::value<std::string>(), "observation CSV (header + one row) instead of the spec's")
       ("samples,n", po::value<Count>(), "posterior samples to draw (default: the spec's output.samples, 10000)")
       ("force", po::bool_switch(), "replace a posterior already saved in the output folder")
-      ("no-calibration", po::bool_switch(), "skip the quick calibration check (SBC, coverage, TARP on 300 simulated cases)")
+      ("no-check", po::bool_switch(), "skip the quick calibration check (SBC, coverage, TARP on 300 simulated cases)")
       ("list-methods", po::bool_switch(), "list the registered methods and exit");
   add_threads_flag(options);
   add_seed_flag(options, "seed of the run (default: the spec's seed)");
@@ -180,7 +180,7 @@ int run_infer(const std::vector<std::string>& args) {
   const Vector* truth = !vm.count("observation") && spec.true_parameters ? &*spec.true_parameters : nullptr;
   std::printf("\n\n%s", format_summary_table(summarise(samples, posterior.parameter_names()), truth).c_str());
   if (!vm.count("observation") && !spec.reference_posterior.empty()) report_reference_c2st(spec.reference_posterior, samples, posterior, settings.seed);
-  if (!run.interrupted && !vm["no-calibration"].as<bool>()) quick_calibration(posterior, problem, folder, settings.seed, quiet);
+  if (!run.interrupted && !vm["no-check"].as<bool>()) quick_calibration(posterior, problem, folder, settings.seed, quiet);
   return run.interrupted ? kExitInterrupted : kExitOk;
 }
 

@@ -174,22 +174,26 @@ Names default_data_names(std::size_t d) {
 // ------------------------------------------------------------------------------------------------
 // Options
 
-std::string ExternalSimulatorOptions::validate() const {
-  if (command.empty()) return path + ".command: expected a non-empty list of strings";
+bool ExternalSimulatorOptions::is_valid(std::string* why) const {
+  const auto fail = [why](const std::string& problem) {
+    if (why) *why = problem;
+    return false;
+  };
+  if (command.empty()) return fail(path + ".command: expected a non-empty list of strings");
   for (std::size_t i = 0; i < command.size(); ++i)
-    if (command[i].empty()) return path + ".command[" + std::to_string(i) + "]: expected a non-empty string";
+    if (command[i].empty()) return fail(path + ".command[" + std::to_string(i) + "]: expected a non-empty string");
   if (workers < 1 || workers > kMaxWorkers)
-    return path + ".workers: expected an integer in [1, " + std::to_string(kMaxWorkers) + "], got " + std::to_string(workers);
-  if (!(timeout_s > 0) || !std::isfinite(timeout_s)) return path + ".timeout_s: expected a positive number";
+    return fail(path + ".workers: expected an integer in [1, " + std::to_string(kMaxWorkers) + "], got " + std::to_string(workers));
+  if (!(timeout_s > 0) || !std::isfinite(timeout_s)) return fail(path + ".timeout_s: expected a positive number");
   if (!(startup_timeout_s >= 0) || !std::isfinite(startup_timeout_s))
-    return path + ".startup_timeout_s: expected a number ≥ 0";
-  if (!(shutdown_grace_s >= 0)) return path + ": shutdown grace must be ≥ 0";
+    return fail(path + ".startup_timeout_s: expected a number ≥ 0");
+  if (!(shutdown_grace_s >= 0)) return fail(path + ": shutdown grace must be ≥ 0");
   std::set<std::string> seen;
   for (const auto& name : data_names) {
-    if (const auto problem = csv_name_problem(name); !problem.empty()) return path + ".data_names: " + problem;
-    if (!seen.insert(name).second) return path + ".data_names: \"" + name + "\" appears twice";
+    if (const auto problem = csv_name_problem(name); !problem.empty()) return fail(path + ".data_names: " + problem);
+    if (!seen.insert(name).second) return fail(path + ".data_names: \"" + name + "\" appears twice");
   }
-  return {};
+  return true;
 }
 
 bool is_external_simulator_section(const nlohmann::json& section) {
@@ -259,7 +263,7 @@ ExternalSimulatorOptions parse_external_simulator_options(const nlohmann::json& 
       if (fs::exists(candidate, ec)) arg = fs::absolute(candidate, ec).lexically_normal().string();
     }
   }
-  if (auto problem = options.validate(); !problem.empty()) throw InputError(problem);
+  if (std::string problem; !options.is_valid(&problem)) throw InputError(problem);
   return options;
 }
 
@@ -651,7 +655,7 @@ struct ExternalProcessSimulator::State {
 ExternalProcessSimulator::ExternalProcessSimulator(ExternalSimulatorOptions options, Names parameter_names,
                                                    std::size_t data_dim, nlohmann::json recorded_options)
     : state_(std::make_unique<State>()) {
-  if (auto problem = options.validate(); !problem.empty()) throw InputError(problem);
+  if (std::string problem; !options.is_valid(&problem)) throw InputError(problem);
   auto& s = *state_;
   if (!options.data_names.empty() && data_dim != 0 && options.data_names.size() != data_dim)
     throw InputError(options.path + ".data_names: " + std::to_string(options.data_names.size()) +

@@ -99,8 +99,8 @@ struct ExternalSimulatorOptions {
   double shutdown_grace_s = 2.0;             // destructor: wait this long after closing stdin
   std::size_t stderr_tail_bytes = 2048;
 
-  // Empty if valid, else what is wrong.
-  std::string validate() const;
+  // False with what is wrong (a message naming the JSON path) in *why.
+  bool is_valid(std::string* why = nullptr) const;
 };
 
 // Reads a spec section (errors name `path`: "simulator.workers: expected an integer ≥ 1, got 0").

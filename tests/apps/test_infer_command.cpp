@@ -142,7 +142,7 @@ TEST_CASE("sbi diagnose --calibration checks a saved posterior on its own simula
   const auto end = spec.find("},\n  \"output\"");
   spec.replace(begin, end - begin, R"("method": "npe", "simulations": 500, "max_epochs": 20, "density_estimator": {"type": "maf", "transforms": 2, "hidden": [16]})");
   std::ofstream(dir / "npe.json") << spec;
-  auto r = run_cli("infer " + (dir / "npe.json").string() + " -o " + (dir / "npe").string() + " --quiet --no-calibration");
+  auto r = run_cli("infer " + (dir / "npe.json").string() + " -o " + (dir / "npe").string() + " --quiet --no-check");
   REQUIRE(r.exit_code == 0);
   CHECK_FALSE(fs::exists(dir / "npe" / "calibration"));
   r = run_cli("diagnose " + (dir / "npe").string() + " --calibration 100 -L 100 --quiet -o " + (dir / "report").string());
@@ -195,7 +195,7 @@ TEST_CASE("sbi infer reports the C2ST against the spec's reference posterior, an
   spec.replace(spec.find("\"method\""), spec.find("},\n  \"output\"") - spec.find("\"method\""),
                R"("method": "npe", "simulations": 500, "max_epochs": 20, "density_estimator": {"type": "maf", "transforms": 2, "hidden": [16]})");
   std::ofstream(dir / "spec.json") << spec;
-  auto r = run_cli("infer " + (dir / "spec.json").string() + " -o " + (dir / "p").string() + " --quiet --no-calibration");
+  auto r = run_cli("infer " + (dir / "spec.json").string() + " -o " + (dir / "p").string() + " --quiet --no-check");
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::Contains("C2ST against the reference posterior"));
