@@ -1,7 +1,7 @@
 #include "sbi/workflows/corner_plot.hpp"
 
 #include "sbi/io/csv.hpp"
-#include "sbi/io/gnuplot.hpp"
+#include "sbi/util/gnuplot.hpp"
 #include "sbi/random/rng.hpp"
 #include "sbi/util/statistics.hpp"
 

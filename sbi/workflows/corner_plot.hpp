@@ -11,7 +11,7 @@
 namespace sbi {
 
 // Writes folder/plot/<label>_points.dat, <label>_hist.dat and corner.gp, then draws folder/corner.png.
-// Returns an empty string on success, else a note for the report (sbi/io/gnuplot.hpp).
+// Returns an empty string on success, else a note for the report (sbi/util/gnuplot.hpp).
 std::string make_corner_plot(const std::filesystem::path& folder, const Names& names,
                              const std::vector<std::pair<std::string, const RowMatrix*>>& sets, std::uint64_t seed);
 
