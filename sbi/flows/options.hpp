@@ -18,7 +18,7 @@
 // coupling layers alternate which half is transformed. With "linear": true (maf and nsf only) every
 // flow layer is followed by a learned invertible linear map x A + b, A = L U in LU form (as nflows'
 // LULinear, which sbi puts after each spline coupling layer): it mixes and rescales all dimensions at
-// once. Off by default: on the runs in bench/npe/RESULTS.md it did not pay. Data and context are
+// once. Off by default: on the runs in bench/npe/RESULTS.md it gave no consistent gain. Data and context are
 // z-scored with training statistics (sbi/flows/fit.hpp), so tail_bound is in standard deviations.
 //
 // Embeddings (trained jointly with the estimator; the estimator sees their output):
