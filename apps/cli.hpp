@@ -91,5 +91,6 @@ Command abc_command();
 Command compare_command();
 Command stability_command();
 Command causal_command();
+Command table_command();
 
 }  // namespace sbi::cli

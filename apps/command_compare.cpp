@@ -54,7 +54,8 @@ int run_compare(const std::vector<std::string>& args) {
       ("inference", po::value<std::string>(), "JSON object merged over every compared method's options, e.g. '{\"max_iterations\": 2000}'")
       ("options", po::value<std::vector<std::string>>()->composing(), "METHOD=JSON: options of one method, e.g. smc='{\"population\": 500}' (repeatable)")
       ("samples,n", po::value<Count>(), "posterior draws per method (default: the spec's output.samples, 10000)")
-      ("output,o", po::value<std::string>(), "report folder");
+      ("output,o", po::value<std::string>(), "report folder")
+      ("calibration", po::value<Count>(), "also check each amortised method's calibration on N simulated cases (SBC, coverage, TARP)");
   add_seed_flag(options, "seed (default: the spec's)");
   add_threads_flag(options);
   add_quiet_flag(options);
@@ -79,6 +80,7 @@ int run_compare(const std::vector<std::string>& args) {
   settings.seed = seed_option(vm).value_or(spec.seed);
   settings.threads = threads_flag(vm);
   settings.samples = vm.count("samples") ? count_option(vm, "samples", 2) : spec.output_samples;
+  if (vm.count("calibration")) settings.calibration_draws = count_option(vm, "calibration", 1);
   settings.simulations = vm.count("budget") ? count_option(vm, "budget", 20) : spec_simulations(spec, 20);
   settings.spec_source = spec_path;
   settings.observation_source = own_observation ? "`" + vm["observation"].as<std::string>() + "`" : "the spec";

@@ -1,9 +1,17 @@
 // sbi diagnose SAMPLES.csv --reference REF.csv: how far posterior samples are from reference samples
 // (C2ST as sbibm computes it, MMD², per-parameter summaries of both sets).
+// sbi diagnose POSTERIOR_DIR --calibration N: SBC, expected coverage and TARP of a saved posterior on
+// N prior-predictive draws of its own simulator (sbi/diagnostics/calibration.hpp).
 #include "apps/cli.hpp"
 
+#include "models/methods.hpp"
 #include "sbi/core/error.hpp"
 #include "sbi/diagnostics/c2st.hpp"
+#include "sbi/diagnostics/calibration.hpp"
+#include "sbi/diagnostics/calibration_report.hpp"
+#include "sbi/spec/spec.hpp"
+#include "sbi/workflows/run.hpp"
+#include "simulators/from_spec.hpp"
 #include "sbi/diagnostics/summaries.hpp"
 #include "sbi/io/csv.hpp"
 
@@ -35,6 +43,73 @@ RowMatrix finite_rows(const RowMatrix& x, Eigen::Index& dropped) {
   return out;
 }
 
+// The simulator a saved posterior was trained on: from --spec, else from the spec it records
+// (relative paths in it, such as an external simulator's command, resolve against the current folder).
+simulators::SpecModel posterior_spec_model(const Posterior& posterior, const po::variables_map& vm, const std::string& folder) {
+  if (vm.count("spec")) return simulators::build_spec_model(read_spec(vm["spec"].as<std::string>()));
+  const auto& recorded = posterior.info().provenance.spec;
+  if (recorded.is_null())
+    throw InputError(folder + ": the posterior records no spec (it was trained from a table or in C++); give the simulator's spec with --spec FILE");
+  return simulators::build_spec_model(parse_spec(recorded, std::filesystem::current_path()));
+}
+
+int run_calibration_check(const po::variables_map& vm) {
+  const std::string folder = vm["samples"].as<std::string>();
+  const Posterior posterior = load_posterior(folder);
+  const bool quiet = quiet_flag(vm);
+  CalibrationOptions options;
+  options.draws = count_option(vm, "calibration", 1);
+  if (vm.count("posterior-samples")) options.posterior_samples = static_cast<Eigen::Index>(count_option(vm, "posterior-samples", 2));
+  options.seed = seed_option(vm).value_or(1);
+  options.threads = threads_flag(vm);
+  if (std::string why; !options.is_valid(&why)) throw InputError("--calibration: " + why);
+  const simulators::SpecModel model = posterior_spec_model(posterior, vm, folder);
+  const Simulator& simulator = model.simulator;
+  if (simulator.info().parameter_names != posterior.parameter_names() || simulator.info().data_names != posterior.data_names())
+    throw InputError(folder + ": the spec's simulator \"" + simulator.name() + "\" does not have the posterior's parameters and data columns");
+
+  ProgressDisplay progress(quiet);
+  CalibrationResult result;
+  if (posterior.info().amortized) {
+    result = run_calibration(posterior, simulator, options, progress.callbacks());
+  } else {
+    // Made for one observation: the check re-runs the method for every simulated observation.
+    const Method& method = builtin_methods().at(posterior.method());
+    const std::size_t budget = posterior.info().provenance.simulations;
+    if (!vm["rerun"].as<bool>())
+      throw InputError(folder + ": this " + posterior.method() + " posterior was made for one observation, so calibrating it re-runs " +
+                       posterior.method() + " for each of the " + std::to_string(options.draws) + " simulated observations (" +
+                       std::to_string(options.draws) + " runs of " + std::to_string(budget) + " simulations; the original took " +
+                       std::to_string(static_cast<long long>(posterior.info().provenance.training_seconds + 0.5)) +
+                       " s). Add --rerun to accept that cost, with a small N (e.g. --calibration 50), or check an amortised method (npe, nle, nre, lfvi) instead");
+    InferenceProblem problem;
+    problem.simulator = simulator;
+    problem.prior = posterior.prior_ptr();
+    problem.failure_policy = FailurePolicy::drop;
+    const nlohmann::json method_options = posterior.info().options;
+    PosteriorForObservation posterior_for = [&](const Vector& observation, std::uint64_t seed) {
+      InferenceProblem for_this = problem;
+      for_this.observation = observation;
+      RunSettings settings;
+      settings.simulations = budget;
+      settings.seed = seed;
+      settings.threads = 1;  // the draws already run in parallel
+      return run_method(method, method_options, for_this, settings).posterior;
+    };
+    result = run_calibration(posterior_for, simulator, posterior.prior(), options, progress.callbacks());
+  }
+  progress.finish();
+  const std::filesystem::path out = vm.count("output") ? std::filesystem::path(vm["output"].as<std::string>())
+                                                       : std::filesystem::path(folder) / "calibration";
+  const auto files = write_calibration_report(result, out, posterior.method() + " posterior in " + folder);
+  std::printf("%s\n%s\n\n%s\nreport: %s", result.plain_summary().c_str(), result.brief_report().c_str(), result.full_report().c_str(),
+              files.markdown.string().c_str());
+  for (const auto& picture : files.pictures) std::printf(", %s", (out / picture).string().c_str());
+  std::printf("\n");
+  for (const auto& note : files.notes) std::fprintf(stderr, "sbi diagnose: note: %s\n", note.c_str());
+  return result.interrupted ? kExitInterrupted : kExitOk;
+}
+
 int run_diagnose(const std::vector<std::string>& args) {
   po::options_description options("Options");
   options.add_options()
@@ -43,14 +118,26 @@ int run_diagnose(const std::vector<std::string>& args) {
       ("n", po::value<std::size_t>()->default_value(10000), "use the first N rows of each file (0 = all)")
       ("mmd-samples", po::value<std::size_t>()->default_value(5000), "rows of each set used for MMD² (quadratic cost; 0 = all)")
       ("json", po::bool_switch(), "print one JSON object instead of the report")
-      ("no-c2st", po::bool_switch(), "skip the classifier two-sample test");
+      ("no-c2st", po::bool_switch(), "skip the classifier two-sample test")
+      ("calibration", po::value<Count>(), "POSTERIOR_DIR mode: SBC, expected coverage and TARP on N prior-predictive draws")
+      ("posterior-samples,L", po::value<Count>(), "calibration: posterior draws per simulated observation (default 1000)")
+      ("spec", po::value<std::string>(), "calibration: the simulator's spec (default: the spec the posterior records)")
+      ("rerun", po::bool_switch(), "calibration of a one-observation posterior (ABC): re-run the method per draw")
+      ("output,o", po::value<std::string>(), "calibration: report folder (default POSTERIOR_DIR/calibration)");
   add_seed_flag(options, "C2ST seed: cross-validation folds, initial weights, minibatches (default 1)");
   add_threads_flag(options);
   add_quiet_flag(options);
   po::positional_options_description positional;
   positional.add("samples", 1);
   po::variables_map vm;
-  if (!parse_command_line(args, "sbi diagnose SAMPLES.csv --reference REF.csv [options]", options, positional, vm)) return kExitOk;
+  if (!parse_command_line(args, "sbi diagnose SAMPLES.csv --reference REF.csv [options]\n       sbi diagnose POSTERIOR_DIR --calibration N [-o DIR]",
+                          options, positional, vm))
+    return kExitOk;
+  if (vm.count("calibration")) {
+    if (!vm.count("samples")) throw po::error("the posterior folder is required: sbi diagnose POSTERIOR_DIR --calibration N");
+    if (vm.count("reference")) throw po::error("--calibration checks a posterior folder and needs no --reference");
+    return run_calibration_check(vm);
+  }
   if (!vm.count("samples")) throw po::error("the samples file is required: sbi diagnose SAMPLES.csv --reference REF.csv");
   if (!vm.count("reference")) throw po::error("the reference file is required: --reference REF.csv");
   const std::string samples_path = vm["samples"].as<std::string>();
@@ -143,7 +230,7 @@ int run_diagnose(const std::vector<std::string>& args) {
 }  // namespace
 
 Command diagnose_command() {
-  return {"diagnose", "compare posterior samples with reference samples (C2ST, MMD², summaries)",
+  return {"diagnose", "compare posterior samples with reference samples (C2ST, MMD²), or check a posterior's calibration (--calibration N)",
           [](const std::vector<std::string>& args) { return run_guarded("diagnose", [&] { return run_diagnose(args); }); }};
 }
 

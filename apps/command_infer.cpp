@@ -3,8 +3,12 @@
 #include "apps/cli.hpp"
 
 #include "models/implicit_posterior.hpp"
+#include "models/mcmc_posterior.hpp"
 #include "models/methods.hpp"
 #include "sbi/core/error.hpp"
+#include "sbi/diagnostics/c2st.hpp"
+#include "sbi/diagnostics/calibration.hpp"
+#include "sbi/diagnostics/calibration_report.hpp"
 #include "sbi/diagnostics/summaries.hpp"
 #include "sbi/io/csv.hpp"
 #include "sbi/io/json_reader.hpp"
@@ -18,6 +22,73 @@ namespace sbi::cli {
 
 namespace {
 
+// Draws n samples, with what the kind reports about how: implicit generators their refinement,
+// MCMC kinds their chains' R-hat and ESS (and a warning when the chains have not mixed).
+RowMatrix draw_samples(const Posterior& posterior, const Vector& observation, Eigen::Index n, std::uint64_t seed, int refine, std::string& note) {
+  if (const auto* implicit = posterior.model_as<models::ImplicitPosterior>()) {
+    models::SamplingReport report;
+    RowMatrix samples = implicit->sample(observation, n, seed, refine, &report);
+    if (report.candidates > 0 && report.candidates != static_cast<std::size_t>(n))
+      note = "refined from " + std::to_string(report.candidates) + " candidates, ESS " + std::to_string(static_cast<long long>(report.effective_sample_size));
+    return samples;
+  }
+  if (const auto* mcmc = posterior.model_as<models::McmcPosterior>()) {
+    McmcResult result = mcmc->sample_with_report(observation, n, seed);
+    note = "MCMC: " + result.brief_report();
+    if (!result.diagnostics.converged())
+      note += "\nwarning: the chains have not mixed (R-hat above 1.01 or a small ESS); more warm-up or chains may help (inference.mcmc)";
+    return std::move(result.samples);
+  }
+  return posterior.sample(observation, n, seed);
+}
+
+// C2ST (sbibm protocol) of the samples against the spec's reference posterior: 0.5 is perfect.
+void report_reference_c2st(const std::filesystem::path& reference_file, const RowMatrix& samples, const Posterior& posterior, std::uint64_t seed) {
+  const CsvTable reference = read_csv(reference_file, 10000);
+  if (static_cast<std::size_t>(reference.values.cols()) != posterior.parameter_dim())
+    throw InputError(reference_file.string() + ": " + std::to_string(reference.values.cols()) + " columns, the posterior has " +
+                     std::to_string(posterior.parameter_dim()) + " parameters");
+  // sbibm's files name the columns in LaTeX ($\alpha$, ...): they are taken in the posterior's order,
+  // as `sbi diagnose` does.
+  C2stOptions options;
+  options.seed = seed;
+  const Eigen::Index n = std::min<Eigen::Index>(samples.rows(), reference.values.rows());
+  const RowMatrix own = samples.topRows(n);
+  const RowMatrix ref = reference.values.topRows(n);
+  const auto result = c2st_test(ref, own, options);
+  std::printf("\nC2ST against the reference posterior %s: %.3f (0.5 = indistinguishable, 1 = separable; %lld samples each)\n",
+              reference_file.string().c_str(), result.accuracy, static_cast<long long>(n));
+}
+
+// A few seconds' calibration check of an amortised posterior whose draws are cheap (N = L = 300;
+// sbi/diagnostics/calibration.hpp), so that an over-confident posterior does not pass unnoticed.
+// MCMC kinds would run 300 chains' warm-up, and one-observation posteriors a method per draw: those
+// are left to `sbi diagnose DIR --calibration N`, and the user is told so.
+void quick_calibration(const Posterior& posterior, const InferenceProblem& problem, const std::filesystem::path& folder,
+                       std::uint64_t seed, bool quiet) {
+  const std::string full_check = "sbi diagnose " + folder.string() + " --calibration 1000";
+  if (!posterior.info().amortized) {
+    std::printf("\ncalibration: not checked by default: this %s posterior was made for one observation, so a check re-runs %s per "
+                "simulated case (sbi diagnose %s --calibration 20 --rerun)\n",
+                posterior.method().c_str(), posterior.method().c_str(), folder.string().c_str());
+    return;
+  }
+  if (posterior.model_as<models::McmcPosterior>() || !problem.simulator) {
+    std::printf("\ncalibration: not checked by default for this kind of posterior (MCMC per simulated case); run %s (or a smaller N)\n",
+                full_check.c_str());
+    return;
+  }
+  CalibrationOptions options = CalibrationOptions::quick();
+  options.seed = seed;
+  ProgressDisplay progress(quiet);
+  const CalibrationResult result = run_calibration(posterior, problem.simulator, options, progress.callbacks());
+  progress.finish();
+  if (result.interrupted) return;
+  const auto files = write_calibration_report(result, folder / "calibration", posterior.method() + " posterior (quick check)");
+  std::printf("\ncalibration (quick check, %zu simulated cases, %.1f s): %s\n  report: %s; a finer check: %s\n", result.draws,
+              result.timings.total, result.plain_summary().c_str(), files.markdown.string().c_str(), full_check.c_str());
+}
+
 int run_infer(const std::vector<std::string>& args) {
   po::options_description options("Options");
   options.add_options()
@@ -28,6 +99,7 @@ int run_infer(const std::vector<std::string>& args) {
       ("observation", po::value<std::string>(), "observation CSV (header + one row) instead of the spec's")
       ("samples,n", po::value<Count>(), "posterior samples to draw (default: the spec's output.samples, 10000)")
       ("force", po::bool_switch(), "replace a posterior already saved in the output folder")
+      ("no-calibration", po::bool_switch(), "skip the quick calibration check (SBC, coverage, TARP on 300 simulated cases)")
       ("list-methods", po::bool_switch(), "list the registered methods and exit");
   add_threads_flag(options);
   add_seed_flag(options, "seed of the run (default: the spec's seed)");
@@ -71,6 +143,8 @@ int run_infer(const std::vector<std::string>& args) {
   } else if (method.needs == MethodNeeds::table) {
     settings.write_table_to = folder / "table.sbt";
   }
+  if (!spec.reference_posterior.empty() && !std::filesystem::is_regular_file(spec.reference_posterior))
+    throw InputError("reference_posterior: " + spec.reference_posterior.string() + " is not a file");
   std::filesystem::create_directories(folder);
 
   ProgressDisplay progress(quiet);
@@ -97,18 +171,16 @@ int run_infer(const std::vector<std::string>& args) {
     std::printf("the spec has no observation: draw samples with sbi sample %s --observation FILE\n", folder.string().c_str());
     return run.interrupted ? kExitInterrupted : kExitOk;
   }
-  models::SamplingReport report;
-  RowMatrix samples;
-  if (const auto* implicit = posterior.model_as<models::ImplicitPosterior>(); implicit && implicit->refine_oversample() > 0)
-    samples = implicit->sample(*problem.observation, static_cast<Eigen::Index>(n_samples), settings.seed, -1, &report);
-  else
-    samples = posterior.sample(*problem.observation, static_cast<Eigen::Index>(n_samples), settings.seed);
+  std::string note;
+  const RowMatrix samples = draw_samples(posterior, *problem.observation, static_cast<Eigen::Index>(n_samples), settings.seed, -1, note);
   write_csv(folder / "samples.csv", posterior.parameter_names(), samples);
   std::printf("%zu samples for the %s observation in %s", n_samples, vm.count("observation") ? "given" : "spec's",
               (folder / "samples.csv").string().c_str());
-  if (report.candidates > 0) std::printf(" (refined from %zu candidates, ESS %.0f)", report.candidates, report.effective_sample_size);
+  if (!note.empty()) std::printf("\n%s", note.c_str());
   const Vector* truth = !vm.count("observation") && spec.true_parameters ? &*spec.true_parameters : nullptr;
   std::printf("\n\n%s", format_summary_table(summarise(samples, posterior.parameter_names()), truth).c_str());
+  if (!vm.count("observation") && !spec.reference_posterior.empty()) report_reference_c2st(spec.reference_posterior, samples, posterior, settings.seed);
+  if (!run.interrupted && !vm["no-calibration"].as<bool>()) quick_calibration(posterior, problem, folder, settings.seed, quiet);
   return run.interrupted ? kExitInterrupted : kExitOk;
 }
 
@@ -134,16 +206,13 @@ int run_sample(const std::vector<std::string>& args) {
   const auto n = static_cast<Eigen::Index>(vm.count("samples") ? count_option(vm, "samples", 1) : 10000);
   const std::uint64_t seed = seed_option(vm).value_or(1);
   const int refine = vm["refine"].as<int>();
-  RowMatrix samples;
-  if (const auto* implicit = posterior.model_as<models::ImplicitPosterior>()) {
-    samples = implicit->sample(observation, n, seed, refine, nullptr);
-  } else {
-    if (!vm["refine"].defaulted()) throw po::error("--refine applies to implicit-generator posteriors (lfvi) only");
-    samples = posterior.sample(observation, n, seed);
-  }
+  if (!posterior.model_as<models::ImplicitPosterior>() && !vm["refine"].defaulted())
+    throw po::error("--refine applies to implicit-generator posteriors (lfvi) only");
+  std::string note;
+  const RowMatrix samples = draw_samples(posterior, observation, n, seed, refine, note);
   write_csv(vm["output"].as<std::string>(), posterior.parameter_names(), samples);
-  std::printf("%lld samples written to %s\n\n%s", static_cast<long long>(samples.rows()), vm["output"].as<std::string>().c_str(),
-              format_summary_table(summarise(samples, posterior.parameter_names())).c_str());
+  std::printf("%lld samples written to %s\n%s%s\n%s", static_cast<long long>(samples.rows()), vm["output"].as<std::string>().c_str(),
+              note.c_str(), note.empty() ? "" : "\n", format_summary_table(summarise(samples, posterior.parameter_names())).c_str());
   return kExitOk;
 }
 

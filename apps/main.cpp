@@ -11,7 +11,8 @@ const std::vector<sbi::cli::Command>& commands() {
   static const std::vector<sbi::cli::Command> list = {sbi::cli::simulate_command(), sbi::cli::infer_command(),
                                                            sbi::cli::sample_command(), sbi::cli::diagnose_command(),
                                                            sbi::cli::abc_command(), sbi::cli::compare_command(),
-                                                           sbi::cli::stability_command(), sbi::cli::causal_command()};
+                                                           sbi::cli::stability_command(), sbi::cli::causal_command(),
+                                                           sbi::cli::table_command()};
   return list;
 }
 

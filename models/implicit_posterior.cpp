@@ -113,20 +113,11 @@ RowMatrix ImplicitPosterior::sample(const Vector& observation, Eigen::Index n, s
   return theta;
 }
 
-namespace {
-template <class Network>
-void save_network_atomically(const Network& network, const fs::path& path) {
-  const auto tmp = temporary_path_for(path);
-  nn::save(network, tmp);
-  fs::rename(tmp, path);
-}
-}  // namespace
-
 nlohmann::json ImplicitPosterior::save_state(const fs::path& folder, std::vector<std::string>& files) const {
-  save_network_atomically(*generator_, folder / "generator.sbinn");
+  write_atomically_with(folder / "generator.sbinn", [&](const fs::path& tmp) { nn::save(*generator_, tmp); });
   files.push_back("generator.sbinn");
   if (discriminator_) {
-    save_network_atomically(*discriminator_, folder / "discriminator.sbinn");
+    write_atomically_with(folder / "discriminator.sbinn", [&](const fs::path& tmp) { nn::save(*discriminator_, tmp); });
     files.push_back("discriminator.sbinn");
   } else {
     fs::remove(folder / "discriminator.sbinn");
@@ -185,6 +176,9 @@ std::shared_ptr<const ImplicitPosterior> ImplicitPosterior::load(const SavedPost
   const auto p = static_cast<Eigen::Index>(saved.prior->dim());
   const auto d = static_cast<Eigen::Index>(saved.data_names.size());
   const auto& widths = posterior->generator_->options().widths;
+  const auto& st = posterior->standardization_;
+  if (st.u_sd.size() != st.u_mean.size() || st.y_sd.size() != st.y_mean.size() || st.y_log.size() > static_cast<std::size_t>(d))
+    throw FileError(saved.file("posterior.json").string() + ": the standardisation's entries do not pair up (damaged?)");
   if (widths.back() != p || posterior->standardization_.u_mean.size() != p)
     throw FileError(saved.folder.string() + ": the generator and the prior disagree on the number of parameters");
   if (widths.front() != d + posterior->noise_dim_ || posterior->standardization_.y_mean.size() != d)

@@ -2,12 +2,18 @@
 
 #include "models/abc_posterior.hpp"
 #include "models/ensemble_posterior.hpp"
+#include "models/flow_posterior.hpp"
 #include "models/implicit_posterior.hpp"
+#include "models/mcmc_posterior.hpp"
 #include "sbi/abc/rejection.hpp"
 #include "sbi/abc/smc.hpp"
 #include "sbi/core/error.hpp"
 #include "sbi/inference/lfvi.hpp"
 #include "sbi/inference/mmd.hpp"
+#include "sbi/inference/nle.hpp"
+#include "sbi/inference/npe.hpp"
+#include "sbi/inference/nre.hpp"
+#include "sbi/inference/sequential.hpp"
 #include "sbi/parallel/parallel_for.hpp"
 #include "sbi/util/clock.hpp"
 #include "sbi/util/version.hpp"
@@ -56,6 +62,30 @@ Posterior train_implicit(const TrainingInput& input, const nlohmann::json& json,
   int refine = 0;
   if constexpr (std::is_same_v<Options, LfviOptions>) refine = options.refine_oversample;
   return Posterior(std::make_shared<models::ImplicitPosterior>(std::move(fit), input.prior, table_data_names(input), std::move(info), refine));
+}
+
+SequentialProblem sequential_problem(const TrainingInput& in, const std::string& method) {
+  SequentialProblem problem;
+  problem.simulator = in.simulator;
+  problem.prior = in.prior;
+  problem.observation = required_observation(in, method);
+  problem.simulations = in.budget;
+  problem.seed = in.seed;
+  problem.threads = in.threads;
+  problem.failure_policy = in.simulation.failure_policy;
+  problem.max_redraws = in.simulation.max_redraws;
+  return problem;
+}
+
+PosteriorInfo sequential_info(const TrainingInput& in, const std::string& method, nlohmann::json options, const SequentialRecord& record) {
+  PosteriorInfo info = info_for(in, method, std::move(options), record.seconds);
+  info.amortized = false;
+  info.observation = *in.observation;
+  std::size_t simulations = 0;
+  for (auto n : record.simulations) simulations += n;
+  info.provenance.simulations = simulations;
+  info.options["sequential_record"] = record.to_json();
+  return info;
 }
 
 // An amortised method's train function made ensemble-aware: with input.ensemble = K > 1 it trains K
@@ -112,6 +142,75 @@ MethodRegistry make_builtin_methods() {
                 .train = [](const TrainingInput& in, const nlohmann::json& o, const TrainingCallbacks& cb) {
                   return train_implicit<MmdGeneratorOptions>(in, o, cb, "mmd", train_mmd_generator);
                 }});
+  add({.name = "npe",
+       .summary = "neural posterior estimation: a conditional flow q(θ | y) by maximum likelihood (exact, normalised density)",
+       .needs = MethodNeeds::table,
+       .amortized = true,
+       .parse_options = options_parser<NpeOptions>(),
+       .train = [](const TrainingInput& in, const nlohmann::json& o, const TrainingCallbacks& cb) {
+         NpeOptions options = NpeOptions::from_json(o, "inference");
+         options.seed = in.seed;
+         const auto& table = *in.table;
+         NpeFit fit = train_npe(table.theta, table.y, *in.prior, options, cb);
+         PosteriorInfo info = info_for(in, "npe", options.to_json(), fit.training.seconds);
+         return Posterior(std::make_shared<models::FlowPosterior>(std::move(fit), in.prior, table_data_names(in), std::move(info)));
+       }});
+  add({.name = "nle",
+       .summary = "neural likelihood estimation: a conditional flow q(y | θ) as surrogate likelihood, posterior by MCMC",
+       .needs = MethodNeeds::table,
+       .amortized = true,
+       .parse_options = options_parser<NleOptions>(),
+       .train = [](const TrainingInput& in, const nlohmann::json& o, const TrainingCallbacks& cb) {
+         NleOptions options = NleOptions::from_json(o, "inference");
+         options.estimator.seed = in.seed;
+         const auto& table = *in.table;
+         NleFit fit = train_nle(table.theta, table.y, *in.prior, options, cb);
+         PosteriorInfo info = info_for(in, "nle", options.to_json(), fit.training.seconds);
+         return Posterior(std::make_shared<models::LikelihoodMcmcPosterior>(std::move(fit), in.prior, table_data_names(in), std::move(info)));
+       }});
+  add({.name = "nre",
+       .summary = "neural ratio estimation (NRE-A/B/C, BNRE): a classifier's log ratio r(θ, y), posterior by MCMC",
+       .needs = MethodNeeds::table,
+       .amortized = true,
+       .parse_options = options_parser<NreOptions>(),
+       .train = [](const TrainingInput& in, const nlohmann::json& o, const TrainingCallbacks& cb) {
+         NreOptions options = NreOptions::from_json(o, "inference");
+         options.seed = in.seed;
+         const auto& table = *in.table;
+         NreFit fit = train_nre(table.theta, table.y, *in.prior, options, cb);
+         PosteriorInfo info = info_for(in, "nre", options.to_json(), fit.training.seconds);
+         return Posterior(
+             std::make_shared<models::RatioMcmcPosterior>(std::move(fit), in.prior, table_data_names(in), std::move(info), options.mcmc));
+       }});
+  add({.name = "snle",
+       .summary = "sequential NLE: rounds of simulations from the current posterior (MCMC), for one observation",
+       .needs = MethodNeeds::simulator,
+       .amortized = false,
+       .parse_options = options_parser<SnleOptions>(),
+       .train = [](const TrainingInput& in, const nlohmann::json& o, const TrainingCallbacks& cb) {
+         SnleOptions options = SnleOptions::from_json(o, "inference");
+         options.nle.estimator.seed = in.seed;
+         SequentialRecord record;
+         std::optional<NleFit> fit = run_snle(sequential_problem(in, "SNLE"), options, record, cb);
+         if (!fit) return Posterior();
+         PosteriorInfo info = sequential_info(in, "snle", options.to_json(), record);
+         return Posterior(std::make_shared<models::LikelihoodMcmcPosterior>(std::move(*fit), in.prior, in.simulator.info().data_names, std::move(info)));
+       }});
+  add({.name = "snre",
+       .summary = "sequential NRE: rounds of simulations from the current posterior (MCMC), for one observation",
+       .needs = MethodNeeds::simulator,
+       .amortized = false,
+       .parse_options = options_parser<SnreOptions>(),
+       .train = [](const TrainingInput& in, const nlohmann::json& o, const TrainingCallbacks& cb) {
+         SnreOptions options = SnreOptions::from_json(o, "inference");
+         options.nre.seed = in.seed;
+         SequentialRecord record;
+         std::optional<NreFit> fit = run_snre(sequential_problem(in, "SNRE"), options, record, cb);
+         if (!fit) return Posterior();
+         PosteriorInfo info = sequential_info(in, "snre", options.to_json(), record);
+         return Posterior(std::make_shared<models::RatioMcmcPosterior>(std::move(*fit), in.prior, in.simulator.info().data_names, std::move(info),
+                                                                       options.nre.mcmc));
+       }});
   add({.name = "rejection",
                 .summary = "rejection ABC on the prior table (nearest simulations; optional regression adjustment)",
                 .needs = MethodNeeds::table,
@@ -169,6 +268,9 @@ using KindLoader = std::function<Posterior(const SavedPosterior&)>;
 const std::map<std::string, KindLoader>& kind_loaders() {
   static const std::map<std::string, KindLoader> loaders = {
       {models::kImplicitGeneratorKind, [](const SavedPosterior& s) { return Posterior(models::ImplicitPosterior::load(s)); }},
+      {models::kFlowKind, [](const SavedPosterior& s) { return Posterior(models::FlowPosterior::load(s)); }},
+      {models::kLikelihoodMcmcKind, [](const SavedPosterior& s) { return Posterior(models::LikelihoodMcmcPosterior::load(s)); }},
+      {models::kRatioMcmcKind, [](const SavedPosterior& s) { return Posterior(models::RatioMcmcPosterior::load(s)); }},
       {models::kAbcSamplesKind, [](const SavedPosterior& s) { return Posterior(models::AbcPosterior::load(s)); }},
       {models::kEnsembleKind, [](const SavedPosterior& s) { return Posterior(models::EnsemblePosterior::load(s, load_posterior)); }},
   };

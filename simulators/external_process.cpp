@@ -1,5 +1,6 @@
 #include "simulators/external_process.hpp"
 
+#include "sbi/io/csv.hpp"
 #include "sbi/io/json_reader.hpp"
 #include "simulators/external_worker.hpp"
 
@@ -185,7 +186,7 @@ std::string ExternalSimulatorOptions::validate() const {
   if (!(shutdown_grace_s >= 0)) return path + ": shutdown grace must be ≥ 0";
   std::set<std::string> seen;
   for (const auto& name : data_names) {
-    if (name.empty()) return path + ".data_names: names must not be empty";
+    if (const auto problem = csv_name_problem(name); !problem.empty()) return path + ".data_names: " + problem;
     if (!seen.insert(name).second) return path + ".data_names: \"" + name + "\" appears twice";
   }
   return {};
@@ -228,6 +229,7 @@ ExternalSimulatorOptions parse_external_simulator_options(const nlohmann::json& 
       const auto& name = options.data_names[i];
       const auto where = reader.child_path("data_names") + "[" + std::to_string(i) + "]";
       if (name.empty()) throw InputError(where + ": expected a non-empty name, got \"\"");
+      if (const auto problem = csv_name_problem(name); !problem.empty()) throw InputError(where + ": " + problem);
       if (!seen.insert(name).second) throw InputError(where + ": \"" + name + "\" appears twice");
     }
   }
@@ -275,6 +277,8 @@ struct Slot {
   Clock::time_point sent{};      // when the simulation in flight was sent
   Clock::time_point deadline{};
   bool answered = false;  // this process has written at least one line
+  std::uint64_t request_id = 0;     // id of the request in flight (object protocol)
+  std::vector<std::size_t> rows;    // rows of the current batch this process has answered
 };
 
 }  // namespace
@@ -292,6 +296,14 @@ struct ExternalProcessSimulator::State {
   bool ever_answered = false;
   bool ever_succeeded = false;
   std::size_t wrong_lengths = 0;  // replies of the wrong length before the first success
+  std::uint64_t next_request_id = 1;
+  std::size_t surplus_workers = 0;  // workers restarted for writing more lines than requests
+
+  std::string expected_reply() const {
+    return options.protocol == ExternalProtocol::object
+               ? "{\"id\": <the request's id>, \"y\": [numbers]} or {\"id\": <the request's id>, \"error\": \"...\"}"
+               : "a list of numbers or {\"error\": \"...\"}";
+  }
 
   // The batch in progress.
   struct Batch {
@@ -320,9 +332,10 @@ struct ExternalProcessSimulator::State {
     slot.started = Clock::now();
     slot.busy = false;
     slot.answered = false;
+    slot.rows.clear();
   }
 
-  std::string request(const Batch& b, std::size_t row) const {
+  std::string request(const Batch& b, std::size_t row, std::uint64_t id) const {
     std::string line;
     line.reserve(32 + 24 * static_cast<std::size_t>(b.theta->cols()));
     const auto r = static_cast<Eigen::Index>(row);
@@ -334,15 +347,47 @@ struct ExternalProcessSimulator::State {
     }
     line += "]";
     if (object) {
-      line += ", \"seed\": " + std::to_string(b.seeds[row]) + ", \"index\": " + std::to_string(b.indices[row]) + "}";
+      line += ", \"seed\": " + std::to_string(b.seeds[row]) + ", \"index\": " + std::to_string(b.indices[row]) +
+              ", \"id\": " + std::to_string(id) + "}";
     }
     line += "\n";
     return line;
   }
 
+  // True if the worker has written something (not blank) that no request asked for. Reads it.
+  static bool has_surplus_output(Slot& slot) {
+    if (!slot.process.running() || !slot.process.has_unread_output()) return false;
+    std::vector<std::string> lines;
+    slot.process.read_stdout(lines);
+    for (const auto& line : lines)
+      if (!trim(line).empty()) return true;
+    return !trim(slot.process.partial_line()).empty();
+  }
+
+  // The worker wrote more lines than it was sent requests: it is out of step. In the array protocol
+  // nothing ties a reply to its request, so every answer it gave in this batch may belong to another
+  // θ: they all count as failed. (Object protocol replies carry their request's id, so its earlier
+  // answers stand.) The worker is restarted.
+  void surplus(Batch& b, Slot& slot) {
+    const pid_t pid = slot.process.pid();
+    slot.process.kill_now();
+    if (options.protocol == ExternalProtocol::array) {
+      for (const std::size_t row : slot.rows) {
+        b.outcomes[row] = SimulationOutcome{
+            SimulationStatus::failed,
+            "the worker process (pid " + std::to_string(pid) + ") that answered " + theta_text(b, row) +
+                " wrote more lines than it was sent requests, so its answers cannot be matched to their θ (array protocol: "
+                "exactly one line per request; the object protocol's replies carry the request's id); it was restarted"};
+        if (b.y->cols() > 0) b.y->row(static_cast<Eigen::Index>(row)).setConstant(std::numeric_limits<double>::quiet_NaN());
+      }
+    }
+    slot.rows.clear();
+    ++surplus_workers;
+  }
+
   void dispatch(Slot& slot, Batch& b, std::size_t row) {
     // Output written while the worker had nothing to answer would be taken for the next reply.
-    if (slot.process.running() && slot.process.has_unread_output()) slot.process.kill_now();
+    if (has_surplus_output(slot)) surplus(b, slot);
     // A worker that has exited since its last answer (e.g. between batches) is replaced before it
     // is given a simulation, so that its death is not blamed on that θ.
     if (slot.process.running() && slot.process.exited()) note_death(slot, slot.process.finish_after_eof({}));
@@ -356,8 +401,19 @@ struct ExternalProcessSimulator::State {
     if (!slot.answered) clock_start = std::max(now, slot.started + seconds(options.startup_timeout_s));
     slot.sent = now;
     slot.deadline = clock_start + seconds(options.timeout_s);
-    // A broken pipe shows up as end of file on stdout, handled in the poll loop.
-    slot.process.send(request(b, row));
+    slot.request_id = next_request_id++;
+    if (!slot.process.send(request(b, row, slot.request_id))) {
+      // The worker closed its standard input (or has gone): it can never read this request.
+      if (slot.process.exited()) {
+        handle_exit(b, slot);
+        return;
+      }
+      const pid_t pid = slot.process.pid();
+      slot.process.kill_now();  // collects what it wrote to stderr
+      fail(b, slot, "the worker process (pid " + std::to_string(pid) + ") closed its standard input before the request for " +
+                        theta_text(b, row) + "; it was restarted" + stderr_note(slot.process.stderr_tail()));
+      note_death(slot, "closed its standard input");
+    }
   }
 
   void fail(Batch& b, Slot& slot, std::string message) {
@@ -387,10 +443,11 @@ struct ExternalProcessSimulator::State {
     ever_answered = true;
     deaths_without_answer = 0;
     if (!slot.busy) {  // a line nobody asked for: the worker is out of step
-      slot.process.kill_now();
+      surplus(b, slot);
       return false;
     }
     const std::size_t row = slot.row;
+    slot.rows.push_back(row);
     const auto garbage = [&](const std::string& why) {
       slot.process.kill_now();
       fail(b, slot, "unexpected reply to " + theta_text(b, row) + ": " + quote_line(line) + " (" + why +
@@ -398,17 +455,43 @@ struct ExternalProcessSimulator::State {
       return false;
     };
 
-    auto reply = nlohmann::json::parse(line, nullptr, false);
+    // parse_json_text bounds the nesting (a reply of a million '[' would overflow the stack).
+    const auto parse = [](const std::string& text) {
+      try {
+        return parse_json_text(text, "reply");
+      } catch (const InputError&) {
+        return nlohmann::json(nlohmann::json::value_t::discarded);
+      }
+    };
+    auto reply = parse(line);
     if (reply.is_discarded() && (line.find("NaN") != std::string::npos || line.find("Infinity") != std::string::npos))
-      reply = nlohmann::json::parse(quote_non_finite_tokens(line), nullptr, false);
-    if (reply.is_discarded()) return garbage("not JSON; expected a list of numbers or {\"error\": \"...\"}");
-    if (reply.is_object() && reply.contains("error")) {
+      reply = parse(quote_non_finite_tokens(line));
+    if (reply.is_discarded()) return garbage("not JSON; expected " + expected_reply());
+    if (options.protocol == ExternalProtocol::object) {
+      // The reply must carry the id of the request in flight: a stray or repeated line cannot be
+      // taken for another θ's answer.
+      if (!reply.is_object()) return garbage("expected " + expected_reply());
+      const auto id = reply.find("id");
+      if (id == reply.end()) return garbage("no \"id\"; expected " + expected_reply());
+      if (!id->is_number_unsigned() || id->get<std::uint64_t>() != slot.request_id)
+        return garbage("it carries the id " + printable(id->dump()) + ", the request in flight has the id " +
+                       std::to_string(slot.request_id) + ": the worker is out of step");
+      if (reply.contains("error")) {
+        const auto& e = reply["error"];
+        fail(b, slot, "the simulator reported an error for " + theta_text(b, row) + ": " +
+                          printable(e.is_string() ? e.get<std::string>() : e.dump()));
+        return true;
+      }
+      if (!reply.contains("y")) return garbage("no \"y\"; expected " + expected_reply());
+      nlohmann::json values = reply["y"];
+      reply = std::move(values);
+    } else if (reply.is_object() && reply.contains("error")) {
       const auto& e = reply["error"];
       fail(b, slot, "the simulator reported an error for " + theta_text(b, row) + ": " +
                         printable(e.is_string() ? e.get<std::string>() : e.dump()));
       return true;
     }
-    if (!reply.is_array()) return garbage("expected a list of numbers or {\"error\": \"...\"}");
+    if (!reply.is_array()) return garbage("expected " + expected_reply());
     std::vector<double> values(reply.size());
     for (std::size_t i = 0; i < reply.size(); ++i) {
       const auto value = reply_value(reply[i]);
@@ -485,6 +568,7 @@ struct ExternalProcessSimulator::State {
 
   void run(Batch& b) {
     const std::size_t n = b.outcomes.size();
+    for (auto& slot : slots) slot->rows.clear();
     std::size_t next = 0;
     std::vector<pollfd> fds;
     std::vector<std::size_t> owner;  // slot of each pollfd
@@ -555,6 +639,12 @@ struct ExternalProcessSimulator::State {
         if (slot->busy && !slot->process.running())
           fail(b, *slot, "the worker process stopped while simulating " + theta_text(b, slot->row));
     }
+    // Lines already written beyond the last reply: the worker answered more often than asked, so
+    // (array protocol) its answers in this batch are void. Later stray lines are caught when the
+    // worker is next given a request, but can no longer void this batch: use the object protocol
+    // for simulators that may write stray lines.
+    for (auto& slot : slots)
+      if (has_surplus_output(*slot)) surplus(b, *slot);
   }
 };
 
@@ -572,6 +662,9 @@ ExternalProcessSimulator::ExternalProcessSimulator(ExternalSimulatorOptions opti
   s.info.data_names = options.data_names.empty() ? default_data_names(s.data_dim) : options.data_names;
   s.info.thread_safe = true;
   s.info.options = std::move(recorded_options);
+  // How many workers and how long to wait change how, not what, is simulated: a table made with two
+  // workers fits a run with eight.
+  s.info.execution_option_keys = {"workers", "timeout_s", "startup_timeout_s"};
   s.launch.argv = options.command;
   s.launch.working_directory = options.working_directory;
   s.launch.environment = detail::worker_environment();

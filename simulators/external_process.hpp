@@ -23,28 +23,42 @@
 //
 // Protocol, one line per simulation, one simulation in flight per worker:
 //
-// | we write (one line)                                  | the worker answers (one line)         |
-// |------------------------------------------------------|---------------------------------------|
-// | "array":  [θ_1, ..., θ_P]                            | [y_1, ..., y_D]   numbers; null = NaN |
-// |                                                      | (Python's NaN/Infinity also accepted) |
-// | "object": {"theta": [...], "seed": S, "index": i}    | or {"error": "why it failed"}         |
+// | we write (one line)                                    | the worker answers (one line)       |
+// |--------------------------------------------------------|-------------------------------------|
+// | "array":  [θ_1, ..., θ_P]                              | [y_1, ..., y_D]  numbers; null = NaN|
+// |                                                        | (Python's NaN/Infinity accepted)    |
+// |                                                        | or {"error": "why it failed"}       |
+// | "object": {"theta": [...], "seed": S, "index": i,      | {"id": k, "y": [y_1, ..., y_D]}     |
+// |            "id": k}                                    | or {"id": k, "error": "why"}        |
 //
 // S is the simulation's own seed (a 64-bit unsigned integer, stream_seeds[r] of the batch): a
 // simulator that seeds its generator from S alone gives the same table for any number of workers
 // or threads. i is the simulation index within the run (the runner passes it through
-// simulate_batch_indexed; plain simulate_batch numbers the rows 0..n-1). Non-finite θ values are written as
-// null. The worker must flush stdout after each line (Python: print(..., flush=True); the
-// environment has PYTHONUNBUFFERED=1), may write anything to stderr (the last ~2 KB are kept for
-// error messages) and should exit when its stdin closes. Blank output lines are ignored.
+// simulate_batch_indexed; plain simulate_batch numbers the rows 0..n-1). k is the request's id,
+// unique for the simulator's lifetime: the reply must echo it, so that a stray, repeated or late
+// line is never taken for the answer to another θ. Non-finite θ values are written as null. The
+// worker must flush stdout after each line (Python: print(..., flush=True); the environment has
+// PYTHONUNBUFFERED=1), may write anything to stderr (the last ~2 KB are kept for error messages)
+// and should exit when its stdin closes. Blank output lines are ignored.
+//
+// Replies are matched to requests: one simulation in flight per worker, and exactly one line per
+// request. A worker that writes more lines than it was sent requests is out of step and restarted.
+// In the array protocol nothing ties a reply to its θ, so every answer it gave in the batch counts as
+// failed too (when the extra line arrives after the worker's next request has been sent, it cannot be
+// told from that request's answer: simulators that may print stray lines on stdout should use the
+// object protocol, whose ids catch it every time).
 //
 // What counts as a failed simulation (the outcome says so and names θ; the batch goes on):
 //   {"error": ...}        the message is the worker's text;
 //   a crash               the message gives the exit status and the worker's stderr; the worker
 //                         is restarted;
 //   a timeout             the worker is killed and restarted;
-//   a garbage reply       not JSON, or not a list of numbers/nulls nor {"error": ...}: the message
-//                         quotes the line (truncated); the worker is restarted (its output may be
-//                         out of step with our requests);
+//   a garbage reply       not JSON, or not a list of numbers/nulls nor {"error": ...}, or (object
+//                         protocol) without the request's id: the message quotes the line
+//                         (truncated); the worker is restarted (its output is out of step with our
+//                         requests);
+//   a closed input        the worker closed its stdin before our request: it is restarted;
+//   surplus output        more lines than requests (see above);
 //   a wrong length        a list of numbers of the wrong length: the message quotes it.
 // Errors that stop the batch (it throws; the workers in flight are killed):
 //   InputError            the command cannot be started (from the factory: "simulator.command: ...");

@@ -29,8 +29,21 @@ SpecModel build_spec_model(const Spec& spec) {
   if (model.prior->dim() != p)
     throw InputError("prior: has " + std::to_string(model.prior->dim()) + " parameters but simulator \"" +
                      model.simulator.name() + "\" takes " + std::to_string(p));
-  if (spec.observation && static_cast<std::size_t>(spec.observation->size()) != model.simulator.data_dim())
-    throw InputError("observation: has " + std::to_string(spec.observation->size()) + " values but simulator \"" +
+  if (!spec.observation_names.empty()) {
+    const ObservationFile file{spec.observation_names, *spec.observation};
+    const std::string where = "observation.file (" + spec.observation_file.string() + ")";
+    try {
+      model.observation = match_observation(file, model.simulator.info().data_names, where);
+    } catch (const InputError& e) {
+      if (spec.has_external_simulator() && !spec.simulator.contains("data_names"))
+        throw InputError(std::string(e.what()) + " (name the external simulator's outputs with simulator.data_names)");
+      throw;
+    }
+  } else {
+    model.observation = spec.observation;
+  }
+  if (model.observation && static_cast<std::size_t>(model.observation->size()) != model.simulator.data_dim())
+    throw InputError("observation: has " + std::to_string(model.observation->size()) + " values but simulator \"" +
                      model.simulator.name() + "\" produces " + std::to_string(model.simulator.data_dim()));
   if (spec.true_parameters && static_cast<std::size_t>(spec.true_parameters->size()) != p)
     throw InputError("true_parameters: has " + std::to_string(spec.true_parameters->size()) + " values but the simulator takes " +

@@ -11,11 +11,15 @@ namespace sbi::simulators {
 struct SpecModel {
   Simulator simulator;
   PriorPtr prior;
+  // The spec's observation in the simulator's data order: a list as given, a file's columns matched
+  // to the data names by its header (sbi::match_observation). Empty when the spec has none.
+  std::optional<Vector> observation;
 };
 
 // Built-in simulators use the spec's prior or, when it has none, the task's own. An external
 // simulator needs a prior in the spec (its parameter names come from there). Checks that the
-// observation and the true parameters have the simulator's dimensions.
+// observation and the true parameters have the simulator's dimensions, and matches an observation
+// file's columns to the data names (a missing or extra name is an InputError naming it).
 SpecModel build_spec_model(const Spec& spec);
 
 // The inference problem a spec describes: simulator, prior, observation (the spec's, or the CSV file

@@ -52,7 +52,8 @@ nlohmann::json NreOptions::to_json() const {
           {"max_epochs", max_epochs},
           {"patience", patience},
           {"clip_grad_norm", clip_grad_norm},
-          {"seed", seed}};
+          {"seed", seed},
+          {"mcmc", mcmc.to_json()}};
 }
 
 NreOptions NreOptions::from_json(const nlohmann::json& section, const std::string& path) {
@@ -72,6 +73,7 @@ NreOptions NreOptions::from_json(const nlohmann::json& section, const std::strin
   o.patience = static_cast<int>(r.optional_integer("patience", o.patience, 1, 1000000));
   o.clip_grad_norm = r.optional_number_in("clip_grad_norm", o.clip_grad_norm, 0.0, 1e9);
   o.seed = static_cast<std::uint64_t>(r.optional_integer("seed", static_cast<std::int64_t>(o.seed), 0));
+  if (const auto* m = r.get("mcmc")) o.mcmc = McmcOptions::from_json(*m, r.child_path("mcmc"));
   r.reject_unknown_keys();
   std::string problem;
   if (!o.is_valid(&problem)) {
@@ -95,7 +97,7 @@ Vector NreFit::log_ratio(const RowMatrix& theta, const Vector& observation, cons
   RowMatrix u = prior.to_unconstrained(theta);
   std::vector<Eigen::Index> outside;
   for (Eigen::Index r = 0; r < u.rows(); ++r)
-    if (!u.row(r).allFinite()) {
+    if (!prior.in_support(row_span(theta, r)) || !u.row(r).allFinite()) {
       outside.push_back(r);
       u.row(r).setZero();
     }

@@ -21,6 +21,7 @@
 // the stability regularisers available (spectral normalisation, a zero-centred gradient penalty).
 #include "sbi/inference/implicit_generator.hpp"
 #include "sbi/inference/standardization.hpp"
+#include "sbi/mcmc/mcmc.hpp"
 #include "sbi/nn/mlp.hpp"
 #include "sbi/optim/training_loop.hpp"
 #include "sbi/priors/prior.hpp"
@@ -45,6 +46,7 @@ struct NreOptions {
   int patience = 20;                 // epochs without a lower validation loss before stopping
   double clip_grad_norm = 5.0;       // 0 = off
   std::uint64_t seed = 1;            // weights, split, minibatches
+  McmcOptions mcmc;                  // how the posterior π(θ)·exp r(θ, y) is sampled (key "mcmc")
 
   bool is_valid(std::string* why = nullptr) const;
   nlohmann::json to_json() const;

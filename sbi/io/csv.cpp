@@ -2,13 +2,20 @@
 
 #include "sbi/core/error.hpp"
 
+#include <fcntl.h>
+#include <sys/random.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <limits>
+#include <set>
 
 namespace sbi {
 
@@ -39,8 +46,7 @@ std::vector<std::string> split_csv_line(const std::string& line) {
   return cells;
 }
 
-namespace {
-bool parse_cell(const std::string& text, double& value) {
+bool parse_csv_number(std::string_view text, double& value) {
   std::size_t begin = 0, end = text.size();
   while (begin < end && (text[begin] == ' ' || text[begin] == '\t')) ++begin;
   while (end > begin && (text[end - 1] == ' ' || text[end - 1] == '\t')) --end;
@@ -48,8 +54,10 @@ bool parse_cell(const std::string& text, double& value) {
   const char* first = text.data() + begin;
   const char* last = text.data() + end;
   if (*first == '+') ++first;
+  if (first == last) return false;
   auto [ptr, ec] = std::from_chars(first, last, value);
   if (ec == std::errc() && ptr == last) return true;
+  if (last - first > 9) return false;
   std::string lower(first, last);
   for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (lower == "nan" || lower == "-nan") { value = std::numeric_limits<double>::quiet_NaN(); return true; }
@@ -57,37 +65,122 @@ bool parse_cell(const std::string& text, double& value) {
   if (lower == "-inf" || lower == "-infinity") { value = -std::numeric_limits<double>::infinity(); return true; }
   return false;
 }
+
+std::string csv_name_problem(const std::string& name) {
+  if (name.empty()) return "a name must not be empty";
+  if (name.front() == '#') return "a name must not start with '#' (a CSV line starting with it is a comment)";
+  for (const char c : name) {
+    if (c == ',') return "a name must not contain a comma (it separates CSV columns)";
+    if (c == '"') return "a name must not contain a double quote (it quotes CSV cells)";
+    if (c == '\n' || c == '\r') return "a name must not contain a line break";
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return "a name must not contain control characters";
+  }
+  return {};
+}
+
+void check_csv_names(const Names& names, const std::string& where) {
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const std::string at = where + "[" + std::to_string(i) + "]";
+    if (const auto problem = csv_name_problem(names[i]); !problem.empty()) throw InputError(at + ": " + problem);
+    if (!seen.insert(names[i]).second) throw InputError(at + ": \"" + names[i] + "\" appears twice");
+  }
+}
+
+namespace {
+
+// Reads a file line by line with a bound on the line length.
+class LineReader {
+ public:
+  explicit LineReader(const std::filesystem::path& path) : path_(path), in_(path, std::ios::binary) {
+    if (!in_) throw FileError(path.string() + ": cannot open for reading");
+  }
+  // The next line without its '\n' (and a trailing '\r'); false at the end of the file.
+  bool next(std::string& line) {
+    line.clear();
+    for (;;) {
+      if (pos_ == size_) {
+        in_.read(buffer_, sizeof buffer_);
+        size_ = static_cast<std::size_t>(in_.gcount());
+        pos_ = 0;
+        if (size_ == 0) {
+          if (in_.bad()) throw FileError(path_.string() + ": read error");
+          if (line.empty() && !pending_) return false;
+          pending_ = false;
+          ++number_;
+          return true;
+        }
+      }
+      const char* start = buffer_ + pos_;
+      const void* newline = std::memchr(start, '\n', size_ - pos_);
+      const std::size_t take = newline ? static_cast<std::size_t>(static_cast<const char*>(newline) - start) : size_ - pos_;
+      if (line.size() + take > kMaxCsvLineBytes)
+        throw InputError(path_.string() + ":" + std::to_string(number_ + 1) + ": line longer than " +
+                         std::to_string(kMaxCsvLineBytes >> 20) + " MiB (not a CSV file?)");
+      line.append(start, take);
+      pos_ += take;
+      pending_ = true;
+      if (newline) {
+        ++pos_;
+        pending_ = false;
+        ++number_;
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        return true;
+      }
+    }
+  }
+  std::size_t line_number() const { return number_; }
+
+ private:
+  std::filesystem::path path_;
+  std::ifstream in_;
+  char buffer_[1 << 16];
+  std::size_t pos_ = 0, size_ = 0, number_ = 0;
+  bool pending_ = false;  // characters of an unterminated line have been read
+};
+
+// A cell for an error message: at most 40 characters, control characters as '?'.
+std::string shown_cell(const std::string& cell) {
+  std::string out = cell.size() > 40 ? cell.substr(0, 40) + "..." : cell;
+  for (auto& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return "\"" + out + "\"";
+}
+
 }  // namespace
 
-CsvTable read_csv(const std::filesystem::path& path, std::size_t max_rows) {
-  std::ifstream in(path);
-  if (!in) throw FileError(path.string() + ": cannot open for reading");
+CsvTable read_csv(const std::filesystem::path& path, std::size_t max_rows, bool show_content) {
+  LineReader reader(path);
   CsvTable table;
   std::string line;
-  std::size_t line_number = 0;
   std::vector<double> values;
   std::size_t rows = 0;
-  while (std::getline(in, line)) {
-    ++line_number;
-    if (line.empty() || line == "\r" || line[0] == '#') continue;
-    if (table.header.empty()) {
+  bool have_header = false;
+  while (reader.next(line)) {
+    if (line.empty() || line[0] == '#') continue;
+    if (!have_header) {
       table.header = split_csv_line(line);
+      have_header = true;
       continue;
     }
     const auto cells = split_csv_line(line);
+    const std::string at = path.string() + ":" + std::to_string(reader.line_number());
     if (cells.size() != table.header.size())
-      throw InputError(path.string() + ":" + std::to_string(line_number) + ": expected " + std::to_string(table.header.size()) +
-                       " columns (as in the header), got " + std::to_string(cells.size()));
+      throw InputError(at + ": expected " + std::to_string(table.header.size()) + " columns (as in the header), got " +
+                       std::to_string(cells.size()));
     for (std::size_t c = 0; c < cells.size(); ++c) {
       double v;
-      if (!parse_cell(cells[c], v))
-        throw InputError(path.string() + ":" + std::to_string(line_number) + ": column " + std::to_string(c + 1) + " (" +
-                         table.header[c] + "): expected a number, got \"" + cells[c] + "\"");
+      if (!parse_csv_number(cells[c], v)) {
+        if (show_content)
+          throw InputError(at + ": column " + std::to_string(c + 1) + " (" + table.header[c] + "): expected a number, got " +
+                           shown_cell(cells[c]));
+        throw InputError(at + ": column " + std::to_string(c + 1) + ": expected a number");
+      }
       values.push_back(v);
     }
     if (++rows == max_rows) break;
   }
-  if (table.header.empty()) throw InputError(path.string() + ": empty file (expected a header line and rows)");
+  if (!have_header) throw InputError(path.string() + ": empty file (expected a header line and rows)");
   table.values = Eigen::Map<RowMatrix>(values.data(), static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(table.header.size()));
   return table;
 }
@@ -107,26 +200,152 @@ void write_csv(const std::filesystem::path& path, const Names& header, const Row
   write_file_atomically(path, out);
 }
 
-std::filesystem::path temporary_path_for(const std::filesystem::path& path, const std::string& tag) {
-  auto p = path;
-  p += "." + tag + "-" + std::to_string(::getpid());
-  return p;
+// ------------------------------------------------------------------------------------------------
+// Temporary files
+
+namespace {
+
+// Temporary files of this process, for remove_temporary_files() (which may run in a signal
+// handler: fixed storage, no locks; a slot is only read once it is complete).
+constexpr int kTemporarySlots = 128;
+constexpr std::size_t kTemporaryPathBytes = 4096;
+struct TemporarySlot {
+  std::atomic<int> state{0};  // 0 free, 1 being filled or emptied, 2 holds a path
+  char path[kTemporaryPathBytes];
+};
+TemporarySlot g_temporary[kTemporarySlots];
+
+void remember_temporary_path(const std::string& path) {
+  if (path.size() >= kTemporaryPathBytes) return;
+  for (auto& slot : g_temporary) {
+    int expected = 0;
+    if (!slot.state.compare_exchange_strong(expected, 1)) continue;
+    std::memcpy(slot.path, path.c_str(), path.size() + 1);
+    slot.state.store(2);
+    return;
+  }
+  // All slots taken: reuse one whose file has gone (renamed into place by a caller that did not
+  // call forget_temporary_path). Otherwise this file is still removed by its owner, only not from a
+  // signal handler.
+  for (auto& slot : g_temporary) {
+    int expected = 2;
+    if (!slot.state.compare_exchange_strong(expected, 1)) continue;
+    if (::access(slot.path, F_OK) != 0) {
+      std::memcpy(slot.path, path.c_str(), path.size() + 1);
+      slot.state.store(2);
+      return;
+    }
+    slot.state.store(2);
+  }
 }
+
+std::uint64_t random_suffix() {
+  std::uint64_t value = 0;
+  if (::getrandom(&value, sizeof value, 0) == static_cast<ssize_t>(sizeof value)) return value;
+  // No entropy source: still unique with O_EXCL, only less hard to guess.
+  static std::atomic<std::uint64_t> counter{0};
+  const auto now = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  return (now * 0x9E3779B97F4A7C15ULL) ^ (static_cast<std::uint64_t>(::getpid()) << 32) ^ counter.fetch_add(1);
+}
+
+}  // namespace
+
+std::filesystem::path create_temporary_file(const std::filesystem::path& path, const std::string& tag, int& fd) {
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    char suffix[17];
+    std::snprintf(suffix, sizeof suffix, "%016llx", static_cast<unsigned long long>(random_suffix()));
+    auto candidate = path;
+    candidate += "." + tag + "-" + suffix;
+    fd = ::open(candidate.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (fd >= 0) {
+      remember_temporary_path(candidate.string());
+      return candidate;
+    }
+    if (errno != EEXIST) break;
+  }
+  throw FileError(path.string() + ": cannot create a temporary file next to it (" + std::strerror(errno) + ")");
+}
+
+std::filesystem::path temporary_path_for(const std::filesystem::path& path, const std::string& tag) {
+  int fd = -1;
+  auto created = create_temporary_file(path, tag, fd);
+  ::close(fd);
+  return created;
+}
+
+void forget_temporary_path(const std::filesystem::path& path) noexcept {
+  const std::string& text = path.native();
+  for (auto& slot : g_temporary) {
+    int expected = 2;
+    if (!slot.state.compare_exchange_strong(expected, 1)) continue;
+    if (std::strcmp(slot.path, text.c_str()) == 0) {
+      slot.state.store(0);
+      return;
+    }
+    slot.state.store(2);
+  }
+}
+
+void remove_temporary_files() noexcept {
+  for (auto& slot : g_temporary) {
+    int expected = 2;
+    if (!slot.state.compare_exchange_strong(expected, 1)) continue;
+    ::unlink(slot.path);
+    slot.state.store(0);
+  }
+}
+
+namespace {
+void sync_folder_of(const std::filesystem::path& path) {
+  const auto folder = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  const int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;  // best effort: the rename itself has happened
+  ::fsync(fd);
+  ::close(fd);
+}
+
+bool write_all(int fd, const char* data, std::size_t size) {
+  while (size > 0) {
+    const ssize_t n = ::write(fd, data, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+}  // namespace
 
 void write_file_atomically(const std::filesystem::path& path, const std::string& content) {
   if (path.has_parent_path() && !std::filesystem::exists(path.parent_path()))
     std::filesystem::create_directories(path.parent_path());
-  const auto tmp = temporary_path_for(path);
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) throw FileError(path.string() + ": cannot open " + tmp.string() + " for writing");
-  const bool ok = std::fwrite(content.data(), 1, content.size(), f) == content.size() && std::fflush(f) == 0 &&
-                  ::fsync(::fileno(f)) == 0;
-  std::fclose(f);
-  if (!ok) {
-    std::filesystem::remove(tmp);
-    throw FileError(path.string() + ": write failed (disk full?)");
+  int fd = -1;
+  const auto tmp = create_temporary_file(path, "tmp", fd);
+  const bool ok = write_all(fd, content.data(), content.size()) && ::fsync(fd) == 0;
+  const int write_errno = errno;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int code = ok ? errno : write_errno;
+    ::unlink(tmp.c_str());
+    forget_temporary_path(tmp);
+    throw FileError(path.string() + ": write failed (" + std::strerror(code) + ")");
   }
-  std::filesystem::rename(tmp, path);
+  forget_temporary_path(tmp);
+  sync_folder_of(path);
+}
+
+void write_atomically_with(const std::filesystem::path& path, const std::function<void(const std::filesystem::path& tmp)>& write) {
+  const auto tmp = temporary_path_for(path);
+  try {
+    write(tmp);
+    std::filesystem::rename(tmp, path);
+  } catch (...) {
+    std::error_code ignored;
+    std::filesystem::remove(tmp, ignored);
+    forget_temporary_path(tmp);
+    throw;
+  }
+  forget_temporary_path(tmp);
 }
 
 }  // namespace sbi

@@ -503,4 +503,15 @@ McmcResult run_mcmc(const McmcTarget& target, const McmcInitialDistribution& ini
   return result;
 }
 
+std::pair<nlohmann::json, McmcOptions> split_mcmc_section(const nlohmann::json& section, const std::string& path) {
+  if (!section.is_object()) throw InputError(path + ": expected an object");
+  nlohmann::json rest = section;
+  McmcOptions mcmc;
+  if (const auto it = rest.find("mcmc"); it != rest.end()) {
+    mcmc = McmcOptions::from_json(*it, path + ".mcmc");
+    rest.erase("mcmc");
+  }
+  return {rest, mcmc};
+}
+
 }  // namespace sbi

@@ -82,6 +82,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 namespace sbi {
 
@@ -174,5 +175,10 @@ struct McmcResult {
 // a finite target value is found.
 McmcResult run_mcmc(const McmcTarget& target, const McmcInitialDistribution& initial, Eigen::Index n, std::uint64_t seed,
                     const McmcOptions& options);
+
+// Splits a method's options section (a spec's "inference") into its own keys and its "mcmc" block,
+// parsed with the JSON path `path`.mcmc (defaults when absent); used by the methods whose posterior
+// is sampled by MCMC (NLE, NRE).
+std::pair<nlohmann::json, McmcOptions> split_mcmc_section(const nlohmann::json& section, const std::string& path);
 
 }  // namespace sbi

@@ -31,6 +31,17 @@ nlohmann::json MlpOptions::to_json() const {
 
 MlpOptions MlpOptions::from_json(const nlohmann::json& j) {
   MlpOptions o;
+  // Integers are checked as integers before conversion: a float like 1e300 converted to an integer
+  // type is undefined behaviour, and these options may come from a damaged file.
+  const auto integer = [&](const nlohmann::json& value, const char* what, std::int64_t high) {
+    if (!value.is_number_integer() || value.get<std::int64_t>() < 1 || value.get<std::int64_t>() > high)
+      throw InputError(std::string("MLP options: ") + what + ": expected an integer in [1, " + std::to_string(high) + "]");
+    return value.get<std::int64_t>();
+  };
+  if (!j.is_object()) throw InputError("MLP options: expected an object");
+  if (const auto w = j.find("widths"); w != j.end() && w->is_array())
+    for (const auto& width : *w) integer(width, "widths", std::int64_t{1} << 40);
+  if (const auto k = j.find("power_iterations"); k != j.end()) integer(*k, "power_iterations", 1000000);
   try {
     o.widths = j.at("widths").get<std::vector<Eigen::Index>>();
     o.activation = activation_from_string(j.at("activation").get<std::string>());

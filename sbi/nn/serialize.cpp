@@ -1,6 +1,8 @@
 #include "sbi/nn/serialize.hpp"
 
 #include "sbi/core/error.hpp"
+#include "sbi/io/checksum.hpp"
+#include "sbi/io/json_reader.hpp"
 
 #include <bit>
 #include <cstdio>
@@ -17,20 +19,8 @@ static_assert(std::endian::native == std::endian::little,
 
 constexpr char kMagic[8] = {'S', 'B', 'I', 'N', 'N', 'E', 'T', '\n'};
 
-std::uint64_t fnv1a64(const std::string& bytes) {
-  std::uint64_t hash = 0xcbf29ce484222325ULL;
-  for (const unsigned char c : bytes) {
-    hash ^= c;
-    hash *= 0x100000001b3ULL;
-  }
-  return hash;
-}
-
-std::string hex64(std::uint64_t value) {
-  char buffer[17];
-  std::snprintf(buffer, sizeof buffer, "%016llx", static_cast<unsigned long long>(value));
-  return buffer;
-}
+// A non-negative integer field of the header (no conversion of floats or negatives).
+std::uint64_t header_unsigned(const nlohmann::json& entry, const char* key, const std::filesystem::path& path);
 
 template <class T>
 constexpr const char* scalar_name() {
@@ -59,6 +49,13 @@ std::vector<NamedTensor<T>> tensors_of(const BasicMlp<T>& network) {
 
 [[noreturn]] void fail(const std::filesystem::path& path, const std::string& problem) {
   throw FileError("network file " + path.string() + ": " + problem);
+}
+
+std::uint64_t header_unsigned(const nlohmann::json& entry, const char* key, const std::filesystem::path& path) {
+  const auto it = entry.find(key);
+  if (it == entry.end() || !(it->is_number_unsigned() || (it->is_number_integer() && it->get<std::int64_t>() >= 0)))
+    fail(path, std::string("malformed header (\"") + key + "\" is missing or not a non-negative integer)");
+  return it->get<std::uint64_t>();
 }
 
 }  // namespace
@@ -109,16 +106,17 @@ TensorFile<T> read_tensor_file(const std::filesystem::path& path, const std::str
   if (header_length > bytes.size() - 16) fail(path, "truncated inside the JSON header");
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(bytes.begin() + 16, bytes.begin() + 16 + static_cast<std::ptrdiff_t>(header_length));
-  } catch (const nlohmann::json::exception& e) {
+    header = parse_json_text(bytes.substr(16, header_length), "header");
+  } catch (const InputError& e) {
     fail(path, std::string("corrupted JSON header (") + e.what() + ")");
   }
   TensorFile<T> file;
   file.path = path;
   try {
+    if (!header.is_object()) fail(path, "malformed header (not a JSON object)");
     if (header.at("format").get<std::string>() != "sbi-nn") fail(path, "not an sbi-nn file");
-    const int version = header.at("format_version").get<int>();
-    if (version > kNetworkFormatVersion)
+    const std::uint64_t version = header_unsigned(header, "format_version", path);
+    if (version > static_cast<std::uint64_t>(kNetworkFormatVersion))
       fail(path, "format version " + std::to_string(version) + " was written by a newer sbi++; this build reads up to version " +
                      std::to_string(kNetworkFormatVersion));
     if (version < 1) fail(path, "invalid format version " + std::to_string(version));
@@ -127,7 +125,7 @@ TensorFile<T> read_tensor_file(const std::filesystem::path& path, const std::str
     const std::string scalar = header.at("scalar").get<std::string>();
     if (scalar != "f32" && scalar != "f64") fail(path, "unknown scalar type '" + scalar + "'");
     const std::size_t scalar_size = scalar == "f32" ? 4 : 8;
-    const auto data_bytes = header.at("data_bytes").get<std::uint64_t>();
+    const auto data_bytes = header_unsigned(header, "data_bytes", path);
     const std::size_t data_start = 16 + header_length;
     if (bytes.size() - data_start < data_bytes)
       fail(path, "truncated: data block has " + std::to_string(bytes.size() - data_start) + " of " + std::to_string(data_bytes) + " bytes");
@@ -135,26 +133,31 @@ TensorFile<T> read_tensor_file(const std::filesystem::path& path, const std::str
     if (header.at("checksum").get<std::string>() != "fnv1a64:" + hex64(fnv1a64(data)))
       fail(path, "corrupted: checksum of the data block does not match");
     file.options = header.at("options");
+    const std::uint64_t scalars = data_bytes / scalar_size;
+    file.scalars = scalars;
+    if (!header.at("tensors").is_array()) fail(path, "malformed header (\"tensors\" is not a list)");
     for (const auto& entry : header.at("tensors")) {
-      const auto rows = entry.at("rows").get<Eigen::Index>();
-      const auto cols = entry.at("cols").get<Eigen::Index>();
-      const auto offset = entry.at("offset").get<std::uint64_t>();
-      if (rows < 0 || cols < 0 || (rows > 0 && cols > static_cast<Eigen::Index>(data_bytes) / rows))
-        fail(path, "corrupted: tensor " + entry.at("name").get<std::string>() + " has an impossible shape");
-      const std::uint64_t length = static_cast<std::uint64_t>(rows * cols) * scalar_size;
-      if (offset > data_bytes || length > data_bytes - offset)
-        fail(path, "corrupted: tensor " + entry.at("name").get<std::string>() + " lies outside the data block");
-      ad::Matrix<T> m(rows, cols);
+      if (!entry.is_object()) fail(path, "malformed header (a tensor entry is not an object)");
+      const std::string name = entry.at("name").get<std::string>();
+      const std::uint64_t rows = header_unsigned(entry, "rows", path);
+      const std::uint64_t cols = header_unsigned(entry, "cols", path);
+      const std::uint64_t offset = header_unsigned(entry, "offset", path);
+      if (offset > data_bytes || rows > scalars || cols > scalars || (cols != 0 && rows > scalars / cols) ||
+          rows * cols * scalar_size > data_bytes - offset)
+        fail(path, "corrupted: tensor " + name + " lies outside the data block");
+      const std::uint64_t length = rows * cols * scalar_size;
+      const auto r = static_cast<Eigen::Index>(rows), c = static_cast<Eigen::Index>(cols);
+      ad::Matrix<T> m(r, c);
       if (scalar_size == 4) {
-        Eigen::MatrixXf raw(rows, cols);
-        std::memcpy(raw.data(), data.data() + offset, length);
+        Eigen::MatrixXf raw(r, c);
+        if (length) std::memcpy(raw.data(), data.data() + offset, length);
         m = raw.cast<T>();
       } else {
-        Eigen::MatrixXd raw(rows, cols);
-        std::memcpy(raw.data(), data.data() + offset, length);
+        Eigen::MatrixXd raw(r, c);
+        if (length) std::memcpy(raw.data(), data.data() + offset, length);
         m = raw.cast<T>();
       }
-      file.tensors[entry.at("name").get<std::string>()] = std::move(m);
+      if (!file.tensors.emplace(name, std::move(m)).second) fail(path, "corrupted: tensor " + name + " appears twice");
     }
   } catch (const nlohmann::json::exception& e) {
     fail(path, std::string("malformed header (") + e.what() + ")");
@@ -190,6 +193,15 @@ BasicMlp<T> load_mlp(const std::filesystem::path& path) {
     options = MlpOptions::from_json(file.options);
   } catch (const InputError& e) {
     file.fail(e.what());
+  }
+  // Every weight of the architecture comes from the data block: an architecture larger than the
+  // block is refused before anything is allocated for it.
+  std::uint64_t needed = 0;
+  for (std::size_t k = 0; k + 1 < options.widths.size(); ++k) {
+    const auto in = static_cast<std::uint64_t>(options.widths[k]), out = static_cast<std::uint64_t>(options.widths[k + 1]);
+    if (in > file.scalars || out > file.scalars || in * out > file.scalars || needed + in * out + out > file.scalars)
+      file.fail("corrupted: the architecture in the header needs more weights than the data block holds");
+    needed += in * out + out;
   }
   BasicMlp<T> network(options, 0);
   for (std::size_t k = 0; k < network.layers().size(); ++k) {

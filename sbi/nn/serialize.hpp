@@ -52,6 +52,7 @@ struct TensorFile {
   std::filesystem::path path;
   nlohmann::json options;                          // the header's "options"
   std::map<std::string, ad::Matrix<T>> tensors;    // converted to T if stored in the other type
+  std::uint64_t scalars = 0;                       // numbers in the data block (bounds any architecture)
   // The tensor `name` with the given shape; FileError naming the file if missing or misshapen.
   const ad::Matrix<T>& take(const std::string& name, Eigen::Index rows, Eigen::Index cols) const;
   // FileError naming the file, for problems found by the caller.

@@ -1,6 +1,7 @@
 #include "sbi/priors/prior.hpp"
 
 #include "sbi/core/error.hpp"
+#include "sbi/io/csv.hpp"
 #include "sbi/io/json_reader.hpp"
 
 #include <Eigen/Cholesky>
@@ -25,6 +26,7 @@ Names default_names(const Names& given, std::size_t dim) {
     if (given.size() != dim)
       throw InputError("prior: " + std::to_string(given.size()) + " names for " +
                        std::to_string(dim) + " parameters");
+    check_csv_names(given, "prior: names");
     return given;
   }
   Names names;
@@ -340,6 +342,8 @@ PriorPtr prior_from_json(const nlohmann::json& spec, const std::string& path) {
   std::set<std::string> seen;
   auto check_name = [&](const std::string& name, const std::string& where) {
     if (name.empty()) throw InputError(where + ": expected a non-empty name");
+    // Names become CSV column headers (samples.csv, tables): they must read back as themselves.
+    if (const auto problem = csv_name_problem(name); !problem.empty()) throw InputError(where + ": " + problem);
     if (!seen.insert(name).second) throw InputError(where + ": duplicate parameter name \"" + name + "\"");
   };
   for (std::size_t i = 0; i < spec.size(); ++i) {

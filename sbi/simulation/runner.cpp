@@ -233,13 +233,14 @@ SimulationSummary simulate_from_prior(const Simulator& simulator, const Prior& p
     const double chunk_seconds = seconds_since(chunk_start);
 
     chunk.indices.clear();
+    chunk.failed = chunk.non_finite = chunk.dropped = chunk.redraws = 0;
     std::vector<Eigen::Index> keep;
     keep.reserve(rows);
     std::size_t stop_at = rows;
     for (std::size_t r = 0; r < rows; ++r) {
-      summary.failed += work.failures[r];
-      summary.non_finite += work.non_finite[r];
-      summary.redraws += work.attempts[r] > 0 ? work.attempts[r] - 1 : 0;
+      chunk.failed += work.failures[r];
+      chunk.non_finite += work.non_finite[r];
+      chunk.redraws += work.attempts[r] > 0 ? work.attempts[r] - 1 : 0;
       const auto& outcome = work.outcomes[r];
       if (!outcome.ok() && summary.first_failure.empty())
         summary.first_failure = failure_message(simulator, row_span(work.theta, static_cast<Eigen::Index>(r)), work.first_index + r, outcome);
@@ -249,9 +250,13 @@ SimulationSummary simulate_from_prior(const Simulator& simulator, const Prior& p
         stop_at = r;
         break;
       } else {
-        ++summary.dropped;
+        ++chunk.dropped;
       }
     }
+    summary.failed += chunk.failed;
+    summary.non_finite += chunk.non_finite;
+    summary.redraws += chunk.redraws;
+    summary.dropped += chunk.dropped;
     chunk.indices.reserve(keep.size());
     chunk.theta.resize(static_cast<Eigen::Index>(keep.size()), work.theta.cols());
     chunk.y.resize(static_cast<Eigen::Index>(keep.size()), work.y.cols());
@@ -262,7 +267,8 @@ SimulationSummary simulate_from_prior(const Simulator& simulator, const Prior& p
     }
     summary.kept += keep.size();
     summary.next_index = work.first_index + stop_at;
-    if (!keep.empty()) sink(chunk);
+    chunk.next_index = summary.next_index;
+    sink(chunk);
     if (stop_at < rows) {
       summary.seconds = seconds_since(start);
       throw SimulationError(failure_message(simulator, row_span(work.theta, static_cast<Eigen::Index>(stop_at)),

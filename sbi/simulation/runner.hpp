@@ -40,11 +40,17 @@ struct SimulationOptions {
   bool is_valid(std::string* why = nullptr) const;
 };
 
-// A contiguous block of finished simulations, in index order.
+// A contiguous block of finished simulations, in index order, with what happened to the simulations
+// that were not kept (so that a table written chunk by chunk records exact counts at every moment).
 struct SimulationChunk {
   std::vector<std::uint64_t> indices;  // simulation index of each kept row
   RowMatrix theta;
   RowMatrix y;
+  std::uint64_t next_index = 0;        // first index after the chunk (kept or not); 0 = not given
+  std::size_t failed = 0;              // as in SimulationSummary, for this chunk's indices
+  std::size_t non_finite = 0;
+  std::size_t dropped = 0;
+  std::size_t redraws = 0;
 };
 
 struct SimulationSummary {
@@ -63,7 +69,9 @@ struct SimulationSummary {
 };
 
 // Draws θ_i from the prior and simulates indices [first_index, first_index + n). Each finished
-// chunk is passed to `sink` in index order (write it out, append it to a table, ...).
+// chunk is passed to `sink` in index order (write it out, append it to a table, ...), also a chunk
+// whose simulations all failed (no rows; its counts), and under FailurePolicy::fail the rows before
+// the failing simulation (with the failure counted) before SimulationError is thrown.
 SimulationSummary simulate_from_prior(const Simulator& simulator, const Prior& prior, std::size_t n,
                                       std::uint64_t seed, std::uint64_t first_index,
                                       const SimulationOptions& options,

@@ -37,6 +37,9 @@ struct SimulatorInfo {
   bool thread_safe = true;
   // Options the simulator was built with, recorded in tables and posteriors.
   nlohmann::json options = nlohmann::json::object();
+  // Keys of `options` that change how, not what, it simulates (worker counts, timeouts): left out
+  // when a table is matched to its simulator (simulator_options_hash, check_table_fits).
+  Names execution_option_keys = {};
 
   std::size_t parameter_dim() const { return parameter_names.size(); }
   std::size_t data_dim() const { return data_names.size(); }
@@ -77,7 +80,8 @@ class SimulatorModel {
 class Simulator {
  public:
   Simulator() = default;
-  explicit Simulator(std::shared_ptr<const SimulatorModel> model) : model_(std::move(model)) {}
+  // Checks the model's names (check_simulator_names); InputError if one cannot be a CSV column.
+  explicit Simulator(std::shared_ptr<const SimulatorModel> model);
 
   const SimulatorInfo& info() const { return model_->info(); }
   const std::string& name() const { return info().name; }
@@ -161,5 +165,15 @@ Simulator make_simulator(SimulatorInfo info, F f) {
 
 // "θ = (alpha=0.5, beta=0.02)" for error messages.
 std::string describe_theta(const Names& names, ConstRow theta);
+
+// Throws InputError unless every parameter and data name can be a CSV column that reads back as
+// itself (sbi::csv_name_problem) and no name repeats within the parameters or within the data.
+void check_simulator_names(const SimulatorInfo& info);
+
+// "fnv1a64:<16 hex digits>" of the options without their execution settings: two simulators with the
+// same name and hash simulate the same thing.
+std::string simulator_options_hash(const SimulatorInfo& info);
+// `options` without `execution_option_keys` (the part that identifies what is simulated).
+nlohmann::json identity_options(const nlohmann::json& options, const Names& execution_option_keys);
 
 }  // namespace sbi

@@ -4,25 +4,90 @@
 #include "sbi/io/csv.hpp"
 #include "sbi/io/json_reader.hpp"
 
+#include <algorithm>
+#include <cctype>
+#include <cmath>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 namespace sbi {
 
-Vector read_observation_csv(const std::filesystem::path& path) {
-  const CsvTable csv = read_csv(path);
-  if (csv.values.rows() != 1)
-    throw InputError(path.string() + ": expected a header line and exactly one row (the observation), got " +
-                     std::to_string(csv.values.rows()) + " rows");
-  if (!csv.values.allFinite()) throw InputError(path.string() + ": the observation has non-finite values");
-  return csv.values.row(0).transpose();
+namespace {
+
+// A header name fit to quote in a message: short and made of name characters. Anything else in a
+// file that someone pointed us at (a password file, a key) stays out of the message.
+std::string shown_header_name(const std::string& name) {
+  if (name.empty() || name.size() > 64) return {};
+  for (const char c : name) {
+    const auto u = static_cast<unsigned char>(c);
+    if (!(std::isalnum(u) || c == '_' || c == '-' || c == '.' || c == ' ' || c == '[' || c == ']' || c == '(' || c == ')'))
+      return {};
+  }
+  return "\"" + name + "\"";
 }
 
+std::string joined(const Names& names) {
+  std::string text;
+  for (std::size_t i = 0; i < names.size() && i < 12; ++i) text += (i ? ", " : "") + names[i];
+  if (names.size() > 12) text += ", ... (" + std::to_string(names.size()) + " in all)";
+  return text;
+}
+
+std::string trimmed(const std::string& s) {
+  const auto begin = s.find_first_not_of(" \t");
+  if (begin == std::string::npos) return {};
+  return s.substr(begin, s.find_last_not_of(" \t") - begin + 1);
+}
+
+}  // namespace
+
+ObservationFile read_observation_file(const std::filesystem::path& path) {
+  const CsvTable csv = read_csv(path, 2, /*show_content=*/false);
+  if (csv.values.rows() != 1)
+    throw InputError(path.string() + ": expected a header line and exactly one row (the observation), got " +
+                     (csv.values.rows() == 0 ? std::string("no row") : std::string("more than one")));
+  ObservationFile file;
+  for (const auto& name : csv.header) file.names.push_back(trimmed(name));
+  file.values = csv.values.row(0).transpose();
+  for (Eigen::Index i = 0; i < file.values.size(); ++i)
+    if (!std::isfinite(file.values[i]))
+      throw InputError(path.string() + ": column " + std::to_string(i + 1) + " of the observation is not a finite number");
+  return file;
+}
+
+Vector match_observation(const ObservationFile& file, const Names& data_names, const std::string& where) {
+  std::map<std::string, std::size_t> column_of;
+  for (std::size_t c = 0; c < file.names.size(); ++c) {
+    const auto& name = file.names[c];
+    const std::string shown = shown_header_name(name);
+    const std::string column = "column " + std::to_string(c + 1) + " of the header" + (shown.empty() ? "" : " (" + shown + ")");
+    if (std::find(data_names.begin(), data_names.end(), name) == data_names.end())
+      throw InputError(where + ": " + column + " is not a data name; the data are: " + joined(data_names));
+    if (!column_of.emplace(name, c).second) throw InputError(where + ": " + column + " repeats an earlier column");
+  }
+  Vector values(static_cast<Eigen::Index>(data_names.size()));
+  for (std::size_t k = 0; k < data_names.size(); ++k) {
+    const auto it = column_of.find(data_names[k]);
+    if (it == column_of.end())
+      throw InputError(where + ": the header has no column \"" + data_names[k] + "\"; the data are: " + joined(data_names));
+    values[static_cast<Eigen::Index>(k)] = file.values[static_cast<Eigen::Index>(it->second)];
+  }
+  return values;
+}
+
+Vector read_observation_csv(const std::filesystem::path& path, const Names& data_names) {
+  return match_observation(read_observation_file(path), data_names, path.string());
+}
+
+Vector read_observation_csv(const std::filesystem::path& path) { return read_observation_file(path).values; }
+
 namespace {
-Vector read_observation(const nlohmann::json& value, const std::filesystem::path& directory, const std::string& path) {
+void read_observation(const nlohmann::json& value, const std::filesystem::path& directory, const std::string& path, Spec& spec) {
   if (value.is_array()) {
     const auto numbers = json_number_list_at(value, path);
-    return Eigen::Map<const Vector>(numbers.data(), static_cast<Eigen::Index>(numbers.size()));
+    spec.observation = Eigen::Map<const Vector>(numbers.data(), static_cast<Eigen::Index>(numbers.size()));
+    return;
   }
   if (value.is_object()) {
     JsonObjectReader reader(value, path);
@@ -30,7 +95,11 @@ Vector read_observation(const nlohmann::json& value, const std::filesystem::path
     reader.reject_unknown_keys();
     const std::filesystem::path resolved = directory / file;  // an absolute file name replaces directory
     try {
-      return read_observation_csv(resolved);
+      ObservationFile contents = read_observation_file(resolved);
+      spec.observation = std::move(contents.values);
+      spec.observation_names = std::move(contents.names);
+      spec.observation_file = resolved;
+      return;
     } catch (const std::exception& e) {
       throw InputError(path + ".file: " + e.what());
     }
@@ -57,10 +126,15 @@ Spec parse_spec(const nlohmann::json& document, const std::filesystem::path& dir
 
   if (const auto* prior = top.get("prior")) spec.prior = prior_from_json(*prior, "prior");
 
-  if (const auto* observation = top.get("observation")) spec.observation = read_observation(*observation, directory, "observation");
+  if (const auto* observation = top.get("observation")) read_observation(*observation, directory, "observation", spec);
   if (const auto* truth = top.get("true_parameters")) {
     const auto numbers = json_number_list_at(*truth, "true_parameters", spec.prior ? spec.prior->dim() : 0);
     spec.true_parameters = Eigen::Map<const Vector>(numbers.data(), static_cast<Eigen::Index>(numbers.size()));
+  }
+  if (top.get("reference_posterior")) {
+    const std::string file = top.optional_string("reference_posterior", "");
+    if (file.empty()) throw InputError("reference_posterior: expected the name of a CSV file of posterior samples");
+    spec.reference_posterior = std::filesystem::path(file).is_absolute() ? std::filesystem::path(file) : directory / file;
   }
   spec.seed = static_cast<std::uint64_t>(top.optional_integer("seed", 1, 0));
 
@@ -84,9 +158,15 @@ Spec parse_spec(const nlohmann::json& document, const std::filesystem::path& dir
 }
 
 Spec read_spec(const std::filesystem::path& path) {
-  std::ifstream in(path);
+  // A spec is small; a bound keeps /dev/zero or a wrong multi-gigabyte file from filling the memory.
+  constexpr std::size_t kMaxSpecBytes = std::size_t{64} << 20;
+  std::ifstream in(path, std::ios::binary);
   if (!in) throw FileError(path.string() + ": cannot open the spec");
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string text(kMaxSpecBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > kMaxSpecBytes)
+    throw InputError(path.string() + ": larger than " + std::to_string(kMaxSpecBytes >> 20) + " MiB; not a spec");
   const nlohmann::json document = parse_json_text(text, path.string(), /*allow_comments=*/true);
   try {
     return parse_spec(document, path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path());

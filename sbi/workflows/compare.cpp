@@ -2,6 +2,7 @@
 
 #include "sbi/core/error.hpp"
 #include "sbi/diagnostics/c2st.hpp"
+#include "sbi/diagnostics/calibration_report.hpp"
 #include "sbi/diagnostics/summaries.hpp"
 #include "sbi/io/csv.hpp"
 #include "sbi/util/clock.hpp"
@@ -73,6 +74,17 @@ nlohmann::json CompareReport::to_json() const {
                             {"options", m.options},
                             {"details", m.diagnostics}};
     entry["c2st"] = m.c2st ? nlohmann::json(*m.c2st) : nlohmann::json(nullptr);
+    if (settings.calibration_draws > 0) {
+      if (m.calibration) {
+        nlohmann::json c = m.calibration->to_json();
+        // The per-draw ranks belong in a calibration report, not in the comparison's summary.
+        for (const char* key : {"draw_index", "ranks", "rank_fractions", "hpd_ranks", "tarp_f"}) c.erase(key);
+        entry["calibration"] = c;
+      } else {
+        entry["calibration"] = nullptr;
+        entry["calibration_note"] = m.calibration_note;
+      }
+    }
     list.push_back(entry);
   }
   report["methods"] = list;
@@ -154,6 +166,22 @@ std::string CompareReport::markdown() const {
     md << "\n";
   }
   if (!any_abc) md << "(no ABC method in this comparison)\n\n";
+  if (settings.calibration_draws > 0) {
+    md << "## Calibration\n\n";
+    std::vector<std::pair<std::string, const CalibrationResult*>> checked;
+    for (const auto& m : methods)
+      if (m.calibration) checked.emplace_back(m.name, &*m.calibration);
+    if (!checked.empty()) {
+      md << calibration_comparison_markdown(checked) << "\n";
+      if (coverage_plot_note.empty())
+        md << "![expected coverage of highest-posterior-density regions per method](coverage_comparison.png)\n\n";
+      else
+        md << coverage_plot_note << "\n\n";
+    }
+    for (const auto& m : methods)
+      if (!m.calibration) md << "- " << m.name << ": " << m.calibration_note << "\n";
+    md << "\n";
+  }
   md << "## Corner plot\n\n";
   if (corner_plot_note.empty())
     md << "![corner plot: pairwise scatter of 400 draws per method" << (settings.reference ? " and the reference" : "")
@@ -250,6 +278,23 @@ CompareReport compare_methods(const std::vector<CompareEntry>& entries, const In
     compared.simulation_seconds = table_method ? report.shared_table_seconds : 0.0;
     compared.seconds = run.training_seconds + compared.simulation_seconds;
     if (!folder.empty()) write_csv(folder / ("samples_" + method.name + ".csv"), names, compared.samples);
+    if (settings.calibration_draws > 0) {
+      if (run.posterior.info().amortized) {
+        CalibrationOptions calibration;
+        calibration.draws = settings.calibration_draws;
+        calibration.posterior_samples = settings.calibration_samples;
+        calibration.seed = settings.seed;
+        calibration.threads = settings.threads;
+        compared.calibration = run_calibration(run.posterior, problem.simulator, calibration, callbacks);
+        if (compared.calibration->interrupted) {
+          report.methods.push_back(std::move(compared));
+          report.interrupted = true;
+          break;
+        }
+      } else {
+        compared.calibration_note = "made for one observation: not checked here (sbi diagnose DIR --calibration N --rerun re-runs it per draw)";
+      }
+    }
     report.methods.push_back(std::move(compared));
     if (run.interrupted) {
       report.interrupted = true;
@@ -281,6 +326,10 @@ CompareReport compare_methods(const std::vector<CompareEntry>& entries, const In
     if (settings.reference) sets.emplace_back("reference", &*settings.reference);
     for (const auto& m : report.methods) sets.emplace_back(m.name, &m.samples);
     report.corner_plot_note = make_corner_plot(folder, names, sets, settings.seed);
+    std::vector<std::pair<std::string, const CalibrationResult*>> checked;
+    for (const auto& m : report.methods)
+      if (m.calibration) checked.emplace_back(m.name, &*m.calibration);
+    if (!checked.empty()) report.coverage_plot_note = write_coverage_comparison_plot(checked, folder);
   }
   report.seconds = seconds_since(wall_start);
   if (!folder.empty()) {

@@ -11,6 +11,7 @@
 // budget. Each method draws `samples` posterior draws for the observation; accuracy is C2ST against a
 // reference posterior when one is given (the sbibm protocol), else MMD² between every pair of methods.
 // The folder receives samples_<method>.csv, report.json, report.md and corner.png (with gnuplot).
+#include "sbi/diagnostics/calibration.hpp"
 #include "sbi/workflows/run.hpp"
 
 #include <nlohmann/json.hpp>
@@ -37,6 +38,11 @@ struct CompareSettings {
   std::string spec_source{};                // for the report
   std::string observation_source = "the spec";
   std::optional<Vector> true_parameters{};  // shown in the summaries when known
+  // Calibration per method (sbi/diagnostics/calibration.hpp) on this many prior-predictive draws
+  // with L = calibration_samples posterior draws each; 0 = none. Methods made for one observation
+  // (ABC) are not checked (that would re-run them per draw; `sbi diagnose --calibration --rerun`).
+  std::size_t calibration_draws = 0;
+  Eigen::Index calibration_samples = 300;
 };
 
 struct ComparedMethod {
@@ -49,6 +55,8 @@ struct ComparedMethod {
   nlohmann::json options{};
   nlohmann::json diagnostics{};
   std::optional<double> c2st{};
+  std::optional<CalibrationResult> calibration{};
+  std::string calibration_note{};           // why it was not checked, when it was not
 };
 
 struct CompareReport {
@@ -62,6 +70,7 @@ struct CompareReport {
   double seconds = 0;
   std::string created{};
   std::string corner_plot_note{};           // empty when corner.png was drawn
+  std::string coverage_plot_note{};         // empty when coverage_comparison.png was drawn (calibration on)
   bool interrupted = false;
 
   // "npe C2ST 0.612, 10000 simulations, 12.3 s" per method, one per line.

@@ -6,23 +6,12 @@
 
 namespace sbi {
 
-TableMetadata table_metadata_for(const Simulator& simulator, std::uint64_t seed, FailurePolicy policy) {
-  TableMetadata metadata;
-  metadata.simulator = simulator.name();
-  metadata.simulator_options = simulator.info().options;
-  metadata.parameter_names = simulator.info().parameter_names;
-  metadata.data_names = simulator.info().data_names;
-  metadata.seed = seed;
-  metadata.failure_policy = to_string(policy);
-  return metadata;
-}
-
 PriorTableRun simulate_prior_table(const Simulator& simulator, const Prior& prior, const PriorTableSettings& settings,
                                    const TrainingCallbacks& callbacks) {
   if (prior.dim() != simulator.parameter_dim())
     throw InputError("the prior has " + std::to_string(prior.dim()) + " parameters, simulator \"" + simulator.name() + "\" takes " +
                      std::to_string(simulator.parameter_dim()));
-  const TableMetadata metadata = table_metadata_for(simulator, settings.seed, settings.failure_policy);
+  const TableMetadata metadata = TableMetadata::for_simulator(simulator.info(), settings.seed, settings.failure_policy);
   SimulationOptions options;
   options.threads = settings.threads;
   options.failure_policy = settings.failure_policy;
@@ -44,20 +33,6 @@ PriorTableRun simulate_prior_table(const Simulator& simulator, const Prior& prio
   run.table.metadata.dropped = run.summary.dropped;
   run.table.metadata.redraws = run.summary.redraws;
   return run;
-}
-
-void check_table_fits(const TableMetadata& metadata, const SimulatorInfo& simulator, const std::string& where) {
-  auto list = [](const Names& names) {
-    std::string text;
-    for (const auto& n : names) text += (text.empty() ? "" : ", ") + n;
-    return text;
-  };
-  if (metadata.parameter_names != simulator.parameter_names || metadata.data_names != simulator.data_names)
-    throw InputError(where + ": the table's columns (parameters " + list(metadata.parameter_names) + "; data " + list(metadata.data_names) +
-                     ") do not fit simulator \"" + simulator.name + "\" (parameters " + list(simulator.parameter_names) + "; data " +
-                     list(simulator.data_names) + ")");
-  if (!metadata.simulator.empty() && metadata.simulator != simulator.name)
-    throw InputError(where + ": the table was simulated by \"" + metadata.simulator + "\", not by \"" + simulator.name + "\"");
 }
 
 }  // namespace sbi

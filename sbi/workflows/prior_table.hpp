@@ -32,17 +32,10 @@ struct PriorTableRun {
   SimulationSummary summary;                      // summary.interrupted: stopped by callbacks.stop
 };
 
-// Metadata of a table simulated by `simulator` with `seed` (names, simulator identity, policy).
-TableMetadata table_metadata_for(const Simulator& simulator, std::uint64_t seed, FailurePolicy policy);
-
 // Simulates settings.simulations rows from the prior. Progress goes to callbacks (stage "simulate",
 // unit "sim"); callbacks.stop stops after the simulations in flight, with the finished rows kept
 // (and published in settings.write_to).
 PriorTableRun simulate_prior_table(const Simulator& simulator, const Prior& prior, const PriorTableSettings& settings,
                                    const TrainingCallbacks& callbacks = {});
-
-// Checks that a table was made by `simulator`: the same parameter and data names (in order) and, when
-// the table records one, the same simulator name. Throws InputError naming `where`.
-void check_table_fits(const TableMetadata& metadata, const SimulatorInfo& simulator, const std::string& where);
 
 }  // namespace sbi

@@ -67,7 +67,11 @@ MethodRun run_method(const Method& method, const nlohmann::json& options, const 
       if (problem.simulator) check_table_fits(settings.table->metadata, problem.simulator.info(), settings.table_source.empty() ? "the table" : settings.table_source);
       input.table = settings.table;
       provenance.table = settings.table_source.empty() ? "given" : settings.table_source;
-      if (provenance.simulator.empty()) provenance.simulator = settings.table->metadata.simulator;
+      if (provenance.simulator.empty()) {
+        // The table's simulator, with its options (a built-in simulator is not identified by its name alone).
+        provenance.simulator = settings.table->metadata.simulator;
+        provenance.simulator_options = settings.table->metadata.simulator_options;
+      }
     } else {
       if (!problem.simulator) throw InputError("method \"" + method.name + "\" needs a table or a simulator to simulate one");
       simulated = simulate_prior_table(problem.simulator, *problem.prior,

@@ -90,6 +90,27 @@ TEST_CASE("sbi compare without a reference reports MMD² between methods, and wi
   std::filesystem::remove_all(no_plot);
 }
 
+TEST_CASE("sbi compare --calibration adds a calibration table per amortised method and says why the others are not checked", "[compare][calibration][cli]") {
+  const auto dir = cli_scratch_dir("compare_calibration");
+  const auto r = run_cli("compare '" + kTestSpec + "' --methods npe,rejection --budget 500 -n 500 --calibration 60 -o '" + dir.string() +
+                         "' --quiet --options npe='{\"max_epochs\": 20, \"density_estimator\": {\"type\": \"maf\", \"transforms\": 2, \"hidden\": [16]}}'");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto report = nlohmann::json::parse(read_text(dir / "report.json"));
+  REQUIRE(report["methods"].size() == 2);
+  const auto& npe = report["methods"][0];
+  const auto& rejection = report["methods"][1];
+  REQUIRE(npe["calibration"].is_object());
+  CHECK(npe["calibration"]["draws"] == 60);
+  CHECK(npe["calibration"].contains("verdict"));
+  CHECK(rejection["calibration"].is_null());
+  CHECK_THAT(rejection["calibration_note"].get<std::string>(), Catch::Contains("one observation"));
+  const std::string md = read_text(dir / "report.md");
+  CHECK(md.find("## Calibration") != std::string::npos);
+  if (gnuplot_available()) CHECK(std::filesystem::exists(dir / "coverage_comparison.png"));
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("sbi compare rejects an unknown method with a clear message", "[abc][compare][cli]") {
   const auto dir = cli_scratch_dir("compare_bad");
   auto r = run_cli("compare '" + kSpec + "' --methods rejection,nuts --budget 100 -o '" + dir.string() + "'");

@@ -1,8 +1,11 @@
 #include "cli_runner.hpp"
 
+#include "sbi/random/rng.hpp"
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <fstream>
 #include <utility>
 #include <vector>
@@ -28,8 +31,11 @@ TEST_CASE("sbi infer trains, saves and samples; sbi sample reproduces the draws 
   const auto r = run_cli("infer " + (dir / "spec.json").string() + " -o " + posterior.string() + " --quiet");
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::Contains("posterior saved to") && Catch::Contains("theta_1") && Catch::Contains("in 95%"));
-  for (const char* file : {"posterior.json", "generator.sbinn", "discriminator.sbinn", "training_curve.csv", "samples.csv", "table.sbt"})
+  for (const char* file : {"posterior.json", "generator.sbinn", "discriminator.sbinn", "training_curve.csv", "samples.csv", "table.sbt",
+                           "calibration/calibration.json", "calibration/calibration.md"})
     CHECK(fs::exists(posterior / file));
+  // The quick calibration check ran on the amortised posterior and said what it found.
+  CHECK_THAT(r.out, Catch::Contains("calibration (quick check, 300 simulated cases"));
   // The spec's observation, seed 3 (the spec's seed), 500 draws: the same file as infer wrote.
   std::ofstream(dir / "obs.csv") << "data_1,data_2\n0.4,-0.2\n";
   const auto s = run_cli("sample " + posterior.string() + " --observation " + (dir / "obs.csv").string() +
@@ -69,6 +75,10 @@ TEST_CASE("sbi infer runs every registered method; sbi sample reproduces each fr
   const std::vector<std::pair<std::string, std::string>> methods = {
       {"lfvi", R"("method": "lfvi", "simulations": 300, "max_iterations": 60, "eval_every": 20, "generator": {"hidden": [16]}, "discriminator": {"hidden": [16]})"},
       {"mmd", R"("method": "mmd", "simulations": 300, "max_iterations": 60, "eval_every": 20, "generator": {"hidden": [16]})"},
+      {"npe", R"("method": "npe", "simulations": 300, "max_epochs": 5, "density_estimator": {"type": "maf", "transforms": 2, "hidden": [16]})"},
+      {"nle", R"("method": "nle", "simulations": 300, "max_epochs": 5, "density_estimator": {"type": "maf", "transforms": 2, "hidden": [16]}, "mcmc": {"chains": 4, "warmup": 40, "init_candidates": 200})"},
+      {"nre", R"("method": "nre", "simulations": 300, "max_epochs": 5, "classifier": {"hidden": [16], "batch_size": 64}, "atoms": 4, "mcmc": {"chains": 4, "warmup": 40, "init_candidates": 200})"},
+      {"snle", R"("method": "snle", "simulations": 300, "rounds": 2, "max_epochs": 5, "density_estimator": {"type": "maf", "transforms": 2, "hidden": [16]}, "mcmc": {"chains": 4, "warmup": 40, "init_candidates": 200})"},
       {"rejection", R"("method": "rejection", "simulations": 300, "keep": 50)"},
       {"smc", R"("method": "smc", "simulations": 600)"}};
   for (const auto& [method, inference] : methods) {
@@ -122,5 +132,77 @@ TEST_CASE("counts and seeds are checked, an existing posterior is kept, misspelt
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Catch::Contains("inference.max_iteratons: unknown key"));
   CHECK_FALSE(fs::exists(dir / "t.csv"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("sbi diagnose --calibration checks a saved posterior on its own simulator and explains what it cannot do cheaply", "[cli][diagnose][calibration]") {
+  const auto dir = cli_scratch_dir("diagnose_calibration");
+  std::string spec = kSmallSpec;
+  const auto begin = spec.find("\"method\"");
+  const auto end = spec.find("},\n  \"output\"");
+  spec.replace(begin, end - begin, R"("method": "npe", "simulations": 500, "max_epochs": 20, "density_estimator": {"type": "maf", "transforms": 2, "hidden": [16]})");
+  std::ofstream(dir / "npe.json") << spec;
+  auto r = run_cli("infer " + (dir / "npe.json").string() + " -o " + (dir / "npe").string() + " --quiet --no-calibration");
+  REQUIRE(r.exit_code == 0);
+  CHECK_FALSE(fs::exists(dir / "npe" / "calibration"));
+  r = run_cli("diagnose " + (dir / "npe").string() + " --calibration 100 -L 100 --quiet -o " + (dir / "report").string());
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("calibration:") && Catch::Contains("N = 100"));
+  for (const char* file : {"calibration.json", "calibration.md"}) CHECK(fs::exists(dir / "report" / file));
+  const auto report = nlohmann::json::parse(read_text(dir / "report" / "calibration.json"));
+  CHECK(report["draws"] == 100);
+  // The same seed gives the same report, whatever the thread count.
+  r = run_cli("diagnose " + (dir / "npe").string() + " --calibration 100 -L 100 --quiet --threads 1 -o " + (dir / "again").string());
+  REQUIRE(r.exit_code == 0);
+  auto again = nlohmann::json::parse(read_text(dir / "again" / "calibration.json"));
+  // Only the timings and the thread settings may differ.
+  again["timings"] = report["timings"];
+  again["threads"] = report["threads"];
+  again["options"]["threads"] = report["options"]["threads"];
+  again["simulation"]["seconds"] = report["simulation"]["seconds"];
+  CHECK(again == report);
+
+  // Bad requests: N = 0; a one-observation posterior without --rerun (the message says the cost).
+  r = run_cli("diagnose " + (dir / "npe").string() + " --calibration 0");
+  CHECK(r.exit_code == 2);  // a bad command-line value: usage error
+  CHECK_THAT(r.err, Catch::Contains("calibration"));
+  spec = kSmallSpec;
+  spec.replace(spec.find("\"method\""), spec.find("},\n  \"output\"") - spec.find("\"method\""), R"("method": "rejection", "simulations": 300, "keep": 50)");
+  std::ofstream(dir / "rej.json") << spec;
+  REQUIRE(run_cli("infer " + (dir / "rej.json").string() + " -o " + (dir / "rej").string() + " --quiet").exit_code == 0);
+  r = run_cli("diagnose " + (dir / "rej").string() + " --calibration 20");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("made for one observation") && Catch::Contains("--rerun"));
+  r = run_cli("diagnose " + (dir / "rej").string() + " --calibration 20 -L 50 --rerun --quiet -o " + (dir / "rej_report").string());
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(fs::exists(dir / "rej_report" / "calibration.json"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("sbi infer reports the C2ST against the spec's reference posterior, and a missing reference file is an early error", "[cli][infer]") {
+  const auto dir = cli_scratch_dir("infer_reference");
+  // The exact posterior of the spec's observation (0.4, -0.2): N((0.2, -0.1), 0.05 I).
+  {
+    std::ofstream ref(dir / "ref.csv");
+    ref << "theta_1,theta_2\n";
+    sbi::Rng rng(11);
+    for (int i = 0; i < 500; ++i) ref << 0.2 + std::sqrt(0.05) * rng.normal() << "," << -0.1 + std::sqrt(0.05) * rng.normal() << "\n";
+  }
+  std::string spec = kSmallSpec;
+  spec.replace(spec.find("\"seed\""), 0, "\"reference_posterior\": \"ref.csv\", ");
+  spec.replace(spec.find("\"method\""), spec.find("},\n  \"output\"") - spec.find("\"method\""),
+               R"("method": "npe", "simulations": 500, "max_epochs": 20, "density_estimator": {"type": "maf", "transforms": 2, "hidden": [16]})");
+  std::ofstream(dir / "spec.json") << spec;
+  auto r = run_cli("infer " + (dir / "spec.json").string() + " -o " + (dir / "p").string() + " --quiet --no-calibration");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("C2ST against the reference posterior"));
+  fs::remove(dir / "ref.csv");
+  r = run_cli("infer " + (dir / "spec.json").string() + " -o " + (dir / "q").string() + " --quiet");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("reference_posterior:") && Catch::Contains("is not a file"));
+  CHECK_FALSE(fs::exists(dir / "q" / "posterior.json"));
   fs::remove_all(dir);
 }

@@ -3,8 +3,9 @@
 
 Reads one request per line on stdin and answers one line on stdout:
   array protocol:  [t1, ..., tP]                          -> [2*t1, ..., 2*tP]
-  object protocol: {"theta": [...], "seed": S, "index": i} -> [2*t1 + 0.1*e1, ...] with e ~ N(0, 1)
-                   drawn from random.Random(S), so that the answer depends on (theta, S) alone.
+  object protocol: {"theta": [...], "seed": S, "index": i, "id": k}
+                       -> {"id": k, "y": [2*t1 + 0.1*e1, ...]} with e ~ N(0, 1) drawn from
+                   random.Random(S), so that the answer depends on (theta, S) alone.
 Options: --with-index appends i, --with-seed appends S % 1000003 (object protocol); --linger
 keeps running after stdin has closed (a worker that ignores the request to stop).
 The first parameter value selects a misbehaviour:
@@ -13,6 +14,7 @@ The first parameter value selects a misbehaviour:
   17 killed by SIGSEGV                                  3 a reply of the wrong length
   19 an answer without its newline, then a hang       23 a good answer, then exit(0)
   29 invalid UTF-8 on stderr, then exit status 4      31 [NaN, -Infinity] (Python's non-JSON)
+  37 a stale line before the answer, both in one write (array: [111, 111]; object: the previous id)
 """
 import json
 import os
@@ -30,6 +32,11 @@ def main():
         if not line:
             continue
         message = json.loads(line)
+        request_id = message.get("id") if isinstance(message, dict) else None
+
+        def reply(answer):
+            return json.dumps({"id": request_id, **answer} if request_id is not None else answer.get("y", answer))
+
         if isinstance(message, dict):
             theta = message["theta"]
             rng = random.Random(message["seed"])
@@ -55,14 +62,22 @@ def main():
             sys.stderr.flush()
             time.sleep(3600)
         if first == 19:
-            sys.stdout.write(json.dumps(y))
+            sys.stdout.write(reply({"y": y}))
             sys.stdout.flush()
             time.sleep(3600)
         if first == 5:
             print("this is not json at all", flush=True)
             continue
         if first == 9:
-            print(json.dumps({"error": "negative rate"}), flush=True)
+            print(reply({"error": "negative rate"}), flush=True)
+            continue
+        if first == 37:
+            if request_id is not None:
+                stale = json.dumps({"id": request_id - 1, "y": [111.0] * len(y)})
+            else:
+                stale = json.dumps([111.0] * len(y))
+            sys.stdout.write(stale + "\n" + reply({"y": y}) + "\n")
+            sys.stdout.flush()
             continue
         if first == 11:
             y[0] = None
@@ -72,7 +87,7 @@ def main():
             y = y + [0.0]
         if first == 31:
             y = [float("nan"), float("-inf")]
-        print(json.dumps(y), flush=True)
+        print(reply({"y": y}), flush=True)
         if first == 23:
             sys.exit(0)
     if "--linger" in sys.argv:

@@ -101,3 +101,76 @@ TEST_CASE("bad network files give a clear FileError", "[nn][io]") {
   }
   fs::remove(path);
 }
+
+namespace {
+// A network file with the given header (the data block's checksum made right, so that the header's
+// claims are what the loader has to check).
+void write_network_file(const fs::path& path, nlohmann::json header, const std::string& data) {
+  header["data_bytes"] = data.size();
+  std::uint64_t hash = 0xcbf29ce484222325ULL;
+  for (const unsigned char c : data) hash = (hash ^ c) * 0x100000001b3ULL;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+  header["checksum"] = std::string("fnv1a64:") + hex;
+  const std::string text = header.dump();
+  const std::uint64_t length = text.size();
+  std::string bytes("SBINNET\n", 8);
+  bytes.append(reinterpret_cast<const char*>(&length), 8);
+  write_all(path, bytes + text + data);
+}
+
+nlohmann::json small_header() {
+  return {{"format", "sbi-nn"},
+          {"format_version", 1},
+          {"kind", "mlp"},
+          {"scalar", "f32"},
+          {"options", {{"widths", {2, 1}}, {"activation", "relu"}}},
+          {"tensors", {{{"name", "layer0.weight"}, {"rows", 2}, {"cols", 1}, {"offset", 0}},
+                       {{"name", "layer0.bias"}, {"rows", 1}, {"cols", 1}, {"offset", 8}}}}};
+}
+}  // namespace
+
+TEST_CASE("network headers are checked before anything is allocated or indexed", "[nn][io]") {
+  const auto path = temp_file("hostile.sbinn");
+  const std::string data(12, '\0');
+  write_network_file(path, small_header(), data);
+  CHECK(sbi::nn::load_mlp<float>(path).options().widths == std::vector<Eigen::Index>{2, 1});
+
+  // An architecture of 10^10 weights claimed by a 12-byte file (was: a 40 GB allocation).
+  auto huge = small_header();
+  huge["options"]["widths"] = {100000, 100000};
+  write_network_file(path, huge, data);
+  CHECK_THROWS_WITH(sbi::nn::load_mlp<float>(path), Catch::Contains("more weights than the data block holds"));
+
+  // rows × cols overflowing 64 bits (was: a wrapped length check, then a huge allocation).
+  auto overflow = small_header();
+  overflow["tensors"][0]["rows"] = std::uint64_t{1} << 62;
+  overflow["tensors"][0]["cols"] = 8;
+  write_network_file(path, overflow, data);
+  CHECK_THROWS_WITH(sbi::nn::load_mlp<float>(path), Catch::Contains("outside the data block"));
+
+  // Shapes as floats or negatives (was: undefined float-to-integer conversion).
+  for (const nlohmann::json& bad : {nlohmann::json(1e300), nlohmann::json(-2), nlohmann::json("2")}) {
+    auto shape = small_header();
+    shape["tensors"][0]["rows"] = bad;
+    write_network_file(path, shape, data);
+    CHECK_THROWS_AS(sbi::nn::load_mlp<float>(path), sbi::FileError);
+    auto widths = small_header();
+    widths["options"]["widths"] = {bad, 1};
+    write_network_file(path, widths, data);
+    CHECK_THROWS_AS(sbi::nn::load_mlp<float>(path), sbi::FileError);
+  }
+  auto repeated = small_header();
+  repeated["tensors"][1]["name"] = "layer0.weight";
+  write_network_file(path, repeated, data);
+  CHECK_THROWS_WITH(sbi::nn::load_mlp<float>(path), Catch::Contains("appears twice"));
+
+  // A header nested 100,000 deep (was: a stack overflow in the JSON parser).
+  std::string deep("SBINNET\n", 8);
+  const std::string nested(100000, '[');
+  const std::uint64_t length = nested.size();
+  deep.append(reinterpret_cast<const char*>(&length), 8);
+  write_all(path, deep + nested);
+  CHECK_THROWS_AS(sbi::nn::load_mlp<float>(path), sbi::FileError);
+  fs::remove(path);
+}

@@ -1,0 +1,82 @@
+#include "models/flow_posterior.hpp"
+
+#include "sbi/core/error.hpp"
+#include "sbi/io/csv.hpp"
+
+namespace sbi::models {
+
+namespace fs = std::filesystem;
+
+nlohmann::json density_training_summary(const flows::DensityFitResult& result) {
+  return {{"epochs", result.epochs},
+          {"best_epoch", result.best_epoch},
+          {"best_validation_nll", result.best_validation},
+          {"stopped_early", result.stopped_early},
+          {"interrupted", result.interrupted},
+          {"skipped_steps", result.skipped_steps},
+          {"training_rows", result.training_rows},
+          {"validation_rows", result.validation_rows},
+          {"seconds", result.seconds}};
+}
+
+FlowPosterior::FlowPosterior(NpeFit fit, PriorPtr prior, Names data_names, PosteriorInfo info, nlohmann::json training)
+    : PosteriorModelBase(std::move(prior), std::move(data_names), std::move(info)), fit_(std::move(fit)), training_(std::move(training)) {
+  if (static_cast<std::size_t>(fit_.data_dim()) != data_names_.size())
+    throw InputError("FlowPosterior: " + std::to_string(data_names_.size()) + " data names for an estimator of " +
+                     std::to_string(fit_.data_dim()) + " data columns");
+  if (static_cast<std::size_t>(fit_.parameter_dim()) != prior_->dim())
+    throw InputError("FlowPosterior: the estimator has " + std::to_string(fit_.parameter_dim()) + " parameters, the prior " +
+                     std::to_string(prior_->dim()));
+  info_.kind = kFlowKind;
+  info_.amortized = true;
+  info_.has_log_prob = true;
+  info_.log_prob_normalized = true;
+}
+
+FlowPosterior::FlowPosterior(NpeFit fit, PriorPtr prior, Names data_names, PosteriorInfo info)
+    : FlowPosterior(fit, std::move(prior), std::move(data_names), std::move(info), density_training_summary(fit.training)) {}
+
+RowMatrix FlowPosterior::sample(const Vector& observation, Eigen::Index n, std::uint64_t seed) const {
+  return fit_.sample(observation, n, seed);
+}
+
+Vector FlowPosterior::log_prob(const RowMatrix& theta, const Vector& observation) const { return fit_.log_prob(theta, observation); }
+
+nlohmann::json FlowPosterior::save_state(const fs::path& folder, std::vector<std::string>& files) const {
+  write_atomically_with(folder / "density.sbinn", [&](const fs::path& tmp) { fit_.save_density(tmp); });
+  files.push_back("density.sbinn");
+  const auto& curve = fit_.training.curve;
+  if (!curve.records.empty()) {
+    write_csv(folder / "training_curve.csv", curve.columns(), curve.to_matrix());
+    files.push_back("training_curve.csv");
+  }
+  return {{"training", training_}};
+}
+
+std::shared_ptr<const FlowPosterior> FlowPosterior::load(const SavedPosterior& saved) {
+  const auto json_file = saved.file("posterior.json").string();
+  NpeOptions options;
+  nlohmann::json training;
+  try {
+    options = NpeOptions::from_json(saved.info.options, "options");
+    training = saved.state().value("training", nlohmann::json::object());
+  } catch (const nlohmann::json::exception& e) {
+    throw FileError(json_file + ": incomplete or corrupted flow state (" + e.what() + ")");
+  } catch (const InputError& e) {
+    throw FileError(json_file + ": " + e.what());
+  }
+  NpeFit fit = [&] {
+    try {
+      return NpeFit::load(saved.file("density.sbinn"), *saved.prior, options);
+    } catch (const InputError& e) {
+      throw FileError(saved.file("density.sbinn").string() + ": " + e.what());
+    }
+  }();
+  try {
+    return std::shared_ptr<const FlowPosterior>(new FlowPosterior(std::move(fit), saved.prior, saved.data_names, saved.info, std::move(training)));
+  } catch (const InputError& e) {
+    throw FileError(json_file + ": " + e.what());
+  }
+}
+
+}  // namespace sbi::models

@@ -1,0 +1,92 @@
+#pragma once
+// Posterior kinds sampled by MCMC from a learnt surrogate for one observation at a time:
+//
+//   "likelihood_mcmc" (method "nle"): log p(θ | y) = log π(θ) + log q(y | θ) + const, q a conditional
+//                     flow (sbi/inference/nle.hpp);
+//   "ratio_mcmc"      (method "nre"): log p(θ | y) = log π(θ) + r(θ, y) + const, r a classifier's
+//                     log ratio (sbi/inference/nre.hpp).
+//
+// Made by "nle"/"nre" they are amortised (the surrogate is trained once, for every observation);
+// made by the sequential "snle"/"snre" they hold for the observation their rounds aimed at. Each sample() call
+// runs the chains of sbi/mcmc/mcmc.hpp in the prior's unconstrained space with the options saved
+// with the posterior (the spec's "inference": {"mcmc": {...}}). log_prob is the unnormalised
+// log-density above (info().log_prob_normalized is false). diagnostics() reports the training and
+// the last MCMC run's R-hat, ESS and cost.
+//
+// Files (besides posterior.json; format in sbi/inference/posterior.hpp):
+//   likelihood.sbinn    NLE: the conditional density q(y | u) (format in sbi/flows/density.hpp)
+//   classifier.sbinn    NRE: the classifier (format in sbi/nn/serialize.hpp)
+//   training_curve.csv  the training curve
+// State in posterior.json: {"training": {...}} and, for NRE, {"standardization": {...}}.
+#include "sbi/inference/nle.hpp"
+#include "sbi/inference/nre.hpp"
+#include "sbi/inference/posterior.hpp"
+#include "sbi/mcmc/mcmc.hpp"
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+namespace sbi::models {
+
+inline constexpr const char* kLikelihoodMcmcKind = "likelihood_mcmc";
+inline constexpr const char* kRatioMcmcKind = "ratio_mcmc";
+
+class McmcPosterior : public PosteriorModelBase {
+ public:
+  RowMatrix sample(const Vector& observation, Eigen::Index n, std::uint64_t seed) const override;
+  // log π(θ) + the surrogate, per row (−∞ outside the prior's support); unnormalised.
+  Vector log_prob(const RowMatrix& theta, const Vector& observation) const override;
+  // {"training": ..., "mcmc": the last run (options, seed, statistics, R-hat and ESS) or null}.
+  nlohmann::json diagnostics() const override;
+
+  // The whole MCMC result (samples, draws per chain, diagnostics); `options` replaces the saved
+  // sampling settings when given.
+  McmcResult sample_with_report(const Vector& observation, Eigen::Index n, std::uint64_t seed,
+                                const std::optional<McmcOptions>& options = std::nullopt) const;
+  const McmcOptions& mcmc_options() const { return mcmc_; }
+
+  // The learnt term, log q(y | θ) or r(θ, y), per row of theta (inside the support).
+  virtual Vector log_surrogate(const RowMatrix& theta, const Vector& observation) const = 0;
+
+ protected:
+  // InputError when a sequential (one-observation) posterior is asked about another observation.
+  void check_made_for(const Vector& observation) const;
+  McmcPosterior(PriorPtr prior, Names data_names, PosteriorInfo info, McmcOptions mcmc, nlohmann::json training);
+  McmcOptions mcmc_;
+  nlohmann::json training_;
+
+ private:
+  mutable std::mutex last_run_mutex_;
+  mutable nlohmann::json last_run_;
+};
+
+class LikelihoodMcmcPosterior final : public McmcPosterior {
+ public:
+  LikelihoodMcmcPosterior(NleFit fit, PriorPtr prior, Names data_names, PosteriorInfo info);
+  Vector log_surrogate(const RowMatrix& theta, const Vector& observation) const override;
+  nlohmann::json save_state(const std::filesystem::path& folder, std::vector<std::string>& files) const override;
+  static std::shared_ptr<const LikelihoodMcmcPosterior> load(const SavedPosterior& saved);
+  const NleFit& fit() const { return fit_; }
+
+ private:
+  LikelihoodMcmcPosterior(NleFit fit, PriorPtr prior, Names data_names, PosteriorInfo info, nlohmann::json training);
+  NleFit fit_;
+};
+
+class RatioMcmcPosterior final : public McmcPosterior {
+ public:
+  // `mcmc`: the sampling settings (NreOptions::mcmc of the training run).
+  RatioMcmcPosterior(NreFit fit, PriorPtr prior, Names data_names, PosteriorInfo info, McmcOptions mcmc);
+  Vector log_surrogate(const RowMatrix& theta, const Vector& observation) const override;
+  nlohmann::json save_state(const std::filesystem::path& folder, std::vector<std::string>& files) const override;
+  static std::shared_ptr<const RatioMcmcPosterior> load(const SavedPosterior& saved);
+  const NreFit& fit() const { return fit_; }
+
+ private:
+  RatioMcmcPosterior(NreFit fit, PriorPtr prior, Names data_names, PosteriorInfo info, McmcOptions mcmc, nlohmann::json training);
+  NreFit fit_;
+};
+
+}  // namespace sbi::models

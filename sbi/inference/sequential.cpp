@@ -1,0 +1,228 @@
+#include "sbi/inference/sequential.hpp"
+
+#include "sbi/core/error.hpp"
+#include "sbi/io/json_reader.hpp"
+#include "sbi/mcmc/unconstrained.hpp"
+#include "sbi/random/rng.hpp"
+
+#include <chrono>
+#include <functional>
+
+namespace sbi {
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Splits "rounds" off a method's section; the rest goes to the method's own parser.
+std::pair<nlohmann::json, SequentialSettings> split_rounds(const nlohmann::json& section, const std::string& path) {
+  if (!section.is_object()) throw InputError(path + ": expected an object");
+  nlohmann::json rest = section;
+  SequentialSettings settings;
+  if (const auto it = rest.find("rounds"); it != rest.end()) {
+    const nlohmann::json rounds_only = {{"rounds", *it}};
+    JsonObjectReader r(rounds_only, path);
+    settings.rounds = static_cast<int>(r.optional_integer("rounds", settings.rounds, 1, 1000));
+    rest.erase("rounds");
+  }
+  return {rest, settings};
+}
+
+// Budget of round r (0-based): an even split, the first rounds taking the remainder.
+std::size_t round_budget(std::size_t total, int rounds, int r) {
+  const auto k = static_cast<std::size_t>(rounds);
+  return total / k + (static_cast<std::size_t>(r) < total % k ? 1 : 0);
+}
+
+void append_rows(SequentialRecord& record, const RowMatrix& theta, const RowMatrix& y, const std::vector<Eigen::Index>& keep, int round) {
+  const Eigen::Index old = record.theta.rows(), add = static_cast<Eigen::Index>(keep.size());
+  record.theta.conservativeResize(old + add, theta.cols());
+  record.y.conservativeResize(old + add, y.cols());
+  for (Eigen::Index k = 0; k < add; ++k) {
+    record.theta.row(old + k) = theta.row(keep[static_cast<std::size_t>(k)]);
+    record.y.row(old + k) = y.row(keep[static_cast<std::size_t>(k)]);
+    record.round_of_row.push_back(round);
+  }
+}
+
+// The rounds, with `fit_round` fitting the surrogate on all rows so far and `log_surrogate` giving
+// the current estimate's log-likelihood term for the proposal's MCMC.
+using FitRound = std::function<bool(int round)>;  // false: interrupted
+using LogSurrogate = std::function<Vector(const RowMatrix& theta)>;
+
+void run_rounds(const SequentialProblem& problem, const SequentialSettings& settings, const McmcOptions& mcmc, SequentialRecord& record,
+                const TrainingCallbacks& callbacks, const FitRound& fit_round, const LogSurrogate& log_surrogate) {
+  if (!problem.simulator) throw InputError("a sequential method needs a simulator");
+  if (!problem.prior) throw InputError("a sequential method needs a prior");
+  if (problem.observation.size() != static_cast<Eigen::Index>(problem.simulator.info().data_names.size()))
+    throw InputError("the observation has " + std::to_string(problem.observation.size()) + " values, the simulator " +
+                     std::to_string(problem.simulator.info().data_names.size()));
+  if (problem.simulations < static_cast<std::size_t>(settings.rounds) * 2)
+    throw InputError("a budget of " + std::to_string(problem.simulations) + " simulations is too small for " +
+                     std::to_string(settings.rounds) + " rounds");
+  const auto start = std::chrono::steady_clock::now();
+  const Prior& prior = *problem.prior;
+  record = SequentialRecord{};
+  record.theta.resize(0, static_cast<Eigen::Index>(prior.dim()));
+  record.y.resize(0, problem.observation.size());
+  std::uint64_t next_index = 0;
+  for (int round = 0; round < settings.rounds; ++round) {
+    const auto round_start = std::chrono::steady_clock::now();
+    const std::size_t n = round_budget(problem.simulations, settings.rounds, round);
+    const std::string stage = "round " + std::to_string(round + 1) + "/" + std::to_string(settings.rounds);
+    SimulationOptions options;
+    options.threads = problem.threads;
+    options.failure_policy = round == 0 || problem.failure_policy != FailurePolicy::redraw ? problem.failure_policy : FailurePolicy::drop;
+    options.max_redraws = problem.max_redraws;
+    options.stop = callbacks.stop;
+    options.on_progress = [&](std::size_t done, std::size_t total) { callbacks.report({stage + ": simulate", done, total, "sim", ""}); };
+    std::size_t kept_before = static_cast<std::size_t>(record.theta.rows());
+    if (round == 0) {
+      const SimulationSummary summary =
+          simulate_from_prior(problem.simulator, prior, n, problem.seed, 0, options, [&](const SimulationChunk& chunk) {
+            std::vector<Eigen::Index> all(static_cast<std::size_t>(chunk.theta.rows()));
+            for (Eigen::Index i = 0; i < chunk.theta.rows(); ++i) all[static_cast<std::size_t>(i)] = i;
+            append_rows(record, chunk.theta, chunk.y, all, 0);
+          });
+      next_index = summary.next_index;
+      record.simulations.push_back(summary.requested + summary.redraws);
+      record.failed += summary.dropped;
+      if (summary.interrupted) {
+        record.interrupted = true;
+        break;
+      }
+    } else {
+      // The proposal: the current posterior estimate, by MCMC in the prior's unconstrained space.
+      callbacks.report({stage + ": propose (MCMC)", 0, n, "draw", ""});
+      const UnconstrainedPosterior target(problem.prior, [&](const RowMatrix& theta, Eigen::Ref<Vector> out) { out = log_surrogate(theta); });
+      RowMatrix proposals = target.sample(static_cast<Eigen::Index>(n), stream_seed(problem.seed, static_cast<std::uint64_t>(round), 0x5e9), mcmc).samples;
+      if (callbacks.stop_requested()) {
+        record.interrupted = true;
+        break;
+      }
+      std::vector<SimulationOutcome> outcomes;
+      const RowMatrix y = simulate_given(problem.simulator, proposals, problem.seed, next_index, options, &outcomes);
+      next_index += static_cast<std::uint64_t>(proposals.rows());
+      // Rows kept: simulated, finite, and strictly inside the support (a draw that rounded onto its
+      // boundary has no unconstrained value to fit on).
+      const RowMatrix u = prior.to_unconstrained(proposals);
+      std::vector<Eigen::Index> keep;
+      for (Eigen::Index i = 0; i < proposals.rows(); ++i)
+        if (outcomes[static_cast<std::size_t>(i)].ok() && y.row(i).allFinite() && u.row(i).allFinite()) keep.push_back(i);
+      record.failed += static_cast<std::size_t>(proposals.rows()) - keep.size();
+      record.simulations.push_back(static_cast<std::size_t>(proposals.rows()));
+      append_rows(record, proposals, y, keep, round);
+      if (callbacks.stop_requested()) {
+        record.interrupted = true;
+        break;
+      }
+    }
+    if (static_cast<std::size_t>(record.theta.rows()) - kept_before < 2)
+      throw InputError(stage + ": fewer than 2 of " + std::to_string(n) + " simulations succeeded");
+    callbacks.report({stage + ": train", 0, 0, "step", std::to_string(record.theta.rows()) + " rows"});
+    const bool completed = fit_round(round);
+    record.round_seconds.push_back(seconds_since(round_start));
+    if (!completed || callbacks.stop_requested()) {
+      record.interrupted = true;
+      break;
+    }
+  }
+  record.seconds = seconds_since(start);
+}
+
+}  // namespace
+
+bool SequentialSettings::is_valid(std::string* why) const {
+  if (rounds < 1) {
+    if (why) *why = "rounds: must be at least 1";
+    return false;
+  }
+  return true;
+}
+
+bool SnleOptions::is_valid(std::string* why) const { return nle.is_valid(why) && sequential.is_valid(why); }
+bool SnreOptions::is_valid(std::string* why) const { return nre.is_valid(why) && sequential.is_valid(why); }
+
+nlohmann::json SnleOptions::to_json() const {
+  nlohmann::json j = nle.to_json();
+  j["rounds"] = sequential.rounds;
+  return j;
+}
+
+nlohmann::json SnreOptions::to_json() const {
+  nlohmann::json j = nre.to_json();
+  j["rounds"] = sequential.rounds;
+  return j;
+}
+
+SnleOptions SnleOptions::from_json(const nlohmann::json& section, const std::string& path) {
+  auto [rest, settings] = split_rounds(section, path);
+  SnleOptions o;
+  o.nle = NleOptions::from_json(rest, path);
+  o.sequential = settings;
+  return o;
+}
+
+SnreOptions SnreOptions::from_json(const nlohmann::json& section, const std::string& path) {
+  auto [rest, settings] = split_rounds(section, path);
+  SnreOptions o;
+  o.nre = NreOptions::from_json(rest, path);
+  o.sequential = settings;
+  return o;
+}
+
+nlohmann::json SequentialRecord::to_json() const {
+  std::vector<std::size_t> rows_per_round(simulations.size(), 0);
+  for (int r : round_of_row)
+    if (static_cast<std::size_t>(r) < rows_per_round.size()) ++rows_per_round[static_cast<std::size_t>(r)];
+  return {{"rounds", simulations.size()},
+          {"simulations_per_round", simulations},
+          {"rows_per_round", rows_per_round},
+          {"round_seconds", round_seconds},
+          {"failed", failed},
+          {"interrupted", interrupted},
+          {"seconds", seconds}};
+}
+
+std::optional<NleFit> run_snle(const SequentialProblem& problem, const SnleOptions& options, SequentialRecord& record,
+                               const TrainingCallbacks& callbacks) {
+  std::string why;
+  if (!options.is_valid(&why)) throw InputError("SNLE options: " + why);
+  const auto p = static_cast<Eigen::Index>(problem.prior ? problem.prior->dim() : 0);
+  std::shared_ptr<flows::ConditionalDensity> density =
+      flows::make_density(options.nle.estimator.density_estimator, problem.observation.size(), p, options.nle.estimator.seed);
+  std::optional<NleFit> fit;
+  const auto fit_round = [&](int round) {
+    const RowMatrix u = problem.prior->to_unconstrained(record.theta);
+    flows::DensityFitOptions fit_options = options.nle.estimator.fit_options();
+    fit_options.seed = stream_seed(options.nle.estimator.seed, static_cast<std::uint64_t>(round), 0xf17);
+    flows::DensityFitResult result = flows::fit_density(*density, record.y, u, fit_options, callbacks);
+    fit.emplace(density, options.nle);
+    fit->training = std::move(result);
+    return !fit->training.interrupted;
+  };
+  const auto log_surrogate = [&](const RowMatrix& theta) { return fit->log_likelihood(theta, problem.observation, *problem.prior); };
+  run_rounds(problem, options.sequential, options.nle.mcmc, record, callbacks, fit_round, log_surrogate);
+  return fit;
+}
+
+std::optional<NreFit> run_snre(const SequentialProblem& problem, const SnreOptions& options, SequentialRecord& record,
+                               const TrainingCallbacks& callbacks) {
+  std::string why;
+  if (!options.is_valid(&why)) throw InputError("SNRE options: " + why);
+  std::optional<NreFit> fit;
+  Names data_names = problem.simulator ? problem.simulator.info().data_names : Names{};
+  const auto fit_round = [&](int round) {
+    NreOptions round_options = options.nre;
+    round_options.seed = stream_seed(options.nre.seed, static_cast<std::uint64_t>(round), 0xf17);
+    fit.emplace(train_nre(record.theta, record.y, *problem.prior, round_options, callbacks));
+    return !fit->training.interrupted;
+  };
+  const auto log_surrogate = [&](const RowMatrix& theta) { return fit->log_ratio(theta, problem.observation, *problem.prior, data_names); };
+  run_rounds(problem, options.sequential, options.nre.mcmc, record, callbacks, fit_round, log_surrogate);
+  return fit;
+}
+
+}  // namespace sbi

@@ -1,0 +1,91 @@
+#pragma once
+// Sequential neural likelihood and ratio estimation for one observation y_o (registered as "snle"
+// and "snre"; Papamakarios et al. 2019, Hermans et al. 2020, Durkan et al. 2020): the budget is
+// spent in rounds, round 1 from the prior and every later round from the current posterior
+// estimate, so that the simulations concentrate where the posterior is.
+//
+//   round 1:        θ ~ π,                      simulate, fit the surrogate on all rows so far
+//   round r > 1:    θ ~ p̂_{r−1}(θ | y_o) (MCMC), simulate, fit again on all rows so far
+//
+// Neither surrogate needs a correction for the proposal: NLE's q(y | θ) is a conditional density
+// whatever the θ it was fitted on, and a ratio classifier trained on pairs from any proposal p̃
+// learns p(y | θ)/p̃(y), whose denominator does not depend on θ, so π(θ)·exp r(θ, y_o) is still
+// the posterior up to a constant. NLE continues from the last round's weights (its standardisation
+// is refitted to all rows); NRE retrains from scratch each round (cheap beside the simulations).
+//
+// Budget: `simulations` in total, split evenly over `rounds` (the first rounds take the remainder).
+// Simulation indices run on across rounds (round r starts where round r − 1 ended) and each row's
+// stream depends on (seed, index) alone, so the run is the same for any thread count. Round r's
+// proposal draws come from MCMC seeded by stream_seed(seed, r, 0x5e9).
+//
+//   "inference": {"method": "snle", "simulations": 10000, "rounds": 5, "mcmc": {...}, <NLE's keys>}
+#include "sbi/inference/nle.hpp"
+#include "sbi/inference/nre.hpp"
+#include "sbi/optim/training_loop.hpp"
+#include "sbi/priors/prior.hpp"
+#include "sbi/simulation/runner.hpp"
+#include "sbi/simulation/simulator.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sbi {
+
+struct SequentialSettings {
+  int rounds = 5;  // at least 1 (1 = the amortised method at this budget, for this observation)
+  bool is_valid(std::string* why = nullptr) const;
+};
+
+struct SnleOptions {
+  NleOptions nle;
+  SequentialSettings sequential;
+  bool is_valid(std::string* why = nullptr) const;
+  nlohmann::json to_json() const;  // NLE's keys plus "rounds"
+  static SnleOptions from_json(const nlohmann::json& section, const std::string& path = "inference");
+};
+
+struct SnreOptions {
+  NreOptions nre;
+  SequentialSettings sequential;
+  bool is_valid(std::string* why = nullptr) const;
+  nlohmann::json to_json() const;  // NRE's keys plus "rounds"
+  static SnreOptions from_json(const nlohmann::json& section, const std::string& path = "inference");
+};
+
+// What the rounds did: the rows (with their round), the simulations spent, the time.
+struct SequentialRecord {
+  RowMatrix theta, y;
+  std::vector<int> round_of_row;          // 0-based round of each kept row
+  std::vector<std::size_t> simulations;   // simulations spent per round (failures included)
+  std::vector<double> round_seconds;      // wall time per round (simulating, sampling, training)
+  std::size_t failed = 0;                 // simulations dropped (failed or non-finite)
+  bool interrupted = false;
+  double seconds = 0;
+  nlohmann::json to_json() const;         // per-round counts and times (not the rows)
+};
+
+// The common inputs of a sequential run.
+struct SequentialProblem {
+  Simulator simulator;
+  PriorPtr prior;
+  Vector observation;
+  std::size_t simulations = 0;   // total budget
+  std::uint64_t seed = 1;
+  int threads = 0;
+  FailurePolicy failure_policy = FailurePolicy::drop;  // redraw acts as drop after round 1
+  int max_redraws = 100;
+};
+
+// Runs SNLE; the last round's fit is returned and `record` says what happened. Throws InputError for
+// invalid options or when a round keeps fewer than 2 rows; callbacks.stop ends the run after the
+// step in progress (the fit so far is returned, record.interrupted set; before the first fit: an
+// empty optional).
+std::optional<NleFit> run_snle(const SequentialProblem& problem, const SnleOptions& options, SequentialRecord& record,
+                               const TrainingCallbacks& callbacks = {});
+std::optional<NreFit> run_snre(const SequentialProblem& problem, const SnreOptions& options, SequentialRecord& record,
+                               const TrainingCallbacks& callbacks = {});
+
+}  // namespace sbi
