@@ -10,7 +10,7 @@ BUILD=${1:-build}
 THREADS=${2:-2}
 OUT=bench/causal/out
 mkdir -p "$OUT"
-for method in igci igci-entropy-uniform igci-slope-gauss igci-entropy-gauss reci fit anm cgnn; do
+for method in igci igci-entropy-uniform igci-slope-gauss igci-entropy-gauss reci fit anm meta-cgnn cgnn; do
   start=$(date +%s)
   nice -n 5 "$BUILD/sbi" causal benchmark data/tuebingen --method "$method" --threads "$THREADS" --quiet \
     --exclude no47-70-107=47,70,107 --exclude cdt99=106,107,108 -o "$OUT/$method" > "$OUT/$method.log"

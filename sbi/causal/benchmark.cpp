@@ -52,6 +52,8 @@ std::vector<PairMeta> read_benchmark_meta(const std::filesystem::path& dir) {
     char name[32];
     std::snprintf(name, sizeof name, "pair%04d.csv", meta.pair_id);
     meta.file = dir / name;
+    for (std::size_t c = 0; c < header.size() && c < cells.size(); ++c)
+      if (c != id_col && c != direction_col && c != weight_col) meta.labels[header[c]] = cells[c];
     pairs.push_back(meta);
   }
   return pairs;
@@ -109,10 +111,60 @@ MethodSummary summarise_outcomes(const std::string& method, const std::string& s
   return s;
 }
 
+namespace {
+
+// "family+n_samples" → {"family", "n_samples"}.
+std::vector<std::string> split_on(const std::string& text, char separator) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  for (std::size_t end; (end = text.find(separator, start)) != std::string::npos; start = end + 1)
+    parts.push_back(text.substr(start, end - start));
+  parts.push_back(text.substr(start));
+  return parts;
+}
+
+// Subsets by the values of meta.csv columns, in the order the labels first appear among the pairs
+// (so that sizes keep the folder's order: 50, 100, 500, 1000).
+std::vector<std::pair<std::string, std::set<int>>> grouped_subsets(const std::vector<PairMeta>& pairs,
+                                                                   const std::vector<std::string>& group_by,
+                                                                   const std::filesystem::path& meta_file) {
+  std::vector<std::pair<std::string, std::set<int>>> groups;
+  for (const auto& spec : group_by) {
+    const auto columns = split_on(spec, '+');
+    for (const auto& column : columns)
+      if (column.empty() || (!pairs.empty() && !pairs.front().labels.count(column)))
+        throw InputError(meta_file.string() + ": no column \"" + column + "\" to group by");
+    std::vector<std::pair<std::string, std::set<int>>> these;
+    for (const auto& p : pairs) {
+      std::string label;
+      for (const auto& column : columns) {
+        const auto it = p.labels.find(column);
+        if (!label.empty()) label += ',';
+        label += column;
+        label += '=';
+        label += it == p.labels.end() ? std::string("?") : it->second;
+      }
+      auto found = std::find_if(these.begin(), these.end(), [&](const auto& g) { return g.first == label; });
+      if (found == these.end()) {
+        these.push_back({label, {}});
+        found = these.end() - 1;
+      }
+      found->second.insert(p.pair_id);
+    }
+    groups.insert(groups.end(), these.begin(), these.end());
+  }
+  return groups;
+}
+
+}  // namespace
+
 BenchmarkResult run_benchmark(const std::filesystem::path& dir, const BenchmarkOptions& options,
                               const std::function<void(const std::string&)>& warn) {
-  for (const auto& m : options.methods)
+  for (const auto& m : options.methods) {
     if (!is_method(m)) run_method(m, CausePair{}, options.method_options, 0);  // throws the "unknown method" message
+    if (m == "meta-cgnn" && !options.method_options.meta_model)
+      throw InputError("the benchmark lists meta-cgnn but no meta-model was given");
+  }
   const auto start = std::chrono::steady_clock::now();
   BenchmarkResult result;
   const std::vector<PairMeta> metas = read_benchmark_meta(dir);
@@ -127,6 +179,7 @@ BenchmarkResult run_benchmark(const std::filesystem::path& dir, const BenchmarkO
       if (warn) warn("skipping " + meta.file.filename().string() + ": " + e.what());
     }
   }
+  const auto groups = grouped_subsets(good, options.group_by, dir / "meta.csv");  // checked before the long run
   const std::size_t n_pairs = pairs.size(), n_methods = options.methods.size();
   std::vector<DirectionResult> results(n_pairs * n_methods);
   std::vector<char> done(results.size(), 0);
@@ -156,13 +209,19 @@ BenchmarkResult run_benchmark(const std::filesystem::path& dir, const BenchmarkO
         if (!excluded.count(o.meta.pair_id)) kept.push_back(o);
       result.summaries.push_back(summarise_outcomes(method, label, kept));
     }
+    for (const auto& [label, members] : groups) {
+      std::vector<PairOutcome> kept;
+      for (const auto& o : result.outcomes)
+        if (members.count(o.meta.pair_id)) kept.push_back(o);
+      result.summaries.push_back(summarise_outcomes(method, label, kept));
+    }
   }
   result.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }
 
 std::string outcomes_csv(const BenchmarkResult& result) {
-  std::string out = "pair_id,file,method,truth,weight,score,direction,correct,criterion_xy,criterion_yx,run_score_sd,samples_used,seconds\n";
+  std::string out = "pair_id,file,method,truth,weight,score,direction,correct,criterion_xy,criterion_yx,run_score_sd,samples_used,seconds,hidden\n";
   for (const auto& o : result.outcomes) {
     out += std::to_string(o.meta.pair_id) + "," + o.meta.file.filename().string() + "," + o.result.method + "," +
            std::to_string(o.meta.direction) + ",";
@@ -184,6 +243,8 @@ std::string outcomes_csv(const BenchmarkResult& result) {
     out += std::to_string(o.result.samples_used);
     out += ',';
     append_double(out, o.result.seconds);
+    out += ',';
+    out += std::to_string(o.result.hidden);
     out += "\n";
   }
   return out;
@@ -198,11 +259,14 @@ std::string percent(double v) {
 }  // namespace
 
 std::string summary_markdown(const BenchmarkResult& result, const BenchmarkOptions& options) {
-  std::string out = "| method | subset | pairs | weighted accuracy | accuracy | weighted AUC | AUC | summed pair time |\n"
-                    "|---|---|---|---|---|---|---|---|\n";
+  std::string out = "| method | subset | pairs | weighted accuracy | accuracy | weighted AUC | AUC | summed pair time | time per pair |\n"
+                    "|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& s : result.summaries) {
+    char per_pair[32];
+    std::snprintf(per_pair, sizeof per_pair, "%.3g s", s.pairs > 0 ? s.seconds / s.pairs : 0.0);
     out += "| " + s.method + " | " + s.subset + " | " + std::to_string(s.pairs) + " | " + percent(s.weighted_accuracy) + " | " +
-           percent(s.accuracy) + " | " + percent(s.weighted_auc) + " | " + percent(s.auc) + " | " + format_duration(s.seconds) + " |\n";
+           percent(s.accuracy) + " | " + percent(s.weighted_auc) + " | " + percent(s.auc) + " | " + format_duration(s.seconds) + " | " +
+           per_pair + " |\n";
   }
   out += "\nSeed " + std::to_string(options.seed) + ", " + std::to_string(options.threads) + " thread(s), wall time " +
          format_duration(result.wall_seconds) + ". Skipped pairs: " + std::to_string(result.skipped.size()) + "\n";
@@ -231,11 +295,14 @@ std::string summary_json(const BenchmarkResult& result, const BenchmarkOptions& 
                               {"weighted_auc", s.weighted_auc},
                               {"auc", s.auc},
                               {"pair_seconds", s.seconds}});
-  const auto& c = options.method_options.cgnn;
-  j["cgnn_options"] = {{"hidden", c.hidden},           {"runs", c.runs},
-                       {"train_epochs", c.train_epochs}, {"eval_epochs", c.eval_epochs},
-                       {"learning_rate", c.learning_rate}, {"max_samples", c.max_samples},
-                       {"gammas", c.gammas}};
+  j["cgnn_options"] = options.method_options.cgnn.to_json();
+  if (std::find(options.methods.begin(), options.methods.end(), "meta-cgnn") != options.methods.end()) {
+    j["meta_cgnn_options"] = options.method_options.meta_cgnn.to_json();
+    if (options.method_options.meta_model) {
+      j["meta_model"] = {{"options", options.method_options.meta_model->options().to_json()},
+                         {"training", options.method_options.meta_model->training().to_json()}};
+    }
+  }
   j["kernel_max_samples"] = options.method_options.kernel_max_samples;
   return j.dump(2) + "\n";
 }

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -18,6 +19,8 @@ struct PairMeta {
   int direction = 0;  // +1 or −1
   double weight = 1;
   std::filesystem::path file;  // DIR/pairNNNN.csv
+  // The other columns of meta.csv by name (n_samples, family, mechanism, ...), for --group-by.
+  std::map<std::string, std::string> labels;
 };
 
 // Reads DIR/meta.csv. Throws sbi::InputError naming the file and line for a missing column, a
@@ -70,6 +73,10 @@ struct BenchmarkOptions {
   bool progress = false;
   // Extra subset summaries: label → pair ids to exclude.
   std::vector<std::pair<std::string, std::set<int>>> subsets;
+  // Extra summaries by the values of meta.csv columns: each entry is one column ("family") or
+  // several joined by '+' ("family+n_samples") for their combinations; subsets are labelled
+  // "family=additive", "family=additive,n_samples=50". A column missing from meta.csv is an error.
+  std::vector<std::string> group_by;
   const std::atomic<bool>* interrupt = nullptr;
 };
 

@@ -117,7 +117,7 @@ DirectionResult bivariate_fit(const CausePair& pair_in, Eigen::Index max_samples
 }
 
 const std::vector<std::string>& method_names() {
-  static const std::vector<std::string> names = {"cgnn", "anm", "igci", "igci-slope-uniform", "igci-entropy-uniform",
+  static const std::vector<std::string> names = {"cgnn", "meta-cgnn", "anm", "igci", "igci-slope-uniform", "igci-entropy-uniform",
                                                  "igci-slope-gauss", "igci-entropy-gauss", "reci", "fit"};
   return names;
 }
@@ -138,6 +138,21 @@ DirectionResult run_method(const std::string& method, const CausePair& pair, con
       result.criterion_yx = fit.mmd_yx;
       result.run_scores = fit.run_scores;
       result.run_score_sd = fit.run_score_sd;
+      result.samples_used = fit.samples_used;
+      result.hidden = fit.hidden;
+      return result;
+    });
+  }
+  if (method == "meta-cgnn") {
+    if (!options.meta_model)
+      throw InputError("meta-cgnn needs a trained meta-model (MetaCgnnModel::load(folder) or meta_train(); on the command line "
+                       "--model DIR, or the default one in data/causal_meta_cgnn)");
+    return timed(method, [&] {
+      const MetaCgnnResult fit = meta_cgnn(*options.meta_model, pair, options.meta_cgnn, seed, threads);
+      DirectionResult result;
+      result.score = fit.score;
+      result.criterion_xy = fit.mmd_xy;
+      result.criterion_yx = fit.mmd_yx;
       result.samples_used = fit.samples_used;
       return result;
     });

@@ -3,6 +3,8 @@
 // its magnitude a confidence used to rank decisions) and the direction it implies.
 //
 //   cgnn   generative networks fitted by MMD (sbi/causal/cgnn.hpp)
+//   meta-cgnn  one meta-learned generator shared by all pairs, compared by MMD in both directions
+//          (sbi/causal/meta_cgnn.hpp); needs a trained meta-model in MethodOptions::meta_model
 //   anm    additive-noise model: kernel ridge regression each way (Gaussian kernel, median-heuristic
 //          bandwidth, ridge by leave-one-out), then HSIC between the cause and the residual;
 //          score = (HSIC_yx − HSIC_xy) / (HSIC_yx + HSIC_xy)  (Hoyer et al. 2009; Mooij et al. 2016)
@@ -15,9 +17,11 @@
 //   fit    bivariate fit: kernel ridge regression each way on standardised data, compared by
 //          leave-one-out error; score = (MSE_yx − MSE_xy) / (MSE_yx + MSE_xy)
 #include "sbi/causal/cgnn.hpp"
+#include "sbi/causal/meta_cgnn.hpp"
 #include "sbi/causal/pair.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -25,6 +29,8 @@ namespace sbi::causal {
 
 struct MethodOptions {
   CgnnOptions cgnn;
+  MetaCgnnDecisionOptions meta_cgnn;
+  std::shared_ptr<const MetaCgnnModel> meta_model;  // required by "meta-cgnn" (MetaCgnnModel::load, meta_train)
   // anm and fit solve an n × n eigenproblem per direction: pairs are subsampled (seeded) to this.
   Eigen::Index kernel_max_samples = 500;
 };
@@ -37,17 +43,19 @@ struct DirectionResult {
   double criterion_yx = 0;
   std::vector<double> run_scores;  // cgnn: per-run scores
   double run_score_sd = 0;         // cgnn: their sample sd
+  int hidden = 0;                  // cgnn: hidden units used (cross-validated when asked)
   Eigen::Index samples_used = 0;
   double seconds = 0;
 };
 
-// "cgnn", "anm", "igci", "igci-slope-uniform", "igci-entropy-uniform", "igci-slope-gauss",
+// "cgnn", "meta-cgnn", "anm", "igci", "igci-slope-uniform", "igci-entropy-uniform", "igci-slope-gauss",
 // "igci-entropy-gauss", "reci", "fit".
 const std::vector<std::string>& method_names();
 bool is_method(const std::string& name);
 
 // Runs one method. Deterministic for (pair, method, options, seed) at any `threads` (only cgnn uses
-// more than one thread). Throws sbi::InputError for an unknown method.
+// more than one thread). Throws sbi::InputError for an unknown method, and for meta-cgnn without a
+// meta-model.
 DirectionResult run_method(const std::string& method, const CausePair& pair, const MethodOptions& options,
                            std::uint64_t seed, int threads = 1);
 

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -55,5 +56,81 @@ TEST_CASE("sbi causal benchmark skips a malformed pair file and names it", "[cau
   CHECK(summary["summaries"][0]["pairs"] == 3);
   const std::string table = sbi::testing::read_text(out / "pairs.csv");
   CHECK(std::count(table.begin(), table.end(), '\n') == 1 + 2 * 3);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("sbi causal meta-train writes a meta-model that --method meta-cgnn --model uses", "[causal][cli][meta-cgnn]") {
+  const auto dir = sbi::testing::cli_scratch_dir("causal_meta");
+  const auto model = dir / "model";
+  const auto pairs = dir / "pairs";
+  // A tiny meta-model (a few steps of narrow networks): what is checked is the plumbing, not accuracy.
+  {
+    std::ofstream options(dir / "options.json");
+    options << R"({"steps": 5, "tasks_per_step": 2, "sizes": [40], "training_rows": 40, "encoder_rows": 40,
+                  "encoder": {"kind": "kernel-mean", "width": 8, "embedding": 3}, "generator": {"width": 8}})";
+  }
+  const auto train = sbi::testing::run_cli("causal meta-train -o '" + model.string() + "' --options '" + (dir / "options.json").string() +
+                                           "' --threads 2 --quiet");
+  INFO(train.err);
+  REQUIRE(train.exit_code == 0);
+  CHECK(std::filesystem::exists(model / "meta_cgnn.json"));
+  CHECK_THAT(train.out, Catch::Contains("5 in"));
+
+  const auto one = sbi::testing::run_cli("causal '" + synthetic("pair0001.csv").string() + "' --method meta-cgnn --model '" +
+                                         model.string() + "' --eval-draws 3 --json");
+  INFO(one.err);
+  REQUIRE(one.exit_code == 0);
+  const auto j = nlohmann::json::parse(one.out);
+  CHECK(j["method"] == "meta-cgnn");
+  CHECK(j["samples_used"] == 300);
+
+  // generate writes a benchmark folder that benchmark reads, summarised by family.
+  const auto gen = sbi::testing::run_cli("causal generate -o '" + pairs.string() + "' --families additive,discretised --sizes 50 --pairs-per-cell 2");
+  INFO(gen.err);
+  REQUIRE(gen.exit_code == 0);
+  const auto bench = sbi::testing::run_cli("causal benchmark '" + pairs.string() + "' --method meta-cgnn,igci --model '" + model.string() +
+                                           "' --eval-draws 2 --group-by family --quiet --threads 2 -o '" + (dir / "out").string() + "'");
+  INFO(bench.err);
+  REQUIRE(bench.exit_code == 0);
+  CHECK_THAT(bench.out, Catch::Contains("family=additive") && Catch::Contains("family=discretised"));
+  const std::string table = sbi::testing::read_text(dir / "out" / "pairs.csv");
+  CHECK(std::count(table.begin(), table.end(), '\n') == 1 + 2 * 4);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("sbi causal meta-cgnn and meta-train name the bad model folder or option", "[causal][cli][meta-cgnn]") {
+  const auto dir = sbi::testing::cli_scratch_dir("causal_meta_bad");
+  std::string pair = synthetic("pair0001.csv").string();
+  pair.insert(pair.begin(), '\'');
+  pair.push_back('\'');
+  // A folder that is not a meta-model.
+  const auto missing = sbi::testing::run_cli("causal " + pair + " --method meta-cgnn --model '" + (dir / "nothing_here").string() + "'");
+  CHECK(missing.exit_code == 1);
+  CHECK_THAT(missing.err, Catch::Contains("nothing_here"));
+  std::filesystem::create_directories(dir / "empty_model");
+  const auto empty = sbi::testing::run_cli("causal " + pair + " --method meta-cgnn --model '" + (dir / "empty_model").string() + "'");
+  CHECK(empty.exit_code == 1);
+  CHECK_THAT(empty.err, Catch::Contains("empty_model") && Catch::Contains("meta_cgnn.json"));
+  // A damaged description.
+  std::filesystem::create_directories(dir / "broken_model");
+  std::ofstream(dir / "broken_model" / "meta_cgnn.json") << R"({"format": "sbi-meta-cgnn", "format_version": 1, "options": {"stepz": 3}})";
+  const auto broken = sbi::testing::run_cli("causal " + pair + " --method meta-cgnn --model '" + (dir / "broken_model").string() + "'");
+  CHECK(broken.exit_code == 1);
+  CHECK_THAT(broken.err, Catch::Contains("broken_model") && Catch::Contains("stepz"));
+  // Bad options for meta-train: unknown key in the file (named with its path), a bad encoder, no output.
+  std::ofstream(dir / "bad.json") << R"({"encoder": {"kind": "set", "widht": 3}})";
+  const auto bad_file = sbi::testing::run_cli("causal meta-train -o '" + (dir / "m").string() + "' --options '" + (dir / "bad.json").string() + "'");
+  CHECK(bad_file.exit_code == 1);
+  CHECK_THAT(bad_file.err, Catch::Contains("bad.json") && Catch::Contains("widht"));
+  const auto bad_encoder = sbi::testing::run_cli("causal meta-train -o '" + (dir / "m").string() + "' --encoder deep");
+  CHECK(bad_encoder.exit_code == 2);
+  CHECK_THAT(bad_encoder.err, Catch::Contains("deep"));
+  const auto no_output = sbi::testing::run_cli("causal meta-train --steps 1");
+  CHECK(no_output.exit_code == 2);
+  CHECK_FALSE(std::filesystem::exists(dir / "m"));
+  // Bad decision options.
+  const auto bad_adapt = sbi::testing::run_cli("causal " + pair + " --method meta-cgnn --adapt everything");
+  CHECK(bad_adapt.exit_code == 2);
+  CHECK_THAT(bad_adapt.err, Catch::Contains("everything"));
   std::filesystem::remove_all(dir);
 }

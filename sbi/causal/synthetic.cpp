@@ -1,0 +1,361 @@
+#include "sbi/causal/synthetic.hpp"
+
+#include "sbi/core/error.hpp"
+#include "sbi/io/csv.hpp"
+#include "sbi/io/json_reader.hpp"
+#include "sbi/random/rng.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <numbers>
+
+namespace sbi::causal {
+
+namespace {
+
+constexpr std::uint64_t kSyntheticSubstream = 0x5e7;
+
+struct FamilyName {
+  MechanismFamily family;
+  const char* name;
+};
+constexpr FamilyName kFamilies[] = {{MechanismFamily::additive, "additive"},
+                                    {MechanismFamily::multiplicative, "multiplicative"},
+                                    {MechanismFamily::post_nonlinear, "post-nonlinear"},
+                                    {MechanismFamily::heteroscedastic, "heteroscedastic"},
+                                    {MechanismFamily::discretised, "discretised"}};
+
+Vector standardised(Vector v) {
+  const double mean = v.mean();
+  const double sd = std::sqrt((v.array() - mean).square().mean());
+  return (v.array() - mean) / (sd > 0 ? sd : 1.0);
+}
+
+// Gamma(shape, 1) by Marsaglia & Tsang (2000); shape < 1 by the boost U^(1/shape).
+double gamma_draw(Rng& rng, double shape) {
+  if (shape < 1) return gamma_draw(rng, shape + 1) * std::pow(rng.uniform_open(), 1.0 / shape);
+  const double d = shape - 1.0 / 3.0, c = 1.0 / std::sqrt(9.0 * d);
+  for (;;) {
+    double x, v;
+    do {
+      x = rng.normal();
+      v = 1.0 + c * x;
+    } while (v <= 0);
+    v = v * v * v;
+    const double u = rng.uniform_open();
+    if (std::log(u) < 0.5 * x * x + d - d * v + d * std::log(v)) return d * v;
+  }
+}
+
+Vector draw_cause(Rng& rng, Eigen::Index n, std::string* law) {
+  Vector x(n);
+  switch (rng.below(5)) {
+    case 0:
+      *law = "uniform";
+      for (Eigen::Index i = 0; i < n; ++i) x[i] = rng.uniform(-1, 1);
+      break;
+    case 1:
+      *law = "gaussian";
+      for (Eigen::Index i = 0; i < n; ++i) x[i] = rng.normal();
+      break;
+    case 2: {
+      *law = "mixture";
+      const int components = 2 + static_cast<int>(rng.below(2));
+      double mean[3], sd[3], weight[3], total = 0;
+      for (int k = 0; k < components; ++k) {
+        mean[k] = rng.uniform(-2, 2);
+        sd[k] = rng.uniform(0.3, 1.0);
+        weight[k] = rng.uniform(0.2, 1.0);
+        total += weight[k];
+      }
+      for (Eigen::Index i = 0; i < n; ++i) {
+        double u = rng.uniform() * total;
+        int k = 0;
+        while (k + 1 < components && u >= weight[k]) u -= weight[k++];
+        x[i] = mean[k] + sd[k] * rng.normal();
+      }
+      break;
+    }
+    case 3: {
+      *law = "gamma";
+      const double shape = rng.uniform(1, 4);
+      for (Eigen::Index i = 0; i < n; ++i) x[i] = gamma_draw(rng, shape);
+      break;
+    }
+    default:
+      *law = "laplace";
+      for (Eigen::Index i = 0; i < n; ++i) x[i] = (rng.uniform() < 0.5 ? -1.0 : 1.0) * rng.exponential();
+  }
+  return standardised(x);
+}
+
+// A random function of a standardised input; its values on x are standardised by the caller.
+struct RandomFunction {
+  bool monotone = true;
+  double a[8], b[8], c[8], d = 0, sign = 1;
+
+  static RandomFunction draw(Rng& rng) {
+    RandomFunction f;
+    f.monotone = rng.uniform() < 0.5;
+    if (f.monotone) {
+      for (int k = 0; k < 3; ++k) {
+        f.a[k] = rng.uniform(0.5, 2.0);
+        f.b[k] = rng.uniform(1.0, 3.0);
+        f.c[k] = rng.uniform(-1.5, 1.5);
+      }
+      f.d = rng.uniform(0.0, 0.5);
+      f.sign = rng.uniform() < 0.5 ? -1.0 : 1.0;
+    } else {
+      // Random Fourier features of an RBF kernel with length scale ℓ: frequencies N(0, 1/ℓ²).
+      const double length = rng.uniform(0.5, 2.0);
+      for (int k = 0; k < 8; ++k) {
+        f.a[k] = rng.normal();
+        f.b[k] = rng.normal() / length;
+        f.c[k] = rng.uniform(0, 2 * std::numbers::pi);
+      }
+    }
+    return f;
+  }
+  Vector operator()(const Vector& x) const {
+    Vector out = Vector::Zero(x.size());
+    if (monotone) {
+      for (int k = 0; k < 3; ++k) out.array() += a[k] * (b[k] * (x.array() - c[k])).tanh();
+      out = sign * (out + d * x);
+    } else {
+      for (int k = 0; k < 8; ++k) out.array() += a[k] * (b[k] * x.array() + c[k]).cos();
+    }
+    return out;
+  }
+};
+
+// f(X), standardised; a function that is (numerically) constant on this X is redrawn, and after
+// eight tries the identity is used (so the effect always depends on the cause).
+Vector draw_function_values(Rng& rng, const Vector& x, std::string* kind) {
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    const RandomFunction f = RandomFunction::draw(rng);
+    const Vector v = f(x);
+    const double sd = std::sqrt((v.array() - v.mean()).square().mean());
+    if (sd > 1e-6) {
+      if (kind) *kind = f.monotone ? "monotone" : "smooth";
+      return standardised(v);
+    }
+  }
+  if (kind) *kind = "linear";
+  return x;
+}
+
+Vector draw_noise(Rng& rng, Eigen::Index n, std::string* law) {
+  Vector e(n);
+  switch (rng.below(4)) {
+    case 0:
+      *law = "gaussian";
+      for (Eigen::Index i = 0; i < n; ++i) e[i] = rng.normal();
+      break;
+    case 1:
+      *law = "uniform";
+      for (Eigen::Index i = 0; i < n; ++i) e[i] = rng.uniform(-std::sqrt(3.0), std::sqrt(3.0));
+      break;
+    case 2:
+      *law = "laplace";  // variance 2b²: b = 1/√2
+      for (Eigen::Index i = 0; i < n; ++i) e[i] = (rng.uniform() < 0.5 ? -1.0 : 1.0) * rng.exponential() / std::sqrt(2.0);
+      break;
+    default:
+      *law = "student-t5";  // variance 5/3
+      for (Eigen::Index i = 0; i < n; ++i) {
+        double chi2 = 0;
+        for (int k = 0; k < 5; ++k) chi2 += std::pow(rng.normal(), 2);
+        e[i] = rng.normal() / std::sqrt(chi2 / 5.0) * std::sqrt(3.0 / 5.0);
+      }
+  }
+  return e;
+}
+
+// Rounds v to `levels` equally spaced values between its minimum and maximum.
+Vector discretise(const Vector& v, int levels) {
+  const double low = v.minCoeff(), step = (v.maxCoeff() - low) / (levels - 1);
+  if (!(step > 0)) return v;
+  return ((v.array() - low) / step).round() * step + low;
+}
+
+Vector post_nonlinearity(Rng& rng, const Vector& u_raw, std::string* name) {
+  const Vector u = standardised(u_raw);
+  switch (rng.below(4)) {
+    case 0:
+      *name = "cube";
+      return u.array().cube();
+    case 1: {
+      *name = "exp";
+      const double beta = rng.uniform(0.5, 1.0) * (rng.uniform() < 0.5 ? -1.0 : 1.0);
+      return (beta * u.array()).exp();
+    }
+    case 2: {
+      *name = "tanh";
+      const double beta = rng.uniform(1.0, 2.0);
+      return (beta * u.array()).tanh() + 0.1 * u.array();
+    }
+    default: {
+      *name = "sinh";
+      const double beta = rng.uniform(0.5, 1.2);
+      return (beta * u.array()).sinh();
+    }
+  }
+}
+
+}  // namespace
+
+std::string to_string(MechanismFamily family) {
+  for (const auto& f : kFamilies)
+    if (f.family == family) return f.name;
+  return "unknown";
+}
+
+MechanismFamily mechanism_family_from_string(const std::string& name) {
+  for (const auto& f : kFamilies)
+    if (name == f.name) return f.family;
+  std::string known;
+  for (const auto& f : kFamilies) {
+    if (!known.empty()) known += ", ";
+    known += f.name;
+  }
+  throw InputError("unknown mechanism family \"" + name + "\" (known: " + known + ")");
+}
+
+const std::vector<MechanismFamily>& all_mechanism_families() {
+  static const std::vector<MechanismFamily> families = [] {
+    std::vector<MechanismFamily> v;
+    for (const auto& f : kFamilies) v.push_back(f.family);
+    return v;
+  }();
+  return families;
+}
+
+GeneratedPair generate_pair(MechanismFamily family, Eigen::Index n, std::uint64_t seed, std::uint64_t index) {
+  if (n < 10) throw InputError("generate_pair: a pair needs at least 10 rows, got " + std::to_string(n));
+  Rng rng = Rng::stream(seed, index, kSyntheticSubstream + static_cast<std::uint64_t>(family));
+  GeneratedPair out;
+  out.family = family;
+  const Vector x = draw_cause(rng, n, &out.cause_law);
+  const Vector fx = draw_function_values(rng, x, &out.function);
+  const Vector e = draw_noise(rng, n, &out.noise_law);
+  const double sigma = rng.uniform(0.1, 0.6);
+  Vector cause = x, effect;
+  switch (family) {
+    case MechanismFamily::additive:
+      effect = fx + sigma * e;
+      break;
+    case MechanismFamily::multiplicative: {
+      const double a = rng.uniform(0.3, 0.8);
+      effect = (a * fx.array() + sigma * e.array()).exp();
+      break;
+    }
+    case MechanismFamily::post_nonlinear: {
+      std::string h;
+      effect = post_nonlinearity(rng, fx + sigma * e, &h);
+      out.function += "+" + h;
+      break;
+    }
+    case MechanismFamily::heteroscedastic: {
+      const Vector r = draw_function_values(rng, x, nullptr);
+      const double beta = rng.uniform(0.3, 1.0);
+      effect = fx.array() + sigma * (beta * r.array()).exp() * e.array();
+      break;
+    }
+    case MechanismFamily::discretised: {
+      effect = fx + sigma * e;
+      const auto which = rng.below(3);  // 0: cause, 1: effect, 2: both
+      const int levels_cause = 3 + static_cast<int>(rng.below(18)), levels_effect = 3 + static_cast<int>(rng.below(18));
+      if (which != 1) cause = discretise(cause, levels_cause);
+      if (which != 0) effect = discretise(effect, levels_effect);
+      out.function += which == 0 ? "+discrete-cause" : (which == 1 ? "+discrete-effect" : "+discrete-both");
+      break;
+    }
+  }
+  out.direction = rng.uniform() < 0.5 ? 1 : -1;
+  out.pair.x = out.direction == 1 ? cause : effect;
+  out.pair.y = out.direction == 1 ? effect : cause;
+  out.pair.name = to_string(family) + "-n" + std::to_string(n) + "-" + std::to_string(index);
+  return out;
+}
+
+bool SyntheticPairsOptions::is_valid(std::string* why) const {
+  auto fail = [&](const std::string& message) {
+    if (why) *why = message;
+    return false;
+  };
+  if (families.empty()) return fail("families: list at least one family");
+  for (const auto& f : families) {
+    try {
+      mechanism_family_from_string(f);
+    } catch (const InputError& e) {
+      return fail(std::string("families: ") + e.what());
+    }
+  }
+  if (sizes.empty()) return fail("sizes: list at least one size");
+  for (const auto s : sizes)
+    if (s < 10) return fail("sizes: every size must be at least 10 rows");
+  if (pairs_per_cell < 1) return fail("pairs_per_cell must be at least 1");
+  return true;
+}
+
+nlohmann::json SyntheticPairsOptions::to_json() const {
+  return {{"families", families}, {"sizes", sizes}, {"pairs_per_cell", pairs_per_cell}, {"seed", seed}};
+}
+
+SyntheticPairsOptions SyntheticPairsOptions::from_json(const nlohmann::json& j, const std::string& path) {
+  JsonObjectReader reader(j, path);
+  SyntheticPairsOptions o;
+  if (reader.has("families")) o.families = reader.required_string_list("families");
+  if (reader.has("sizes")) {
+    o.sizes.clear();
+    for (const double s : reader.required_number_list("sizes")) {
+      if (s != std::floor(s) || s < 10 || s > 1e7)
+        throw InputError(reader.child_path("sizes") + ": every size must be a whole number of rows from 10 to 1e7");
+      o.sizes.push_back(static_cast<Eigen::Index>(s));
+    }
+  }
+  o.pairs_per_cell = static_cast<int>(reader.optional_integer("pairs_per_cell", o.pairs_per_cell, 1, 1000000));
+  o.seed = static_cast<std::uint64_t>(reader.optional_integer("seed", 1, 0));
+  reader.reject_unknown_keys();
+  std::string why;
+  if (!o.is_valid(&why)) throw InputError((path.empty() ? std::string("options") : path) + ": " + why);
+  return o;
+}
+
+std::vector<GeneratedPair> generate_pairs(const SyntheticPairsOptions& options) {
+  std::string why;
+  if (!options.is_valid(&why)) throw InputError("synthetic pairs: " + why);
+  std::vector<GeneratedPair> pairs;
+  std::uint64_t index = 0;
+  for (const auto& name : options.families) {
+    const MechanismFamily family = mechanism_family_from_string(name);
+    for (const auto size : options.sizes)
+      for (int k = 0; k < options.pairs_per_cell; ++k) pairs.push_back(generate_pair(family, size, options.seed, index++));
+  }
+  return pairs;
+}
+
+void write_pairs_folder(const std::filesystem::path& dir, const std::vector<GeneratedPair>& pairs) {
+  std::filesystem::create_directories(dir);
+  std::string meta = "pair_id,direction,weight,n_samples,family,cause_law,function,noise_law\n";
+  for (std::size_t k = 0; k < pairs.size(); ++k) {
+    const auto& p = pairs[k];
+    char name[32];
+    std::snprintf(name, sizeof name, "pair%04zu.csv", k + 1);
+    std::string text = "x,y\n";
+    for (Eigen::Index i = 0; i < p.pair.x.size(); ++i) {
+      append_double(text, p.pair.x[i]);
+      text += ',';
+      append_double(text, p.pair.y[i]);
+      text += '\n';
+    }
+    write_file_atomically(dir / name, text);
+    meta += std::to_string(k + 1) + "," + std::to_string(p.direction) + ",1," + std::to_string(p.pair.x.size()) + "," +
+            to_string(p.family) + "," + p.cause_law + "," + p.function + "," + p.noise_law + "\n";
+  }
+  write_file_atomically(dir / "meta.csv", meta);
+}
+
+}  // namespace sbi::causal

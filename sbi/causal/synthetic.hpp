@@ -1,0 +1,80 @@
+#pragma once
+// Generated cause–effect pairs with a known direction, by mechanism family and size: the training
+// data of Meta-CGNN (sbi/causal/meta_cgnn.hpp) and the development and test sets on which every
+// causal setting is chosen (never on Tübingen).
+//
+// Every pair draws, from its own random stream,
+//   a cause law     uniform, Gaussian, Gaussian mixture (2–3 components), gamma (shape 1–4), Laplace;
+//                   X is then standardised;
+//   a function f    a monotone sum of tanh steps plus a linear part (Σ_k a_k tanh(b_k(x − c_k)) + d·x,
+//                   random sign), or a smooth non-monotone random function (a sum of 8 random
+//                   cosines, length scale 0.5–2: a draw of a Gaussian process with an RBF kernel);
+//                   f(X) is standardised;
+//   a noise law E   Gaussian, uniform, Laplace or Student t with 5 degrees of freedom, variance 1;
+//   a noise level   σ uniform on [0.1, 0.6];
+// and then the effect by its family:
+//
+// | family          | effect                                                                         |
+// |-----------------|--------------------------------------------------------------------------------|
+// | additive        | Y = f(X) + σE                                                                  |
+// | multiplicative  | Y = exp(a f(X)) · exp(σE), a ∈ [0.3, 0.8]: a positive level times positive noise |
+// | post-nonlinear  | Y = h(f(X) + σE), h a random invertible nonlinearity (cube, exp, tanh + linear,  |
+// |                 | sinh) of the standardised argument (Zhang & Hyvärinen 2009)                    |
+// | heteroscedastic | Y = f(X) + σ·exp(β r(X))·E, r another random function, β ∈ [0.3, 1]           |
+// | discretised     | the additive model with the cause, the effect or both rounded to 3–20 levels   |
+// |                 | (many Tübingen variables are counts, years or coarse readings)                  |
+//
+// Half of the pairs store the cause in x (direction +1), half in y (−1), chosen by a coin from the
+// pair's stream. A pair depends only on (seed, index, family, size): the same call gives the same
+// bits on any machine with IEEE doubles and the same libm.
+#include "sbi/causal/pair.hpp"
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace sbi::causal {
+
+enum class MechanismFamily { additive, multiplicative, post_nonlinear, heteroscedastic, discretised };
+
+// "additive", "multiplicative", "post-nonlinear", "heteroscedastic", "discretised".
+std::string to_string(MechanismFamily family);
+// Throws InputError naming the known families.
+MechanismFamily mechanism_family_from_string(const std::string& name);
+const std::vector<MechanismFamily>& all_mechanism_families();
+
+struct GeneratedPair {
+  CausePair pair;           // x, y as stored (the cause is x when direction = +1)
+  int direction = 1;        // +1: x → y, −1: y → x
+  MechanismFamily family = MechanismFamily::additive;
+  std::string cause_law, function, noise_law;  // what was drawn, for the meta.csv of a folder
+};
+
+// One pair of `n` rows of `family` from the stream (seed, index). n ≥ 10.
+GeneratedPair generate_pair(MechanismFamily family, Eigen::Index n, std::uint64_t seed, std::uint64_t index);
+
+// A benchmark set: for every family and size, `pairs_per_cell` pairs.
+struct SyntheticPairsOptions {
+  std::vector<std::string> families = {"additive", "multiplicative", "post-nonlinear", "heteroscedastic", "discretised"};
+  std::vector<Eigen::Index> sizes = {50, 100, 500, 1000};  // rows per pair, each ≥ 10
+  int pairs_per_cell = 10;                                 // pairs per (family, size)
+  std::uint64_t seed = 1;  // the development set uses 1, the test set 2; meta-training draws other streams
+
+  bool is_valid(std::string* why = nullptr) const;
+  nlohmann::json to_json() const;
+  static SyntheticPairsOptions from_json(const nlohmann::json& j, const std::string& path);
+};
+
+// Pairs in the order family, size, replicate; pair k (0-based) is generate_pair(family, size, seed, k).
+std::vector<GeneratedPair> generate_pairs(const SyntheticPairsOptions& options);
+
+// Writes the pairs as a benchmark folder in the format of data/tuebingen (pair0001.csv, ... with
+// header "x,y", and meta.csv with pair_id, direction, weight (1), n_samples, family, cause_law,
+// function, noise_law), each file written atomically. `sbi causal benchmark DIR --group-by family`
+// then summarises by family (and by n_samples).
+void write_pairs_folder(const std::filesystem::path& dir, const std::vector<GeneratedPair>& pairs);
+
+}  // namespace sbi::causal

@@ -1,0 +1,161 @@
+// The generated cause–effect pairs (sbi/causal/synthetic.hpp): each family's defining property,
+// reproducibility, balance of the stored directions, the folder format, and the benchmark's
+// summaries by meta.csv column.
+#include "sbi/causal/benchmark.hpp"
+#include "sbi/causal/synthetic.hpp"
+#include "sbi/core/error.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <set>
+#include <unistd.h>
+
+namespace {
+
+using namespace sbi::causal;
+
+const sbi::Vector& cause_of(const GeneratedPair& g) { return g.direction == 1 ? g.pair.x : g.pair.y; }
+const sbi::Vector& effect_of(const GeneratedPair& g) { return g.direction == 1 ? g.pair.y : g.pair.x; }
+
+std::size_t distinct_values(const sbi::Vector& v) { return std::set<double>(v.data(), v.data() + v.size()).size(); }
+
+}  // namespace
+
+TEST_CASE("generated pairs are reproducible and depend on the seed and the index", "[causal][synthetic]") {
+  for (const auto family : all_mechanism_families()) {
+    const auto a = generate_pair(family, 100, 7, 3);
+    const auto b = generate_pair(family, 100, 7, 3);
+    const auto c = generate_pair(family, 100, 7, 4);
+    const auto d = generate_pair(family, 100, 8, 3);
+    INFO(to_string(family));
+    CHECK(a.pair.x == b.pair.x);
+    CHECK(a.pair.y == b.pair.y);
+    CHECK(a.direction == b.direction);
+    CHECK(a.pair.x != c.pair.x);
+    CHECK(a.pair.x != d.pair.x);
+    CHECK(a.pair.x.size() == 100);
+    CHECK_NOTHROW(validate_pair(a.pair));  // finite, not constant
+  }
+  CHECK_THROWS_AS(generate_pair(MechanismFamily::additive, 5, 1, 0), sbi::InputError);
+  CHECK(mechanism_family_from_string("post-nonlinear") == MechanismFamily::post_nonlinear);
+  CHECK_THROWS_WITH(mechanism_family_from_string("linear"), Catch::Contains("heteroscedastic"));
+}
+
+TEST_CASE("each mechanism family has its defining property", "[causal][synthetic]") {
+  // Checked on 40 pairs per family (exact properties, no tolerance needed).
+  for (std::uint64_t k = 0; k < 40; ++k) {
+    // The cause is standardised (mean 0, sd 1) unless discretised afterwards.
+    const auto additive = generate_pair(MechanismFamily::additive, 200, 11, k);
+    CHECK(std::abs(cause_of(additive).mean()) < 1e-9);
+    CHECK(std::abs((cause_of(additive).array() - cause_of(additive).mean()).square().mean() - 1.0) < 1e-9);
+    // Multiplicative: a positive level times positive noise, so the effect is positive.
+    const auto multiplicative = generate_pair(MechanismFamily::multiplicative, 200, 11, k);
+    CHECK(effect_of(multiplicative).minCoeff() > 0);
+    // Post-nonlinear: the drawn nonlinearity is recorded.
+    const auto pnl = generate_pair(MechanismFamily::post_nonlinear, 200, 11, k);
+    CHECK_THAT(pnl.function, Catch::Contains("+cube") || Catch::Contains("+exp") || Catch::Contains("+tanh") ||
+                                 Catch::Contains("+sinh"));
+    // Discretised: the rounded column(s) take at most 20 values (continuous ones take all 200).
+    const auto discrete = generate_pair(MechanismFamily::discretised, 200, 11, k);
+    const bool cause_rounded = discrete.function.find("discrete-cause") != std::string::npos ||
+                               discrete.function.find("discrete-both") != std::string::npos;
+    const bool effect_rounded = discrete.function.find("discrete-effect") != std::string::npos ||
+                                discrete.function.find("discrete-both") != std::string::npos;
+    CHECK((cause_rounded || effect_rounded));
+    if (cause_rounded) CHECK(distinct_values(cause_of(discrete)) <= 20);
+    if (effect_rounded) CHECK(distinct_values(effect_of(discrete)) <= 20);
+    if (!cause_rounded) CHECK(distinct_values(cause_of(discrete)) > 20);
+  }
+}
+
+TEST_CASE("heteroscedastic pairs have a noise scale that varies with the cause", "[causal][synthetic]") {
+  // Y = f(X) + σ exp(β r(X)) E: the spread of Y around a local mean differs between regions of X.
+  // Averaged over 40 pairs of 2000 rows, the ratio of the larger to the smaller residual sd of the
+  // two halves of X (split at the median, residuals from a local mean over 100 bins of 20 rows) is clearly above that
+  // of the additive family, whose noise scale is constant: a population ratio of 1 there, estimated
+  // with a relative error of a few per cent at 1000 rows per half.
+  auto spread_ratio = [](const GeneratedPair& g) {
+    const sbi::Vector& x = cause_of(g);
+    const sbi::Vector& y = effect_of(g);
+    std::vector<Eigen::Index> order(static_cast<std::size_t>(x.size()));
+    std::iota(order.begin(), order.end(), Eigen::Index{0});
+    std::sort(order.begin(), order.end(), [&](auto a, auto b) { return x[a] < x[b]; });
+    const std::size_t bins = 100, per = order.size() / bins;
+    double ss[2] = {0, 0};
+    for (std::size_t b = 0; b < bins; ++b) {
+      double mean = 0;
+      for (std::size_t i = b * per; i < (b + 1) * per; ++i) mean += y[order[i]] / static_cast<double>(per);
+      for (std::size_t i = b * per; i < (b + 1) * per; ++i) ss[b < bins / 2] += std::pow(y[order[i]] - mean, 2);
+    }
+    return std::sqrt(std::max(ss[0], ss[1]) / std::min(ss[0], ss[1]));
+  };
+  double heteroscedastic = 0, additive = 0;
+  for (std::uint64_t k = 0; k < 40; ++k) {
+    heteroscedastic += spread_ratio(generate_pair(MechanismFamily::heteroscedastic, 2000, 12, k)) / 40;
+    additive += spread_ratio(generate_pair(MechanismFamily::additive, 2000, 12, k)) / 40;
+  }
+  INFO("mean spread ratio: heteroscedastic " << heteroscedastic << ", additive " << additive);
+  CHECK(additive < 1.3);
+  CHECK(heteroscedastic > additive + 0.3);
+}
+
+TEST_CASE("the stored direction is a fair coin", "[causal][synthetic]") {
+  // 400 pairs: under a fair coin the count of +1 is Binomial(400, ½), sd 10; |count − 200| > 50
+  // (five sd) has probability below 1e-6.
+  SyntheticPairsOptions options;
+  options.sizes = {20};
+  options.pairs_per_cell = 80;
+  const auto pairs = generate_pairs(options);
+  REQUIRE(pairs.size() == 400);
+  int forward = 0;
+  for (const auto& p : pairs) forward += p.direction == 1;
+  CHECK(std::abs(forward - 200) <= 50);
+}
+
+TEST_CASE("a generated folder reads back as a benchmark, summarised by family and size", "[causal][synthetic]") {
+  const auto dir = std::filesystem::temp_directory_path() / ("sbi_synthetic_" + std::to_string(::getpid()));
+  SyntheticPairsOptions options;
+  options.families = {"additive", "discretised"};
+  options.sizes = {30, 60};
+  options.pairs_per_cell = 3;
+  const auto pairs = generate_pairs(options);
+  write_pairs_folder(dir, pairs);
+  const auto metas = read_benchmark_meta(dir);
+  REQUIRE(metas.size() == 12);
+  CHECK(metas[0].labels.at("family") == "additive");
+  CHECK(metas[11].labels.at("family") == "discretised");
+  CHECK(metas[3].labels.at("n_samples") == "60");
+  const CausePair first = read_pair(metas[0].file);
+  CHECK(first.x.isApprox(pairs[0].pair.x, 1e-12));  // written with round-trip precision
+  CHECK(metas[0].direction == pairs[0].direction);
+
+  BenchmarkOptions b;
+  b.methods = {"reci"};
+  b.group_by = {"family", "family+n_samples"};
+  const auto result = run_benchmark(dir, b, {});
+  // all, 2 families, 4 combinations.
+  REQUIRE(result.summaries.size() == 7);
+  CHECK(result.summaries[1].subset == "family=additive");
+  CHECK(result.summaries[1].pairs == 6);
+  CHECK(result.summaries[3].subset == "family=additive,n_samples=30");
+  CHECK(result.summaries[3].pairs == 3);
+  b.group_by = {"colour"};
+  CHECK_THROWS_WITH(run_benchmark(dir, b, {}), Catch::Contains("meta.csv") && Catch::Contains("colour"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("synthetic pair options read from JSON with located errors", "[causal][synthetic]") {
+  const auto o = SyntheticPairsOptions::from_json(nlohmann::json::parse(R"({"sizes": [50, 100], "pairs_per_cell": 4})"), "pairs");
+  CHECK(o.sizes == std::vector<Eigen::Index>{50, 100});
+  CHECK(o.pairs_per_cell == 4);
+  CHECK(SyntheticPairsOptions::from_json(o.to_json(), "pairs").to_json() == o.to_json());
+  CHECK_THROWS_WITH(SyntheticPairsOptions::from_json(nlohmann::json::parse(R"({"sizes": [5]})"), "pairs"),
+                    Catch::Contains("pairs.sizes"));
+  CHECK_THROWS_WITH(SyntheticPairsOptions::from_json(nlohmann::json::parse(R"({"families": ["linear"]})"), "pairs"),
+                    Catch::Contains("families"));
+  CHECK_THROWS_WITH(SyntheticPairsOptions::from_json(nlohmann::json::parse(R"({"size": [50]})"), "pairs"),
+                    Catch::Contains("size"));
+}
