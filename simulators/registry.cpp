@@ -2,6 +2,7 @@
 
 #include "sbi/core/error.hpp"
 #include "sbi/io/json_reader.hpp"
+#include "simulators/autoregressive.hpp"
 #include "simulators/bernoulli_glm.hpp"
 #include "simulators/gaussian.hpp"
 #include "simulators/lotka_volterra.hpp"
@@ -29,6 +30,9 @@ const nlohmann::json& or_empty(const nlohmann::json& options) {
 
 std::vector<BuiltinSimulator> make_registry() {
   std::vector<BuiltinSimulator> r;
+  r.push_back({"ar1", "AR(1) series y_t = phi y_(t-1) + sigma e_t, raw data (100 steps by default), exact Gaussian likelihood",
+               [](const nlohmann::json& o, const std::string& path) { return make_ar1(Ar1Options::from_json(or_empty(o), path)); },
+               [](const nlohmann::json&) { return ar1_prior(); }});
   r.push_back({"bernoulli_glm", "sbibm Bernoulli GLM neuron: 10 parameters, data = 10 sufficient statistics (or 100 raw spikes)",
                [](const nlohmann::json& o, const std::string& path) {
                  return make_bernoulli_glm(BernoulliGlmOptions::from_json(or_empty(o), path));

@@ -1,5 +1,7 @@
 #include "sbi/flows/flow.hpp"
 
+#include <Eigen/Core>
+
 #include <cmath>
 #include <numbers>
 
@@ -149,6 +151,57 @@ class SplineCoupling final : public Transform {
   FeedForward conditioner_;
 };
 
+// A learned invertible linear map z = x A + b with A = (I + L)(diag(s) + U), L strictly lower, U
+// strictly upper triangular, s = softplus(·) + 10⁻³ > 0 (nflows' LULinear): log |det A| = Σ log s,
+// inverted by two triangular solves. Starts as the identity. It mixes and rescales all dimensions,
+// which coupling layers on their own cannot do.
+class LuLinear final : public Transform {
+ public:
+  LuLinear(Index d, const std::string& name) : lower_mask_(Mat::Zero(d, d)), upper_mask_(Mat::Zero(d, d)), identity_(Mat::Identity(d, d)) {
+    for (Index i = 0; i < d; ++i)
+      for (Index j = 0; j < d; ++j) (i > j ? lower_mask_ : upper_mask_)(i, j) = i == j ? 0.0f : 1.0f;
+    lower_.name = name + ".lower";
+    upper_.name = name + ".upper";
+    diagonal_.name = name + ".diagonal";
+    bias_.name = name + ".bias";
+    lower_.value.setZero(d, d);
+    upper_.value.setZero(d, d);
+    diagonal_.value.setZero(1, d);  // softplus(0 + shift) + 10⁻³ = 1
+    bias_.value.setZero(1, d);
+    for (auto* p : {&lower_, &upper_, &diagonal_, &bias_}) p->zero_grad();
+  }
+  Output forward(const Binder& bind, Var x, Var) const override {
+    const Index d = identity_.rows();
+    const Var scale = ad::add_scalar(ad::softplus(ad::add_scalar(bind(diagonal_), scale_shift())), kMinScale);
+    const Var l = ad::add(ad::mul(bind(lower_), bind.constant(lower_mask_)), bind.constant(identity_));
+    const Var u = ad::add(ad::mul(bind(upper_), bind.constant(upper_mask_)),
+                          ad::mul(ad::broadcast(scale, d, d), bind.constant(identity_)));
+    const Var z = ad::add_bias(ad::matmul(x, ad::matmul(l, u)), bind(bias_));
+    return {z, ad::broadcast(ad::sum(ad::log(scale)), x.rows(), 1)};
+  }
+  Mat inverse(const Binder&, const Mat& z, Var) const override {
+    // x A = z − b with A = L U  ⇒  x = ((z − b) U⁻¹) L⁻¹, i.e. Uᵀ Lᵀ xᵀ = (z − b)ᵀ.
+    const Index d = identity_.rows();
+    Mat l = lower_.value.cwiseProduct(lower_mask_) + identity_;
+    Mat u = upper_.value.cwiseProduct(upper_mask_);
+    for (Index i = 0; i < d; ++i) {
+      const float v = diagonal_.value(0, i) + scale_shift();
+      u(i, i) = std::max(v, 0.0f) + std::log1p(std::exp(-std::abs(v))) + kMinScale;
+    }
+    Mat rhs = (z.rowwise() - bias_.value.row(0)).transpose();  // d × n
+    u.transpose().triangularView<Eigen::Lower>().solveInPlace(rhs);
+    l.transpose().triangularView<Eigen::UnitUpper>().solveInPlace(rhs);
+    return rhs.transpose();
+  }
+  void collect(nn::ParameterList<float>& list) override {
+    for (auto* p : {&lower_, &upper_, &diagonal_, &bias_}) list.push_back(p);
+  }
+
+ private:
+  nn::Parameter lower_, upper_, diagonal_, bias_;
+  Mat lower_mask_, upper_mask_, identity_;
+};
+
 std::vector<Index> permutation_order(Index d, DensityEstimatorOptions::Permutation kind, Rng& rng) {
   std::vector<Index> order(static_cast<std::size_t>(d));
   for (Index j = 0; j < d; ++j) order[static_cast<std::size_t>(j)] = kind == DensityEstimatorOptions::Permutation::reverse ? d - 1 - j : j;
@@ -176,6 +229,7 @@ FlowDensity::FlowDensity(const DensityEstimatorOptions& options, Eigen::Index da
     if (options.type == Type::maf) transforms_.push_back(std::make_unique<AffineAutoregressive>(data_dim, k, options, rng, name));
     else if (coupling) transforms_.push_back(std::make_unique<SplineCoupling>(data_dim, k, t % 2, options, rng, name));
     else transforms_.push_back(std::make_unique<SplineAutoregressive>(data_dim, k, options, rng, name));
+    if (options.linear && data_dim > 1) transforms_.push_back(std::make_unique<LuLinear>(data_dim, name + ".linear"));
   }
 }
 

@@ -116,6 +116,7 @@ bool DensityEstimatorOptions::is_valid(std::string* why) const {
     if (!(tail_bound > 0 && std::isfinite(tail_bound))) return fail(why, "tail_bound: must be positive");
   }
   if (type == Type::mog && (components < 1 || components > 1000)) return fail(why, "components: must be in [1, 1000]");
+  if (type == Type::mog && linear) return fail(why, "linear: only the flows (maf, nsf) have linear layers, not mog");
   std::string inner;
   if (!embedding.is_valid(&inner)) return fail(why, "embedding." + inner);
   return true;
@@ -127,6 +128,7 @@ nlohmann::json DensityEstimatorOptions::to_json() const {
   if (type != Type::mog) {
     j["transforms"] = transforms;
     j["permutation"] = permutation == Permutation::reverse ? "reverse" : "random";
+    j["linear"] = linear;
   }
   if (type == Type::nsf) {
     j["form"] = form == Form::coupling ? "coupling" : "autoregressive";
@@ -151,6 +153,7 @@ DensityEstimatorOptions DensityEstimatorOptions::from_json(const nlohmann::json&
   o.components = static_cast<int>(r.optional_integer("components", o.components, 1, 1000));
   o.permutation = r.optional_string("permutation", "reverse", {"reverse", "random"}) == "reverse" ? Permutation::reverse
                                                                                                  : Permutation::random;
+  o.linear = r.optional_bool("linear", o.linear);
   if (const auto* embedding = r.get("embedding")) o.embedding = EmbeddingOptions::from_json(*embedding, r.child_path("embedding"));
   r.reject_unknown_keys();
   std::string why;

@@ -14,9 +14,12 @@
 // |       | (MADE conditioner); identity tails outside [−tail_bound, tail_bound]                 |
 // | "mog" | mixture of `components` full-covariance Gaussians from an MLP (mixture density net) |
 //
-// Between flow layers the dimensions are permuted ("reverse" or "random" from the seed); coupling
-// layers alternate which half is transformed. Data and context are z-scored with training
-// statistics (sbi/flows/fit.hpp), so tail_bound is in standard deviations.
+// Between autoregressive layers the dimensions are permuted ("reverse" or "random" from the seed);
+// coupling layers alternate which half is transformed. With "linear": true (maf and nsf only) every
+// flow layer is followed by a learned invertible linear map x A + b, A = L U in LU form (as nflows'
+// LULinear, which sbi puts after each spline coupling layer): it mixes and rescales all dimensions at
+// once. Off by default: on the runs in bench/npe/RESULTS.md it gave no consistent gain. Data and context are
+// z-scored with training statistics (sbi/flows/fit.hpp), so tail_bound is in standard deviations.
 //
 // Embeddings (trained jointly with the estimator; the estimator sees their output):
 //
@@ -78,6 +81,7 @@ struct DensityEstimatorOptions {
   double tail_bound = 3.0;                        // nsf: the spline acts on [−B, B], identity outside
   int components = 10;                            // mog: mixture components
   Permutation permutation = Permutation::reverse; // between flow layers
+  bool linear = false;                            // a learned invertible linear map (LU form) after each layer
   EmbeddingOptions embedding;
 
   bool is_valid(std::string* why = nullptr) const;

@@ -14,8 +14,8 @@ using sbi::RowMatrix;
 using sbi::Vector;
 using sbi::flows::DensityEstimatorOptions;
 
-// The families under test, small enough for quick tests.
-inline std::vector<std::string> family_names() { return {"maf", "nsf_coupling", "nsf_autoregressive", "mog"}; }
+// The families under test, small enough for quick tests (and one with the optional LU-linear layers).
+inline std::vector<std::string> family_names() { return {"maf", "nsf_coupling", "nsf_autoregressive", "mog", "nsf_coupling_linear"}; }
 
 inline DensityEstimatorOptions small_options(const std::string& family) {
   DensityEstimatorOptions o;
@@ -26,6 +26,10 @@ inline DensityEstimatorOptions small_options(const std::string& family) {
   o.components = 3;
   if (family == "maf") o.type = DensityEstimatorOptions::Type::maf;
   if (family == "nsf_coupling") o.type = DensityEstimatorOptions::Type::nsf;
+  if (family == "nsf_coupling_linear") {  // the learned LU-linear layer after every coupling layer
+    o.type = DensityEstimatorOptions::Type::nsf;
+    o.linear = true;
+  }
   if (family == "nsf_autoregressive") {
     o.type = DensityEstimatorOptions::Type::nsf;
     o.form = DensityEstimatorOptions::Form::autoregressive;

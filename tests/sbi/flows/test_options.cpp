@@ -27,6 +27,12 @@ TEST_CASE("density estimator options: spec form, round trip, errors with the JSO
     const auto f = DensityEstimatorOptions::from_json({{"type", family}});
     CHECK(DensityEstimatorOptions::from_json(f.to_json()).to_json() == f.to_json());
   }
+  CHECK_FALSE(DensityEstimatorOptions{}.linear);  // off by default
+  const auto linear = DensityEstimatorOptions::from_json({{"type", "nsf"}, {"linear", true}});
+  CHECK(linear.linear);
+  CHECK(DensityEstimatorOptions::from_json(linear.to_json()).linear);
+  CHECK_THROWS_WITH(DensityEstimatorOptions::from_json({{"type", "mog"}, {"linear", true}}, "x"), Catch::Contains("x.linear"));
+  CHECK_THROWS_WITH(DensityEstimatorOptions::from_json({{"type", "maf"}, {"linear", 1}}, "x"), Catch::Contains("x.linear"));
 
   CHECK_THROWS_WITH(DensityEstimatorOptions::from_json({{"type", "nsf"}, {"bins", 0}}, "inference.density_estimator"),
                     Catch::Contains("inference.density_estimator.bins"));
