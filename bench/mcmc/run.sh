@@ -7,6 +7,7 @@
 #   parts: defaults, c2st, tradeoffs, cost, hmc, threads (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+cmake --build build -j2 --target mcmc_bench >/dev/null  # benchmarks are not part of a plain build
 bench=./build/bench/mcmc/mcmc_bench
 out=bench/mcmc/results.jsonl
 parts=("$@")

@@ -13,6 +13,7 @@ label=$1
 options=$2
 shift 2
 cd "$(dirname "$0")/../.."
+cmake --build build -j2 --target npe_run ar1_reference sbi_cli >/dev/null  # benchmarks are not part of a plain build
 observations=""
 for k in "$@"; do observations="$observations --observation /tmp/ar1/obs_$k"; done
 load=$(cut -d' ' -f1 /proc/loadavg)

@@ -10,6 +10,7 @@ options=${2:-"{}"}
 tasks=${3:-"two_moons gaussian_linear slcp"}
 budgets=${4:-"1000 10000"}
 cd "$(dirname "$0")/../.."
+cmake --build build -j2 --target npe_run sbi_cli >/dev/null  # benchmarks are not part of a plain build
 for task in $tasks; do
   for n in $budgets; do
     load=$(cut -d' ' -f1 /proc/loadavg)
