@@ -10,6 +10,8 @@
 #include "sbi/diagnostics/calibration.hpp"
 #include "sbi/diagnostics/calibration_report.hpp"
 #include "sbi/diagnostics/summaries.hpp"
+#include "sbi/io/checkpoint_files.hpp"
+#include "sbi/io/checksum.hpp"
 #include "sbi/io/csv.hpp"
 #include "sbi/io/json_reader.hpp"
 #include "sbi/simulation/table.hpp"
@@ -89,76 +91,132 @@ void quick_calibration(const Posterior& posterior, const InferenceProblem& probl
               result.timings.total, result.plain_summary().c_str(), files.markdown.string().c_str(), full_check.c_str());
 }
 
-int run_infer(const std::vector<std::string>& args) {
-  po::options_description options("Options");
-  options.add_options()
-      ("spec", po::value<std::string>(), "the JSON spec (simulator, prior, observation, inference settings)")
-      ("output,o", po::value<std::string>(), "folder for the posterior, samples.csv and the table")
-      ("method,m", po::value<std::string>(), "a registered method (default: the spec's inference.method, else lfvi)")
-      ("table", po::value<std::string>(), "train on this reference table instead of simulating (else the spec's inference.table)")
-      ("observation", po::value<std::string>(), "observation CSV (header + one row) instead of the spec's")
-      ("samples,n", po::value<Count>(), "posterior samples to draw (default: the spec's output.samples, 10000)")
-      ("force", po::bool_switch(), "replace a posterior already saved in the output folder")
-      ("no-check", po::bool_switch(), "skip the quick calibration check (SBC, coverage, TARP on 300 simulated cases)")
-      ("list-methods", po::bool_switch(), "list the registered methods and exit");
-  add_threads_flag(options);
-  add_seed_flag(options, "seed of the run (default: the spec's seed)");
-  add_quiet_flag(options);
-  po::positional_options_description positional;
-  positional.add("spec", 1);
-  po::variables_map vm;
-  if (!parse_command_line(args, "sbi infer SPEC -o DIR [options]", options, positional, vm)) return kExitOk;
-  if (vm["list-methods"].as<bool>()) {
-    std::printf("%s", builtin_methods().listing().c_str());
-    return kExitOk;
-  }
-  if (!vm.count("spec")) throw po::error("the spec is required: sbi infer SPEC -o DIR");
-  if (!vm.count("output")) throw po::error("the output folder is required: -o DIR");
-  const bool quiet = quiet_flag(vm);
-  const std::filesystem::path folder = vm["output"].as<std::string>();
-  const std::filesystem::path spec_path = vm["spec"].as<std::string>();
+// What an `sbi infer` run was asked to do, saved as <output>/run.json when it starts, so that
+// `sbi infer --resume DIR` continues it with the same spec, method, seed and files (paths absolute).
+struct InferRequest {
+  std::filesystem::path spec{};
+  std::string spec_checksum{};   // of the spec file's bytes: a resumed run refuses a changed spec
+  std::filesystem::path output{};
+  std::string method{};          // empty: the spec's
+  std::filesystem::path table{};   // --table (empty: the spec's or simulated)
+  std::filesystem::path observation{};
+  std::optional<std::size_t> samples{};
+  std::optional<std::uint64_t> seed{};
+  bool no_check = false;
+  std::string state = "started";  // started → training → finished, or interrupted
 
-  const Spec spec = read_spec(spec_path);
-  const InferenceProblem problem = simulators::problem_from_spec(spec, vm.count("observation") ? vm["observation"].as<std::string>() : "");
-  const Method& method = builtin_methods().at(vm.count("method") ? vm["method"].as<std::string>() : spec_method(spec));
+  nlohmann::json to_json() const {
+    nlohmann::json j{{"spec", spec.string()}, {"spec_checksum", spec_checksum}, {"method", method}, {"table", table.string()},
+                     {"observation", observation.string()}, {"no_check", no_check}, {"state", state}};
+    j["samples"] = samples ? nlohmann::json(*samples) : nlohmann::json(nullptr);
+    j["seed"] = seed ? nlohmann::json(*seed) : nlohmann::json(nullptr);
+    return j;
+  }
+  static InferRequest from_file(const std::filesystem::path& folder) {
+    const std::filesystem::path file = folder / "run.json";
+    if (!std::filesystem::is_regular_file(file))
+      throw InputError(folder.string() + ": no run.json, so nothing to resume (sbi infer writes it when a run starts)");
+    InferRequest r;
+    try {
+      const nlohmann::json j = nlohmann::json::parse(read_text_file(file));
+      r.spec = j.at("spec").get<std::string>();
+      r.spec_checksum = j.at("spec_checksum").get<std::string>();
+      r.method = j.at("method").get<std::string>();
+      r.table = j.at("table").get<std::string>();
+      r.observation = j.at("observation").get<std::string>();
+      r.no_check = j.at("no_check").get<bool>();
+      r.state = j.at("state").get<std::string>();
+      if (!j.at("samples").is_null()) r.samples = j.at("samples").get<std::size_t>();
+      if (!j.at("seed").is_null()) r.seed = j.at("seed").get<std::uint64_t>();
+    } catch (const nlohmann::json::exception& e) {
+      throw InputError(file.string() + ": damaged run record (" + e.what() + ")");
+    }
+    r.output = folder;
+    return r;
+  }
+  void save() const { write_file_atomically(output / "run.json", to_json().dump(2) + "\n"); }
+};
+
+std::string file_checksum(const std::filesystem::path& path) { return hex64(fnv1a64(read_text_file(path))); }
+
+int execute_infer(InferRequest request, bool resume, bool force, int threads, bool quiet) {
+  const std::filesystem::path& folder = request.output;
+  const Spec spec = read_spec(request.spec);
+  const std::string checksum = file_checksum(request.spec);
+  if (resume && checksum != request.spec_checksum)
+    throw InputError(request.spec.string() + ": the spec changed since the run in " + folder.string() +
+                     " started; resuming would mix two runs (start a new one with -o, or --force)");
+  request.spec_checksum = checksum;
+  const InferenceProblem problem = simulators::problem_from_spec(spec, request.observation.string());
+  const Method& method = builtin_methods().at(request.method.empty() ? spec_method(spec) : request.method);
   parse_method_options(method, spec.inference);  // a bad field fails before anything is simulated
   RunSettings settings;
-  settings.seed = seed_option(vm).value_or(spec.seed);
-  settings.threads = threads_flag(vm);
+  settings.seed = request.seed.value_or(spec.seed);
+  settings.threads = threads;
   settings.simulations = spec_simulations(spec, 20);
-  const std::size_t n_samples = vm.count("samples") ? count_option(vm, "samples", 1) : spec.output_samples;
-  if (std::filesystem::exists(folder / "posterior.json") && !vm["force"].as<bool>())
-    throw InputError(folder.string() + ": already holds a saved posterior; use --force to replace it, or another -o folder");
+  const std::size_t n_samples = request.samples.value_or(spec.output_samples);
+  DirectoryCheckpoints checkpoints(folder / "checkpoints");
+  if (!resume && !force) {
+    if (std::filesystem::exists(folder / "posterior.json"))
+      throw InputError(folder.string() + ": already holds a saved posterior; use --force to replace it, or another -o folder");
+    if (std::filesystem::exists(folder / "run.json"))
+      throw InputError(folder.string() + ": holds an unfinished run; sbi infer --resume " + folder.string() + " continues it, --force starts over");
+  }
+  if (resume && request.state == "finished")
+    throw InputError(folder.string() + ": the run there finished; nothing to resume (sbi sample " + folder.string() + " draws from it)");
 
-  std::string table_source = vm.count("table") ? vm["table"].as<std::string>() : JsonObjectReader(spec.inference, "inference").optional_string("table", "");
+  std::string table_source = !request.table.empty() ? request.table.string() : JsonObjectReader(spec.inference, "inference").optional_string("table", "");
   std::optional<ReferenceTable> table;
   if (!table_source.empty()) {
     if (method.needs != MethodNeeds::table) throw InputError("method \"" + method.name + "\" simulates by itself and does not train on a table");
     std::filesystem::path path = table_source;
-    if (!vm.count("table") && path.is_relative()) path = spec.directory / path;
+    if (request.table.empty() && path.is_relative()) path = spec.directory / path;
     table = read_table(path);
     settings.table = &*table;
     settings.table_source = path.string();
     if (!quiet) std::fprintf(stderr, "training on %lld rows of %s\n", static_cast<long long>(table->rows()), path.string().c_str());
   } else if (method.needs == MethodNeeds::table) {
     settings.write_table_to = folder / "table.sbt";
+    settings.continue_table = resume;  // an interrupted run's rows are kept, the missing ones simulated
   }
   if (!spec.reference_posterior.empty() && !std::filesystem::is_regular_file(spec.reference_posterior))
     throw InputError("reference_posterior: " + spec.reference_posterior.string() + " is not a file");
   std::filesystem::create_directories(folder);
+  if (!resume) checkpoints.remove_all();  // --force: a new run does not continue an old one's training
+  if (resume && !quiet) {
+    if (method.needs != MethodNeeds::table)
+      std::fprintf(stderr, "resuming %s: method %s simulates by itself, so it starts again from its first round\n", folder.string().c_str(),
+                   method.name.c_str());
+    else if (!checkpoints.empty())
+      std::fprintf(stderr, "resuming %s: the table's finished rows are kept; training continues from its checkpoint\n", folder.string().c_str());
+    else
+      std::fprintf(stderr, "resuming %s: the table's finished rows are kept; training starts from the beginning (no checkpoint: %s)\n",
+                   folder.string().c_str(), request.state == "started" ? "it had not started" : "this method does not write them");
+  }
+  request.state = "started";
+  request.save();
 
   ProgressDisplay progress(quiet);
-  MethodRun run = run_method(method, spec.inference, problem, settings, progress.callbacks());
+  TrainingCallbacks callbacks = progress.callbacks();
+  callbacks.checkpoints = &checkpoints;
+  MethodRun run = run_method(method, spec.inference, problem, settings, callbacks);
   progress.finish();
   if (run.simulation && !quiet) std::fprintf(stderr, "simulated: %s\n", run.simulation->brief_report().c_str());
   if (!run.posterior) {
-    std::fprintf(stderr, "sbi infer: interrupted while simulating; the finished rows are in %s (train on them with --table)\n",
-                 settings.write_table_to.string().c_str());
+    request.state = "interrupted";
+    request.save();
+    std::fprintf(stderr, "sbi infer: interrupted while simulating; the finished rows are in %s; sbi infer --resume %s continues\n",
+                 settings.write_table_to.string().c_str(), folder.string().c_str());
     return kExitInterrupted;
   }
-  if (run.interrupted) std::fprintf(stderr, "training interrupted; keeping the best posterior so far\n");
+  if (run.interrupted)
+    std::fprintf(stderr, "training interrupted; keeping the best posterior so far%s\n",
+                 checkpoints.empty() ? "" : ("; sbi infer --resume " + folder.string() + " continues the training").c_str());
   const Posterior& posterior = run.posterior;
   posterior.save(folder);
+  request.state = run.interrupted ? "interrupted" : "finished";
+  request.save();
+  if (!run.interrupted) checkpoints.remove_all();
 
   const auto& info = posterior.info();
   std::printf("posterior saved to %s (%s, %zu simulations, trained %.1f s", folder.string().c_str(), method.name.c_str(),
@@ -171,17 +229,67 @@ int run_infer(const std::vector<std::string>& args) {
     std::printf("the spec has no observation: draw samples with sbi sample %s --observation FILE\n", folder.string().c_str());
     return run.interrupted ? kExitInterrupted : kExitOk;
   }
+  const bool given_observation = !request.observation.empty();
   std::string note;
   const RowMatrix samples = draw_samples(posterior, *problem.observation, static_cast<Eigen::Index>(n_samples), settings.seed, -1, note);
   write_csv(folder / "samples.csv", posterior.parameter_names(), samples);
-  std::printf("%zu samples for the %s observation in %s", n_samples, vm.count("observation") ? "given" : "spec's",
-              (folder / "samples.csv").string().c_str());
+  std::printf("%zu samples for the %s observation in %s", n_samples, given_observation ? "given" : "spec's", (folder / "samples.csv").string().c_str());
   if (!note.empty()) std::printf("\n%s", note.c_str());
-  const Vector* truth = !vm.count("observation") && spec.true_parameters ? &*spec.true_parameters : nullptr;
+  const Vector* truth = !given_observation && spec.true_parameters ? &*spec.true_parameters : nullptr;
   std::printf("\n\n%s", format_summary_table(summarise(samples, posterior.parameter_names()), truth).c_str());
-  if (!vm.count("observation") && !spec.reference_posterior.empty()) report_reference_c2st(spec.reference_posterior, samples, posterior, settings.seed);
-  if (!run.interrupted && !vm["no-check"].as<bool>()) quick_calibration(posterior, problem, folder, settings.seed, quiet);
+  if (!given_observation && !spec.reference_posterior.empty()) report_reference_c2st(spec.reference_posterior, samples, posterior, settings.seed);
+  if (!run.interrupted && !request.no_check) quick_calibration(posterior, problem, folder, settings.seed, quiet);
   return run.interrupted ? kExitInterrupted : kExitOk;
+}
+
+std::filesystem::path absolute_path(const std::string& path) { return std::filesystem::absolute(path).lexically_normal(); }
+
+int run_infer(const std::vector<std::string>& args) {
+  po::options_description options("Options");
+  options.add_options()
+      ("spec", po::value<std::string>(), "the JSON spec (simulator, prior, observation, inference settings)")
+      ("output,o", po::value<std::string>(), "folder for the posterior, samples.csv and the table")
+      ("method,m", po::value<std::string>(), "a registered method (default: the spec's inference.method, else lfvi)")
+      ("table", po::value<std::string>(), "train on this reference table instead of simulating (else the spec's inference.table)")
+      ("observation", po::value<std::string>(), "observation CSV (header + one row) instead of the spec's")
+      ("samples,n", po::value<Count>(), "posterior samples to draw (default: the spec's output.samples, 10000)")
+      ("force", po::bool_switch(), "replace a posterior (or an unfinished run) already in the output folder")
+      ("resume", po::value<std::string>(), "continue the interrupted run in this folder: its table's finished rows are kept and "
+                                           "training continues from its last checkpoint (the run's own spec and options)")
+      ("no-check", po::bool_switch(), "skip the quick calibration check (SBC, coverage, TARP on 300 simulated cases)")
+      ("list-methods", po::bool_switch(), "list the registered methods and exit");
+  add_threads_flag(options);
+  add_seed_flag(options, "seed of the run (default: the spec's seed)");
+  add_quiet_flag(options);
+  po::positional_options_description positional;
+  positional.add("spec", 1);
+  po::variables_map vm;
+  if (!parse_command_line(args, "sbi infer SPEC -o DIR [options] | sbi infer --resume DIR", options, positional, vm)) return kExitOk;
+  if (vm["list-methods"].as<bool>()) {
+    std::printf("%s", builtin_methods().listing().c_str());
+    return kExitOk;
+  }
+  const bool quiet = quiet_flag(vm);
+  if (vm.count("resume")) {
+    for (const char* other : {"spec", "output", "method", "table", "observation", "samples", "seed"})
+      if (vm.count(other)) throw po::error(std::string("--resume takes the run's own settings; --") + other + " cannot be given with it");
+    if (vm["force"].as<bool>()) throw po::error("--resume and --force exclude each other");
+    if (vm["no-check"].as<bool>()) throw po::error("--resume takes the run's own settings; --no-check cannot be given with it");
+    const std::filesystem::path folder = vm["resume"].as<std::string>();
+    return execute_infer(InferRequest::from_file(folder), true, false, threads_flag(vm), quiet);
+  }
+  if (!vm.count("spec")) throw po::error("the spec is required: sbi infer SPEC -o DIR");
+  if (!vm.count("output")) throw po::error("the output folder is required: -o DIR");
+  InferRequest request;
+  request.spec = absolute_path(vm["spec"].as<std::string>());
+  request.output = vm["output"].as<std::string>();
+  if (vm.count("method")) request.method = vm["method"].as<std::string>();
+  if (vm.count("table")) request.table = absolute_path(vm["table"].as<std::string>());
+  if (vm.count("observation")) request.observation = absolute_path(vm["observation"].as<std::string>());
+  if (vm.count("samples")) request.samples = count_option(vm, "samples", 1);
+  request.seed = seed_option(vm);
+  request.no_check = vm["no-check"].as<bool>();
+  return execute_infer(std::move(request), false, vm["force"].as<bool>(), threads_flag(vm), quiet);
 }
 
 int run_sample(const std::vector<std::string>& args) {

@@ -106,6 +106,8 @@ Method with_ensembles(Method method) {
       member_input.seed = stream_seed(input.seed, member, 0xe75e);
       TrainingCallbacks member_callbacks;
       member_callbacks.stop = callbacks.stop;
+      member_callbacks.checkpoints = callbacks.checkpoints;
+      member_callbacks.checkpoint_key = callbacks.checkpoint_key + "-member-" + std::to_string(member);
       if (member == 0 && callbacks.on_progress)
         member_callbacks.on_progress = [&](const TrainingProgress& p) {
           TrainingProgress labelled = p;

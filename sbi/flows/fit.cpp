@@ -130,7 +130,7 @@ DensityFitResult fit_density(ConditionalDensity& density, const RowMatrix& x, co
   optim::TrainingHooks hooks;
   hooks.step = [&](int step, std::span<double> losses) {
     const int in_epoch = (step - 1) % steps_per_epoch;
-    if (in_epoch == 0) {
+    if (in_epoch == 0 || order.empty()) {  // a new epoch, or resuming mid-epoch from a checkpoint
       Rng rng = Rng::stream(options.seed, static_cast<std::uint64_t>((step - 1) / steps_per_epoch), 0xba7c);
       order = optim::permutation(train_rows, rng);
       for (auto& k : order) k = split.train[static_cast<std::size_t>(k)];
@@ -171,6 +171,13 @@ DensityFitResult fit_density(ConditionalDensity& density, const RowMatrix& x, co
     std::snprintf(buffer, sizeof buffer, "epoch %d, train %.4f, validation %.4f", record.step / steps_per_epoch, record.losses[0],
                   record.validation);
     return std::string(buffer);
+  };
+  // The minibatch order is a function of (seed, epoch): the optimiser's step count and the skipped
+  // steps are all a checkpoint needs besides the weights and their Adam moments.
+  hooks.save_state = [&] { return nlohmann::json{{"adam_steps", adam.steps_taken()}, {"skipped_steps", result.skipped_steps}}; };
+  hooks.restore_state = [&](const nlohmann::json& state) {
+    adam.set_steps_taken(state.at("adam_steps").get<long>());
+    result.skipped_steps = state.at("skipped_steps").get<int>();
   };
   const optim::TrainingOutcome outcome = loop.run(hooks, callbacks);
 

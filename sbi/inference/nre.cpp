@@ -240,6 +240,22 @@ NreFit train_nre(const RowMatrix& theta, const RowMatrix& y, const Prior& prior,
     std::snprintf(text, sizeof text, "loss %.4f val %.4f", r.losses[0], r.validation);
     return std::string(text);
   };
+  // Checkpoints: the batch stream, the epoch's order and the optimiser's step count. Spectral
+  // normalisation's power-iteration vectors are not saved, so with it the run does not checkpoint.
+  if (!options.spectral_norm) {
+    hooks.save_state = [&] {
+      return nlohmann::json{{"rng", optim::rng_state_to_json(rng)}, {"order", order}, {"position", position}, {"adam_steps", optimizer.steps_taken()}};
+    };
+    hooks.restore_state = [&](const nlohmann::json& state) {
+      optim::rng_state_from_json(state.at("rng"), rng);
+      order = state.at("order").get<std::vector<Eigen::Index>>();
+      position = state.at("position").get<Eigen::Index>();
+      if (position < 0 || position > static_cast<Eigen::Index>(order.size())) throw InputError("training checkpoint: NRE batch position out of range");
+      for (auto i : order)
+        if (i < 0 || i >= n) throw InputError("training checkpoint: NRE batch order names a row outside the table");
+      optimizer.set_steps_taken(state.at("adam_steps").get<long>());
+    };
+  }
   fit.training = loop.run(hooks, callbacks);
   classifier.eval();
   return fit;

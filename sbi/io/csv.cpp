@@ -16,6 +16,7 @@
 #include <fstream>
 #include <limits>
 #include <set>
+#include <sstream>
 
 namespace sbi {
 
@@ -315,6 +316,15 @@ bool write_all(int fd, const char* data, std::size_t size) {
   return true;
 }
 }  // namespace
+
+std::string read_text_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path.string() + ": cannot be opened for reading");
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  if (in.bad()) throw InputError(path.string() + ": could not be read");
+  return bytes.str();
+}
 
 void write_file_atomically(const std::filesystem::path& path, const std::string& content) {
   if (path.has_parent_path() && !std::filesystem::exists(path.parent_path()))

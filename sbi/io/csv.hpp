@@ -53,6 +53,8 @@ void check_csv_names(const Names& names, const std::string& where);
 // to disk, renamed over `path` (which is replaced, never followed if it is a symbolic link). The
 // temporary file is removed if anything fails.
 void write_file_atomically(const std::filesystem::path& path, const std::string& content);
+// The whole file as bytes; throws InputError naming the file when it cannot be read.
+std::string read_text_file(const std::filesystem::path& path);
 // As write_file_atomically for a writer that wants a path (a network's or a density's save):
 // `write(tmp)` fills a new temporary file next to `path`, which is then renamed over `path`. If
 // `write` throws, the temporary file is removed and `path` is left as it was.

@@ -29,6 +29,7 @@ class BasicAdam {
   double learning_rate() const { return options_.learning_rate; }
   void set_learning_rate(double rate) { options_.learning_rate = rate; }  // for schedules
   long steps_taken() const { return steps_; }
+  void set_steps_taken(long steps) { steps_ = steps; }  // resuming from a checkpoint (bias correction)
   const AdamOptions& options() const { return options_; }
   const nn::ParameterList<T>& parameters() const { return parameters_; }
 

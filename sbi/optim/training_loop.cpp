@@ -73,10 +73,19 @@ void TrainingLoop::track(const nn::ParameterList<float>& parameters) {
   tracked_.insert(tracked_.end(), parameters.begin(), parameters.end());
 }
 
+namespace {
+
+ad::Matrix<float> copy_or_empty(const std::vector<ad::Matrix<float>>& values, std::size_t i) {
+  return i < values.size() ? values[i] : ad::Matrix<float>();
+}
+
+}  // namespace
+
 TrainingOutcome TrainingLoop::run(const TrainingHooks& hooks, const TrainingCallbacks& callbacks) {
   if (!hooks.step || !hooks.validate) throw std::invalid_argument("TrainingLoop::run: the step and validate hooks are required");
   const auto start = std::chrono::steady_clock::now();
-  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  double seconds_before = 0;  // training time of the run this one resumes
+  auto elapsed = [&] { return seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
 
   TrainingOutcome outcome;
   outcome.curve.loss_names = loss_names_;
@@ -84,17 +93,88 @@ TrainingOutcome TrainingLoop::run(const TrainingHooks& hooks, const TrainingCall
   double best = std::numeric_limits<double>::infinity();
   int checks_since_best = 0;
   bool have_best = false;
-
   std::vector<double> step_losses(loss_names_.size()), loss_sums(loss_names_.size(), 0.0);
   int steps_since_record = 0;
-  for (int step = 1; step <= options_.max_steps; ++step) {
+  int first_step = 1;
+
+  CheckpointStore* const store = hooks.save_state && hooks.restore_state ? callbacks.checkpoints : nullptr;
+  const std::string& key = callbacks.checkpoint_key;
+  if (store) {
+    if (std::optional<TrainingCheckpoint> c = store->load(key)) {
+      auto refuse = [&](const std::string& why) {
+        throw InputError("training checkpoint \"" + key + "\": " + why + " (was the spec or the method's options changed since it was written?)");
+      };
+      if (c->loss_names != loss_names_) refuse("it records other losses than this method's");
+      if (c->parameters.size() != tracked_.size())
+        refuse("it holds " + std::to_string(c->parameters.size()) + " parameter tensors, the network has " + std::to_string(tracked_.size()));
+      for (std::size_t i = 0; i < tracked_.size(); ++i) {
+        const auto& saved = c->parameters[i];
+        const auto& value = tracked_[i]->value;
+        if (saved.name != tracked_[i]->name || saved.value.rows() != value.rows() || saved.value.cols() != value.cols() ||
+            (c->have_best && (saved.best.rows() != value.rows() || saved.best.cols() != value.cols())))
+          refuse("its tensor " + std::to_string(i) + " (\"" + saved.name + "\") does not fit the network's \"" + tracked_[i]->name + "\"");
+        for (const auto& slot : saved.slots)
+          if (slot.rows() != value.rows() || slot.cols() != value.cols()) refuse("the optimiser state of \"" + saved.name + "\" has another shape");
+      }
+      if (c->step >= options_.max_steps) refuse("it is at step " + std::to_string(c->step) + ", beyond this run's " + std::to_string(options_.max_steps));
+      for (std::size_t i = 0; i < tracked_.size(); ++i) {
+        tracked_[i]->value = c->parameters[i].value;
+        tracked_[i]->state = c->parameters[i].slots;
+      }
+      if (c->have_best) {
+        best_values.resize(tracked_.size());
+        for (std::size_t i = 0; i < tracked_.size(); ++i) best_values[i] = c->parameters[i].best;
+      }
+      have_best = c->have_best;
+      best = c->have_best ? c->best_validation : best;
+      outcome.best_step = c->best_step;
+      checks_since_best = c->checks_since_best;
+      steps_since_record = c->steps_since_record;
+      loss_sums = c->loss_sums;
+      seconds_before = c->seconds;
+      for (std::size_t r = 0; r < c->record_steps.size(); ++r)
+        outcome.curve.records.push_back({c->record_steps[r], c->record_losses[r], c->record_validation[r], c->record_seconds[r]});
+      hooks.restore_state(c->method_state);
+      first_step = c->step + 1;
+    }
+  }
+  auto save_checkpoint = [&](int step) {
+    TrainingCheckpoint c;
+    c.step = step;
+    c.have_best = have_best;
+    c.best_validation = have_best ? best : 0.0;
+    c.best_step = outcome.best_step;
+    c.checks_since_best = checks_since_best;
+    c.steps_since_record = steps_since_record;
+    c.loss_sums = loss_sums;
+    c.seconds = elapsed();
+    c.loss_names = loss_names_;
+    for (const auto& record : outcome.curve.records) {
+      c.record_steps.push_back(record.step);
+      c.record_losses.push_back(record.losses);
+      c.record_validation.push_back(record.validation);
+      c.record_seconds.push_back(record.seconds);
+    }
+    for (std::size_t i = 0; i < tracked_.size(); ++i)
+      c.parameters.push_back({tracked_[i]->name, tracked_[i]->value, tracked_[i]->state, copy_or_empty(best_values, i)});
+    c.method_state = hooks.save_state();
+    store->save(key, c);
+  };
+
+  for (int step = first_step; step <= options_.max_steps; ++step) {
     std::fill(step_losses.begin(), step_losses.end(), 0.0);
     hooks.step(step, step_losses);
     for (std::size_t k = 0; k < step_losses.size(); ++k) loss_sums[k] += step_losses[k];
     ++steps_since_record;
 
     const bool last = step == options_.max_steps;
-    if (step % options_.eval_every != 0 && !last && !callbacks.stop_requested()) continue;
+    const bool regular_check = step % options_.eval_every == 0 || last;
+    if (!regular_check) {
+      if (!callbacks.stop_requested()) continue;
+      // Stopped between checks: the checkpoint is taken before the extra check below, so that a
+      // resumed run sees the same checks (and early stopping) as one never stopped.
+      if (store) save_checkpoint(step);
+    }
     TrainingRecord record;
     record.step = step;
     for (double& sum : loss_sums) {
@@ -123,11 +203,16 @@ TrainingOutcome TrainingLoop::run(const TrainingHooks& hooks, const TrainingCall
     TrainingProgress progress{options_.stage, static_cast<std::size_t>(step), static_cast<std::size_t>(options_.max_steps), "step",
                               hooks.status ? hooks.status(record) : std::string()};
     callbacks.report(progress);
-    if (callbacks.stop_requested()) {
+    const bool stopping = callbacks.stop_requested();
+    const bool finished = last || (checks_since_best >= options_.patience && step >= options_.min_steps);
+    if (store && regular_check && !finished &&
+        (stopping || outcome.curve.records.size() % static_cast<std::size_t>(std::max(1, store->every_checks)) == 0))
+      save_checkpoint(step);
+    if (stopping) {
       outcome.interrupted = true;
       break;
     }
-    if (checks_since_best >= options_.patience && step >= options_.min_steps) {
+    if (finished) {
       outcome.stopped_early = !last;
       break;
     }

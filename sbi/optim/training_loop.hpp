@@ -14,6 +14,7 @@
 // them in and out with the before/after_validation hooks; the snapshot is taken in between.
 #include "sbi/core/types.hpp"
 #include "sbi/nn/parameter.hpp"
+#include "sbi/optim/checkpoint.hpp"
 
 #include <atomic>
 #include <functional>
@@ -36,6 +37,10 @@ struct TrainingCallbacks {
   std::function<void(const TrainingProgress&)> on_progress;
   // Set from outside (Ctrl-C): the method stops at the next check and returns the best it has.
   const std::atomic<bool>* stop = nullptr;
+  // Optional: where training loops resume from and write checkpoints (sbi/optim/checkpoint.hpp), under
+  // `checkpoint_key`. Methods whose loops cannot resume exactly ignore it.
+  CheckpointStore* checkpoints = nullptr;
+  std::string checkpoint_key = "train";
   bool stop_requested() const { return stop && stop->load(); }
   void report(const TrainingProgress& progress) const {
     if (on_progress) on_progress(progress);
@@ -94,6 +99,10 @@ struct TrainingHooks {
   std::function<void()> after_validation;   // optional
   // Optional: a short status text for the progress report from the latest record.
   std::function<std::string(const TrainingRecord&)> status;
+  // Optional, together: the method's own state outside the tracked parameters (random streams,
+  // optimiser step counts, averaged weights) for checkpoints. A loop without them never checkpoints.
+  std::function<nlohmann::json()> save_state;
+  std::function<void(const nlohmann::json&)> restore_state;
 };
 
 class TrainingLoop {
@@ -101,8 +110,15 @@ class TrainingLoop {
   // Throws InputError when the options are invalid.
   TrainingLoop(TrainingLoopOptions options, std::vector<std::string> loss_names);
 
-  // Parameters whose values are snapshotted at the best validation loss and restored at the end.
+  // Parameters whose values are snapshotted at the best validation loss and restored at the end
+  // (and, with their optimiser slots, saved in checkpoints).
   void track(const nn::ParameterList<float>& parameters);
+
+  // With callbacks.checkpoints and the state hooks: run() first resumes from the store's checkpoint
+  // under callbacks.checkpoint_key when there is one (InputError when it does not fit these
+  // parameters), and writes one every `every_checks` validation checks and when stopped. A resumed
+  // run ends with the same weights, curve and outcome as one never interrupted (the curve's seconds
+  // aside).
 
   TrainingOutcome run(const TrainingHooks& hooks, const TrainingCallbacks& callbacks = {});
 

@@ -107,6 +107,20 @@ class Rng {
     return static_cast<std::uint64_t>(m >> 64);
   }
 
+ // The whole state (for training checkpoints): four words, then the kept normal variate's bits and
+  // whether there is one. set_state(state()) continues the stream exactly.
+  struct State {
+    std::array<std::uint64_t, 4> words{};
+    double spare_normal = 0.0;
+    bool has_spare_normal = false;
+  };
+  State state() const noexcept { return {state_, spare_normal_, has_spare_normal_}; }
+  void set_state(const State& s) noexcept {
+    state_ = s.words;
+    spare_normal_ = s.spare_normal;
+    has_spare_normal_ = s.has_spare_normal;
+  }
+
  private:
   static constexpr std::uint64_t rotl(std::uint64_t x, int k) noexcept {
     return (x << k) | (x >> (64 - k));

@@ -25,6 +25,10 @@ struct PriorTableSettings {
   FailurePolicy failure_policy = FailurePolicy::drop;
   int max_redraws = 100;
   std::filesystem::path write_to{};                 // when set: also stream the rows into this binary table file
+  // With write_to: when that file already holds a table of this simulator and seed (an interrupted
+  // run), keep its rows and simulate only the indices it lacks, so the result is the table an
+  // uninterrupted run would have made. InputError when the file is another simulator's or seed's.
+  bool continue_existing = false;
 };
 
 struct PriorTableRun {

@@ -77,7 +77,7 @@ MethodRun run_method(const Method& method, const nlohmann::json& options, const 
       simulated = simulate_prior_table(problem.simulator, *problem.prior,
                                        {.simulations = settings.simulations, .seed = settings.seed, .threads = settings.threads,
                                         .failure_policy = problem.failure_policy, .max_redraws = problem.max_redraws,
-                                        .write_to = settings.write_table_to},
+                                        .write_to = settings.write_table_to, .continue_existing = settings.continue_table},
                                        callbacks);
       run.simulation = simulated->summary;
       run.simulation_seconds = simulated->summary.seconds;
@@ -98,8 +98,12 @@ MethodRun run_method(const Method& method, const nlohmann::json& options, const 
     provenance.simulations = settings.simulations;
   }
 
+  // Checkpoints are for the one training loop of a table method (or one per ensemble member); a
+  // simulator method runs a loop per round, which a single key cannot tell apart.
+  TrainingCallbacks training_callbacks = callbacks;
+  if (method.needs != MethodNeeds::table) training_callbacks.checkpoints = nullptr;
   const auto start = std::chrono::steady_clock::now();
-  run.posterior = method.train(input, parsed, callbacks);
+  run.posterior = method.train(input, parsed, training_callbacks);
   run.training_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   run.simulations = run.posterior ? run.posterior.info().provenance.simulations : 0;
   run.interrupted = callbacks.stop_requested();

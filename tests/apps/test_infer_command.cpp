@@ -206,3 +206,78 @@ TEST_CASE("sbi infer reports the C2ST against the spec's reference posterior, an
   CHECK_FALSE(fs::exists(dir / "q" / "posterior.json"));
   fs::remove_all(dir);
 }
+
+TEST_CASE("sbi infer --resume continues an interrupted run to the uninterrupted result, and refuses what it cannot continue", "[cli][infer][resume]") {
+  const auto dir = cli_scratch_dir("infer_resume");
+  std::ofstream(dir / "spec.json") << kSmallSpec;
+  const std::string spec = (dir / "spec.json").string();
+  auto r = run_cli("infer " + spec + " -o " + (dir / "a").string() + " --quiet --no-check");
+  REQUIRE(r.exit_code == 0);
+  std::string record = read_text(dir / "a" / "run.json");
+  CHECK_THAT(record, Catch::Contains("\"state\": \"finished\""));
+  CHECK_FALSE(fs::exists(dir / "a" / "checkpoints"));  // removed once the posterior is saved
+
+  // An interrupted run (as after Ctrl-C or kill -9 while simulating): its record and the first 120 of
+  // the 300 rows, with the spec's seed 3.
+  fs::create_directories(dir / "b");
+  r = run_cli("simulate " + spec + " -n 120 -o " + (dir / "b" / "table.sbt").string() + " --quiet");
+  REQUIRE(r.exit_code == 0);
+  const auto at = record.find("\"finished\"");
+  std::string started = record;
+  started.replace(at, 10, "\"started\"");
+  std::ofstream(dir / "b" / "run.json") << started;
+  r = run_cli("infer --resume " + (dir / "b").string());
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.err, Catch::Contains("resuming") && Catch::Contains("finished rows are kept"));
+  CHECK(read_text(dir / "b" / "samples.csv") == read_text(dir / "a" / "samples.csv"));
+  CHECK_THAT(read_text(dir / "b" / "run.json"), Catch::Contains("\"state\": \"finished\""));
+
+  r = run_cli("infer --resume " + (dir / "b").string());
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("finished; nothing to resume"));
+  r = run_cli("infer --resume " + (dir / "nowhere").string());
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("no run.json"));
+  r = run_cli("infer --resume " + (dir / "b").string() + " -o " + (dir / "c").string());
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("--output cannot be given with it"));
+
+  // An unfinished run is not overwritten by accident; a changed spec is not resumed.
+  fs::create_directories(dir / "c");
+  std::ofstream(dir / "c" / "run.json") << started;
+  r = run_cli("infer " + spec + " -o " + (dir / "c").string() + " --quiet");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("unfinished run") && Catch::Contains("--resume"));
+  std::ofstream(dir / "spec.json", std::ios::app) << "\n";
+  r = run_cli("infer --resume " + (dir / "c").string() + " --quiet");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("the spec changed"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("values near 1e308 in the prior or the observation stop sbi infer with a message naming them, not NaN samples", "[cli][infer][hostile]") {
+  const auto dir = cli_scratch_dir("infer_huge");
+  const std::string npe = R"("method": "npe", "simulations": 300, "max_epochs": 5, "density_estimator": {"type": "maf", "transforms": 2, "hidden": [16]})";
+  std::string spec = kSmallSpec;
+  const auto begin = spec.find("\"method\""), end = spec.find('}', spec.find("\"discriminator\"")) + 1;
+  spec.replace(begin, end - begin, npe);
+  // θ ≈ 1.5e308: finite, but its mean over a table overflows double precision.
+  std::string huge_prior = spec;
+  huge_prior.replace(huge_prior.find("\"seed\""), 0,
+                     R"("prior": [{"name": "big", "dist": "normal", "mu": 1.5e308, "sigma": 1e150}, {"name": "small", "dist": "normal", "mu": 0, "sigma": 1}], )");
+  std::ofstream(dir / "prior.json") << huge_prior;
+  auto r = run_cli("infer " + (dir / "prior.json").string() + " -o " + (dir / "a").string() + " --quiet --no-check");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("prior parameter \"big\"") && Catch::Contains("overflow"));
+  CHECK_FALSE(fs::exists(dir / "a" / "posterior.json"));
+
+  std::string huge_observation = spec;
+  huge_observation.replace(huge_observation.find("[0.4, -0.2]"), 11, "[0.4, 1e308]");
+  std::ofstream(dir / "observation.json") << huge_observation;
+  r = run_cli("infer " + (dir / "observation.json").string() + " -o " + (dir / "b").string() + " --quiet --no-check");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("observation data value 2 = 1") && Catch::Contains("standard deviations"));
+  CHECK_FALSE(fs::exists(dir / "b" / "samples.csv"));
+  fs::remove_all(dir);
+}
