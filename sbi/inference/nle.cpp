@@ -1,6 +1,7 @@
 #include "sbi/inference/nle.hpp"
 
 #include "sbi/core/error.hpp"
+#include "sbi/inference/standardization.hpp"
 
 #include <cmath>
 #include <limits>
@@ -106,6 +107,8 @@ NleFit train_nle(const RowMatrix& theta, const RowMatrix& y, const Prior& prior,
   for (Eigen::Index r = 0; r < u.rows(); ++r)
     if (!u.row(r).allFinite())
       throw InputError("NLE: table row " + std::to_string(r) + " lies on the boundary of the prior's support");
+  check_standardizable(u, prior.names(), "prior parameter", "NLE");
+  check_standardizable(y, {}, "data column", "NLE");
   std::shared_ptr<flows::ConditionalDensity> density =
       flows::make_density(options.estimator.density_estimator, y.cols(), p, options.estimator.seed);
   flows::DensityFitResult training = flows::fit_density(*density, y, u, options.estimator.fit_options(), callbacks);

@@ -1,7 +1,9 @@
 #include "sbi/inference/npe.hpp"
 
+
 #include "sbi/core/error.hpp"
 #include "sbi/inference/method.hpp"
+#include "sbi/inference/standardization.hpp"
 #include "sbi/io/json_reader.hpp"
 #include "sbi/parallel/parallel_for.hpp"
 
@@ -88,6 +90,7 @@ RowMatrix NpeFit::sample(const Vector& observation, Eigen::Index n, std::uint64_
     throw InputError("NPE sample: the observation has " + std::to_string(observation.size()) + " values, the posterior expects " +
                      std::to_string(data_dim()));
   if (!observation.allFinite()) throw InputError("NPE sample: the observation has a non-finite value");
+  check_observation_standardizable(observation, density_->standardization().c_mean, density_->standardization().c_sd, {}, "NPE sample");
   if (n < 0) throw InputError("NPE sample: the number of draws must be ≥ 0");
   const Eigen::Index p = parameter_dim();
   RowMatrix theta(n, p);
@@ -166,6 +169,8 @@ NpeFit train_npe(const RowMatrix& theta, const RowMatrix& y, const Prior& prior,
     if (!u.row(r).allFinite())
       throw InputError("NPE: table row " + std::to_string(r) + " lies on the boundary of the prior's support");
 
+  check_standardizable(u, prior.names(), "prior parameter", "NPE");
+  check_standardizable(y, {}, "data column", "NPE");
   std::shared_ptr<flows::ConditionalDensity> density =
       flows::make_density(options.density_estimator, p, y.cols(), options.seed);
   flows::DensityFitResult training = flows::fit_density(*density, u, y, options.fit_options(), callbacks);

@@ -47,6 +47,7 @@ Vector Standardization::standardize_data(const Vector& y, const Names& data_name
                        format_double(g[i]) + " is not positive, but the posterior was trained on the log of this column (data_transform)");
     g[i] = std::log(g[i]);
   }
+  check_observation_standardizable(g, y_mean, y_sd, data_names, "sample");
   return (g - y_mean).array() / y_sd.array();
 }
 
@@ -96,6 +97,37 @@ std::vector<bool> log_columns(const RowMatrix& y, const std::vector<Eigen::Index
 
 }  // namespace
 
+void check_standardizable(const RowMatrix& values, const Names& names, const std::string& role, const std::string& method) {
+  if (values.rows() == 0) return;
+  for (Eigen::Index c = 0; c < values.cols(); ++c) {
+    const std::string name = static_cast<std::size_t>(c) < names.size() ? "\"" + names[static_cast<std::size_t>(c)] + "\"" : "column " + std::to_string(c + 1);
+    const auto column = values.col(c).array();
+    const double largest = column.abs().maxCoeff();
+    const double mean = column.mean();
+    const double sd = std::sqrt((column - mean).square().mean());
+    // z-scoring divides by the sd: the largest |z| is at most (|max| + |mean|) / sd.
+    const double worst_z = sd > 0 ? (largest + std::abs(mean)) / sd : 0.0;
+    if (!std::isfinite(mean) || !std::isfinite(sd) || !std::isfinite(worst_z) || worst_z > 1e30)
+      throw InputError(method + ": " + role + " " + name + " has values up to " + format_double(largest) +
+                       ", which overflow when standardised for the networks (32-bit floats); rescale it (other units, or a "
+                       "narrower prior)");
+  }
+}
+
+void check_observation_standardizable(const Vector& observation, const Vector& mean, const Vector& sd, const Names& names,
+                                      const std::string& method) {
+  for (Eigen::Index i = 0; i < observation.size(); ++i) {
+    const bool scaled = i < mean.size() && i < sd.size();
+    const double z = scaled ? (observation[i] - mean[i]) / sd[i] : observation[i];
+    if (std::isfinite(z) && std::abs(z) <= 1e30) continue;
+    const std::string name = static_cast<std::size_t>(i) < names.size() ? names[static_cast<std::size_t>(i)] : "data value " + std::to_string(i + 1);
+    throw InputError(method + ": observation " + name + " = " + format_double(observation[i]) +
+                     (scaled ? " lies " + format_double(std::abs(z)) + " standard deviations from the simulated data's mean (" + format_double(mean[i]) + ")"
+                             : " is too large") +
+                     ", beyond what the networks (32-bit floats) can take; is it in the simulator's units?");
+  }
+}
+
 StandardizedTable StandardizedTable::make(const RowMatrix& theta, const RowMatrix& y, const Prior& prior, double validation_fraction,
                                           std::uint64_t seed, const std::string& data_transform, const std::string& method,
                                           std::size_t max_validation_rows) {
@@ -111,6 +143,8 @@ StandardizedTable StandardizedTable::make(const RowMatrix& theta, const RowMatri
                        describe_theta(prior.names(), row_span(theta, r)));
     if (!y.row(r).allFinite()) throw InputError(method + ": row " + std::to_string(r) + " has non-finite data");
   }
+  check_standardizable(u, prior.names(), "prior parameter", method);
+  check_standardizable(y, {}, "data column", method);
   const auto split = optim::train_validation_split(n, validation_fraction, seed);
   StandardizedTable table;
   Standardization& s = table.standardization;

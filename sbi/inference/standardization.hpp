@@ -23,6 +23,18 @@ struct Standardization {
   static Standardization from_json(const nlohmann::json& j);
 };
 
+// Throws InputError naming the first column of `values` that the networks cannot train on once
+// z-scored: a mean or spread that overflows double precision, or standardised values beyond single
+// precision (|z| > 1e30). `role` says what a column is ("prior parameter", "data value"), `names` name
+// the columns (else "column k"); the message starts with `method`.
+void check_standardizable(const RowMatrix& values, const Names& names, const std::string& role, const std::string& method);
+
+// Throws InputError naming the first observation value that, z-scored with the training data's
+// `mean` and `sd` (empty = not standardised), is not finite in single precision (|z| > 1e30): a
+// value so far outside what was simulated that the networks would return NaN.
+void check_observation_standardizable(const Vector& observation, const Vector& mean, const Vector& sd, const Names& names,
+                                      const std::string& method);
+
 // A reference table checked, split and standardised for training.
 struct StandardizedTable {
   Standardization standardization;
