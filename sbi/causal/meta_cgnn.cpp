@@ -112,17 +112,7 @@ bool MetaCgnnOptions::is_valid(std::string* why) const {
   if (steps < 0) return fail("steps must be at least 0");
   if (tasks_per_step < 1) return fail("tasks_per_step must be at least 1");
   if (!(learning_rate > 0) || !std::isfinite(learning_rate)) return fail("learning_rate must be a positive number");
-  if (families.empty()) return fail("families: list at least one mechanism family");
-  for (const auto& f : families) {
-    try {
-      mechanism_family_from_string(f);
-    } catch (const InputError& e) {
-      return fail(std::string("families: ") + e.what());
-    }
-  }
-  if (sizes.empty()) return fail("sizes: list at least one size");
-  for (const auto s : sizes)
-    if (s < 10) return fail("sizes: every size must be at least 10 rows");
+  if (!families_and_sizes_valid(families, sizes, why)) return false;
   if (training_rows < 10) return fail("training_rows must be at least 10");
   if (encoder_rows < 10) return fail("encoder_rows must be at least 10");
   if (!(anticausal_weight >= 0) || !std::isfinite(anticausal_weight)) return fail("anticausal_weight must be >= 0");

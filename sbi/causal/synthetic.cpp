@@ -280,12 +280,12 @@ GeneratedPair generate_pair(MechanismFamily family, Eigen::Index n, std::uint64_
   return out;
 }
 
-bool SyntheticPairsOptions::is_valid(std::string* why) const {
+bool families_and_sizes_valid(const std::vector<std::string>& families, const std::vector<Eigen::Index>& sizes, std::string* why) {
   auto fail = [&](const std::string& message) {
     if (why) *why = message;
     return false;
   };
-  if (families.empty()) return fail("families: list at least one family");
+  if (families.empty()) return fail("families: list at least one mechanism family");
   for (const auto& f : families) {
     try {
       mechanism_family_from_string(f);
@@ -296,6 +296,15 @@ bool SyntheticPairsOptions::is_valid(std::string* why) const {
   if (sizes.empty()) return fail("sizes: list at least one size");
   for (const auto s : sizes)
     if (s < 10) return fail("sizes: every size must be at least 10 rows");
+  return true;
+}
+
+bool SyntheticPairsOptions::is_valid(std::string* why) const {
+  auto fail = [&](const std::string& message) {
+    if (why) *why = message;
+    return false;
+  };
+  if (!families_and_sizes_valid(families, sizes, why)) return false;
   if (pairs_per_cell < 1) return fail("pairs_per_cell must be at least 1");
   return true;
 }

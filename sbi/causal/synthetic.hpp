@@ -44,6 +44,9 @@ enum class MechanismFamily { additive, multiplicative, post_nonlinear, heterosce
 std::string to_string(MechanismFamily family);
 // Throws InputError naming the known families.
 MechanismFamily mechanism_family_from_string(const std::string& name);
+// The families and sizes of generated pairs, as SyntheticPairsOptions and MetaCgnnOptions take them:
+// at least one known family, at least one size, every size ≥ 10 rows. False with the reason in `why`.
+bool families_and_sizes_valid(const std::vector<std::string>& families, const std::vector<Eigen::Index>& sizes, std::string* why);
 const std::vector<MechanismFamily>& all_mechanism_families();
 
 struct GeneratedPair {

@@ -657,6 +657,28 @@ void sync_folder_of(const fs::path& path) {
   ::close(fd);
 }
 
+// Replaces `path` by a new file holding `bytes`: written to a fresh temporary file that is locked
+// first, synced, renamed over `path`. Returns the new file's descriptor, which holds the lock (the
+// caller closes its old one). `what` completes the error message.
+int replace_with_locked_copy(const fs::path& path, const std::string& bytes, const std::string& tag, const std::string& what) {
+  int fd = -1;
+  const auto tmp = create_temporary_file(path, tag, fd);
+  try {
+    try_lock(fd);
+    pwrite_all(fd, bytes, 0, tmp);
+    if (::fsync(fd) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0)
+      throw FileError(path.string() + ": " + what + " (" + std::strerror(errno) + ")");
+  } catch (...) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    forget_temporary_path(tmp);
+    throw;
+  }
+  forget_temporary_path(tmp);
+  sync_folder_of(path);
+  return fd;
+}
+
 bool same_identity(const TableMetadata& a, const TableMetadata& b) {
   const bool same_options = (!a.simulator_options_hash.empty() && a.simulator_options_hash == b.simulator_options_hash) ||
                             a.simulator_options == b.simulator_options;
@@ -1032,21 +1054,7 @@ void TableWriter::open_existing() {
       // Rewritten as version 2 (the same rows), then appended to; we hold the old file's lock meanwhile
       // and take the new one's before it replaces the old.
       const std::string upgraded = encode_table(to_reference_table(std::move(parsed)), path_, format_);
-      int fd = -1;
-      const auto tmp = create_temporary_file(path_, "v2", fd);
-      try {
-        try_lock(fd);
-        pwrite_all(fd, upgraded, 0, tmp);
-        if (::fsync(fd) != 0 || ::rename(tmp.c_str(), path_.c_str()) != 0)
-          throw FileError(path_.string() + ": cannot rewrite the version 1 table as version 2 (" + std::strerror(errno) + ")");
-      } catch (...) {
-        ::close(fd);
-        ::unlink(tmp.c_str());
-        forget_temporary_path(tmp);
-        throw;
-      }
-      forget_temporary_path(tmp);
-      sync_folder_of(path_);
+      const int fd = replace_with_locked_copy(path_, upgraded, "v2", "cannot rewrite the version 1 table as version 2");
       ::close(fd_);
       fd_ = fd;
       parsed = parse_table(upgraded, path_, Mode::strict);
@@ -1146,21 +1154,7 @@ void TableWriter::rewrite_canonical() {
   const std::string bytes = read_fd(fd_, path_);
   const std::string canonical = encode_table(to_reference_table(parse_table(bytes, path_, Mode::strict)), path_, format_);
   if (canonical == bytes) return;
-  int fd = -1;
-  const auto tmp = create_temporary_file(path_, "final", fd);
-  try {
-    try_lock(fd);
-    pwrite_all(fd, canonical, 0, tmp);
-    if (::fsync(fd) != 0 || ::rename(tmp.c_str(), path_.c_str()) != 0)
-      throw FileError(path_.string() + ": cannot rewrite the finished table (" + std::strerror(errno) + ")");
-  } catch (...) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    forget_temporary_path(tmp);
-    throw;
-  }
-  forget_temporary_path(tmp);
-  sync_folder_of(path_);
+  const int fd = replace_with_locked_copy(path_, canonical, "final", "cannot rewrite the finished table");
   ::close(fd_);
   fd_ = fd;
 }
