@@ -187,3 +187,39 @@ TEST_CASE("HMC on the NLE and NRE posteriors agrees with slice sampling, with R-
     }
   }
 }
+
+TEST_CASE("the NLE and NRE posteriors' surrogate gradients match finite differences", "[models][nle][nre][mcmc]") {
+  // tanh networks (no kinks), trained briefly: the gradient of log q(y | u) or r(u, y) in the
+  // unconstrained space against central differences of the plain (non-tape) evaluation. Both are
+  // float networks: with step h = 10⁻² the rounding of a difference quotient is ~10⁻⁶·|f|/(2h) ≈
+  // 10⁻⁴ for |f| ≲ 10 and the truncation h²·|f'''|/6 ~10⁻⁵, so |a − n| ≤ 2·10⁻³ + 2·10⁻²·max(|a|, |n|).
+  const InferenceProblem problem = conjugate_problem();
+  const std::vector<std::pair<std::string, nlohmann::json>> runs = {
+      {"nle", {{"max_epochs", 5}, {"density_estimator", {{"type", "maf"}, {"transforms", 2}, {"hidden", {16}}, {"activation", "tanh"}}}}},
+      {"nre", {{"max_epochs", 5}, {"classifier", {{"hidden", {16}}, {"batch_size", 64}, {"activation", "tanh"}}}, {"atoms", 4}}}};
+  for (const auto& [name, options] : runs) {
+    INFO("method " << name);
+    const MethodRun run = run_method(builtin_methods().at(name), options, problem, {.simulations = 400, .seed = 3});
+    const auto* model = run.posterior.model_as<models::McmcPosterior>();
+    REQUIRE(model);
+    Rng rng(4);
+    RowMatrix u(6, 2);
+    for (Eigen::Index k = 0; k < u.size(); ++k) u.data()[k] = 0.4 * rng.normal();
+    Vector value(6);
+    RowMatrix gradient(6, 2);
+    model->log_surrogate_gradient(u, *problem.observation, value, gradient);
+    // The prior here is normal (identity bijection), so θ = u.
+    const Vector plain = model->log_surrogate(u, *problem.observation);
+    for (Eigen::Index r = 0; r < 6; ++r) CHECK(value[r] == Approx(plain[r]).margin(1e-4));
+    const double h = 1e-2;
+    for (Eigen::Index r = 0; r < 6; ++r)
+      for (Eigen::Index c = 0; c < 2; ++c) {
+        RowMatrix up = u, down = u;
+        up(r, c) += h;
+        down(r, c) -= h;
+        const double numeric = (model->log_surrogate(up, *problem.observation)[r] - model->log_surrogate(down, *problem.observation)[r]) / (2 * h);
+        INFO("row " << r << " coordinate " << c << ": analytic " << gradient(r, c) << ", numeric " << numeric);
+        CHECK(std::abs(gradient(r, c) - numeric) <= 2e-3 + 2e-2 * std::max(std::abs(gradient(r, c)), std::abs(numeric)));
+      }
+  }
+}
