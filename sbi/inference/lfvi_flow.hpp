@@ -43,7 +43,10 @@ struct LfviFlowOptions {
   // "direction" may be left out or be "sampling").
   flows::DensityEstimatorOptions flow = default_flow();
   NreOptions ratio;                 // key "ratio": the ratio estimator's options (NRE's keys; its "mcmc" is unused)
-  int iw_samples = 1;               // K draws per y; 1 = the plain bound (ELBO), K > 1 = the importance-weighted bound
+  // K draws per y; 1 = the plain bound (ELBO), K > 1 = the importance-weighted bound. The reverse KL
+  // of K = 1 may drop a mode: on two_moons with 10^4 simulations K = 8 kept both crescents where
+  // K = 1 kept one, but it was worse with 10^3 and no better on slcp (bench/lfvi_flow/RESULTS.md).
+  int iw_samples = 1;
   Eigen::Index batch_size = 128;    // y rows per step (each with K draws)
   double learning_rate = 1e-3;      // Adam
   int max_iterations = 5000;        // optimisation steps
