@@ -58,7 +58,8 @@ std::shared_ptr<const FlowPosterior> FlowPosterior::load(const SavedPosterior& s
   NpeOptions options;
   nlohmann::json training;
   try {
-    options = NpeOptions::from_json(saved.info.options, "options");
+    // lfvi's flow generator saves its own options; the estimator's are read from density.sbinn.
+    if (saved.info.method != "lfvi") options = NpeOptions::from_json(saved.info.options, "options");
     training = saved.state().value("training", nlohmann::json::object());
   } catch (const nlohmann::json::exception& e) {
     throw FileError(json_file + ": incomplete or corrupted flow state (" + e.what() + ")");

@@ -1,6 +1,7 @@
 #pragma once
-// Posterior kind "flow", made by the method "npe": a conditional density q(θ | y) in the prior's
-// unconstrained space (sbi/inference/npe.hpp). It samples for any observation without retraining,
+// Posterior kind "flow", made by the method "npe" (and by "lfvi" with "generator": "flow",
+// sbi/inference/lfvi_flow.hpp): a conditional density q(θ | y) in the prior's unconstrained space
+// (sbi/inference/npe.hpp). It samples for any observation without retraining,
 // and its log_prob is exact and normalised on the prior's support.
 //
 // Files (besides posterior.json; format in sbi/inference/posterior.hpp):
@@ -21,6 +22,8 @@ class FlowPosterior final : public PosteriorModelBase {
  public:
   // `info` gives method, options and provenance; kind and the log-prob flags are set here.
   FlowPosterior(NpeFit fit, PriorPtr prior, Names data_names, PosteriorInfo info);
+  // With the training summary given (methods other than npe: lfvi's flow generator).
+  FlowPosterior(NpeFit fit, PriorPtr prior, Names data_names, PosteriorInfo info, nlohmann::json training);
 
   RowMatrix sample(const Vector& observation, Eigen::Index n, std::uint64_t seed) const override;
   Vector log_prob(const RowMatrix& theta, const Vector& observation) const override;
@@ -32,7 +35,6 @@ class FlowPosterior final : public PosteriorModelBase {
   static std::shared_ptr<const FlowPosterior> load(const SavedPosterior& saved);
 
  private:
-  FlowPosterior(NpeFit fit, PriorPtr prior, Names data_names, PosteriorInfo info, nlohmann::json training);
   NpeFit fit_;
   nlohmann::json training_;
 };

@@ -6,6 +6,7 @@
 #include "sbi/mcmc/unconstrained.hpp"
 #include "sbi/nn/serialize.hpp"
 
+#include <cmath>
 #include <limits>
 
 namespace sbi::models {
@@ -72,9 +73,18 @@ void McmcPosterior::check_made_for(const Vector& observation) const {
 McmcResult McmcPosterior::sample_with_report(const Vector& observation, Eigen::Index n, std::uint64_t seed,
                                              const std::optional<McmcOptions>& options) const {
   check_made_for(observation);
-  const UnconstrainedPosterior target(prior_, [this, &observation](const RowMatrix& theta, Eigen::Ref<Vector> out) {
-    out = log_surrogate(theta, observation);
-  });
+  // The gradient in θ the target asks for: ∇θ = ∇u / (dθ/du) per coordinate (the target multiplies by
+  // dθ/du again on its way back to u).
+  const auto transforms = prior_->transforms();
+  const UnconstrainedPosterior target(
+      prior_, [this, &observation](const RowMatrix& theta, Eigen::Ref<Vector> out) { out = log_surrogate(theta, observation); },
+      [this, &observation, &transforms](const RowMatrix& theta, Eigen::Ref<Vector> out, Eigen::Ref<RowMatrix> gradient) {
+        const RowMatrix u = prior_->to_unconstrained(theta);
+        log_surrogate_gradient(u, observation, out, gradient);
+        for (Eigen::Index r = 0; r < u.rows(); ++r)
+          for (Eigen::Index c = 0; c < u.cols(); ++c)
+            gradient(r, c) /= std::exp(transforms[static_cast<std::size_t>(c)].log_abs_det_jacobian(u(r, c)));
+      });
   McmcResult result = target.sample(n, seed, options ? *options : mcmc_);
   {
     std::lock_guard lock(last_run_mutex_);
@@ -128,6 +138,11 @@ LikelihoodMcmcPosterior::LikelihoodMcmcPosterior(NleFit fit, PriorPtr prior, Nam
 
 Vector LikelihoodMcmcPosterior::log_surrogate(const RowMatrix& theta, const Vector& observation) const {
   return fit_.log_likelihood(theta, observation, *prior_);
+}
+
+void LikelihoodMcmcPosterior::log_surrogate_gradient(const RowMatrix& u, const Vector& observation, Eigen::Ref<Vector> value,
+                                                     Eigen::Ref<RowMatrix> gradient_u) const {
+  fit_.log_likelihood_gradient_unconstrained(u, observation, value, gradient_u);
 }
 
 nlohmann::json LikelihoodMcmcPosterior::save_state(const fs::path& folder, std::vector<std::string>& files) const {
@@ -184,6 +199,11 @@ RatioMcmcPosterior::RatioMcmcPosterior(NreFit fit, PriorPtr prior, Names data_na
 
 Vector RatioMcmcPosterior::log_surrogate(const RowMatrix& theta, const Vector& observation) const {
   return fit_.log_ratio(theta, observation, *prior_, data_names_);
+}
+
+void RatioMcmcPosterior::log_surrogate_gradient(const RowMatrix& u, const Vector& observation, Eigen::Ref<Vector> value,
+                                                Eigen::Ref<RowMatrix> gradient_u) const {
+  fit_.log_ratio_gradient_unconstrained(u, observation, data_names_, value, gradient_u);
 }
 
 nlohmann::json RatioMcmcPosterior::save_state(const fs::path& folder, std::vector<std::string>& files) const {

@@ -49,6 +49,10 @@ class McmcPosterior : public PosteriorModelBase {
 
   // The learnt term, log q(y | θ) or r(θ, y), per row of theta (inside the support).
   virtual Vector log_surrogate(const RowMatrix& theta, const Vector& observation) const = 0;
+  // The same term and its gradient in the prior's unconstrained space u = T⁻¹(θ), through the
+  // autodiff tape: what lets "mcmc": {"sampler": "hmc"} run (sbi/mcmc/mcmc.hpp).
+  virtual void log_surrogate_gradient(const RowMatrix& u, const Vector& observation, Eigen::Ref<Vector> value,
+                                      Eigen::Ref<RowMatrix> gradient_u) const = 0;
 
  protected:
   // InputError when a sequential (one-observation) posterior is asked about another observation.
@@ -66,6 +70,8 @@ class LikelihoodMcmcPosterior final : public McmcPosterior {
  public:
   LikelihoodMcmcPosterior(NleFit fit, PriorPtr prior, Names data_names, PosteriorInfo info);
   Vector log_surrogate(const RowMatrix& theta, const Vector& observation) const override;
+  void log_surrogate_gradient(const RowMatrix& u, const Vector& observation, Eigen::Ref<Vector> value,
+                              Eigen::Ref<RowMatrix> gradient_u) const override;
   nlohmann::json save_state(const std::filesystem::path& folder, std::vector<std::string>& files) const override;
   static std::shared_ptr<const LikelihoodMcmcPosterior> load(const SavedPosterior& saved);
   const NleFit& fit() const { return fit_; }
@@ -80,6 +86,8 @@ class RatioMcmcPosterior final : public McmcPosterior {
   // `mcmc`: the sampling settings (NreOptions::mcmc of the training run).
   RatioMcmcPosterior(NreFit fit, PriorPtr prior, Names data_names, PosteriorInfo info, McmcOptions mcmc);
   Vector log_surrogate(const RowMatrix& theta, const Vector& observation) const override;
+  void log_surrogate_gradient(const RowMatrix& u, const Vector& observation, Eigen::Ref<Vector> value,
+                              Eigen::Ref<RowMatrix> gradient_u) const override;
   nlohmann::json save_state(const std::filesystem::path& folder, std::vector<std::string>& files) const override;
   static std::shared_ptr<const RatioMcmcPosterior> load(const SavedPosterior& saved);
   const NreFit& fit() const { return fit_; }

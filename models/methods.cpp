@@ -9,6 +9,7 @@
 #include "sbi/abc/smc.hpp"
 #include "sbi/core/error.hpp"
 #include "sbi/inference/lfvi.hpp"
+#include "sbi/inference/lfvi_flow.hpp"
 #include "sbi/inference/mmd.hpp"
 #include "sbi/inference/nle.hpp"
 #include "sbi/inference/npe.hpp"
@@ -62,6 +63,22 @@ Posterior train_implicit(const TrainingInput& input, const nlohmann::json& json,
   int refine = 0;
   if constexpr (std::is_same_v<Options, LfviOptions>) refine = options.refine_oversample;
   return Posterior(std::make_shared<models::ImplicitPosterior>(std::move(fit), input.prior, table_data_names(input), std::move(info), refine));
+}
+
+// "lfvi" has two generators: "generator": "flow" (sbi/inference/lfvi_flow.hpp) or the implicit one
+// ("generator" absent, "implicit", or the implicit generator's network options as an object).
+bool lfvi_flow_requested(const nlohmann::json& section, const std::string& path) {
+  if (!section.is_object() || !section.contains("generator")) return false;
+  const auto& g = section.at("generator");
+  if (g.is_object()) return false;
+  if (g.is_string() && (g == "flow" || g == "implicit")) return g == "flow";
+  throw InputError(path + ".generator: expected \"flow\", \"implicit\" or the implicit generator's network options (an object), got " +
+                   g.dump());
+}
+
+nlohmann::json implicit_lfvi_section(nlohmann::json section) {
+  if (section.is_object() && section.contains("generator") && section.at("generator").is_string()) section.erase("generator");
+  return section;
 }
 
 SequentialProblem sequential_problem(const TrainingInput& in, const std::string& method) {
@@ -129,12 +146,23 @@ MethodRegistry make_builtin_methods() {
   MethodRegistry registry;
   const auto add = [&registry](Method method) { registry.add(with_ensembles(std::move(method))); };
   add({.name = "lfvi",
-                .summary = "likelihood-free variational inference: implicit generator against a ratio-estimating discriminator",
+                .summary = "likelihood-free variational inference: a generator against a ratio estimator (\"generator\": \"implicit\" or \"flow\")",
                 .needs = MethodNeeds::table,
                 .amortized = true,
-                .parse_options = options_parser<LfviOptions>(),
+                .parse_options = [](const nlohmann::json& section, const std::string& path) {
+                  if (lfvi_flow_requested(section, path)) return LfviFlowOptions::from_json(section, path).to_json();
+                  return LfviOptions::from_json(implicit_lfvi_section(section), path).to_json();
+                },
                 .train = [](const TrainingInput& in, const nlohmann::json& o, const TrainingCallbacks& cb) {
-                  return train_implicit<LfviOptions>(in, o, cb, "lfvi", train_lfvi);
+                  if (!lfvi_flow_requested(o, "inference"))
+                    return train_implicit<LfviOptions>(in, implicit_lfvi_section(o), cb, "lfvi", train_lfvi);
+                  LfviFlowOptions options = LfviFlowOptions::from_json(o, "inference");
+                  options.seed = in.seed;
+                  const auto& table = *in.table;
+                  LfviFlowFit fit = train_lfvi_flow(table.theta, table.y, *in.prior, options, cb);
+                  PosteriorInfo info = info_for(in, "lfvi", options.to_json(), fit.posterior.training.seconds);
+                  return Posterior(std::make_shared<models::FlowPosterior>(std::move(fit.posterior), in.prior, table_data_names(in),
+                                                                           std::move(info), fit.summary()));
                 }});
   add({.name = "mmd",
                 .summary = "implicit generator trained by maximum mean discrepancy (no discriminator)",

@@ -96,6 +96,31 @@ Var ConditionalDensity::evaluate_standardized_log_prob(Tape& tape, Var z_x, Var 
   return family_log_prob(bind, z_x, embedding_.forward(bind, z_c));
 }
 
+ConditionalDensity::Draw ConditionalDensity::family_rsample(const Binder&, Var, const Mat&) const {
+  throw InputError("this density estimator has no reparameterised sampler; build a flow (maf or nsf) with \"direction\": \"sampling\"");
+}
+
+namespace {
+void check_rsample_shapes(Eigen::Index data_dim, Eigen::Index context_dim, const Var& z_c, const Mat& noise) {
+  if (z_c.cols() != context_dim || noise.cols() != data_dim || noise.rows() != z_c.rows())
+    throw std::invalid_argument("ConditionalDensity::standardized_rsample: expected n x " + std::to_string(context_dim) +
+                                " contexts and n x " + std::to_string(data_dim) + " noise, got " + std::to_string(z_c.rows()) + "x" +
+                                std::to_string(z_c.cols()) + " and " + std::to_string(noise.rows()) + "x" + std::to_string(noise.cols()));
+}
+}  // namespace
+
+ConditionalDensity::Draw ConditionalDensity::standardized_rsample(Var z_c, const Mat& noise) {
+  check_rsample_shapes(data_dim_, context_dim_, z_c, noise);
+  const Binder bind(z_c.tape(), /*gradients=*/true);
+  return family_rsample(bind, embedding_.forward(bind, z_c), noise);
+}
+
+ConditionalDensity::Draw ConditionalDensity::evaluate_standardized_rsample(Tape& tape, Var z_c, const Mat& noise) const {
+  check_rsample_shapes(data_dim_, context_dim_, z_c, noise);
+  const Binder bind(tape, /*gradients=*/false);
+  return family_rsample(bind, embedding_.forward(bind, z_c), noise);
+}
+
 Var ConditionalDensity::raw_log_prob(const Binder& bind, Var x, Var c) const {
   if (x.cols() != data_dim_ || c.cols() != context_dim_ || x.rows() != c.rows())
     throw std::invalid_argument("ConditionalDensity::log_prob: expected n x " + std::to_string(data_dim_) + " data and n x " +

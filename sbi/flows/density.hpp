@@ -62,6 +62,20 @@ class ConditionalDensity {
   nn::ParameterList<float> parameters();
   std::size_t parameter_count() const;
 
+  // ---- Reparameterised sampling (variational training). Flows with "direction": "sampling" only
+  // (has_rsample()); InputError otherwise. One draw per row of the z-scored context z_c (n × m):
+  // z̃ = g(ε; embedding(z_c)) with ε = `noise` (n × d standard-normal values), differentiable in the
+  // parameters and in z_c, together with log q̃(z̃ | h), both on z_c's tape. In original units
+  // x = x_mean + x_sd ⊙ z̃ and log q(x | c) = log q̃ − log_x_scale().
+  struct Draw {
+    Var z_x;       // n × d
+    Var log_prob;  // n × 1
+  };
+  bool has_rsample() const { return options_.type != DensityEstimatorOptions::Type::mog &&
+                                    options_.direction == DensityEstimatorOptions::Direction::sampling; }
+  Draw standardized_rsample(Var z_c, const Mat& noise);                           // training (one thread)
+  Draw evaluate_standardized_rsample(Tape& tape, Var z_c, const Mat& noise) const;  // parameters as constants
+
   // ---- Evaluation (const, thread-safe with one tape per thread): parameters enter as constants.
   Var evaluate_log_prob(Tape& tape, Var x, Var c) const;
   Var evaluate_standardized_log_prob(Tape& tape, Var z_x, Var z_c) const;
@@ -92,6 +106,8 @@ class ConditionalDensity {
   // h.rows() draws of z given the rows of h, noise from rng.
   virtual Mat family_sample(const Binder& bind, Var h, Rng& rng) const = 0;
   virtual void family_parameters(nn::ParameterList<float>& list) = 0;
+  // z̃ = g(ε; h) and log q̃(z̃ | h) on the tape (see standardized_rsample); the default throws InputError.
+  virtual Draw family_rsample(const Binder& bind, Var h, const Mat& noise) const;
 
   Eigen::Index embedded_dim() const { return embedding_.output_dim(); }
 

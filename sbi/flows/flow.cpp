@@ -1,5 +1,7 @@
 #include "sbi/flows/flow.hpp"
 
+#include "sbi/core/error.hpp"
+
 #include <Eigen/Core>
 
 #include <cmath>
@@ -233,24 +235,60 @@ FlowDensity::FlowDensity(const DensityEstimatorOptions& options, Eigen::Index da
   }
 }
 
-Var FlowDensity::family_log_prob(const Binder& bind, Var z, Var h) const {
-  Var u = z;
+Transform::Output FlowDensity::run_forward(const Binder& bind, Var x, Var h) const {
+  Var u = x;
   Var log_det;
   for (const auto& transform : transforms_) {
     const Transform::Output out = transform->forward(bind, u, h);
     u = out.z;
     if (out.log_det.valid()) log_det = log_det.valid() ? ad::add(log_det, out.log_det) : out.log_det;
   }
-  // log N(u; 0, I) = −½ Σ u² − (d/2) log 2π
-  const float normaliser = static_cast<float>(-0.5 * static_cast<double>(data_dim()) * std::log(2.0 * std::numbers::pi));
-  Var lp = ad::add_scalar(ad::mul_scalar(ad::sum_rows(ad::square(u)), -0.5f), normaliser);
-  return log_det.valid() ? ad::add(lp, log_det) : lp;
+  return {u, log_det};
+}
+
+Mat FlowDensity::run_inverse(const Binder& bind, const Mat& z, Var h) const {
+  Mat x = z;
+  for (auto it = transforms_.rbegin(); it != transforms_.rend(); ++it) x = (*it)->inverse(bind, x, h);
+  return x;
+}
+
+namespace {
+// log N(u; 0, I) per row = −½ Σ u² − (d/2) log 2π.
+Var standard_normal_log_prob(Var u) {
+  const float normaliser = static_cast<float>(-0.5 * static_cast<double>(u.cols()) * std::log(2.0 * std::numbers::pi));
+  return ad::add_scalar(ad::mul_scalar(ad::sum_rows(ad::square(u)), -0.5f), normaliser);
+}
+}  // namespace
+
+Var FlowDensity::family_log_prob(const Binder& bind, Var z, Var h) const {
+  if (!sampling_direction()) {
+    const Transform::Output out = run_forward(bind, z, h);
+    const Var lp = standard_normal_log_prob(out.z);
+    return out.log_det.valid() ? ad::add(lp, out.log_det) : lp;
+  }
+  // Sampling direction: ε = f⁻¹(z) on plain values, then log q̃(z) = log N(ε) − log |det ∂f/∂ε|. The
+  // inversion is not on the tape, so this is not differentiable: refuse to train through it.
+  if (bind.gradients())
+    throw InputError("a flow with \"direction\": \"sampling\" has no differentiable log_prob; it is trained by reparameterised "
+                     "draws (standardized_rsample), not by maximum likelihood");
+  const Var noise = bind.tape().constant(run_inverse(bind, z.value(), h));
+  const Transform::Output out = run_forward(bind, noise, h);
+  const Var lp = standard_normal_log_prob(noise);
+  return out.log_det.valid() ? ad::sub(lp, out.log_det) : lp;
+}
+
+ConditionalDensity::Draw FlowDensity::family_rsample(const Binder& bind, Var h, const Mat& noise) const {
+  if (!sampling_direction()) return ConditionalDensity::family_rsample(bind, h, noise);
+  const Var eps = bind.tape().constant(noise);
+  const Transform::Output out = run_forward(bind, eps, h);
+  const Var lp = standard_normal_log_prob(eps);
+  return {out.z, out.log_det.valid() ? ad::sub(lp, out.log_det) : lp};
 }
 
 Mat FlowDensity::family_sample(const Binder& bind, Var h, Rng& rng) const {
-  Mat x = standard_normal(h.rows(), data_dim(), rng);
-  for (auto it = transforms_.rbegin(); it != transforms_.rend(); ++it) x = (*it)->inverse(bind, x, h);
-  return x;
+  const Mat noise = standard_normal(h.rows(), data_dim(), rng);
+  if (sampling_direction()) return run_forward(bind, bind.tape().constant(noise), h).z.value();
+  return run_inverse(bind, noise, h);
 }
 
 void FlowDensity::family_parameters(nn::ParameterList<float>& list) {

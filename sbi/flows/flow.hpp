@@ -5,7 +5,11 @@
 // from DensityEstimatorOptions; see sbi/flows/options.hpp for the choices.
 //
 // Density evaluation is one pass through the layers. Sampling inverts them from the last to the
-// first: a coupling layer in one pass, an autoregressive layer in d passes of its MADE.
+// first: a coupling layer in one pass, an autoregressive layer in d passes of its MADE. With
+// "direction": "sampling" the same layers run the other way: they map the noise ε to the data
+// (x = f(ε; h), one differentiable pass: the reparameterised draws of variational inference), with
+// log q̃(x) = log N(ε) − log |det ∂f/∂ε|, and the density of a given x inverts them (ε = f⁻¹(x), then
+// one forward pass from ε for the log-determinant).
 #include "sbi/flows/density.hpp"
 
 #include <memory>
@@ -35,8 +39,15 @@ class FlowDensity final : public ConditionalDensity {
   Var family_log_prob(const Binder& bind, Var z, Var h) const override;
   Mat family_sample(const Binder& bind, Var h, Rng& rng) const override;
   void family_parameters(nn::ParameterList<float>& list) override;
+  Draw family_rsample(const Binder& bind, Var h, const Mat& noise) const override;
 
  private:
+  bool sampling_direction() const { return options().direction == DensityEstimatorOptions::Direction::sampling; }
+  // The layers in order from `x` on the tape: the end point and Σ log |det| (invalid when zero).
+  Transform::Output run_forward(const Binder& bind, Var x, Var h) const;
+  // The layers inverted, last to first, on plain values.
+  Mat run_inverse(const Binder& bind, const Mat& z, Var h) const;
+
   std::vector<std::unique_ptr<Transform>> transforms_;
 };
 

@@ -117,6 +117,8 @@ bool DensityEstimatorOptions::is_valid(std::string* why) const {
   }
   if (type == Type::mog && (components < 1 || components > 1000)) return fail(why, "components: must be in [1, 1000]");
   if (type == Type::mog && linear) return fail(why, "linear: only the flows (maf, nsf) have linear layers, not mog");
+  if (type == Type::mog && direction == Direction::sampling)
+    return fail(why, "direction: \"sampling\" needs a flow (maf or nsf); a mixture has no reparameterised sampler");
   std::string inner;
   if (!embedding.is_valid(&inner)) return fail(why, "embedding." + inner);
   return true;
@@ -129,6 +131,8 @@ nlohmann::json DensityEstimatorOptions::to_json() const {
     j["transforms"] = transforms;
     j["permutation"] = permutation == Permutation::reverse ? "reverse" : "random";
     j["linear"] = linear;
+    // Written only when not the default, so that the files of the density-direction flows are unchanged.
+    if (direction == Direction::sampling) j["direction"] = "sampling";
   }
   if (type == Type::nsf) {
     j["form"] = form == Form::coupling ? "coupling" : "autoregressive";
@@ -154,6 +158,7 @@ DensityEstimatorOptions DensityEstimatorOptions::from_json(const nlohmann::json&
   o.permutation = r.optional_string("permutation", "reverse", {"reverse", "random"}) == "reverse" ? Permutation::reverse
                                                                                                  : Permutation::random;
   o.linear = r.optional_bool("linear", o.linear);
+  o.direction = r.optional_string("direction", "density", {"density", "sampling"}) == "sampling" ? Direction::sampling : Direction::density;
   if (const auto* embedding = r.get("embedding")) o.embedding = EmbeddingOptions::from_json(*embedding, r.child_path("embedding"));
   r.reject_unknown_keys();
   std::string why;

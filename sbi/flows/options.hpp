@@ -21,6 +21,12 @@
 // once. Off by default: on the runs in bench/npe/RESULTS.md it gave no consistent gain. Data and context are
 // z-scored with training statistics (sbi/flows/fit.hpp), so tail_bound is in standard deviations.
 //
+// "direction" (maf and nsf): "density" (the default) stacks the layers from data to noise, so
+// log_prob is one pass and sampling inverts the layers; "sampling" stacks them from noise to data (the
+// inverse autoregressive flow of Kingma et al. 2016 for "maf"), so a draw is one differentiable pass
+// (ConditionalDensity::standardized_rsample, for variational training: lfvi with "generator": "flow")
+// and log_prob inverts the layers on plain values (exact, not differentiable in the parameters).
+//
 // Embeddings (trained jointly with the estimator; the estimator sees their output):
 //
 // | type   | network                                                                             |
@@ -71,6 +77,7 @@ struct DensityEstimatorOptions {
   enum class Type { maf, nsf, mog };
   enum class Form { coupling, autoregressive };
   enum class Permutation { reverse, random };
+  enum class Direction { density, sampling };
 
   Type type = Type::nsf;
   Form form = Form::coupling;                     // nsf only
@@ -82,6 +89,7 @@ struct DensityEstimatorOptions {
   int components = 10;                            // mog: mixture components
   Permutation permutation = Permutation::reverse; // between flow layers
   bool linear = false;                            // a learned invertible linear map (LU form) after each layer
+  Direction direction = Direction::density;       // maf, nsf: which way the layers run (above)
   EmbeddingOptions embedding;
 
   bool is_valid(std::string* why = nullptr) const;

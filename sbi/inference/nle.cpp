@@ -80,6 +80,21 @@ Vector NleFit::log_likelihood(const RowMatrix& theta, const Vector& observation,
   return result;
 }
 
+void NleFit::log_likelihood_gradient_unconstrained(const RowMatrix& u, const Vector& observation, Eigen::Ref<Vector> log_likelihood,
+                                                   Eigen::Ref<RowMatrix> gradient) const {
+  if (u.cols() != parameter_dim() || observation.size() != data_dim())
+    throw InputError("NLE: expected " + std::to_string(parameter_dim()) + " parameter columns and an observation of " +
+                     std::to_string(data_dim()) + " values");
+  thread_local ad::Tape<float> tape;
+  auto scope = tape.scope();
+  const ad::Matrix<float> data = observation.cast<float>().transpose().replicate(u.rows(), 1);
+  const auto context = tape.variable(u.cast<float>());
+  const auto lp = density_->evaluate_log_prob(tape, tape.constant(data), context);
+  tape.backward(ad::sum(lp));
+  log_likelihood = lp.value().col(0).cast<double>();
+  gradient = tape.gradient(context).cast<double>();
+}
+
 NleFit NleFit::load(const std::filesystem::path& density_file, const Prior& prior, NleOptions options) {
   std::shared_ptr<const flows::ConditionalDensity> density = flows::load_density(density_file);
   if (density->context_dim() != static_cast<Eigen::Index>(prior.dim()))

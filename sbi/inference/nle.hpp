@@ -51,6 +51,10 @@ class NleFit {
 
   // log q(y | θ_i) for every row θ_i (−∞ outside the prior's support or on its boundary).
   Vector log_likelihood(const RowMatrix& theta, const Vector& observation, const Prior& prior) const;
+  // log q(y | u_i) and its gradient ∇u (row i of `gradient`) at rows u_i = T⁻¹(θ_i) of the unconstrained
+  // space, by the autodiff tape (the network in float; one tape per thread, so thread-safe).
+  void log_likelihood_gradient_unconstrained(const RowMatrix& u, const Vector& observation, Eigen::Ref<Vector> log_likelihood,
+                                             Eigen::Ref<RowMatrix> gradient) const;
 
   const flows::ConditionalDensity& density() const { return *density_; }
   const NleOptions& options() const { return options_; }

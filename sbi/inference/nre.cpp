@@ -93,6 +93,24 @@ Vector NreFit::log_ratio_unconstrained(const RowMatrix& u, const Vector& observa
   return classifier.evaluate(input).col(0).cast<double>();
 }
 
+void NreFit::log_ratio_gradient_unconstrained(const RowMatrix& u, const Vector& observation, const Names& data_names,
+                                              Eigen::Ref<Vector> log_ratio, Eigen::Ref<RowMatrix> gradient) const {
+  const Vector y_tilde = standardization.standardize_data(observation, data_names);
+  const auto p = u.cols();
+  thread_local ad::Tape<float> tape;
+  auto scope = tape.scope();
+  FMat u_tilde(u.rows(), p);
+  for (Eigen::Index c = 0; c < p; ++c)
+    u_tilde.col(c) = ((u.col(c).array() - standardization.u_mean[c]) / standardization.u_sd[c]).cast<float>().matrix();
+  const auto input = tape.variable(u_tilde);
+  const FMat y_rows = y_tilde.cast<float>().transpose().replicate(u.rows(), 1);
+  const auto r = classifier.forward_constant(ad::concat_cols(input, tape.constant(y_rows)));
+  tape.backward(ad::sum(r));
+  log_ratio = r.value().col(0).cast<double>();
+  const FMat g = tape.gradient(input);
+  for (Eigen::Index c = 0; c < p; ++c) gradient.col(c) = g.col(c).cast<double>() / standardization.u_sd[c];
+}
+
 Vector NreFit::log_ratio(const RowMatrix& theta, const Vector& observation, const Prior& prior, const Names& data_names) const {
   RowMatrix u = prior.to_unconstrained(theta);
   std::vector<Eigen::Index> outside;

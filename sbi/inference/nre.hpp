@@ -65,6 +65,9 @@ struct NreFit {
   Vector log_ratio(const RowMatrix& theta, const Vector& observation, const Prior& prior, const Names& data_names = {}) const;
   // r in the unconstrained space: rows u_i = T⁻¹(θ_i) (no support check needed).
   Vector log_ratio_unconstrained(const RowMatrix& u, const Vector& observation, const Names& data_names = {}) const;
+  // r at rows u_i and its gradient ∇u (row i of `gradient`), by the autodiff tape (thread-safe).
+  void log_ratio_gradient_unconstrained(const RowMatrix& u, const Vector& observation, const Names& data_names, Eigen::Ref<Vector> log_ratio,
+                                        Eigen::Ref<RowMatrix> gradient) const;
 };
 
 NreFit train_nre(const RowMatrix& theta, const RowMatrix& y, const Prior& prior, const NreOptions& options,

@@ -100,19 +100,27 @@ ad::Matrix<T> BasicMlp<T>::predict(const ad::Matrix<T>& x) {
 }
 
 template <class T>
-ad::Matrix<T> BasicMlp<T>::evaluate(const ad::Matrix<T>& x) const {
+ad::Var<T> BasicMlp<T>::forward_constant(ad::Var<T> x) const {
   if (x.cols() != options_.widths.front())
-    throw std::invalid_argument("BasicMlp::evaluate: expected " + std::to_string(options_.widths.front()) +
+    throw std::invalid_argument("BasicMlp::forward_constant: expected " + std::to_string(options_.widths.front()) +
                                 " input columns, got " + std::to_string(x.cols()));
-  ad::Tape<T> tape;
-  ad::Var<T> h = standardizer_.apply(tape.constant(x));
+  ad::Var<T> h = standardizer_.apply(x);
   const std::size_t count = layers_.size();
   for (std::size_t k = 0; k + 1 < count; ++k) {
     const ad::Var<T> a = apply(options_.activation, layers_[k].forward_constant(h));
     const bool skip = options_.residual && k > 0 && layers_[k].inputs() == layers_[k].outputs();
     h = skip ? ad::add(h, a) : a;
   }
-  return apply(options_.output_activation, layers_.back().forward_constant(h)).value();
+  return apply(options_.output_activation, layers_.back().forward_constant(h));
+}
+
+template <class T>
+ad::Matrix<T> BasicMlp<T>::evaluate(const ad::Matrix<T>& x) const {
+  if (x.cols() != options_.widths.front())
+    throw std::invalid_argument("BasicMlp::evaluate: expected " + std::to_string(options_.widths.front()) +
+                                " input columns, got " + std::to_string(x.cols()));
+  ad::Tape<T> tape;
+  return forward_constant(tape.constant(x)).value();
 }
 
 template <class T>

@@ -75,6 +75,10 @@ class BasicMlp {
   // Evaluation on a tape of its own, changing nothing: safe from several threads at once, and the
   // same bits as predict() in evaluation mode.
   ad::Matrix<T> evaluate(const ad::Matrix<T>& x) const;
+  // The evaluation-mode forward pass on the caller's tape with the weights as constants: differentiable
+  // in x (the input gradient of a trained network, e.g. for HMC or a variational objective), changing
+  // nothing; safe from several threads with one tape each.
+  ad::Var<T> forward_constant(ad::Var<T> x) const;
 
   ParameterList<T> parameters();
   void zero_grad();

@@ -1,0 +1,152 @@
+// A benchmark driver for issue 14's remaining items (bench/lfvi_flow/RESULTS.md): simulates a prior
+// table for a spec (seeded, one thread), trains one table method through the registry (lfvi with
+// either generator, npe, nle, nre), and per observation draws samples, writes them, and scores them
+// with the C2ST (sbi::c2st_test, sbibm's defaults) against the reference posterior. For the MCMC
+// kinds, --samplers slice,hmc draws the samples once per sampler and reports time and R-hat.
+// Not a user-facing program (users run `sbi infer`).
+//
+//   lfvi_flow_run --spec data/specs/two_moons.json --rows 1000 --method lfvi --options '{"generator": "flow"}'
+//                 --observation ../shared/data/sbibm/two_moons/obs_1 [--samples 10000] [--out prefix]
+//                 [--seed 1] [--samplers slice,hmc] [--no-c2st]
+//
+// Prints one JSON line per observation (and sampler).
+#include "models/mcmc_posterior.hpp"
+#include "models/methods.hpp"
+#include "sbi/diagnostics/c2st.hpp"
+#include "sbi/io/csv.hpp"
+#include "sbi/io/json_reader.hpp"
+#include "sbi/spec/spec.hpp"
+#include "sbi/workflows/prior_table.hpp"
+#include "simulators/from_spec.hpp"
+
+#include <chrono>
+#include <ctime>
+#include <cstdlib>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// CPU time of the process (all its threads): on a loaded machine the wall time of a one-thread run
+// overstates its cost, this does not.
+double cpu_seconds() { return static_cast<double>(std::clock()) / CLOCKS_PER_SEC; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string spec_path, method = "lfvi", options_text = "{}", out_prefix, samplers_text;
+  std::vector<std::string> observations;
+  Eigen::Index rows = 1000, samples = 10000;
+  std::uint64_t seed = 1;
+  bool c2st = true;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::cerr << arg << " needs a value\n";
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (arg == "--spec") spec_path = next();
+    else if (arg == "--rows") rows = std::stoll(next());
+    else if (arg == "--method") method = next();
+    else if (arg == "--options") options_text = next();
+    else if (arg == "--observation") observations.push_back(next());
+    else if (arg == "--samples") samples = std::stoll(next());
+    else if (arg == "--out") out_prefix = next();
+    else if (arg == "--seed") seed = std::stoull(next());
+    else if (arg == "--samplers") samplers_text = next();
+    else if (arg == "--no-c2st") c2st = false;
+    else {
+      std::cerr << "unknown argument " << arg << "\n";
+      return 2;
+    }
+  }
+  if (spec_path.empty() || observations.empty()) {
+    std::cerr << "usage: lfvi_flow_run --spec SPEC --observation DIR [--rows N] [--method M] [--options JSON] [--samples N] [--out PREFIX]\n";
+    return 2;
+  }
+  try {
+    const sbi::Spec spec = sbi::read_spec(spec_path);
+    const sbi::simulators::SpecModel model = sbi::simulators::build_spec_model(spec);
+    const auto sim_start = std::chrono::steady_clock::now();
+    const sbi::PriorTableRun table =
+        sbi::simulate_prior_table(model.simulator, *model.prior, {.simulations = static_cast<std::size_t>(rows), .seed = seed, .threads = 1});
+    const double simulation_seconds = seconds_since(sim_start);
+    const nlohmann::json options = sbi::parse_json_text(options_text, "--options");
+    const auto start = std::chrono::steady_clock::now();
+    const double training_cpu_start = cpu_seconds();
+    const sbi::Posterior posterior = sbi::infer(method, table.table, model.prior, options, seed);
+    const double training_seconds = seconds_since(start);
+    const double training_cpu_seconds = cpu_seconds() - training_cpu_start;
+    std::cerr << "trained " << method << " in " << training_seconds << " s\n";
+
+    std::vector<std::string> samplers;
+    {
+      std::stringstream list(samplers_text);
+      for (std::string s; std::getline(list, s, ',');)
+        if (!s.empty()) samplers.push_back(s);
+    }
+    if (samplers.empty()) samplers.push_back("");
+    const auto* mcmc = posterior.model_as<sbi::models::McmcPosterior>();
+    for (std::size_t k = 0; k < observations.size(); ++k) {
+      const std::filesystem::path folder = observations[k];
+      const sbi::Vector y = sbi::read_observation_csv(folder / "observation.csv");
+      for (const auto& sampler : samplers) {
+        nlohmann::json line = {{"spec", spec_path},
+                               {"method", method},
+                               {"observation", folder.string()},
+                               {"rows", rows},
+                               {"options", posterior.info().options},
+                               {"simulation_seconds", simulation_seconds},
+                               {"training_seconds", training_seconds},
+                               {"training_cpu_seconds", training_cpu_seconds}};
+        const auto sample_start = std::chrono::steady_clock::now();
+        const double sample_cpu_start = cpu_seconds();
+        sbi::RowMatrix draws;
+        if (mcmc && !sampler.empty()) {
+          sbi::McmcOptions mcmc_options = mcmc->mcmc_options();
+          mcmc_options.sampler = sampler == "hmc" ? sbi::McmcOptions::Sampler::hmc : sbi::McmcOptions::Sampler::slice;
+          const sbi::McmcResult result = mcmc->sample_with_report(y, samples, seed * 1000 + k, mcmc_options);
+          draws = result.samples;
+          line["sampler"] = sampler;
+          line["max_rhat"] = result.diagnostics.max_rhat();
+          line["min_ess_bulk"] = result.diagnostics.min_ess_bulk();
+          line["mcmc"] = result.statistics.to_json();
+          line["mcmc_brief"] = result.brief_report();
+        } else {
+          draws = posterior.sample(y, samples, seed * 1000 + k);
+        }
+        line["sampling_seconds"] = seconds_since(sample_start);
+        line["sampling_cpu_seconds"] = cpu_seconds() - sample_cpu_start;
+        sbi::Names header;
+        for (Eigen::Index j = 0; j < draws.cols(); ++j) header.push_back("parameter_" + std::to_string(j + 1));
+        const std::string tag = sampler.empty() ? "" : "_" + sampler;
+        if (!out_prefix.empty()) {
+          const std::string file = out_prefix + "_" + folder.filename().string() + tag + ".csv";
+          sbi::write_csv(file, header, draws);
+          line["samples_file"] = file;
+        }
+        const auto reference_path = folder / "reference_posterior_samples.csv";
+        if (c2st && std::filesystem::exists(reference_path)) {
+          const sbi::CsvTable reference = sbi::read_csv(reference_path);
+          sbi::C2stOptions c2st_options;
+          c2st_options.threads = 1;
+          line["c2st"] = sbi::c2st_test(reference.values, draws, c2st_options).accuracy;
+        }
+        std::cout << line.dump() << std::endl;
+      }
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

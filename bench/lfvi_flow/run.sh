@@ -1,0 +1,27 @@
+#!/bin/sh
+# One benchmark run of bench/lfvi_flow/lfvi_flow_run (see RESULTS.md there): simulates the table,
+# trains METHOD with OPTIONS_JSON, samples 10,000 draws per observation, C2ST against sbibm's
+# reference posterior; one JSON line per observation (and sampler) with the load average and the
+# date, appended to bench/lfvi_flow/results.jsonl. One run at a time (the machine is shared).
+#   sh bench/lfvi_flow/run.sh LABEL TASK ROWS METHOD 'OPTIONS_JSON' [SAMPLERS] [OBSERVATIONS]
+#   e.g. sh bench/lfvi_flow/run.sh flow two_moons 1000 lfvi '{"generator": "flow"}'
+#        sh bench/lfvi_flow/run.sh mcmc slcp 10000 nle '{}' slice,hmc 1
+set -e
+label=$1
+task=$2
+rows=$3
+method=$4
+options=$5
+samplers=${6:-""}
+observations=${7:-"1"}
+cd "$(dirname "$0")/../.."
+cmake --build build -j2 --target lfvi_flow_run >/dev/null  # benchmarks are not part of a plain build
+args=""
+for k in $observations; do args="$args --observation ../shared/data/sbibm/$task/obs_$k"; done
+if [ -n "$samplers" ]; then args="$args --samplers $samplers"; fi
+load=$(cut -d' ' -f1 /proc/loadavg)
+date=$(date -u +%FT%TZ)
+./build/bench/lfvi_flow_run --spec data/specs/$task.json --rows $rows --method $method --options "$options" $args \
+  --out /tmp/lfvi_flow_samples_${label}_${task}_$rows | while read -r line; do
+  echo "{\"label\": \"$label\", \"task\": \"$task\", \"load_before\": $load, \"load_after\": $(cut -d' ' -f1 /proc/loadavg), \"date\": \"$date\", \"run\": $line}" | tee -a bench/lfvi_flow/results.jsonl
+done

@@ -1,0 +1,318 @@
+#include "sbi/inference/lfvi_flow.hpp"
+
+#include "sbi/core/error.hpp"
+#include "sbi/flows/density.hpp"
+#include "sbi/flows/network.hpp"
+#include "sbi/inference/method.hpp"
+#include "sbi/io/json_reader.hpp"
+#include "sbi/mcmc/unconstrained.hpp"
+#include "sbi/optim/adam.hpp"
+#include "sbi/optim/training.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
+namespace sbi {
+
+using FMat = ad::Matrix<float>;
+using FVar = ad::Var<float>;
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+flows::DensityEstimatorOptions LfviFlowOptions::default_flow() {
+  flows::DensityEstimatorOptions o = NpeOptions::default_density_estimator();
+  o.direction = flows::DensityEstimatorOptions::Direction::sampling;
+  return o;
+}
+
+bool LfviFlowOptions::is_valid(std::string* why) const {
+  auto fail = [&](const std::string& message) {
+    if (why) *why = message;
+    return false;
+  };
+  std::string inner;
+  if (!flow.is_valid(&inner)) return fail("flow." + inner);
+  if (flow.type == flows::DensityEstimatorOptions::Type::mog)
+    return fail("flow.type: the generator must be a flow (\"maf\" or \"nsf\"): a mixture has no reparameterised sampler");
+  if (flow.direction != flows::DensityEstimatorOptions::Direction::sampling)
+    return fail("flow.direction: the generator's layers must run from noise to θ (\"sampling\")");
+  if (!ratio.is_valid(&inner)) return fail("ratio." + inner);
+  if (iw_samples < 1) return fail("iw_samples: must be at least 1");
+  if (batch_size < 1) return fail("batch_size: must be at least 1");
+  if (!(learning_rate > 0) || !std::isfinite(learning_rate)) return fail("learning_rate: must be a positive number");
+  if (max_iterations < 1) return fail("max_iterations: must be at least 1");
+  if (min_iterations < 0) return fail("min_iterations: must be ≥ 0");
+  if (eval_every < 1) return fail("eval_every: must be at least 1");
+  if (patience < 1) return fail("patience: must be at least 1");
+  if (!(clip_grad_norm >= 0)) return fail("clip_grad_norm: must be ≥ 0");
+  if (validation_rows < 1) return fail("validation_rows: must be at least 1");
+  return true;
+}
+
+nlohmann::json LfviFlowOptions::to_json() const {
+  return {{"generator", "flow"},
+          {"flow", flow.to_json()},
+          {"ratio", ratio.to_json()},
+          {"iw_samples", iw_samples},
+          {"batch_size", batch_size},
+          {"learning_rate", learning_rate},
+          {"max_iterations", max_iterations},
+          {"min_iterations", min_iterations},
+          {"eval_every", eval_every},
+          {"patience", patience},
+          {"clip_grad_norm", clip_grad_norm},
+          {"validation_rows", validation_rows},
+          {"seed", seed}};
+}
+
+LfviFlowOptions LfviFlowOptions::from_json(const nlohmann::json& section, const std::string& path) {
+  LfviFlowOptions o;
+  JsonObjectReader r(section, path);
+  for (const auto& key : run_level_inference_keys()) r.get(key);
+  if (r.optional_string("generator", "flow", {"flow"}) != "flow") throw InputError(r.child_path("generator") + ": expected \"flow\"");
+  if (const auto* f = r.get("flow")) {
+    nlohmann::json flow = *f;
+    // The direction is the generator's by construction; say so if a spec asks for the other one.
+    if (flow.is_object() && !flow.contains("direction")) flow["direction"] = "sampling";
+    o.flow = flows::DensityEstimatorOptions::from_json(flow, r.child_path("flow"));
+  }
+  if (const auto* n = r.get("ratio")) o.ratio = NreOptions::from_json(*n, r.child_path("ratio"));
+  o.iw_samples = static_cast<int>(r.optional_integer("iw_samples", o.iw_samples, 1, 1024));
+  o.batch_size = r.optional_integer("batch_size", o.batch_size, 1, 1 << 20);
+  o.learning_rate = r.optional_positive_number("learning_rate", o.learning_rate);
+  o.max_iterations = static_cast<int>(r.optional_integer("max_iterations", o.max_iterations, 1, 100000000));
+  o.min_iterations = static_cast<int>(r.optional_integer("min_iterations", o.min_iterations, 0, 100000000));
+  o.eval_every = static_cast<int>(r.optional_integer("eval_every", o.eval_every, 1, 1000000));
+  o.patience = static_cast<int>(r.optional_integer("patience", o.patience, 1, 1000000));
+  o.clip_grad_norm = r.optional_number_in("clip_grad_norm", o.clip_grad_norm, 0.0, 1e9);
+  o.validation_rows = r.optional_integer("validation_rows", o.validation_rows, 1, 1 << 24);
+  o.seed = static_cast<std::uint64_t>(r.optional_integer("seed", static_cast<std::int64_t>(o.seed), 0));
+  r.reject_unknown_keys();
+  std::string problem;
+  if (!o.is_valid(&problem)) {
+    const auto colon = problem.find(':');
+    throw InputError(r.child_path(problem.substr(0, colon)) + problem.substr(colon));
+  }
+  return o;
+}
+
+nlohmann::json LfviFlowFit::summary() const {
+  return {{"ratio",
+           {{"best_epoch", ratio.training.best_step},
+            {"best_validation_loss", ratio.training.best_validation},
+            {"stopped_early", ratio.training.stopped_early},
+            {"seconds", ratio_seconds}}},
+          {"generator",
+           {{"best_step", training.best_step},
+            {"best_validation_negative_bound", training.best_validation},
+            {"steps", training.curve.records.empty() ? 0 : training.curve.records.back().step},
+            {"stopped_early", training.stopped_early},
+            {"interrupted", training.interrupted},
+            {"seconds", training.seconds}}},
+          {"training_rows", training_rows},
+          {"validation_rows", validation_rows}};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Training
+
+namespace {
+
+// The bound's pieces for one batch of contexts, on one tape.
+class Bound {
+ public:
+  Bound(const Prior& prior, const Standardization& st, const nn::Mlp& classifier, double log_u_scale)
+      : prior_in_u_(PriorPtr(PriorPtr{}, &prior),
+                    [](const RowMatrix&, Eigen::Ref<Vector> out) { out.setZero(); },
+                    [](const RowMatrix&, Eigen::Ref<Vector> out, Eigen::Ref<RowMatrix> gradient) {
+                      out.setZero();
+                      gradient.setZero();
+                    }),
+        target_(prior_in_u_.target()), classifier_(classifier), log_u_scale_(log_u_scale) {
+    const auto p = st.u_mean.size();
+    u_sd_.resize(1, p);
+    u_mean_.resize(1, p);
+    for (Eigen::Index j = 0; j < p; ++j) {
+      u_sd_(0, j) = static_cast<float>(st.u_sd[j]);
+      u_mean_(0, j) = static_cast<float>(st.u_mean[j]);
+    }
+  }
+
+  // The per-draw weight w = log π_u(u) + r(ũ, ỹ) − log q_u(u | y) (n × 1) for a draw of the flow
+  // (ũ = draw.z_x, log q̃ = draw.log_prob) and the ratio estimator's ỹ rows.
+  FVar weights(ad::Tape<float>& tape, const flows::ConditionalDensity::Draw& draw, const FMat& y_ratio) {
+    const FVar z = draw.z_x;
+    const Eigen::Index n = z.rows(), p = z.cols();
+    const FVar u = ad::add_bias(ad::mul(z, ad::broadcast(tape.constant(u_sd_), n, p)), tape.constant(u_mean_));
+    // log π_u and its gradient in double, entered as the first-order expansion around the draw:
+    // value exact, gradient exact.
+    u_double_ = u.value().cast<double>();
+    log_prior_.resize(n);
+    prior_gradient_.resize(n, p);
+    target_.log_density_gradient(u_double_, log_prior_, prior_gradient_);
+    offset_.resize(n, 1);
+    for (Eigen::Index r = 0; r < n; ++r) {
+      double lp = log_prior_[r];
+      if (!std::isfinite(lp) || !prior_gradient_.row(r).allFinite()) {  // a draw at the edge of float range
+        lp = -1e30;
+        prior_gradient_.row(r).setZero();
+      }
+      offset_(r, 0) = static_cast<float>(lp - prior_gradient_.row(r).dot(u_double_.row(r)));
+    }
+    gradient_float_ = prior_gradient_.cast<float>();
+    const FVar log_prior = ad::add(ad::sum_rows(ad::mul(u, tape.constant(gradient_float_))), tape.constant(offset_));
+    const FVar ratio = classifier_.forward_constant(ad::concat_cols(z, tape.constant(y_ratio)));
+    const FVar log_q = ad::add_scalar(draw.log_prob, static_cast<float>(-log_u_scale_));
+    return ad::sub(ad::add(log_prior, ratio), log_q);
+  }
+
+  // −bound of weights w (rows k·B + i: draw k of context i): −mean w for K = 1, else
+  // −mean_i log (1/K) Σ_k exp w_ik.
+  static FVar negative_bound(FVar w, Eigen::Index contexts, int k) {
+    if (k == 1) return ad::neg(ad::mean(w));
+    const FVar per_context = ad::logsumexp_rows(ad::reshape(w, contexts, k));
+    return ad::add_scalar(ad::neg(ad::mean(per_context)), static_cast<float>(std::log(static_cast<double>(k))));
+  }
+
+ private:
+  UnconstrainedPosterior prior_in_u_;
+  McmcTarget target_;
+  const nn::Mlp& classifier_;
+  double log_u_scale_;
+  FMat u_sd_, u_mean_, offset_, gradient_float_;
+  RowMatrix u_double_, prior_gradient_;
+  Vector log_prior_;
+};
+
+// Rows `rows` of `m`, each repeated k times in blocks: row b·|rows| + i = m.row(rows[i]).
+FMat repeated_rows(const FMat& m, std::span<const Eigen::Index> rows, int k) {
+  const auto b = static_cast<Eigen::Index>(rows.size());
+  FMat out(b * k, m.cols());
+  for (int copy = 0; copy < k; ++copy)
+    for (Eigen::Index i = 0; i < b; ++i) out.row(copy * b + i) = m.row(rows[static_cast<std::size_t>(i)]);
+  return out;
+}
+
+}  // namespace
+
+LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Prior& prior, const LfviFlowOptions& options_in,
+                            const TrainingCallbacks& callbacks) {
+  LfviFlowOptions options = options_in;
+  if (std::string why; !options.is_valid(&why)) throw InputError("LFVI (flow) options: " + why);
+  options.ratio.seed = options.seed;
+
+  // 1. The ratio estimator, once, on the whole table (its checks are the table's checks).
+  TrainingCallbacks ratio_callbacks = callbacks;
+  if (callbacks.on_progress)
+    ratio_callbacks.on_progress = [&](const TrainingProgress& p) {
+      TrainingProgress labelled = p;
+      labelled.stage = "lfvi ratio: " + p.stage;
+      callbacks.report(labelled);
+    };
+  NreFit ratio = train_nre(theta, y, prior, options.ratio, ratio_callbacks);
+  const double ratio_seconds = ratio.training.seconds;
+  if (callbacks.stop_requested()) throw InputError("LFVI (flow): stopped while training the ratio estimator");
+  const Standardization& st = ratio.standardization;
+
+  // 2. The y rows: the ratio estimator's split; for each row the ratio's ỹ and the flow's context.
+  const Eigen::Index n = y.rows(), p = theta.cols(), d = y.cols();
+  const auto split = optim::train_validation_split(n, options.ratio.validation_fraction, options.ratio.seed);
+  FMat y_ratio(n, d);
+  for (Eigen::Index r = 0; r < n; ++r) y_ratio.row(r) = st.standardize_data(y.row(r).transpose()).cast<float>().transpose();
+  flows::Standardization flow_st;
+  flow_st.x_mean = st.u_mean;
+  flow_st.x_sd = st.u_sd;
+  flow_st.c_mean = Vector::Zero(d);
+  flow_st.c_sd = Vector::Zero(d);
+  for (auto r : split.train) flow_st.c_mean += y.row(r).transpose();
+  flow_st.c_mean /= static_cast<double>(split.train.size());
+  for (auto r : split.train) flow_st.c_sd += (y.row(r).transpose() - flow_st.c_mean).array().square().matrix();
+  flow_st.c_sd = (flow_st.c_sd / static_cast<double>(std::max<std::size_t>(1, split.train.size() - 1))).array().sqrt().matrix();
+  for (Eigen::Index j = 0; j < d; ++j)
+    if (!(flow_st.c_sd[j] > 1e-12)) flow_st.c_sd[j] = 1.0;  // a constant column: leave it as it is
+  std::shared_ptr<flows::ConditionalDensity> flow = flows::make_density(options.flow, p, d, stream_seed(options.seed, 11));
+  flow->set_standardization(flow_st);
+  const FMat context = flow->standardize_c(y);
+
+  // Validation: fixed rows and fixed noise.
+  const auto kept = std::min<std::size_t>(static_cast<std::size_t>(options.validation_rows), split.validation.size());
+  if (kept == 0) throw InputError("LFVI (flow): the validation split is empty; simulate more or raise ratio.validation_fraction");
+  const std::vector<Eigen::Index> validation(split.validation.begin(), split.validation.begin() + static_cast<std::ptrdiff_t>(kept));
+  const int k = options.iw_samples;
+  const FMat val_context = repeated_rows(context, validation, k), val_y_ratio = repeated_rows(y_ratio, validation, k);
+  Rng validation_rng = Rng::stream(options.seed, 12);
+  const FMat val_noise = flows::standard_normal(val_context.rows(), p, validation_rng);
+
+  Bound bound(prior, st, ratio.classifier, flow->log_x_scale());
+  optim::Adam optimizer(flow->parameters(), {.learning_rate = options.learning_rate});
+  Rng rng = Rng::stream(options.seed, 13);
+  const auto batch = std::min<Eigen::Index>(options.batch_size, static_cast<Eigen::Index>(split.train.size()));
+  std::vector<Eigen::Index> order;
+  std::size_t position = 0;
+  std::vector<Eigen::Index> rows(static_cast<std::size_t>(batch));
+  ad::Tape<float> tape;
+  int skipped = 0;
+
+  optim::TrainingLoop loop({.max_steps = options.max_iterations, .min_steps = options.min_iterations, .eval_every = options.eval_every,
+                            .patience = options.patience, .stage = "lfvi flow"},
+                           {"loss"});
+  auto parameters = flow->parameters();
+  loop.track(parameters);
+  optim::TrainingHooks hooks;
+  hooks.step = [&](int, std::span<double> losses) {
+    for (auto& row : rows) {
+      if (position >= order.size()) {
+        const auto perm = optim::permutation(static_cast<Eigen::Index>(split.train.size()), rng);
+        order.resize(perm.size());
+        for (std::size_t i = 0; i < perm.size(); ++i) order[i] = split.train[static_cast<std::size_t>(perm[i])];
+        position = 0;
+      }
+      row = order[position++];
+    }
+    const FMat c = repeated_rows(context, rows, k), yr = repeated_rows(y_ratio, rows, k);
+    const FMat noise = flows::standard_normal(c.rows(), p, rng);
+    auto scope = tape.scope();
+    const auto draw = flow->standardized_rsample(tape.constant(c), noise);
+    const FVar loss = Bound::negative_bound(bound.weights(tape, draw, yr), batch, k);
+    const double value = loss.item();
+    losses[0] = value;
+    optimizer.zero_grad();
+    if (!std::isfinite(value)) {
+      ++skipped;
+      return;
+    }
+    tape.backward(loss);
+    if (options.clip_grad_norm > 0) optim::clip_grad_norm(parameters, options.clip_grad_norm);
+    optimizer.step();
+  };
+  hooks.validate = [&] {
+    auto scope = tape.scope();
+    const auto draw = flow->evaluate_standardized_rsample(tape, tape.constant(val_context), val_noise);
+    return static_cast<double>(Bound::negative_bound(bound.weights(tape, draw, val_y_ratio), static_cast<Eigen::Index>(kept), k).item());
+  };
+  hooks.status = [](const optim::TrainingRecord& r) {
+    char text[64];
+    std::snprintf(text, sizeof text, "-bound %.4f val %.4f", r.losses[0], r.validation);
+    return std::string(text);
+  };
+  optim::TrainingOutcome outcome = loop.run(hooks, callbacks);
+
+  NpeOptions npe;
+  npe.density_estimator = options.flow;
+  npe.seed = options.seed;
+  NpeFit posterior(flow, prior.transforms(), npe);
+  posterior.training.curve = outcome.curve;
+  posterior.training.best_validation = outcome.best_validation;
+  posterior.training.stopped_early = outcome.stopped_early;
+  posterior.training.interrupted = outcome.interrupted;
+  posterior.training.skipped_steps = skipped;
+  posterior.training.seconds = outcome.seconds + ratio_seconds;
+  posterior.training.training_rows = static_cast<Eigen::Index>(split.train.size());
+  posterior.training.validation_rows = static_cast<Eigen::Index>(kept);
+  LfviFlowFit fit{std::move(posterior), std::move(ratio), std::move(outcome), ratio_seconds, split.train.size(), kept};
+  return fit;
+}
+
+}  // namespace sbi

@@ -1,0 +1,225 @@
+// LFVI with a flow generator ("lfvi", "generator": "flow") on a conjugate Gaussian task, its save/load
+// round trip and option errors; HMC on the NLE and NRE posteriors (gradients through the autodiff
+// tape) against slice sampling.
+#include "models/flow_posterior.hpp"
+#include "models/mcmc_posterior.hpp"
+#include "models/methods.hpp"
+#include "sbi/core/error.hpp"
+#include "sbi/workflows/run.hpp"
+#include "simulators/gaussian.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <cmath>
+#include <numbers>
+
+using namespace sbi;
+namespace fs = std::filesystem;
+
+namespace {
+
+// gaussian_linear in 2 dimensions: prior N(0, 0.1 I), y ~ N(θ, 0.1 I), so p(θ | y) = N(y/2, 0.05 I).
+InferenceProblem conjugate_problem() {
+  simulators::GaussianLinearOptions options;
+  options.dim = 2;
+  InferenceProblem problem;
+  problem.simulator = simulators::make_gaussian_linear(options);
+  problem.prior = simulators::gaussian_linear_prior(options);
+  problem.observation = (Vector(2) << 0.6, -0.4).finished();
+  return problem;
+}
+
+const double kExactSd = std::sqrt(0.05);
+
+double exact_log_density(const RowMatrix& theta, Eigen::Index r, const Vector& observation) {
+  const double v = 0.05;
+  double q = 0;
+  for (Eigen::Index j = 0; j < 2; ++j) q += (theta(r, j) - observation[j] / 2) * (theta(r, j) - observation[j] / 2);
+  return -0.5 * q / v - std::log(2 * std::numbers::pi * v);
+}
+
+nlohmann::json flow_options() {
+  return {{"generator", "flow"},
+          {"flow", {{"type", "maf"}, {"transforms", 3}, {"hidden", {32, 32}}}},
+          {"ratio", {{"classifier", {{"hidden", {64, 64}}, {"batch_size", 128}}}, {"max_epochs", 60}, {"patience", 10}}},
+          {"max_iterations", 1500},
+          {"eval_every", 100}};
+}
+
+fs::path scratch(const std::string& name) {
+  auto dir = fs::temp_directory_path() / ("sbi_lfvi_flow_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  return dir;
+}
+
+}  // namespace
+
+TEST_CASE("lfvi with a flow generator recovers the exact posterior of a conjugate Gaussian model", "[models][lfvi]") {
+  const InferenceProblem problem = conjugate_problem();
+  const Vector exact_mean = *problem.observation / 2;
+  const MethodRun run = run_method(builtin_methods().at("lfvi"), flow_options(), problem, {.simulations = 3000, .seed = 5});
+  const Posterior& posterior = run.posterior;
+  CHECK(posterior.kind() == "flow");
+  CHECK(posterior.info().has_log_prob);
+  CHECK(posterior.info().log_prob_normalized);
+  const RowMatrix draws = posterior.sample(*problem.observation, 4000, 3);
+  REQUIRE(draws.allFinite());
+  // The tolerances of the NPE/NLE/NRE test beside it (test_posterior_kinds.cpp): a useful estimate
+  // from 3000 simulations has its mean within a third of a posterior sd and its sd within 30 % (the
+  // prior's sd is 41 % wider than the posterior's); 4000 independent draws add sd/63 of noise.
+  for (Eigen::Index j = 0; j < 2; ++j) {
+    const double mean = draws.col(j).mean();
+    const double sd = std::sqrt((draws.col(j).array() - mean).square().mean());
+    INFO("parameter " << j << ": mean " << mean << " (exact " << exact_mean[j] << "), sd " << sd << " (exact " << kExactSd << ")");
+    CHECK(std::abs(mean - exact_mean[j]) < kExactSd / 3);
+    CHECK(sd > kExactSd / 1.3);
+    CHECK(sd < kExactSd * 1.3);
+  }
+  // log q is exact and normalised: KL(q ‖ p) = E_q[log q − log p] ≥ 0 estimated on the draws. A q
+  // at the edge of the tolerances above (mean off by sd/3 in both coordinates, sd off by 30 %) has
+  // KL ≈ 2·(1/9)/2 + 2·0.5·(1.69 − 1 − log 1.69) = 0.11 + 0.17; the estimate's own noise on 4000
+  // draws is below 0.01. So KL < 0.3, and clearly above −0.05 (a negative KL means an unnormalised q).
+  const Vector log_q = posterior.log_prob(draws, *problem.observation);
+  double kl = 0;
+  for (Eigen::Index r = 0; r < draws.rows(); ++r) kl += log_q[r] - exact_log_density(draws, r, *problem.observation);
+  kl /= static_cast<double>(draws.rows());
+  INFO("KL(q || p) estimate " << kl);
+  CHECK(kl < 0.3);
+  CHECK(kl > -0.05);
+  const auto report = posterior.diagnostics();
+  CHECK(report.contains("ratio"));
+  CHECK(report.contains("generator"));
+}
+
+TEST_CASE("lfvi with a flow generator saves and loads as a flow posterior, with the importance-weighted bound too", "[models][lfvi][posterior]") {
+  const InferenceProblem problem = conjugate_problem();
+  nlohmann::json options = {{"generator", "flow"},
+                            {"flow", {{"type", "nsf"}, {"transforms", 2}, {"hidden", {16}}}},
+                            {"ratio", {{"classifier", {{"hidden", {16}}, {"batch_size", 64}}}, {"max_epochs", 5}}},
+                            {"iw_samples", 4},
+                            {"max_iterations", 60},
+                            {"min_iterations", 0},
+                            {"eval_every", 20}};
+  const MethodRun run = run_method(builtin_methods().at("lfvi"), options, problem, {.simulations = 400, .seed = 2});
+  const Posterior& posterior = run.posterior;
+  REQUIRE(posterior.model_as<models::FlowPosterior>());
+  CHECK(posterior.method() == "lfvi");
+  CHECK(posterior.info().options["iw_samples"] == 4);
+  CHECK(posterior.info().options["flow"]["direction"] == "sampling");
+  const RowMatrix a = posterior.sample(*problem.observation, 300, 9);
+  REQUIRE(a.allFinite());
+  const Vector lp = posterior.log_prob(a, *problem.observation);
+  REQUIRE(lp.allFinite());
+  const auto folder = scratch("roundtrip");
+  posterior.save(folder);
+  const Posterior loaded = load_posterior(folder);
+  CHECK(loaded.kind() == "flow");
+  CHECK(loaded.method() == "lfvi");
+  CHECK(loaded.info().options == posterior.info().options);
+  CHECK((loaded.sample(*problem.observation, 300, 9).array() == a.array()).all());
+  CHECK((loaded.log_prob(a, *problem.observation).array() == lp.array()).all());
+  CHECK(loaded.diagnostics() == posterior.diagnostics());
+  fs::remove_all(folder);
+}
+
+TEST_CASE("lfvi's options choose the generator and are refused with their JSON path", "[models][lfvi][registry]") {
+  const Method& lfvi = builtin_methods().at("lfvi");
+  // Defaults: the flow generator states its defaults; the implicit one is unchanged.
+  const auto flow = parse_method_options(lfvi, {{"generator", "flow"}});
+  CHECK(flow["iw_samples"] == 1);
+  CHECK(flow["flow"]["type"] == "nsf");
+  CHECK(flow["flow"]["direction"] == "sampling");
+  CHECK(flow["ratio"]["variant"] == "nre_c");
+  CHECK(parse_method_options(lfvi, {{"generator", "implicit"}}) == parse_method_options(lfvi, nlohmann::json::object()));
+  CHECK(parse_method_options(lfvi, {{"generator", {{"hidden", {16}}}}})["generator"]["hidden"] == nlohmann::json({16}));
+  // Errors.
+  CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flw"}}), Catch::StartsWith("inference.generator: expected \"flow\""));
+  CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", 3}}), Catch::StartsWith("inference.generator: expected"));
+  CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"iw_samples", 0}}), Catch::StartsWith("inference.iw_samples"));
+  CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"learning_rate", -1}}), Catch::StartsWith("inference.learning_rate"));
+  CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"discriminator_steps", 3}}),
+                    Catch::StartsWith("inference.discriminator_steps: unknown key"));
+  CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"flow", {{"type", "mog"}}}}), Catch::StartsWith("inference.flow.direction"));
+  CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"flow", {{"direction", "density"}}}}),
+                    Catch::StartsWith("inference.flow.direction"));
+  CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"flow", {{"bins", 0}}}}), Catch::StartsWith("inference.flow.bins"));
+  CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"ratio", {{"atoms", 1}}}}), Catch::StartsWith("inference.ratio.atoms"));
+}
+
+TEST_CASE("HMC on the NLE and NRE posteriors agrees with slice sampling, with R-hat below 1.01", "[models][nle][nre][mcmc]") {
+  const InferenceProblem problem = conjugate_problem();
+  const nlohmann::json mcmc = {{"chains", 10}, {"warmup", 200}};
+  const std::vector<std::pair<std::string, nlohmann::json>> runs = {
+      {"nle", {{"density_estimator", {{"type", "maf"}, {"transforms", 3}, {"hidden", {32, 32}}}}, {"mcmc", mcmc}}},
+      {"nre", {{"classifier", {{"hidden", {64, 64}}, {"batch_size", 128}}}, {"max_epochs", 60}, {"mcmc", mcmc}}}};
+  for (const auto& [name, options] : runs) {
+    INFO("method " << name);
+    const MethodRun run = run_method(builtin_methods().at(name), options, problem, {.simulations = 3000, .seed = 5});
+    const auto* model = run.posterior.model_as<models::McmcPosterior>();
+    REQUIRE(model);
+    McmcOptions slice = model->mcmc_options();
+    McmcOptions hmc = slice;
+    hmc.sampler = McmcOptions::Sampler::hmc;
+    const McmcResult a = model->sample_with_report(*problem.observation, 4000, 11, slice);
+    const McmcResult b = model->sample_with_report(*problem.observation, 4000, 11, hmc);
+    INFO("slice: " << a.brief_report());
+    INFO("hmc: " << b.brief_report());
+    CHECK(a.diagnostics.max_rhat() < 1.01);
+    CHECK(b.diagnostics.max_rhat() < 1.01);
+    CHECK(b.statistics.divergences == 0);
+    // Both sample the same surrogate posterior, so their estimates differ by Monte Carlo error only:
+    // the standard error of a mean is sd/√ESS (bulk ESS of each run), of an sd about sd/√(2 ESS);
+    // the difference of the two runs' estimates must lie within 4 combined standard errors (a
+    // 6·10⁻⁵ two-sided normal tail; the seeds are fixed, so the outcome is deterministic).
+    for (Eigen::Index j = 0; j < 2; ++j) {
+      const double mean_a = a.samples.col(j).mean(), mean_b = b.samples.col(j).mean();
+      const double sd_a = std::sqrt((a.samples.col(j).array() - mean_a).square().mean());
+      const double sd_b = std::sqrt((b.samples.col(j).array() - mean_b).square().mean());
+      const double ess_a = a.diagnostics.ess_bulk[j], ess_b = b.diagnostics.ess_bulk[j];
+      const double se_mean = std::sqrt(sd_a * sd_a / ess_a + sd_b * sd_b / ess_b);
+      const double se_sd = std::sqrt(sd_a * sd_a / (2 * ess_a) + sd_b * sd_b / (2 * ess_b));
+      INFO("parameter " << j << ": means " << mean_a << " / " << mean_b << " (se " << se_mean << "), sds " << sd_a << " / " << sd_b
+                        << " (se " << se_sd << "), bulk ESS " << ess_a << " / " << ess_b);
+      CHECK(std::abs(mean_a - mean_b) < 4 * se_mean);
+      CHECK(std::abs(sd_a - sd_b) < 4 * se_sd);
+    }
+  }
+}
+
+TEST_CASE("the NLE and NRE posteriors' surrogate gradients match finite differences", "[models][nle][nre][mcmc]") {
+  // tanh networks (no kinks), trained briefly: the gradient of log q(y | u) or r(u, y) in the
+  // unconstrained space against central differences of the plain (non-tape) evaluation. Both are
+  // float networks: with step h = 10⁻² the rounding of a difference quotient is ~10⁻⁶·|f|/(2h) ≈
+  // 10⁻⁴ for |f| ≲ 10 and the truncation h²·|f'''|/6 ~10⁻⁵, so |a − n| ≤ 2·10⁻³ + 2·10⁻²·max(|a|, |n|).
+  const InferenceProblem problem = conjugate_problem();
+  const std::vector<std::pair<std::string, nlohmann::json>> runs = {
+      {"nle", {{"max_epochs", 5}, {"density_estimator", {{"type", "maf"}, {"transforms", 2}, {"hidden", {16}}, {"activation", "tanh"}}}}},
+      {"nre", {{"max_epochs", 5}, {"classifier", {{"hidden", {16}}, {"batch_size", 64}, {"activation", "tanh"}}}, {"atoms", 4}}}};
+  for (const auto& [name, options] : runs) {
+    INFO("method " << name);
+    const MethodRun run = run_method(builtin_methods().at(name), options, problem, {.simulations = 400, .seed = 3});
+    const auto* model = run.posterior.model_as<models::McmcPosterior>();
+    REQUIRE(model);
+    Rng rng(4);
+    RowMatrix u(6, 2);
+    for (Eigen::Index k = 0; k < u.size(); ++k) u.data()[k] = 0.4 * rng.normal();
+    Vector value(6);
+    RowMatrix gradient(6, 2);
+    model->log_surrogate_gradient(u, *problem.observation, value, gradient);
+    // The prior here is normal (identity bijection), so θ = u.
+    const Vector plain = model->log_surrogate(u, *problem.observation);
+    for (Eigen::Index r = 0; r < 6; ++r) CHECK(value[r] == Approx(plain[r]).margin(1e-4));
+    const double h = 1e-2;
+    for (Eigen::Index r = 0; r < 6; ++r)
+      for (Eigen::Index c = 0; c < 2; ++c) {
+        RowMatrix up = u, down = u;
+        up(r, c) += h;
+        down(r, c) -= h;
+        const double numeric = (model->log_surrogate(up, *problem.observation)[r] - model->log_surrogate(down, *problem.observation)[r]) / (2 * h);
+        INFO("row " << r << " coordinate " << c << ": analytic " << gradient(r, c) << ", numeric " << numeric);
+        CHECK(std::abs(gradient(r, c) - numeric) <= 2e-3 + 2e-2 * std::max(std::abs(gradient(r, c)), std::abs(numeric)));
+      }
+  }
+}
