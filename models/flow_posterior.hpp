@@ -1,7 +1,8 @@
 #pragma once
-// Posterior kind "flow", made by the method "npe": a conditional density q(θ | y) in the prior's
-// unconstrained space (sbi/inference/npe.hpp). It samples for any observation without retraining,
-// and its log_prob is exact and normalised on the prior's support.
+// Posterior kind "flow", made by the methods "npe" and "snpe": a conditional density q(θ | y) in the
+// prior's unconstrained space (sbi/inference/npe.hpp, snpe.hpp). NPE's samples for any observation
+// without retraining; SNPE's was trained for one observation (info().observation) and refuses
+// another. Its log_prob is exact and normalised on the prior's support.
 //
 // Files (besides posterior.json; format in sbi/inference/posterior.hpp):
 //   density.sbinn        the conditional density estimator (format in sbi/flows/density.hpp)
@@ -33,6 +34,7 @@ class FlowPosterior final : public PosteriorModelBase {
 
  private:
   FlowPosterior(NpeFit fit, PriorPtr prior, Names data_names, PosteriorInfo info, nlohmann::json training);
+  void check_made_for(const Vector& observation) const;
   NpeFit fit_;
   nlohmann::json training_;
 };

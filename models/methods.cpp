@@ -14,6 +14,7 @@
 #include "sbi/inference/npe.hpp"
 #include "sbi/inference/nre.hpp"
 #include "sbi/inference/sequential.hpp"
+#include "sbi/inference/snpe.hpp"
 #include "sbi/parallel/parallel_for.hpp"
 #include "sbi/util/clock.hpp"
 #include "sbi/util/version.hpp"
@@ -210,6 +211,20 @@ MethodRegistry make_builtin_methods() {
          PosteriorInfo info = sequential_info(in, "snre", options.to_json(), record);
          return Posterior(std::make_shared<models::RatioMcmcPosterior>(std::move(*fit), in.prior, in.simulator.info().data_names, std::move(info),
                                                                        options.nre.mcmc));
+       }});
+  add({.name = "snpe",
+       .summary = "sequential NPE: rounds from the prior truncated to the flow's HPD region (TSNPE), or the atomic APT loss; for one observation",
+       .needs = MethodNeeds::simulator,
+       .amortized = false,
+       .parse_options = options_parser<SnpeOptions>(),
+       .train = [](const TrainingInput& in, const nlohmann::json& o, const TrainingCallbacks& cb) {
+         SnpeOptions options = SnpeOptions::from_json(o, "inference");
+         options.npe.seed = in.seed;
+         SequentialRecord record;
+         std::optional<NpeFit> fit = run_snpe(sequential_problem(in, "SNPE"), options, record, cb);
+         if (!fit) return Posterior();
+         PosteriorInfo info = sequential_info(in, "snpe", options.to_json(), record);
+         return Posterior(std::make_shared<models::FlowPosterior>(std::move(*fit), in.prior, in.simulator.info().data_names, std::move(info)));
        }});
   add({.name = "rejection",
                 .summary = "rejection ABC on the prior table (nearest simulations; optional regression adjustment)",

@@ -16,8 +16,9 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// Splits "rounds" off a method's section; the rest goes to the method's own parser.
-std::pair<nlohmann::json, SequentialSettings> split_rounds(const nlohmann::json& section, const std::string& path) {
+}  // namespace
+
+std::pair<nlohmann::json, SequentialSettings> split_sequential_settings(const nlohmann::json& section, const std::string& path) {
   if (!section.is_object()) throw InputError(path + ": expected an object");
   nlohmann::json rest = section;
   SequentialSettings settings;
@@ -29,6 +30,8 @@ std::pair<nlohmann::json, SequentialSettings> split_rounds(const nlohmann::json&
   }
   return {rest, settings};
 }
+
+namespace {
 
 // Budget of round r (0-based): an even split, the first rounds taking the remainder.
 std::size_t round_budget(std::size_t total, int rounds, int r) {
@@ -47,13 +50,10 @@ void append_rows(SequentialRecord& record, const RowMatrix& theta, const RowMatr
   }
 }
 
-// The rounds, with `fit_round` fitting the surrogate on all rows so far and `log_surrogate` giving
-// the current estimate's log-likelihood term for the proposal's MCMC.
-using FitRound = std::function<bool(int round)>;  // false: interrupted
-using LogSurrogate = std::function<Vector(const RowMatrix& theta)>;
+}  // namespace
 
-void run_rounds(const SequentialProblem& problem, const SequentialSettings& settings, const McmcOptions& mcmc, SequentialRecord& record,
-                const TrainingCallbacks& callbacks, const FitRound& fit_round, const LogSurrogate& log_surrogate) {
+void run_sequential_rounds(const SequentialProblem& problem, const SequentialSettings& settings, SequentialRecord& record,
+                           const TrainingCallbacks& callbacks, const ProposeRound& propose, const FitRound& fit_round) {
   if (!problem.simulator) throw InputError("a sequential method needs a simulator");
   if (!problem.prior) throw InputError("a sequential method needs a prior");
   if (problem.observation.size() != static_cast<Eigen::Index>(problem.simulator.info().data_names.size()))
@@ -88,16 +88,19 @@ void run_rounds(const SequentialProblem& problem, const SequentialSettings& sett
           });
       next_index = summary.next_index;
       record.simulations.push_back(summary.requested + summary.redraws);
+      record.proposals.push_back("prior");
       record.failed += summary.dropped;
       if (summary.interrupted) {
         record.interrupted = true;
         break;
       }
     } else {
-      // The proposal: the current posterior estimate, by MCMC in the prior's unconstrained space.
-      callbacks.report({stage + ": propose (MCMC)", 0, n, "draw", ""});
-      const UnconstrainedPosterior target(problem.prior, [&](const RowMatrix& theta, Eigen::Ref<Vector> out) { out = log_surrogate(theta); });
-      RowMatrix proposals = target.sample(static_cast<Eigen::Index>(n), stream_seed(problem.seed, static_cast<std::uint64_t>(round), 0x5e9), mcmc).samples;
+      callbacks.report({stage + ": propose", 0, n, "draw", ""});
+      RoundProposal proposal = propose(round, n);
+      RowMatrix& proposals = proposal.theta;
+      if (proposals.cols() != static_cast<Eigen::Index>(prior.dim()))
+        throw std::logic_error("run_sequential_rounds: the proposal has the wrong number of columns");
+      record.proposals.push_back(std::move(proposal.description));
       if (callbacks.stop_requested()) {
         record.interrupted = true;
         break;
@@ -132,6 +135,22 @@ void run_rounds(const SequentialProblem& problem, const SequentialSettings& sett
   record.seconds = seconds_since(start);
 }
 
+namespace {
+
+// SNLE's and SNRE's proposal: the current posterior estimate π(θ)·exp(surrogate), by MCMC in the
+// prior's unconstrained space, seeded by stream_seed(seed, round, 0x5e9).
+using LogSurrogate = std::function<Vector(const RowMatrix& theta)>;
+ProposeRound mcmc_proposal(const SequentialProblem& problem, const McmcOptions& mcmc, LogSurrogate log_surrogate) {
+  return [&problem, mcmc, log_surrogate = std::move(log_surrogate)](int round, std::size_t n) {
+    const UnconstrainedPosterior target(problem.prior, [&](const RowMatrix& theta, Eigen::Ref<Vector> out) { out = log_surrogate(theta); });
+    RoundProposal proposal;
+    proposal.theta =
+        target.sample(static_cast<Eigen::Index>(n), stream_seed(problem.seed, static_cast<std::uint64_t>(round), 0x5e9), mcmc).samples;
+    proposal.description = "posterior estimate (MCMC)";
+    return proposal;
+  };
+}
+
 }  // namespace
 
 bool SequentialSettings::is_valid(std::string* why) const {
@@ -158,7 +177,7 @@ nlohmann::json SnreOptions::to_json() const {
 }
 
 SnleOptions SnleOptions::from_json(const nlohmann::json& section, const std::string& path) {
-  auto [rest, settings] = split_rounds(section, path);
+  auto [rest, settings] = split_sequential_settings(section, path);
   SnleOptions o;
   o.nle = NleOptions::from_json(rest, path);
   o.sequential = settings;
@@ -166,7 +185,7 @@ SnleOptions SnleOptions::from_json(const nlohmann::json& section, const std::str
 }
 
 SnreOptions SnreOptions::from_json(const nlohmann::json& section, const std::string& path) {
-  auto [rest, settings] = split_rounds(section, path);
+  auto [rest, settings] = split_sequential_settings(section, path);
   SnreOptions o;
   o.nre = NreOptions::from_json(rest, path);
   o.sequential = settings;
@@ -179,6 +198,7 @@ nlohmann::json SequentialRecord::to_json() const {
     if (static_cast<std::size_t>(r) < rows_per_round.size()) ++rows_per_round[static_cast<std::size_t>(r)];
   return {{"rounds", simulations.size()},
           {"simulations_per_round", simulations},
+          {"proposals", proposals},
           {"rows_per_round", rows_per_round},
           {"round_seconds", round_seconds},
           {"failed", failed},
@@ -204,7 +224,7 @@ std::optional<NleFit> run_snle(const SequentialProblem& problem, const SnleOptio
     return !fit->training.interrupted;
   };
   const auto log_surrogate = [&](const RowMatrix& theta) { return fit->log_likelihood(theta, problem.observation, *problem.prior); };
-  run_rounds(problem, options.sequential, options.nle.mcmc, record, callbacks, fit_round, log_surrogate);
+  run_sequential_rounds(problem, options.sequential, record, callbacks, mcmc_proposal(problem, options.nle.mcmc, log_surrogate), fit_round);
   return fit;
 }
 
@@ -221,7 +241,7 @@ std::optional<NreFit> run_snre(const SequentialProblem& problem, const SnreOptio
     return !fit->training.interrupted;
   };
   const auto log_surrogate = [&](const RowMatrix& theta) { return fit->log_ratio(theta, problem.observation, *problem.prior, data_names); };
-  run_rounds(problem, options.sequential, options.nre.mcmc, record, callbacks, fit_round, log_surrogate);
+  run_sequential_rounds(problem, options.sequential, record, callbacks, mcmc_proposal(problem, options.nre.mcmc, log_surrogate), fit_round);
   return fit;
 }
 

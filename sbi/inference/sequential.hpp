@@ -28,6 +28,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -60,6 +61,7 @@ struct SequentialRecord {
   RowMatrix theta, y;
   std::vector<int> round_of_row;          // 0-based round of each kept row
   std::vector<std::size_t> simulations;   // simulations spent per round (failures included)
+  std::vector<std::string> proposals;     // per round: what its parameters were drawn from ("prior", ...)
   std::vector<double> round_seconds;      // wall time per round (simulating, sampling, training)
   std::size_t failed = 0;                 // simulations dropped (failed or non-finite)
   bool interrupted = false;
@@ -87,5 +89,22 @@ std::optional<NleFit> run_snle(const SequentialProblem& problem, const SnleOptio
                                const TrainingCallbacks& callbacks = {});
 std::optional<NreFit> run_snre(const SequentialProblem& problem, const SnreOptions& options, SequentialRecord& record,
                                const TrainingCallbacks& callbacks = {});
+
+// ---- The rounds themselves, for the sequential methods (SNLE, SNRE, SNPE, SLFVI).
+// Round 0 draws from the prior; round r ≥ 1 asks `propose(r, n)` for n parameter rows (inside the
+// prior's support; rows whose unconstrained value is not finite are dropped and counted as failed)
+// and a description of the proposal, recorded per round. After each round's simulations `fit(r)` fits
+// on record.theta/record.y (all rows so far) and returns false when interrupted.
+struct RoundProposal {
+  RowMatrix theta;
+  std::string description;
+};
+using ProposeRound = std::function<RoundProposal(int round, std::size_t n)>;
+using FitRound = std::function<bool(int round)>;
+void run_sequential_rounds(const SequentialProblem& problem, const SequentialSettings& settings, SequentialRecord& record,
+                           const TrainingCallbacks& callbacks, const ProposeRound& propose, const FitRound& fit);
+
+// Splits "rounds" off a method's options section (the rest goes to the method's own parser).
+std::pair<nlohmann::json, SequentialSettings> split_sequential_settings(const nlohmann::json& section, const std::string& path);
 
 }  // namespace sbi
