@@ -14,6 +14,7 @@
 #include "sbi/inference/npe.hpp"
 #include "sbi/inference/nre.hpp"
 #include "sbi/inference/sequential.hpp"
+#include "sbi/inference/slfvi.hpp"
 #include "sbi/inference/snpe.hpp"
 #include "sbi/parallel/parallel_for.hpp"
 #include "sbi/util/clock.hpp"
@@ -225,6 +226,25 @@ MethodRegistry make_builtin_methods() {
          if (!fit) return Posterior();
          PosteriorInfo info = sequential_info(in, "snpe", options.to_json(), record);
          return Posterior(std::make_shared<models::FlowPosterior>(std::move(*fit), in.prior, in.simulator.info().data_names, std::move(info)));
+       }});
+  add({.name = "slfvi",
+       .summary = "sequential LFVI: rounds from the prior truncated to an ellipsoid around the generator's draws, for one observation",
+       .needs = MethodNeeds::simulator,
+       .amortized = false,
+       .parse_options = options_parser<SlfviOptions>(),
+       .train = [](const TrainingInput& in, const nlohmann::json& o, const TrainingCallbacks& cb) {
+         SlfviOptions options = SlfviOptions::from_json(o, "inference");
+         options.lfvi.seed = in.seed;
+         SequentialRecord record;
+         std::shared_ptr<models::ImplicitPosterior> last;
+         run_slfvi(sequential_problem(in, "SLFVI"), options, record, cb, [&](ImplicitGeneratorFit fit) {
+           last = std::make_shared<models::ImplicitPosterior>(std::move(fit), in.prior, in.simulator.info().data_names,
+                                                              info_for(in, "slfvi", nlohmann::json::object(), 0), options.lfvi.refine_oversample);
+           return GeneratorSampler([round = last](const Vector& y, Eigen::Index n, std::uint64_t seed) { return round->sample(y, n, seed); });
+         });
+         if (!last) return Posterior();
+         last->replace_info(sequential_info(in, "slfvi", options.to_json(), record));
+         return Posterior(std::move(last));
        }});
   add({.name = "rejection",
                 .summary = "rejection ABC on the prior table (nearest simulations; optional regression adjustment)",
