@@ -348,7 +348,14 @@ std::optional<NpeFit> run_snpe(const SequentialProblem& problem, const SnpeOptio
     }
     return proposal;
   };
-  run_sequential_rounds(problem, options.sequential, record, callbacks, propose, fit_round);
+  RoundState state;
+  state.save = [&](const std::filesystem::path& file) { density->save(file); };
+  state.load = [&](const std::filesystem::path& file) {
+    density = flows::load_density(file);
+    fit.emplace(density, prior.transforms(), options.npe);
+  };
+  state.identity = {{"name", "snpe"}, {"options", options.to_json()}};
+  run_sequential_rounds(problem, options.sequential, record, callbacks, propose, fit_round, &state);
   return fit;
 }
 
