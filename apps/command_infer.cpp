@@ -142,6 +142,11 @@ int run_infer(const std::vector<std::string>& args) {
     if (!quiet) std::fprintf(stderr, "training on %lld rows of %s\n", static_cast<long long>(table->rows()), path.string().c_str());
   } else if (method.needs == MethodNeeds::table) {
     settings.write_table_to = folder / "table.sbt";
+  } else if (!method.amortized) {
+    // Sequential methods keep their finished rounds in DIR/rounds (a table per round) and resume from
+    // them when rerun after an interruption; --force over a saved posterior starts afresh.
+    settings.checkpoint = folder / "rounds";
+    if (std::filesystem::exists(folder / "posterior.json")) std::filesystem::remove_all(settings.checkpoint);
   }
   if (!spec.reference_posterior.empty() && !std::filesystem::is_regular_file(spec.reference_posterior))
     throw InputError("reference_posterior: " + spec.reference_posterior.string() + " is not a file");
@@ -154,6 +159,11 @@ int run_infer(const std::vector<std::string>& args) {
   if (!run.posterior) {
     std::fprintf(stderr, "sbi infer: interrupted while simulating; the finished rows are in %s (train on them with --table)\n",
                  settings.write_table_to.string().c_str());
+    return kExitInterrupted;
+  }
+  if (run.interrupted && !settings.checkpoint.empty() && std::filesystem::exists(settings.checkpoint / "rounds.json")) {
+    std::fprintf(stderr, "sbi infer: interrupted; the finished rounds are kept in %s: run the same command again to resume after them\n",
+                 settings.checkpoint.string().c_str());
     return kExitInterrupted;
   }
   if (run.interrupted) std::fprintf(stderr, "training interrupted; keeping the best posterior so far\n");

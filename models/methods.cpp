@@ -76,6 +76,7 @@ SequentialProblem sequential_problem(const TrainingInput& in, const std::string&
   problem.threads = in.threads;
   problem.failure_policy = in.simulation.failure_policy;
   problem.max_redraws = in.simulation.max_redraws;
+  problem.checkpoint = in.checkpoint;
   return problem;
 }
 

@@ -5,6 +5,7 @@
 #include "sbi/io/json_reader.hpp"
 #include "sbi/optim/adam.hpp"
 #include "sbi/optim/training.hpp"
+#include "sbi/parallel/parallel_for.hpp"
 #include "sbi/random/rng.hpp"
 
 #include <algorithm>
@@ -184,6 +185,20 @@ flows::DensityFitResult fit_atomic(flows::ConditionalDensity& density, const Row
   return result;
 }
 
+// log q(θ | y_o) in blocks of rows on `threads` threads (0 = all cores); blocks bound the evaluation
+// tape's memory for large pools. The values do not depend on the thread count.
+Vector log_prob_in_blocks(const NpeFit& fit, const RowMatrix& theta, const Vector& observation, int threads) {
+  constexpr Eigen::Index kBlock = 2048;
+  Vector out(theta.rows());
+  const auto blocks = static_cast<std::size_t>((theta.rows() + kBlock - 1) / kBlock);
+  parallel_for(blocks, threads < 1 ? hardware_threads() : threads, [&](std::size_t b, std::size_t) {
+    const Eigen::Index first = static_cast<Eigen::Index>(b) * kBlock;
+    const Eigen::Index count = std::min(kBlock, theta.rows() - first);
+    out.segment(first, count) = fit.log_prob(theta.middleRows(first, count), observation);
+  });
+  return out;
+}
+
 std::string short_number(double value) {
   char buffer[32];
   std::snprintf(buffer, sizeof buffer, "%.3g", value);
@@ -245,7 +260,7 @@ TruncatedProposal truncated_prior_proposal(const NpeFit& fit, const Prior& prior
   const auto p = static_cast<Eigen::Index>(prior.dim());
   // τ: the ε-quantile of log q over q's own draws.
   const RowMatrix draws = fit.sample(observation, options.hpd_samples, stream_seed(seed, 0, 0x4bd), threads);
-  const Vector draw_lp = fit.log_prob(draws, observation);
+  const Vector draw_lp = log_prob_in_blocks(fit, draws, observation, threads);
   std::vector<double> values;
   values.reserve(static_cast<std::size_t>(draw_lp.size()));
   for (Eigen::Index i = 0; i < draw_lp.size(); ++i)
@@ -263,7 +278,7 @@ TruncatedProposal truncated_prior_proposal(const NpeFit& fit, const Prior& prior
     const std::size_t count = std::min(block, max_draws - out.prior_draws);
     Rng rng = Rng::stream(seed, b, 0x9a1);
     const RowMatrix candidates = prior.sample_batch(rng, static_cast<Eigen::Index>(count));
-    const Vector lp = fit.log_prob(candidates, observation);
+    const Vector lp = log_prob_in_blocks(fit, candidates, observation, threads);
     out.prior_draws += count;
     for (Eigen::Index i = 0; i < candidates.rows() && out.accepted < n; ++i)
       if (lp(i) >= out.threshold) out.theta.row(static_cast<Eigen::Index>(out.accepted++)) = candidates.row(i);
@@ -278,7 +293,7 @@ TruncatedProposal truncated_prior_proposal(const NpeFit& fit, const Prior& prior
   const std::size_t missing = n - out.accepted;
   const auto m = static_cast<Eigen::Index>(10 * missing);
   const RowMatrix pool = fit.sample(observation, m, stream_seed(seed, 1, 0x4bd), threads);
-  const Vector pool_lp = fit.log_prob(pool, observation);
+  const Vector pool_lp = log_prob_in_blocks(fit, pool, observation, threads);
   Vector log_w = Vector::Constant(m, -std::numeric_limits<double>::infinity());
   double top = -std::numeric_limits<double>::infinity();
   for (Eigen::Index i = 0; i < m; ++i) {

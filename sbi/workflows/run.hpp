@@ -32,6 +32,7 @@ struct RunSettings {
   const ReferenceTable* table = nullptr;  // table methods train on this instead of simulating
   std::string table_source{};               // where that table came from (provenance)
   std::filesystem::path write_table_to{};   // when simulating a table: also stream it into this file
+  std::filesystem::path checkpoint{};       // sequential methods: keep finished rounds here and resume from them
 };
 
 struct MethodRun {

@@ -3,12 +3,15 @@
 #include "sbi/core/error.hpp"
 #include "sbi/inference/snpe.hpp"
 #include "sbi/priors/prior.hpp"
+#include "sbi/simulation/table.hpp"
 #include "simulators/gaussian.hpp"
 
 #include <catch2/catch.hpp>
+#include <unistd.h>
 
 #include <atomic>
 #include <cmath>
+#include <filesystem>
 
 using namespace sbi;
 
@@ -178,4 +181,64 @@ TEST_CASE("snpe recovers a conjugate Gaussian posterior (truncated and atomic)",
     const Vector mean = draws.colwise().mean().transpose();
     CHECK((mean - problem.observation / 1.1).norm() < 0.1);
   }
+}
+
+TEST_CASE("snpe: an interrupted run resumes after its last finished round, with the same result and nothing simulated twice", "[snpe][resume]") {
+  namespace fs = std::filesystem;
+  const fs::path base = fs::temp_directory_path() / ("sbi_snpe_resume_" + std::to_string(::getpid()));
+  fs::remove_all(base);
+  const SnpeOptions options = small_options(3, 4);
+  SequentialProblem problem = narrow_problem(600);
+
+  // Uninterrupted, keeping its rounds.
+  problem.checkpoint = base / "whole";
+  SequentialRecord whole;
+  const auto fit_whole = run_snpe(problem, options, whole);
+  REQUIRE(fit_whole);
+  CHECK(whole.resumed_rounds == 0);
+
+  // Interrupted once round 3's proposal is drawn (before it simulates): rounds 1 and 2 are kept.
+  problem.checkpoint = base / "split";
+  std::atomic<bool> stop{false};
+  TrainingCallbacks callbacks;
+  callbacks.stop = &stop;
+  callbacks.on_progress = [&](const TrainingProgress& p) {
+    if (p.stage.rfind("round 3/3: propose", 0) == 0) stop = true;
+  };
+  SequentialRecord first;
+  REQUIRE(run_snpe(problem, options, first, callbacks));
+  CHECK(first.interrupted);
+  CHECK(fs::exists(problem.checkpoint / "round_1.sbt"));
+  CHECK_FALSE(fs::exists(problem.checkpoint / "round_2.sbt"));
+
+  // Rerun: rounds 1 and 2 are read back, round 3 runs, and the result is the uninterrupted one.
+  SequentialRecord second;
+  const auto fit_second = run_snpe(problem, options, second);
+  REQUIRE(fit_second);
+  CHECK(second.resumed_rounds == 2);
+  CHECK_FALSE(second.interrupted);
+  CHECK(second.simulations == whole.simulations);
+  CHECK(second.proposals == whole.proposals);
+  CHECK((second.theta.array() == whole.theta.array()).all());
+  CHECK(second.index_of_row == whole.index_of_row);
+  const RowMatrix a = fit_whole->sample(problem.observation, 200, 4), b = fit_second->sample(problem.observation, 200, 4);
+  CHECK((a.array() == b.array()).all());
+
+  // The round tables hold every simulation once, each row's round and proposal in their metadata.
+  std::vector<std::uint64_t> indices;
+  for (int round = 0; round < 3; ++round) {
+    const ReferenceTable table = read_table(problem.checkpoint / ("round_" + std::to_string(round) + ".sbt"));
+    CHECK(table.metadata.sequential["round"] == round);
+    CHECK(table.metadata.sequential["proposal"] == whole.proposals[static_cast<std::size_t>(round)]);
+    indices.insert(indices.end(), table.indices.begin(), table.indices.end());
+  }
+  CHECK(indices.size() == 600);
+  for (std::size_t i = 0; i < indices.size(); ++i) CHECK(indices[i] == i);
+
+  // A folder from another run is refused.
+  SnpeOptions other = options;
+  other.atoms = 7;
+  SequentialRecord refused;
+  CHECK_THROWS_WITH(run_snpe(problem, other, refused), Catch::Contains("holds the rounds of another run"));
+  fs::remove_all(base);
 }
