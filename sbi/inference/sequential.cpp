@@ -344,6 +344,8 @@ std::optional<NleFit> run_snle(const SequentialProblem& problem, const SnleOptio
   std::optional<NleFit> fit;
   const auto fit_round = [&](int round) {
     const RowMatrix u = problem.prior->to_unconstrained(record.theta);
+    // A fresh optimiser each round, from the last weights (as SNPE; a resumed run is then the same).
+    for (auto* parameter : density->parameters()) parameter->state.clear();
     flows::DensityFitOptions fit_options = options.nle.estimator.fit_options();
     fit_options.seed = stream_seed(options.nle.estimator.seed, static_cast<std::uint64_t>(round), 0xf17);
     flows::DensityFitResult result = flows::fit_density(*density, record.y, u, fit_options, callbacks);

@@ -335,6 +335,9 @@ std::optional<NpeFit> run_snpe(const SequentialProblem& problem, const SnpeOptio
   std::optional<NpeFit> fit;
   const auto fit_round = [&](int round) {
     const RowMatrix u = prior.to_unconstrained(record.theta);
+    // Each round starts a fresh optimiser from the last weights (Adam keeps its moments in the
+    // parameters; clearing them makes a round depend on the weights alone, so a resumed run is the same).
+    for (auto* parameter : density->parameters()) parameter->state.clear();
     flows::DensityFitOptions fit_options = options.npe.fit_options();
     fit_options.seed = stream_seed(options.npe.seed, static_cast<std::uint64_t>(round), 0xf17);
     flows::DensityFitResult result;
