@@ -107,9 +107,10 @@ EllipsoidProposal ellipsoid_prior_proposal(const GeneratorSampler& sampler, cons
     const RowMatrix candidates = prior.sample_batch(rng, static_cast<Eigen::Index>(count));
     const RowMatrix cu = prior.to_unconstrained(candidates);
     const Vector cd2 = distance2(cu);
-    out.prior_draws += count;
-    for (Eigen::Index i = 0; i < candidates.rows() && out.accepted < n; ++i)
-      if (cu.row(i).allFinite() && cd2(i) <= out.radius2) out.theta.row(static_cast<Eigen::Index>(out.accepted++)) = candidates.row(i);
+    Eigen::Index examined = 0;
+    for (; examined < candidates.rows() && out.accepted < n; ++examined)
+      if (cu.row(examined).allFinite() && cd2(examined) <= out.radius2) out.theta.row(static_cast<Eigen::Index>(out.accepted++)) = candidates.row(examined);
+    out.prior_draws += static_cast<std::size_t>(examined);  // draws looked at (the rest of the block is unused)
   }
   const double acceptance = static_cast<double>(out.accepted) / static_cast<double>(std::max<std::size_t>(out.prior_draws, 1));
   out.description = "truncated prior (ellipsoid around q's draws, inflation " + short_number(options.inflation) + "): rejection, " +

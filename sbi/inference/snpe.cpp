@@ -279,9 +279,10 @@ TruncatedProposal truncated_prior_proposal(const NpeFit& fit, const Prior& prior
     Rng rng = Rng::stream(seed, b, 0x9a1);
     const RowMatrix candidates = prior.sample_batch(rng, static_cast<Eigen::Index>(count));
     const Vector lp = log_prob_in_blocks(fit, candidates, observation, threads);
-    out.prior_draws += count;
-    for (Eigen::Index i = 0; i < candidates.rows() && out.accepted < n; ++i)
-      if (lp(i) >= out.threshold) out.theta.row(static_cast<Eigen::Index>(out.accepted++)) = candidates.row(i);
+    Eigen::Index examined = 0;
+    for (; examined < candidates.rows() && out.accepted < n; ++examined)
+      if (lp(examined) >= out.threshold) out.theta.row(static_cast<Eigen::Index>(out.accepted++)) = candidates.row(examined);
+    out.prior_draws += static_cast<std::size_t>(examined);  // draws looked at (the rest of the block is unused)
   }
   const double acceptance = static_cast<double>(out.accepted) / static_cast<double>(std::max<std::size_t>(out.prior_draws, 1));
   out.description = "truncated prior (1 - " + short_number(options.truncation_quantile) + " HPD region of q): rejection, " +
