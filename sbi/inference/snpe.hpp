@@ -2,7 +2,8 @@
 // Sequential neural posterior estimation for one observation y_o (registered as "snpe"): NPE's
 // conditional flow q(θ | y) (sbi/inference/npe.hpp) refitted in rounds, round 1 on prior simulations
 // and every later round on simulations from a proposal built from the current q(θ | y_o). The weights
-// are continued from round to round (the z-scoring is refitted to all rows so far). Two losses:
+// are continued from round to round, with a fresh Adam each round (the z-scoring is refitted to all
+// rows so far). sbi infer keeps the finished rounds and resumes (sbi/inference/sequential.hpp). Two losses:
 //
 //  * "truncated" (default; TSNPE, Deistler, Goncalves & Macke, NeurIPS 2022). Round r ≥ 1 draws from
 //    the prior truncated to the highest-probability region of q(θ | y_o) that holds 1 − ε of its
@@ -10,7 +11,7 @@
 //        τ = the ε-quantile of log q(θ_j | y_o) over hpd_samples draws θ_j ~ q(θ | y_o),
 //        p̃_r(θ) ∝ π(θ) · 1[log q(θ | y_o) ≥ τ],
 //    sampled by rejection from the prior (at most max_prior_draws × n prior draws per round). When
-//    fewer than n are accepted, the rest come from sampling-importance-resampling of 10·n draws of q
+//    fewer than n are accepted, the rest come from sampling-importance-resampling of 10 draws of q per missing row
 //    (weights π(θ)/q(θ) inside the region, which are bounded there since q ≥ e^τ) and the round's
 //    recorded proposal says so. The loss is NPE's plain −log q(θ_i | y_i) on all rows of all rounds:
 //    its minimiser is the posterior restricted to the region, which holds the posterior's mass as
