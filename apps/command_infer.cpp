@@ -178,6 +178,11 @@ int execute_infer(InferRequest request, bool resume, bool force, int threads, bo
   } else if (method.needs == MethodNeeds::table) {
     settings.write_table_to = folder / "table.sbt";
     settings.continue_table = resume;  // an interrupted run's rows are kept, the missing ones simulated
+  } else if (!method.amortized) {
+    // Sequential methods keep their finished rounds in DIR/rounds (a table per round); --resume
+    // continues after them, a new run (or --force) starts afresh.
+    settings.checkpoint = folder / "rounds";
+    if (!resume) std::filesystem::remove_all(settings.checkpoint);
   }
   if (!spec.reference_posterior.empty() && !std::filesystem::is_regular_file(spec.reference_posterior))
     throw InputError("reference_posterior: " + spec.reference_posterior.string() + " is not a file");
@@ -185,8 +190,8 @@ int execute_infer(InferRequest request, bool resume, bool force, int threads, bo
   if (!resume) checkpoints.remove_all();  // --force: a new run does not continue an old one's training
   if (resume && !quiet) {
     if (method.needs != MethodNeeds::table)
-      std::fprintf(stderr, "resuming %s: method %s simulates by itself, so it starts again from its first round\n", folder.string().c_str(),
-                   method.name.c_str());
+      std::fprintf(stderr, "resuming %s: method %s continues after its last finished round (%s)\n", folder.string().c_str(),
+                   method.name.c_str(), std::filesystem::exists(settings.checkpoint / "rounds.json") ? "kept in rounds/" : "none was finished");
     else if (!checkpoints.empty())
       std::fprintf(stderr, "resuming %s: the table's finished rows are kept; training continues from its checkpoint\n", folder.string().c_str());
     else
@@ -207,6 +212,13 @@ int execute_infer(InferRequest request, bool resume, bool force, int threads, bo
     request.save();
     std::fprintf(stderr, "sbi infer: interrupted while simulating; the finished rows are in %s; sbi infer --resume %s continues\n",
                  settings.write_table_to.string().c_str(), folder.string().c_str());
+    return kExitInterrupted;
+  }
+  if (run.interrupted && !settings.checkpoint.empty() && std::filesystem::exists(settings.checkpoint / "rounds.json")) {
+    request.state = "interrupted";
+    request.save();
+    std::fprintf(stderr, "sbi infer: interrupted; the finished rounds are kept in %s: sbi infer --resume %s continues after them\n",
+                 settings.checkpoint.string().c_str(), folder.string().c_str());
     return kExitInterrupted;
   }
   if (run.interrupted)

@@ -1,6 +1,7 @@
 #include "models/flow_posterior.hpp"
 
 #include "sbi/core/error.hpp"
+#include "sbi/inference/snpe.hpp"
 #include "sbi/io/csv.hpp"
 
 namespace sbi::models {
@@ -28,7 +29,8 @@ FlowPosterior::FlowPosterior(NpeFit fit, PriorPtr prior, Names data_names, Poste
     throw InputError("FlowPosterior: the estimator has " + std::to_string(fit_.parameter_dim()) + " parameters, the prior " +
                      std::to_string(prior_->dim()));
   info_.kind = kFlowKind;
-  info_.amortized = true;
+  // NPE's flow is amortised; SNPE's (info.amortized false) was trained for info.observation only.
+  if (!info_.amortized && !info_.observation) throw InputError("FlowPosterior: a posterior for one observation needs that observation");
   info_.has_log_prob = true;
   info_.log_prob_normalized = true;
 }
@@ -36,11 +38,22 @@ FlowPosterior::FlowPosterior(NpeFit fit, PriorPtr prior, Names data_names, Poste
 FlowPosterior::FlowPosterior(NpeFit fit, PriorPtr prior, Names data_names, PosteriorInfo info)
     : FlowPosterior(fit, std::move(prior), std::move(data_names), std::move(info), density_training_summary(fit.training)) {}
 
+void FlowPosterior::check_made_for(const Vector& observation) const {
+  if (!info_.amortized && observation != *info_.observation)
+    throw InputError("this posterior was made by " + info_.method + " for one observation only, and the observation given differs from it; " +
+                     "its rounds spent their simulations near that observation, so run " + info_.method +
+                     " again for another one (or use an amortised method such as npe)");
+}
+
 RowMatrix FlowPosterior::sample(const Vector& observation, Eigen::Index n, std::uint64_t seed) const {
+  check_made_for(observation);
   return fit_.sample(observation, n, seed);
 }
 
-Vector FlowPosterior::log_prob(const RowMatrix& theta, const Vector& observation) const { return fit_.log_prob(theta, observation); }
+Vector FlowPosterior::log_prob(const RowMatrix& theta, const Vector& observation) const {
+  check_made_for(observation);
+  return fit_.log_prob(theta, observation);
+}
 
 nlohmann::json FlowPosterior::save_state(const fs::path& folder, std::vector<std::string>& files) const {
   write_atomically_with(folder / "density.sbinn", [&](const fs::path& tmp) { fit_.save_density(tmp); });
@@ -58,8 +71,15 @@ std::shared_ptr<const FlowPosterior> FlowPosterior::load(const SavedPosterior& s
   NpeOptions options;
   nlohmann::json training;
   try {
-    // lfvi's flow generator saves its own options; the estimator's are read from density.sbinn.
-    if (saved.info.method != "lfvi") options = NpeOptions::from_json(saved.info.options, "options");
+    if (saved.info.method == "snpe") {
+      // SNPE saves NPE's keys, its own and what its rounds did ("sequential_record").
+      nlohmann::json own = saved.info.options;
+      if (own.is_object()) own.erase("sequential_record");
+      options = SnpeOptions::from_json(own, "options").npe;
+    } else if (saved.info.method != "lfvi") {
+      // lfvi's flow generator saves its own options; the estimator's are read from density.sbinn.
+      options = NpeOptions::from_json(saved.info.options, "options");
+    }
     training = saved.state().value("training", nlohmann::json::object());
   } catch (const nlohmann::json::exception& e) {
     throw FileError(json_file + ": incomplete or corrupted flow state (" + e.what() + ")");

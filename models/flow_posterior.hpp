@@ -1,8 +1,9 @@
 #pragma once
-// Posterior kind "flow", made by the method "npe" (and by "lfvi" with "generator": "flow",
-// sbi/inference/lfvi_flow.hpp): a conditional density q(θ | y) in the prior's unconstrained space
-// (sbi/inference/npe.hpp). It samples for any observation without retraining,
-// and its log_prob is exact and normalised on the prior's support.
+// Posterior kind "flow", made by the methods "npe", "snpe" and "lfvi" with "generator": "flow"
+// (sbi/inference/npe.hpp, snpe.hpp, lfvi_flow.hpp): a conditional density q(θ | y) in the prior's
+// unconstrained space. NPE's and LFVI's sample for any observation without retraining; SNPE's was
+// trained for one observation (info().observation) and refuses another. Its log_prob is exact and
+// normalised on the prior's support.
 //
 // Files (besides posterior.json; format in sbi/inference/posterior.hpp):
 //   density.sbinn        the conditional density estimator (format in sbi/flows/density.hpp)
@@ -35,6 +36,7 @@ class FlowPosterior final : public PosteriorModelBase {
   static std::shared_ptr<const FlowPosterior> load(const SavedPosterior& saved);
 
  private:
+  void check_made_for(const Vector& observation) const;
   NpeFit fit_;
   nlohmann::json training_;
 };

@@ -35,6 +35,14 @@ ImplicitPosterior::ImplicitPosterior(ImplicitGeneratorFit fit, PriorPtr prior, N
 
 nlohmann::json ImplicitPosterior::diagnostics() const { return training_; }
 
+void ImplicitPosterior::replace_info(PosteriorInfo info) {
+  if (!info.amortized && !info.observation) throw InputError("ImplicitPosterior: a posterior for one observation needs that observation");
+  info.kind = info_.kind;
+  info.has_log_prob = info_.has_log_prob;
+  info.log_prob_normalized = info_.log_prob_normalized;
+  info_ = std::move(info);
+}
+
 ad::Matrix<float> ImplicitPosterior::generate(const ad::Matrix<float>& y_tilde, Eigen::Index n, Rng& rng) const {
   const Eigen::Index d = y_tilde.cols(), k = noise_dim_;
   ad::Matrix<float> out(n, static_cast<Eigen::Index>(prior_->dim()));
@@ -58,6 +66,9 @@ RowMatrix ImplicitPosterior::sample(const Vector& observation, Eigen::Index n, s
 RowMatrix ImplicitPosterior::sample(const Vector& observation, Eigen::Index n, std::uint64_t seed, int refine, SamplingReport* report) const {
   if (n < 1) throw InputError("sample: the number of samples must be positive");
   check_observation(observation, data_names_);
+  if (!info_.amortized && info_.observation && observation != *info_.observation)
+    throw InputError("this posterior was made by " + info_.method + " for one observation only, and the observation given differs from it; " +
+                     "its rounds spent their simulations near that observation, so run " + info_.method + " again for another one");
   const ad::Matrix<float> y_tilde = standardization_.standardize_data(observation, data_names_).cast<float>().transpose();
   const int oversample = refine < 0 ? refine_oversample_ : refine;
   if (oversample > 0 && !discriminator_) throw InputError("sample: refinement needs the discriminator (method \"lfvi\")");

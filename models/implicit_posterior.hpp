@@ -40,6 +40,9 @@ class ImplicitPosterior final : public PosteriorModelBase {
   RowMatrix sample(const Vector& observation, Eigen::Index n, std::uint64_t seed, int refine, SamplingReport* report) const;
 
   static std::shared_ptr<const ImplicitPosterior> load(const SavedPosterior& saved);
+  // Sequential LFVI knows its record only after the last round: the info is replaced then (kind and
+  // log-prob flags kept). A posterior whose info is not amortised samples only for info.observation.
+  void replace_info(PosteriorInfo info);
 
   const optim::TrainingCurve& training_curve() const { return curve_; }
   bool has_discriminator() const { return discriminator_.has_value(); }

@@ -15,6 +15,8 @@
 #include "sbi/inference/npe.hpp"
 #include "sbi/inference/nre.hpp"
 #include "sbi/inference/sequential.hpp"
+#include "sbi/inference/slfvi.hpp"
+#include "sbi/inference/snpe.hpp"
 #include "sbi/parallel/parallel_for.hpp"
 #include "sbi/util/clock.hpp"
 #include "sbi/util/version.hpp"
@@ -91,6 +93,7 @@ SequentialProblem sequential_problem(const TrainingInput& in, const std::string&
   problem.threads = in.threads;
   problem.failure_policy = in.simulation.failure_policy;
   problem.max_redraws = in.simulation.max_redraws;
+  problem.checkpoint = in.checkpoint;
   return problem;
 }
 
@@ -240,6 +243,39 @@ MethodRegistry make_builtin_methods() {
          PosteriorInfo info = sequential_info(in, "snre", options.to_json(), record);
          return Posterior(std::make_shared<models::RatioMcmcPosterior>(std::move(*fit), in.prior, in.simulator.info().data_names, std::move(info),
                                                                        options.nre.mcmc));
+       }});
+  add({.name = "snpe",
+       .summary = "sequential NPE: rounds from the prior truncated to the flow's HPD region (TSNPE), or the atomic APT loss; for one observation",
+       .needs = MethodNeeds::simulator,
+       .amortized = false,
+       .parse_options = options_parser<SnpeOptions>(),
+       .train = [](const TrainingInput& in, const nlohmann::json& o, const TrainingCallbacks& cb) {
+         SnpeOptions options = SnpeOptions::from_json(o, "inference");
+         options.npe.seed = in.seed;
+         SequentialRecord record;
+         std::optional<NpeFit> fit = run_snpe(sequential_problem(in, "SNPE"), options, record, cb);
+         if (!fit) return Posterior();
+         PosteriorInfo info = sequential_info(in, "snpe", options.to_json(), record);
+         return Posterior(std::make_shared<models::FlowPosterior>(std::move(*fit), in.prior, in.simulator.info().data_names, std::move(info)));
+       }});
+  add({.name = "slfvi",
+       .summary = "sequential LFVI: rounds from the prior truncated to an ellipsoid around the generator's draws, for one observation",
+       .needs = MethodNeeds::simulator,
+       .amortized = false,
+       .parse_options = options_parser<SlfviOptions>(),
+       .train = [](const TrainingInput& in, const nlohmann::json& o, const TrainingCallbacks& cb) {
+         SlfviOptions options = SlfviOptions::from_json(o, "inference");
+         options.lfvi.seed = in.seed;
+         SequentialRecord record;
+         std::shared_ptr<models::ImplicitPosterior> last;
+         run_slfvi(sequential_problem(in, "SLFVI"), options, record, cb, [&](ImplicitGeneratorFit fit) {
+           last = std::make_shared<models::ImplicitPosterior>(std::move(fit), in.prior, in.simulator.info().data_names,
+                                                              info_for(in, "slfvi", nlohmann::json::object(), 0), options.lfvi.refine_oversample);
+           return GeneratorSampler([round = last](const Vector& y, Eigen::Index n, std::uint64_t seed) { return round->sample(y, n, seed); });
+         });
+         if (!last) return Posterior();
+         last->replace_info(sequential_info(in, "slfvi", options.to_json(), record));
+         return Posterior(std::move(last));
        }});
   add({.name = "rejection",
                 .summary = "rejection ABC on the prior table (nearest simulations; optional regression adjustment)",

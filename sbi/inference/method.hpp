@@ -35,6 +35,7 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <optional>
@@ -61,6 +62,9 @@ struct TrainingInput {
   int threads = 0;                         // 0 = all cores
   SimulationOptions simulation{};            // failure policy etc. for methods that simulate
   Provenance provenance{};                   // filled in by the caller (spec, simulator, table source)
+  // Sequential methods: a folder that keeps finished rounds, so that an interrupted run resumes
+  // (SequentialProblem::checkpoint, sbi/inference/sequential.hpp). Empty = none.
+  std::filesystem::path checkpoint{};
 };
 
 struct Method {

@@ -1,11 +1,14 @@
 #include "sbi/inference/sequential.hpp"
 
 #include "sbi/core/error.hpp"
+#include "sbi/io/csv.hpp"
 #include "sbi/io/json_reader.hpp"
 #include "sbi/mcmc/unconstrained.hpp"
 #include "sbi/random/rng.hpp"
+#include "sbi/simulation/table.hpp"
 
 #include <chrono>
+#include <fstream>
 #include <functional>
 
 namespace sbi {
@@ -16,8 +19,9 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// Splits "rounds" off a method's section; the rest goes to the method's own parser.
-std::pair<nlohmann::json, SequentialSettings> split_rounds(const nlohmann::json& section, const std::string& path) {
+}  // namespace
+
+std::pair<nlohmann::json, SequentialSettings> split_sequential_settings(const nlohmann::json& section, const std::string& path) {
   if (!section.is_object()) throw InputError(path + ": expected an object");
   nlohmann::json rest = section;
   SequentialSettings settings;
@@ -30,30 +34,135 @@ std::pair<nlohmann::json, SequentialSettings> split_rounds(const nlohmann::json&
   return {rest, settings};
 }
 
+namespace {
+
 // Budget of round r (0-based): an even split, the first rounds taking the remainder.
 std::size_t round_budget(std::size_t total, int rounds, int r) {
   const auto k = static_cast<std::size_t>(rounds);
   return total / k + (static_cast<std::size_t>(r) < total % k ? 1 : 0);
 }
 
-void append_rows(SequentialRecord& record, const RowMatrix& theta, const RowMatrix& y, const std::vector<Eigen::Index>& keep, int round) {
+// Appends rows keep[k] of (theta, y), simulation indices indices[keep[k]].
+void append_rows(SequentialRecord& record, const RowMatrix& theta, const RowMatrix& y, const std::vector<Eigen::Index>& keep,
+                 const std::vector<std::uint64_t>& indices, int round) {
   const Eigen::Index old = record.theta.rows(), add = static_cast<Eigen::Index>(keep.size());
   record.theta.conservativeResize(old + add, theta.cols());
   record.y.conservativeResize(old + add, y.cols());
   for (Eigen::Index k = 0; k < add; ++k) {
-    record.theta.row(old + k) = theta.row(keep[static_cast<std::size_t>(k)]);
-    record.y.row(old + k) = y.row(keep[static_cast<std::size_t>(k)]);
+    const auto row = keep[static_cast<std::size_t>(k)];
+    record.theta.row(old + k) = theta.row(row);
+    record.y.row(old + k) = y.row(row);
     record.round_of_row.push_back(round);
+    record.index_of_row.push_back(indices[static_cast<std::size_t>(row)]);
   }
 }
 
-// The rounds, with `fit_round` fitting the surrogate on all rows so far and `log_surrogate` giving
-// the current estimate's log-likelihood term for the proposal's MCMC.
-using FitRound = std::function<bool(int round)>;  // false: interrupted
-using LogSurrogate = std::function<Vector(const RowMatrix& theta)>;
+// ---- The checkpoint folder (see RoundState in the header).
 
-void run_rounds(const SequentialProblem& problem, const SequentialSettings& settings, const McmcOptions& mcmc, SequentialRecord& record,
-                const TrainingCallbacks& callbacks, const FitRound& fit_round, const LogSurrogate& log_surrogate) {
+nlohmann::json run_identity(const SequentialProblem& problem, const SequentialSettings& settings, const RoundState& state) {
+  const SimulatorInfo& info = problem.simulator.info();
+  return {{"method", state.identity},
+          {"simulator", problem.simulator.name()},
+          {"simulator_options_hash", simulator_options_hash(info)},
+          {"prior", problem.prior->to_json()},
+          {"observation", std::vector<double>(problem.observation.data(), problem.observation.data() + problem.observation.size())},
+          {"simulations", problem.simulations},
+          {"seed", problem.seed},
+          {"rounds", settings.rounds},
+          {"failure_policy", to_string(problem.failure_policy)}};
+}
+
+std::string round_table_name(int round) { return "round_" + std::to_string(round) + ".sbt"; }
+std::string state_name(int round) { return "state_" + std::to_string(round) + ".bin"; }
+
+// Reads the finished rounds back into `record`; returns how many, and the next simulation index.
+int resume_rounds(const SequentialProblem& problem, const nlohmann::json& identity, const RoundState& state, SequentialRecord& record,
+                  std::uint64_t& next_index) {
+  const auto file = problem.checkpoint / "rounds.json";
+  if (!std::filesystem::exists(file)) return 0;
+  std::ifstream in(file, std::ios::binary);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const nlohmann::json saved = parse_json_text(text, file.string());
+  if (!saved.contains("identity") || !saved.contains("rounds") || !saved.contains("state"))
+    throw FileError(file.string() + ": not a sequential run's record (no identity, rounds or state)");
+  const nlohmann::json& theirs = saved.at("identity");
+  for (const auto& [key, value] : identity.items())
+    if (!theirs.contains(key) || theirs.at(key) != value)
+      throw InputError(problem.checkpoint.string() + " holds the rounds of another run (its " + key +
+                       " differs); remove the folder or give another one to start afresh");
+  int rounds = 0;
+  for (const auto& entry : saved.at("rounds")) {
+    const int round = entry.at("round").get<int>();
+    if (round != rounds) throw FileError(file.string() + ": rounds out of order");
+    const ReferenceTable table = read_table(problem.checkpoint / entry.at("table").get<std::string>());
+    std::vector<Eigen::Index> all(static_cast<std::size_t>(table.rows()));
+    for (Eigen::Index i = 0; i < table.rows(); ++i) all[static_cast<std::size_t>(i)] = i;
+    append_rows(record, table.theta, table.y, all, table.indices, round);
+    record.simulations.push_back(entry.at("simulations").get<std::size_t>());
+    record.proposals.push_back(entry.at("proposal").get<std::string>());
+    record.failed += entry.at("failed").get<std::size_t>();
+    record.round_seconds.push_back(entry.at("seconds").get<double>());
+    next_index = entry.at("next_index").get<std::uint64_t>();
+    ++rounds;
+  }
+  if (rounds > 0) state.load(problem.checkpoint / saved.at("state").get<std::string>());
+  return rounds;
+}
+
+// Keeps finished round `round`: its table, the fit, then rounds.json (the commit point).
+void keep_round(const SequentialProblem& problem, const nlohmann::json& identity, const RoundState& state, const SequentialRecord& record,
+                int round, std::uint64_t next_index, std::size_t failed_in_round) {
+  ReferenceTable table;
+  table.metadata = TableMetadata::for_simulator(problem.simulator.info(), problem.seed, problem.failure_policy);
+  table.metadata.sequential = {{"method", identity.at("method")}, {"round", round}, {"rounds", identity.at("rounds")},
+                               {"proposal", record.proposals[static_cast<std::size_t>(round)]}};
+  table.metadata.next_index = next_index;
+  table.metadata.dropped = failed_in_round;
+  table.metadata.failed = failed_in_round;
+  std::vector<Eigen::Index> rows;
+  for (std::size_t i = 0; i < record.round_of_row.size(); ++i)
+    if (record.round_of_row[i] == round) rows.push_back(static_cast<Eigen::Index>(i));
+  table.theta.resize(static_cast<Eigen::Index>(rows.size()), record.theta.cols());
+  table.y.resize(static_cast<Eigen::Index>(rows.size()), record.y.cols());
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    table.theta.row(static_cast<Eigen::Index>(k)) = record.theta.row(rows[k]);
+    table.y.row(static_cast<Eigen::Index>(k)) = record.y.row(rows[k]);
+    table.indices.push_back(record.index_of_row[static_cast<std::size_t>(rows[k])]);
+  }
+  write_table(table, problem.checkpoint / round_table_name(round), TableFormat::binary);
+  write_atomically_with(problem.checkpoint / state_name(round), [&](const std::filesystem::path& tmp) { state.save(tmp); });
+  nlohmann::json rounds = nlohmann::json::array();
+  std::uint64_t end = 0;
+  for (int r = 0; r <= round; ++r) {
+    std::size_t rows_in_round = 0;
+    for (int k : record.round_of_row) rows_in_round += k == r ? 1 : 0;
+    end = r == round ? next_index : end;
+    rounds.push_back({{"round", r},
+                      {"table", round_table_name(r)},
+                      {"proposal", record.proposals[static_cast<std::size_t>(r)]},
+                      {"simulations", record.simulations[static_cast<std::size_t>(r)]},
+                      {"rows", rows_in_round},
+                      {"failed", r == round ? failed_in_round : std::size_t{0}},
+                      {"seconds", record.round_seconds[static_cast<std::size_t>(r)]}});
+  }
+  // Earlier rounds' entries keep what they said when they were written.
+  const auto file = problem.checkpoint / "rounds.json";
+  if (round > 0 && std::filesystem::exists(file)) {
+    std::ifstream in(file, std::ios::binary);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const nlohmann::json before = parse_json_text(text, file.string());
+    for (int r = 0; r < round && r < static_cast<int>(before.at("rounds").size()); ++r) rounds[static_cast<std::size_t>(r)] = before.at("rounds")[static_cast<std::size_t>(r)];
+  }
+  rounds.back()["next_index"] = end;
+  const nlohmann::json document = {{"identity", identity}, {"rounds", rounds}, {"state", state_name(round)}};
+  write_file_atomically(file, document.dump(2) + "\n");
+  if (round > 0) std::filesystem::remove(problem.checkpoint / state_name(round - 1));
+}
+
+}  // namespace
+
+void run_sequential_rounds(const SequentialProblem& problem, const SequentialSettings& settings, SequentialRecord& record,
+                           const TrainingCallbacks& callbacks, const ProposeRound& propose, const FitRound& fit_round, const RoundState* state) {
   if (!problem.simulator) throw InputError("a sequential method needs a simulator");
   if (!problem.prior) throw InputError("a sequential method needs a prior");
   if (problem.observation.size() != static_cast<Eigen::Index>(problem.simulator.info().data_names.size()))
@@ -68,7 +177,19 @@ void run_rounds(const SequentialProblem& problem, const SequentialSettings& sett
   record.theta.resize(0, static_cast<Eigen::Index>(prior.dim()));
   record.y.resize(0, problem.observation.size());
   std::uint64_t next_index = 0;
-  for (int round = 0; round < settings.rounds; ++round) {
+  const bool keep = state && !problem.checkpoint.empty();
+  nlohmann::json identity;
+  int first_round = 0;
+  if (keep) {
+    identity = run_identity(problem, settings, *state);
+    std::filesystem::create_directories(problem.checkpoint);
+    first_round = record.resumed_rounds = resume_rounds(problem, identity, *state, record, next_index);
+    if (first_round > 0)
+      callbacks.report({"resumed after round " + std::to_string(first_round) + "/" + std::to_string(settings.rounds), 0, 0, "step",
+                        std::to_string(record.theta.rows()) + " rows"});
+  }
+  for (int round = first_round; round < settings.rounds; ++round) {
+    const std::size_t failed_before = record.failed;
     const auto round_start = std::chrono::steady_clock::now();
     const std::size_t n = round_budget(problem.simulations, settings.rounds, round);
     const std::string stage = "round " + std::to_string(round + 1) + "/" + std::to_string(settings.rounds);
@@ -84,20 +205,23 @@ void run_rounds(const SequentialProblem& problem, const SequentialSettings& sett
           simulate_from_prior(problem.simulator, prior, n, problem.seed, 0, options, [&](const SimulationChunk& chunk) {
             std::vector<Eigen::Index> all(static_cast<std::size_t>(chunk.theta.rows()));
             for (Eigen::Index i = 0; i < chunk.theta.rows(); ++i) all[static_cast<std::size_t>(i)] = i;
-            append_rows(record, chunk.theta, chunk.y, all, 0);
+            append_rows(record, chunk.theta, chunk.y, all, chunk.indices, 0);
           });
       next_index = summary.next_index;
       record.simulations.push_back(summary.requested + summary.redraws);
+      record.proposals.push_back("prior");
       record.failed += summary.dropped;
       if (summary.interrupted) {
         record.interrupted = true;
         break;
       }
     } else {
-      // The proposal: the current posterior estimate, by MCMC in the prior's unconstrained space.
-      callbacks.report({stage + ": propose (MCMC)", 0, n, "draw", ""});
-      const UnconstrainedPosterior target(problem.prior, [&](const RowMatrix& theta, Eigen::Ref<Vector> out) { out = log_surrogate(theta); });
-      RowMatrix proposals = target.sample(static_cast<Eigen::Index>(n), stream_seed(problem.seed, static_cast<std::uint64_t>(round), 0x5e9), mcmc).samples;
+      callbacks.report({stage + ": propose", 0, n, "draw", ""});
+      RoundProposal proposal = propose(round, n);
+      RowMatrix& proposals = proposal.theta;
+      if (proposals.cols() != static_cast<Eigen::Index>(prior.dim()))
+        throw std::logic_error("run_sequential_rounds: the proposal has the wrong number of columns");
+      record.proposals.push_back(std::move(proposal.description));
       if (callbacks.stop_requested()) {
         record.interrupted = true;
         break;
@@ -108,12 +232,14 @@ void run_rounds(const SequentialProblem& problem, const SequentialSettings& sett
       // Rows kept: simulated, finite, and strictly inside the support (a draw that rounded onto its
       // boundary has no unconstrained value to fit on).
       const RowMatrix u = prior.to_unconstrained(proposals);
-      std::vector<Eigen::Index> keep;
+      std::vector<Eigen::Index> kept;
       for (Eigen::Index i = 0; i < proposals.rows(); ++i)
-        if (outcomes[static_cast<std::size_t>(i)].ok() && y.row(i).allFinite() && u.row(i).allFinite()) keep.push_back(i);
-      record.failed += static_cast<std::size_t>(proposals.rows()) - keep.size();
+        if (outcomes[static_cast<std::size_t>(i)].ok() && y.row(i).allFinite() && u.row(i).allFinite()) kept.push_back(i);
+      record.failed += static_cast<std::size_t>(proposals.rows()) - kept.size();
       record.simulations.push_back(static_cast<std::size_t>(proposals.rows()));
-      append_rows(record, proposals, y, keep, round);
+      std::vector<std::uint64_t> indices(static_cast<std::size_t>(proposals.rows()));
+      for (std::size_t i = 0; i < indices.size(); ++i) indices[i] = next_index - static_cast<std::uint64_t>(proposals.rows()) + i;
+      append_rows(record, proposals, y, kept, indices, round);
       if (callbacks.stop_requested()) {
         record.interrupted = true;
         break;
@@ -124,12 +250,33 @@ void run_rounds(const SequentialProblem& problem, const SequentialSettings& sett
     callbacks.report({stage + ": train", 0, 0, "step", std::to_string(record.theta.rows()) + " rows"});
     const bool completed = fit_round(round);
     record.round_seconds.push_back(seconds_since(round_start));
-    if (!completed || callbacks.stop_requested()) {
+    if (!completed) {
+      record.interrupted = true;
+      break;
+    }
+    if (keep) keep_round(problem, identity, *state, record, round, next_index, record.failed - failed_before);
+    if (callbacks.stop_requested()) {
       record.interrupted = true;
       break;
     }
   }
   record.seconds = seconds_since(start);
+}
+
+namespace {
+
+// SNLE's and SNRE's proposal: the current posterior estimate π(θ)·exp(surrogate), by MCMC in the
+// prior's unconstrained space, seeded by stream_seed(seed, round, 0x5e9).
+using LogSurrogate = std::function<Vector(const RowMatrix& theta)>;
+ProposeRound mcmc_proposal(const SequentialProblem& problem, const McmcOptions& mcmc, LogSurrogate log_surrogate) {
+  return [&problem, mcmc, log_surrogate = std::move(log_surrogate)](int round, std::size_t n) {
+    const UnconstrainedPosterior target(problem.prior, [&](const RowMatrix& theta, Eigen::Ref<Vector> out) { out = log_surrogate(theta); });
+    RoundProposal proposal;
+    proposal.theta =
+        target.sample(static_cast<Eigen::Index>(n), stream_seed(problem.seed, static_cast<std::uint64_t>(round), 0x5e9), mcmc).samples;
+    proposal.description = "posterior estimate (MCMC)";
+    return proposal;
+  };
 }
 
 }  // namespace
@@ -158,7 +305,7 @@ nlohmann::json SnreOptions::to_json() const {
 }
 
 SnleOptions SnleOptions::from_json(const nlohmann::json& section, const std::string& path) {
-  auto [rest, settings] = split_rounds(section, path);
+  auto [rest, settings] = split_sequential_settings(section, path);
   SnleOptions o;
   o.nle = NleOptions::from_json(rest, path);
   o.sequential = settings;
@@ -166,7 +313,7 @@ SnleOptions SnleOptions::from_json(const nlohmann::json& section, const std::str
 }
 
 SnreOptions SnreOptions::from_json(const nlohmann::json& section, const std::string& path) {
-  auto [rest, settings] = split_rounds(section, path);
+  auto [rest, settings] = split_sequential_settings(section, path);
   SnreOptions o;
   o.nre = NreOptions::from_json(rest, path);
   o.sequential = settings;
@@ -179,6 +326,7 @@ nlohmann::json SequentialRecord::to_json() const {
     if (static_cast<std::size_t>(r) < rows_per_round.size()) ++rows_per_round[static_cast<std::size_t>(r)];
   return {{"rounds", simulations.size()},
           {"simulations_per_round", simulations},
+          {"proposals", proposals},
           {"rows_per_round", rows_per_round},
           {"round_seconds", round_seconds},
           {"failed", failed},
@@ -196,6 +344,8 @@ std::optional<NleFit> run_snle(const SequentialProblem& problem, const SnleOptio
   std::optional<NleFit> fit;
   const auto fit_round = [&](int round) {
     const RowMatrix u = problem.prior->to_unconstrained(record.theta);
+    // A fresh optimiser each round, from the last weights (as SNPE; a resumed run is then the same).
+    for (auto* parameter : density->parameters()) parameter->state.clear();
     flows::DensityFitOptions fit_options = options.nle.estimator.fit_options();
     fit_options.seed = stream_seed(options.nle.estimator.seed, static_cast<std::uint64_t>(round), 0xf17);
     flows::DensityFitResult result = flows::fit_density(*density, record.y, u, fit_options, callbacks);
@@ -204,7 +354,15 @@ std::optional<NleFit> run_snle(const SequentialProblem& problem, const SnleOptio
     return !fit->training.interrupted;
   };
   const auto log_surrogate = [&](const RowMatrix& theta) { return fit->log_likelihood(theta, problem.observation, *problem.prior); };
-  run_rounds(problem, options.sequential, options.nle.mcmc, record, callbacks, fit_round, log_surrogate);
+  RoundState state;
+  state.save = [&](const std::filesystem::path& file) { density->save(file); };
+  state.load = [&](const std::filesystem::path& file) {
+    density = flows::load_density(file);
+    fit.emplace(density, options.nle);
+  };
+  state.identity = {{"name", "snle"}, {"options", options.to_json()}};
+  run_sequential_rounds(problem, options.sequential, record, callbacks, mcmc_proposal(problem, options.nle.mcmc, log_surrogate), fit_round,
+                        &state);
   return fit;
 }
 
@@ -221,7 +379,7 @@ std::optional<NreFit> run_snre(const SequentialProblem& problem, const SnreOptio
     return !fit->training.interrupted;
   };
   const auto log_surrogate = [&](const RowMatrix& theta) { return fit->log_ratio(theta, problem.observation, *problem.prior, data_names); };
-  run_rounds(problem, options.sequential, options.nre.mcmc, record, callbacks, fit_round, log_surrogate);
+  run_sequential_rounds(problem, options.sequential, record, callbacks, mcmc_proposal(problem, options.nre.mcmc, log_surrogate), fit_round);
   return fit;
 }
 

@@ -28,6 +28,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -59,10 +61,13 @@ struct SnreOptions {
 struct SequentialRecord {
   RowMatrix theta, y;
   std::vector<int> round_of_row;          // 0-based round of each kept row
+  std::vector<std::uint64_t> index_of_row;  // simulation index of each kept row
   std::vector<std::size_t> simulations;   // simulations spent per round (failures included)
+  std::vector<std::string> proposals;     // per round: what its parameters were drawn from ("prior", ...)
   std::vector<double> round_seconds;      // wall time per round (simulating, sampling, training)
   std::size_t failed = 0;                 // simulations dropped (failed or non-finite)
   bool interrupted = false;
+  int resumed_rounds = 0;                 // rounds read back from the checkpoint folder
   double seconds = 0;
   nlohmann::json to_json() const;         // per-round counts and times (not the rows)
 };
@@ -77,6 +82,9 @@ struct SequentialProblem {
   int threads = 0;
   FailurePolicy failure_policy = FailurePolicy::drop;  // redraw acts as drop after round 1
   int max_redraws = 100;
+  // Optional: a folder that keeps the finished rounds so that an interrupted run resumes (see
+  // run_sequential_rounds; methods "snpe" and "snle"). Empty = nothing kept.
+  std::filesystem::path checkpoint{};
 };
 
 // Runs SNLE; the last round's fit is returned and `record` says what happened. Throws InputError for
@@ -87,5 +95,45 @@ std::optional<NleFit> run_snle(const SequentialProblem& problem, const SnleOptio
                                const TrainingCallbacks& callbacks = {});
 std::optional<NreFit> run_snre(const SequentialProblem& problem, const SnreOptions& options, SequentialRecord& record,
                                const TrainingCallbacks& callbacks = {});
+
+// ---- The rounds themselves, for the sequential methods (SNLE, SNRE, SNPE, SLFVI).
+// Round 0 draws from the prior; round r ≥ 1 asks `propose(r, n)` for n parameter rows (inside the
+// prior's support; rows whose unconstrained value is not finite are dropped and counted as failed)
+// and a description of the proposal, recorded per round. After each round's simulations `fit(r)` fits
+// on record.theta/record.y (all rows so far) and returns false when interrupted.
+struct RoundProposal {
+  RowMatrix theta;
+  std::string description;
+};
+using ProposeRound = std::function<RoundProposal(int round, std::size_t n)>;
+using FitRound = std::function<bool(int round)>;
+
+// Resuming. With problem.checkpoint set and `state` given, each finished round k (simulated and
+// fitted) leaves in that folder:
+//   round_<k>.sbt   the round's rows as a reference table (sbi/simulation/table.hpp) whose metadata
+//                   says, under "sequential", the method, the round and its proposal; the simulation
+//                   indices run on from the previous round's, so the rounds' tables together hold
+//                   every simulation once;
+//   state.bin       the fit after round k (state.save; bit for bit);
+//   rounds.json     written last (atomically): the run's identity and, per finished round, its
+//                   simulations, failures, time and proposal.
+// A run whose folder holds finished rounds of the same run (same identity: method and options,
+// simulator, prior, observation, budget, seed, rounds) reads their tables, restores the fit
+// (state.load) and continues with the next round; nothing finished is simulated again, and the
+// result is the same, bit for bit, as the uninterrupted run's. A round interrupted before its fit
+// finished is not kept: its simulations are run again (the same parameters and streams, so the same
+// rows). A folder from another run is refused (InputError naming the first difference).
+struct RoundState {
+  std::function<void(const std::filesystem::path& file)> save;
+  std::function<void(const std::filesystem::path& file)> load;
+  nlohmann::json identity;  // the method and its options
+};
+
+void run_sequential_rounds(const SequentialProblem& problem, const SequentialSettings& settings, SequentialRecord& record,
+                           const TrainingCallbacks& callbacks, const ProposeRound& propose, const FitRound& fit,
+                           const RoundState* state = nullptr);
+
+// Splits "rounds" off a method's options section (the rest goes to the method's own parser).
+std::pair<nlohmann::json, SequentialSettings> split_sequential_settings(const nlohmann::json& section, const std::string& path);
 
 }  // namespace sbi

@@ -134,7 +134,7 @@ std::optional<CommitRecord> decode_commit(std::string_view bytes, TableFormat fo
 }
 
 nlohmann::json head_json(const TableMetadata& m, std::uint64_t first_index) {
-  return {{"format_version", kTableFormatVersion},
+  nlohmann::json j = {{"format_version", kTableFormatVersion},
           {"first_index", first_index},
           {"simulator", m.simulator},
           {"simulator_options", m.simulator_options},
@@ -143,6 +143,8 @@ nlohmann::json head_json(const TableMetadata& m, std::uint64_t first_index) {
           {"parameter_names", m.parameter_names},
           {"data_names", m.data_names},
           {"failure_policy", m.failure_policy}};
+  if (!m.sequential.is_null()) j["sequential"] = m.sequential;
+  return j;
 }
 
 struct Head {
@@ -722,7 +724,7 @@ TableMetadata TableMetadata::for_simulator(const SimulatorInfo& simulator, std::
 }
 
 nlohmann::json TableMetadata::to_json() const {
-  return {{"format_version", format_version},
+  nlohmann::json j = {{"format_version", format_version},
           {"simulator", simulator},
           {"simulator_options", simulator_options},
           {"simulator_options_hash", simulator_options_hash},
@@ -735,6 +737,8 @@ nlohmann::json TableMetadata::to_json() const {
           {"dropped", dropped},
           {"redraws", redraws},
           {"failure_policy", failure_policy}};
+  if (!sequential.is_null()) j["sequential"] = sequential;
+  return j;
 }
 
 TableMetadata TableMetadata::from_json(const nlohmann::json& j, const std::string& where) {
@@ -763,6 +767,7 @@ TableMetadata TableMetadata::from_json(const nlohmann::json& j, const std::strin
       else m.redraws = value;
     }
     m.failure_policy = j.value("failure_policy", std::string("drop"));
+    if (const auto it = j.find("sequential"); it != j.end()) m.sequential = *it;
     try {
       check_csv_names(m.parameter_names, "parameter_names");
       check_csv_names(m.data_names, "data_names");

@@ -77,6 +77,9 @@ struct TableMetadata {
   std::size_t redraws = 0;
   std::string failure_policy = "drop";
   int format_version = kTableFormatVersion;  // of the file it was read from
+  // A table written by a sequential run for one of its rounds: {"method", "round", "proposal", ...}
+  // (sbi/inference/sequential.hpp); null for any other table (and then not written at all).
+  nlohmann::json sequential = nullptr;
 
   // The metadata of a new table made by `simulator` with `seed`.
   static TableMetadata for_simulator(const SimulatorInfo& simulator, std::uint64_t seed,

@@ -49,6 +49,7 @@ MethodRun run_method(const Method& method, const nlohmann::json& options, const 
   input.simulation.stop = callbacks.stop;
   input.budget = settings.simulations;
   input.ensemble = ensemble;
+  input.checkpoint = settings.checkpoint;
 
   Provenance& provenance = input.provenance;
   provenance.method = method.name;

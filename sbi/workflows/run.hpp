@@ -33,6 +33,7 @@ struct RunSettings {
   std::string table_source{};               // where that table came from (provenance)
   std::filesystem::path write_table_to{};   // when simulating a table: also stream it into this file
   bool continue_table = false;              // ... and keep the rows already there (PriorTableSettings::continue_existing)
+  std::filesystem::path checkpoint{};       // sequential methods: keep finished rounds here and resume from them
 };
 
 struct MethodRun {

@@ -79,6 +79,8 @@ TEST_CASE("sbi infer runs every registered method; sbi sample reproduces each fr
       {"nle", R"("method": "nle", "simulations": 300, "max_epochs": 5, "density_estimator": {"type": "maf", "transforms": 2, "hidden": [16]}, "mcmc": {"chains": 4, "warmup": 40, "init_candidates": 200})"},
       {"nre", R"("method": "nre", "simulations": 300, "max_epochs": 5, "classifier": {"hidden": [16], "batch_size": 64}, "atoms": 4, "mcmc": {"chains": 4, "warmup": 40, "init_candidates": 200})"},
       {"snle", R"("method": "snle", "simulations": 300, "rounds": 2, "max_epochs": 5, "density_estimator": {"type": "maf", "transforms": 2, "hidden": [16]}, "mcmc": {"chains": 4, "warmup": 40, "init_candidates": 200})"},
+      {"snpe", R"("method": "snpe", "simulations": 300, "rounds": 2, "max_epochs": 5, "hpd_samples": 500, "density_estimator": {"type": "maf", "transforms": 2, "hidden": [16]})"},
+      {"slfvi", R"("method": "slfvi", "simulations": 300, "rounds": 2, "max_iterations": 60, "eval_every": 20, "region_samples": 500, "generator": {"hidden": [16]}, "discriminator": {"hidden": [16]})"},
       {"rejection", R"("method": "rejection", "simulations": 300, "keep": 50)"},
       {"smc", R"("method": "smc", "simulations": 600)"}};
   for (const auto& [method, inference] : methods) {

@@ -43,6 +43,9 @@ InferenceProblem small_problem() {
 nlohmann::json quick_options(const std::string& method) {
   if (method == "lfvi")
     return {{"max_iterations", 60}, {"min_iterations", 0}, {"eval_every", 20}, {"generator", {{"hidden", {16}}}}, {"discriminator", {{"hidden", {16}}}}};
+  if (method == "slfvi")
+    return {{"rounds", 2},         {"max_iterations", 60}, {"min_iterations", 0}, {"eval_every", 20}, {"generator", {{"hidden", {16}}}},
+            {"discriminator", {{"hidden", {16}}}}, {"region_samples", 500}};
   if (method == "mmd") return {{"max_iterations", 60}, {"min_iterations", 0}, {"eval_every", 20}, {"generator", {{"hidden", {16}}}}};
   const nlohmann::json quick_mcmc = {{"chains", 4}, {"exploration_chains", 8}, {"warmup", 40}, {"init_candidates", 200}};
   const nlohmann::json quick_flow = {{"type", "maf"}, {"transforms", 2}, {"hidden", {16}}};
@@ -50,6 +53,7 @@ nlohmann::json quick_options(const std::string& method) {
   if (method == "nle") return {{"max_epochs", 5}, {"density_estimator", quick_flow}, {"mcmc", quick_mcmc}};
   if (method == "nre") return {{"max_epochs", 5}, {"classifier", {{"hidden", {16}}, {"batch_size", 64}}}, {"atoms", 4}, {"mcmc", quick_mcmc}};
   if (method == "snle") return {{"rounds", 2}, {"max_epochs", 5}, {"density_estimator", quick_flow}, {"mcmc", quick_mcmc}};
+  if (method == "snpe") return {{"rounds", 2}, {"max_epochs", 5}, {"density_estimator", quick_flow}, {"hpd_samples", 500}};
   if (method == "snre") return {{"rounds", 2}, {"max_epochs", 5}, {"classifier", {{"hidden", {16}}, {"batch_size", 64}}}, {"atoms", 4}, {"mcmc", quick_mcmc}};
   return nlohmann::json::object();
 }
@@ -65,11 +69,11 @@ void write_all(const fs::path& path, const std::string& text) { std::ofstream(pa
 
 TEST_CASE("the registry holds the built-in methods and says what it knows", "[models][registry]") {
   const auto& registry = builtin_methods();
-  for (const char* name : {"lfvi", "mmd", "npe", "nle", "nre", "snle", "snre", "rejection", "smc"}) CHECK(registry.contains(name));
+  for (const char* name : {"lfvi", "mmd", "npe", "nle", "nre", "slfvi", "snle", "snpe", "snre", "rejection", "smc"}) CHECK(registry.contains(name));
   CHECK(registry.at("smc").needs == MethodNeeds::simulator);
   CHECK_FALSE(registry.at("rejection").amortized);
   CHECK_THAT(registry.listing(), Catch::Contains("  lfvi ") && Catch::Contains("[one observation]"));
-  CHECK_THROWS_WITH(registry.at("nuts"), Catch::StartsWith("unknown method \"nuts\" (registered: lfvi, mmd, nle, npe, nre, rejection, smc, snle, snre"));
+  CHECK_THROWS_WITH(registry.at("nuts"), Catch::StartsWith("unknown method \"nuts\" (registered: lfvi, mmd, nle, npe, nre, rejection, slfvi, smc, snle, snpe, snre"));
   MethodRegistry mine;
   Method m = registry.at("mmd");
   mine.add(m);

@@ -1,0 +1,69 @@
+// Sequential LFVI (sbi/inference/slfvi.hpp): options, the ellipsoidal truncated prior and its
+// fallback, and the rounds on a conjugate Gaussian model.
+#include "sbi/core/error.hpp"
+#include "sbi/inference/slfvi.hpp"
+#include "sbi/priors/prior.hpp"
+#include "simulators/gaussian.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+using namespace sbi;
+
+namespace {
+
+// A stand-in for q(θ | y_o): N(c, 0.1² I) in 2-D, drawn from the seed.
+GeneratorSampler gaussian_sampler(const Vector& centre) {
+  return [centre](const Vector&, Eigen::Index n, std::uint64_t seed) {
+    Rng rng(seed);
+    RowMatrix theta(n, centre.size());
+    for (Eigen::Index i = 0; i < n; ++i)
+      for (Eigen::Index j = 0; j < centre.size(); ++j) theta(i, j) = centre(j) + 0.1 * rng.normal();
+    return theta;
+  };
+}
+
+}  // namespace
+
+TEST_CASE("slfvi options: defaults, round trip, errors with their JSON path", "[slfvi]") {
+  const SlfviOptions defaults = SlfviOptions::from_json(nlohmann::json::object());
+  CHECK(defaults.inflation == 1.5);
+  CHECK(defaults.truncation_quantile == 1e-4);
+  const SlfviOptions o = SlfviOptions::from_json({{"rounds", 4}, {"inflation", 2}, {"max_iterations", 50}});
+  CHECK(o.sequential.rounds == 4);
+  CHECK(o.inflation == 2);
+  CHECK(o.lfvi.max_iterations == 50);
+  CHECK(SlfviOptions::from_json(o.to_json()).to_json() == o.to_json());
+  CHECK_THROWS_WITH(SlfviOptions::from_json({{"inflation", 0.5}}), Catch::StartsWith("inference.inflation"));
+  CHECK_THROWS_WITH(SlfviOptions::from_json({{"inflaton", 2}}), Catch::StartsWith("inference.inflaton: unknown key"));
+}
+
+TEST_CASE("slfvi: the ellipsoidal truncated prior, and the fallback that says so", "[slfvi]") {
+  const NormalPrior prior = NormalPrior::diagonal(Vector::Zero(2), Vector::Ones(2));
+  const Vector centre = (Eigen::Vector2d() << 0.5, -0.3).finished();
+  SlfviOptions options;
+  options.region_samples = 4000;
+  const EllipsoidProposal a = ellipsoid_prior_proposal(gaussian_sampler(centre), prior, Vector::Zero(2), 300, options, 5);
+  REQUIRE(a.theta.rows() == 300);
+  CHECK(a.accepted == 300);
+  CHECK((a.centre - centre).norm() < 0.02);  // 4000 draws of sd 0.1: the mean's error is ~0.002
+  // The radius: the draws' largest squared distance (≈ 2·ln 4000 ≈ 17 for a 2-D Gaussian) times 1.5².
+  CHECK(a.radius2 > 10 * 2.25);
+  CHECK(a.radius2 < 30 * 2.25);
+  // Every row within the ellipsoid: |θ − c| ≤ 0.1·√radius2 (identity bijection, covariance ≈ 0.01 I), with
+  // 5 % slack for the estimated covariance.
+  for (Eigen::Index i = 0; i < a.theta.rows(); ++i) CHECK((a.theta.row(i).transpose() - centre).norm() < 0.105 * std::sqrt(a.radius2));
+  // The region is small beside N(0, I): a disc of area π·radius2·0.01 ≤ π·0.675 = 2.1 where the prior's
+  // density is below 1/(2π), so it holds under 34 % of the prior's mass and 300 rows take over 880 draws.
+  CHECK(a.prior_draws > 880);
+  CHECK_THAT(a.description, !Catch::Contains("fallback"));
+  SlfviOptions stingy = options;
+  stingy.max_prior_draws = 1;
+  const EllipsoidProposal b = ellipsoid_prior_proposal(gaussian_sampler(centre), prior, Vector::Zero(2), 300, stingy, 5);
+  REQUIRE(b.theta.rows() == 300);
+  CHECK(b.accepted < 300);
+  CHECK(b.resampled == 300 - b.accepted);
+  CHECK_THAT(b.description, Catch::Contains("fallback"));
+  for (Eigen::Index i = 0; i < b.theta.rows(); ++i) CHECK((b.theta.row(i).transpose() - centre).norm() < 0.105 * std::sqrt(b.radius2));
+}
