@@ -122,6 +122,7 @@ int run_infer(const std::vector<std::string>& args) {
   const InferenceProblem problem = simulators::problem_from_spec(spec, vm.count("observation") ? vm["observation"].as<std::string>() : "");
   const Method& method = builtin_methods().at(vm.count("method") ? vm["method"].as<std::string>() : spec_method(spec));
   parse_method_options(method, spec.inference);  // a bad field fails before anything is simulated
+  if (serve_simulator_if_worker(problem.simulator)) return kExitOk;  // under MPI, a worker rank (apps/main.cpp)
   RunSettings settings;
   settings.seed = seed_option(vm).value_or(spec.seed);
   settings.threads = threads_flag(vm);
@@ -220,7 +221,8 @@ int run_sample(const std::vector<std::string>& args) {
 
 Command infer_command() {
   return {"infer", "run an inference method from a spec (sbi infer --list-methods), save the posterior and sample it",
-          [](const std::vector<std::string>& args) { return run_guarded("infer", [&] { return run_infer(args); }); }};
+          [](const std::vector<std::string>& args) { return run_guarded("infer", [&] { return run_infer(args); }); },
+          /*spreads_over_ranks=*/true};
 }
 
 Command sample_command() {

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# MPI identity tests (registered by tests/CMakeLists.txt when the build found MPI): each runs a
+# command on one process and under `mpirun -np 3`, and requires the outputs to be the same bytes.
+# Usage: mpi_identity.sh SBI MPIEXEC SOURCE_DIR WORK_DIR CASE
+#   CASE: simulate | append | policies | dead-rank | abc
+set -euo pipefail
+SBI=$1 MPIEXEC=$2 SRC=$3 WORK=$4 CASE=$5
+MPI=("$MPIEXEC" --oversubscribe --allow-run-as-root -np 3)
+export OMPI_MCA_btl_vader_single_copy_mechanism=none  # containers often forbid cross-process memory access
+rm -rf "$WORK" && mkdir -p "$WORK" && cd "$WORK"
+
+same() {  # same FILE_A FILE_B WHAT
+  if ! cmp -s "$1" "$2"; then
+    echo "FAIL: $3: $1 and $2 differ"; cmp "$1" "$2" || true; exit 1
+  fi
+  echo "ok: $3"
+}
+
+# A spec for the flaky external simulator (tests/mpi/flaky_sim.py) with failure policy $1.
+flaky_spec() {
+  python3 - "$SRC/tests/mpi/flaky.json" "$SRC/tests/mpi/flaky_sim.py" "$1" "flaky_$1.json" <<'PY'
+import json, sys
+spec = json.load(open(sys.argv[1]))
+spec["simulator"]["command"] = ["python3", sys.argv[2]]
+spec["simulation"]["failure_policy"] = sys.argv[3]
+json.dump(spec, open(sys.argv[4], "w"), indent=1)
+PY
+}
+
+next_index() { "$SBI" table check "$1" | sed -n 's/.*next index \([0-9]*\).*/\1/p'; }
+
+case $CASE in
+simulate)
+  # A built-in simulator: 2 threads on one process, 1 thread on each of 3 ranks; binary and CSV.
+  SPEC=$SRC/data/specs/two_moons.json
+  "$SBI" simulate "$SPEC" -n 4000 -o one.sbt --threads 2 -q
+  "${MPI[@]}" "$SBI" simulate "$SPEC" -n 4000 -o many.sbt --threads 1 -q
+  same one.sbt many.sbt "two_moons binary table, 1 process vs 3 ranks"
+  "$SBI" simulate "$SPEC" -n 1500 -o one.csv --threads 1 -q
+  "${MPI[@]}" "$SBI" simulate "$SPEC" -n 1500 -o many.csv --threads 2 -q
+  same one.csv many.csv "two_moons CSV table, 1 process vs 3 ranks"
+  ;;
+append)
+  # A table made in two runs on 3 ranks (the second with --append) is the one-run table.
+  SPEC=$SRC/data/specs/two_moons.json
+  "$SBI" simulate "$SPEC" -n 3000 -o one.csv -q
+  "${MPI[@]}" "$SBI" simulate "$SPEC" -n 1000 -o many.csv -q
+  "${MPI[@]}" "$SBI" simulate "$SPEC" -n 2000 -o many.csv --append -q
+  same one.csv many.csv "1000 + --append 2000 on 3 ranks vs 3000 on 1 process"
+  ;;
+policies)
+  # The external simulator fails for θ_1 > 1.5 (about 7% of prior draws); each rank runs its own worker.
+  for policy in drop redraw; do
+    flaky_spec $policy
+    "$SBI" simulate flaky_$policy.json -n 300 -o one_$policy.sbt -q
+    "${MPI[@]}" "$SBI" simulate flaky_$policy.json -n 300 -o many_$policy.sbt -q
+    same one_$policy.sbt many_$policy.sbt "external simulator, failure policy $policy"
+  done
+  flaky_spec fail
+  set +e
+  "$SBI" simulate flaky_fail.json -n 300 -o one_fail.sbt -q 2>one_fail.err; one=$?
+  "${MPI[@]}" "$SBI" simulate flaky_fail.json -n 300 -o many_fail.sbt -q 2>many_fail.err; many=$?
+  set -e
+  [[ $one == 1 && $many == 1 ]] || { echo "FAIL: failure policy fail: exit codes $one (1 process) and $many (3 ranks), expected 1"; exit 1; }
+  grep -q "failed at" many_fail.err || { echo "FAIL: failure policy fail: no message naming θ"; cat many_fail.err; exit 1; }
+  same one_fail.sbt many_fail.sbt "external simulator, failure policy fail (rows before the failure kept)"
+  ;;
+dead-rank)
+  # A rank is killed (SIGKILL, by its simulator) at simulation 250: the job stops, the finished rows
+  # are kept, and --append (here on one process) completes the table, byte for byte.
+  flaky_spec drop
+  "$SBI" simulate flaky_drop.json -n 400 -o one.sbt -q
+  set +e
+  FLAKY_KILL_AT=250 FLAKY_KILL_MARKER=$WORK/killed "${MPI[@]}" "$SBI" simulate flaky_drop.json -n 400 -o many.sbt -q >dead.out 2>&1; code=$?
+  set -e
+  [[ $code != 0 && -f killed ]] || { echo "FAIL: the run with a killed rank exited with $code"; cat dead.out; exit 1; }
+  kept=$(next_index many.sbt)
+  echo "the killed run kept indices 0..$kept"
+  [[ -n $kept && $kept -le 400 ]] || { echo "FAIL: no intact table after the kill"; exit 1; }
+  if (( kept < 400 )); then "$SBI" simulate flaky_drop.json -n $((400 - kept)) -o many.sbt --append -q; fi
+  same one.sbt many.sbt "killed rank, then --append, vs one uninterrupted run"
+  ;;
+abc)
+  # SMC-ABC (every population simulated across the ranks) and rejection ABC: the same draws.
+  SPEC=$SRC/data/specs/gaussian_linear_2d_test.json
+  for method in smc rejection; do
+    "$SBI" abc "$SPEC" --method $method --budget 3000 -n 500 -o one_$method -q --threads 1 >/dev/null
+    "${MPI[@]}" "$SBI" abc "$SPEC" --method $method --budget 3000 -n 500 -o many_$method -q --threads 1 >/dev/null
+    same one_$method/samples.csv many_$method/samples.csv "abc $method samples"
+  done
+  ;;
+*)
+  echo "unknown case $CASE"; exit 2
+  ;;
+esac
