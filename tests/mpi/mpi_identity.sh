@@ -2,7 +2,7 @@
 # MPI identity tests (registered by tests/CMakeLists.txt when the build found MPI): each runs a
 # command on one process and under `mpirun -np 3`, and requires the outputs to be the same bytes.
 # Usage: mpi_identity.sh SBI MPIEXEC SOURCE_DIR WORK_DIR CASE
-#   CASE: simulate | append | policies | dead-rank | abc
+#   CASE: simulate | append | policies | dead-rank | abc | causal
 set -euo pipefail
 SBI=$1 MPIEXEC=$2 SRC=$3 WORK=$4 CASE=$5
 MPI=("$MPIEXEC" --oversubscribe --allow-run-as-root -np 3)
@@ -88,6 +88,17 @@ abc)
     "${MPI[@]}" "$SBI" abc "$SPEC" --method $method --budget 3000 -n 500 -o many_$method -q --threads 1 >/dev/null
     same one_$method/samples.csv many_$method/samples.csv "abc $method samples"
   done
+  ;;
+causal)
+  # The cause-effect benchmark, its method × pair tasks spread over the ranks: the same decisions
+  # (every column of pairs.csv but the time each task took).
+  for run in one many; do
+    launcher=(); [[ $run == many ]] && launcher=("${MPI[@]}")
+    "${launcher[@]}" "$SBI" causal benchmark "$SRC/data/causal_synthetic" --method igci,reci,fit -o $run -q --threads 1 >/dev/null
+    cut -d, -f1-12,14 $run/pairs.csv > $run.csv
+  done
+  [[ $(wc -l < one.csv) -gt 10 ]] || { echo "FAIL: too few pairs"; exit 1; }
+  same one.csv many.csv "causal benchmark decisions"
   ;;
 *)
   echo "unknown case $CASE"; exit 2
