@@ -58,7 +58,9 @@ struct JobOptions {
   // Set from outside (Ctrl-C): no more chunks are handed out; the chunks in flight are finished and
   // delivered.
   const std::atomic<bool>* stop = nullptr;
-  // The driver runs chunks too, on a thread of its own (its main thread only talks to MPI).
+  // The driver runs chunks too, on a thread of its own (its main thread only talks to MPI). The
+  // environment variable SBI_RANK0_COMPUTES=0 turns this off for every job (rank 0 then only hands
+  // out chunks and receives them, e.g. on a large cluster where it has much to write).
   bool driver_computes = true;
 };
 

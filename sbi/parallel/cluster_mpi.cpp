@@ -198,6 +198,7 @@ JobStats run_job(const std::string& kind, const std::string& job, std::uint64_t 
   stats.indices_per_rank.assign(static_cast<std::size_t>(s.size), 0);
   const std::uint64_t first_chunk = std::max<std::uint64_t>(1, options.first_chunk);
   JobOptions sizing = options;
+  if (const char* computes = std::getenv("SBI_RANK0_COMPUTES"); computes && std::string(computes) == "0") sizing.driver_computes = false;
   sizing.first_chunk = first_chunk;
   sizing.max_chunk = std::max(first_chunk, options.max_chunk);
 
@@ -239,9 +240,9 @@ JobStats run_job(const std::string& kind, const std::string& job, std::uint64_t 
   std::mutex finished_mutex;
   std::vector<Finished> local_finished;
   std::exception_ptr local_error;
-  std::atomic<bool> local_running{options.driver_computes};
+  std::atomic<bool> local_running{sizing.driver_computes};
   std::jthread compute;
-  if (options.driver_computes) {
+  if (sizing.driver_computes) {
     compute = std::jthread([&] {
       std::uint64_t wanted = sizing.first_chunk;
       while (auto range = take(wanted)) {
