@@ -102,6 +102,18 @@ PY
   "$SBI" infer snle.json -o one -n 300 --no-check --threads 1 -q >/dev/null
   "${WORKERS_ONLY[@]}" "${MPI[@]}" "$SBI" infer snle.json -o many -n 300 --no-check --threads 1 -q >/dev/null
   same one/samples.csv many/samples.csv "snle posterior draws"
+  # C2ST with its folds spread over the ranks (the job carries the data): the same report, times apart.
+  python3 -c "
+import random
+rng = random.Random(3)
+print('theta_1,theta_2')
+for _ in range(300): print('%r,%r' % (rng.gauss(0.3, 0.25), rng.gauss(-0.2, 0.25)))" > reference.csv
+  "$SBI" diagnose one/samples.csv --reference reference.csv --n 150 --json --threads 1 > c2st_one.json
+  "${WORKERS_ONLY[@]}" "${MPI[@]}" "$SBI" diagnose one/samples.csv --reference reference.csv --n 150 --json --threads 1 > c2st_many.json
+  for run in one many; do
+    python3 -c "import json, sys; d = json.load(open(sys.argv[1])); d.pop('c2st_seconds'); print(json.dumps(d, sort_keys=True))" c2st_$run.json > c2st_$run.txt
+  done
+  same c2st_one.txt c2st_many.txt "C2ST (folds over the ranks)"
   ;;
 causal)
   # The cause-effect benchmark, its method × pair tasks spread over the ranks: the same decisions
