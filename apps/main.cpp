@@ -54,7 +54,8 @@ int run(int argc, char** argv) {
   }
   if (first == "--version") {
     // The network kernels chosen for this CPU (SBI_KERNELS can pin one; see sbi/autodiff/kernels.hpp).
-    std::cout << "sbi++ " SBI_VERSION_STRING "\nnetwork kernels: " << sbi::ad::kernels::describe() << "\n";
+    std::cout << "sbi++ " SBI_VERSION_STRING "\nnetwork kernels: " << sbi::ad::kernels::describe() << "\nMPI: "
+              << (sbi::cluster::built_with_mpi() ? "built in (mpirun -np K sbi ...; README: On a cluster)" : "not built in") << "\n";
     return sbi::cli::kExitOk;
   }
   for (const auto& c : commands()) {
