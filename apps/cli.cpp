@@ -1,6 +1,7 @@
 #include "apps/cli.hpp"
 
 #include "sbi/core/error.hpp"
+#include "sbi/parallel/cluster.hpp"
 
 #include <cctype>
 #include <charconv>
@@ -26,6 +27,8 @@ extern "C" void on_interrupt(int signal) {
 }  // namespace
 
 const std::atomic<bool>& interrupt_flag() { return g_interrupted; }
+
+bool worker_waits() { return cluster::active() && cluster::is_worker(); }
 
 void install_interrupt_handler() {
   struct sigaction action {};

@@ -1,6 +1,7 @@
 #pragma once
 // Shared pieces of the `sbi` command-line program.
 #include "sbi/optim/training_loop.hpp"
+#include "sbi/simulation/runner.hpp"
 #include "sbi/util/progress.hpp"
 
 #include <boost/program_options.hpp>
@@ -23,7 +24,15 @@ struct Command {
   std::string name;
   std::string summary;
   std::function<int(const std::vector<std::string>&)> run;
+  // Runs on every rank under MPI (apps/main.cpp): each of its paths either reaches
+  // serve_simulator_if_worker (sbi/simulation/runner.hpp) or worker_waits() before doing anything a
+  // worker rank must not do twice (write files, train). Other commands run on rank 0 only.
+  bool spreads_over_ranks = false;
 };
+
+// Under MPI, on a worker rank in a command path that hands no work to the ranks: true, and the
+// command returns at once (main lets the rank wait for rank 0 to finish). False on rank 0 or alone.
+bool worker_waits();
 
 // Exit codes.
 inline constexpr int kExitOk = 0;

@@ -78,6 +78,7 @@ int run_abc(const std::vector<std::string>& args) {
   const bool own_observation = vm.count("observation") > 0;
   const InferenceProblem problem = simulators::problem_from_spec(spec, own_observation ? vm["observation"].as<std::string>() : "");
   if (!problem.observation) throw InputError("the spec has no observation; give one with --observation FILE");
+  if (serve_simulator_if_worker(problem.simulator)) return kExitOk;  // under MPI, a worker rank (apps/main.cpp)
   RunSettings settings;
   settings.seed = seed_option(vm).value_or(spec.seed);
   settings.threads = threads_flag(vm);
@@ -144,7 +145,8 @@ int run_abc(const std::vector<std::string>& args) {
 
 Command abc_command() {
   return {"abc", "approximate Bayesian computation: rejection ABC (+ regression) or SMC-ABC",
-          [](const std::vector<std::string>& args) { return run_guarded("abc", [&] { return run_abc(args); }); }};
+          [](const std::vector<std::string>& args) { return run_guarded("abc", [&] { return run_abc(args); }); },
+          /*spreads_over_ranks=*/true};
 }
 
 }  // namespace sbi::cli

@@ -206,6 +206,7 @@ int run_benchmark_command(const std::vector<std::string>& args) {
       b.subsets.emplace_back(spec.substr(0, eq), ids);
     }
   }
+  if (causal::serve_benchmark_if_worker(vm["dir"].as<std::string>(), b)) return kExitOk;  // under MPI, a worker rank (apps/main.cpp)
   const auto result = causal::run_benchmark(vm["dir"].as<std::string>(), b,
                                             [](const std::string& line) { std::cerr << "sbi causal: warning: " << line << "\n"; });
   const std::string markdown = causal::summary_markdown(result, b);
@@ -323,10 +324,12 @@ Command causal_command() {
             const std::string sub = args.empty() ? "" : args.front();
             const std::vector<std::string> rest(args.begin() + (args.empty() ? 0 : 1), args.end());
             if (sub == "benchmark") return run_guarded("causal benchmark", [&] { return run_benchmark_command(rest); });
+            if (worker_waits()) return kExitOk;  // under MPI only the benchmark is spread over the ranks
             if (sub == "meta-train") return run_guarded("causal meta-train", [&] { return run_meta_train(rest); });
             if (sub == "generate") return run_guarded("causal generate", [&] { return run_generate(rest); });
             return run_guarded("causal", [&] { return run_pair(args); });
-          }};
+          },
+          /*spreads_over_ranks=*/true};
 }
 
 }  // namespace sbi::cli

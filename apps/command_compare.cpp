@@ -75,6 +75,7 @@ int run_compare(const std::vector<std::string>& args) {
   const Spec spec = read_spec(spec_path);
   const bool own_observation = vm.count("observation") > 0;
   const InferenceProblem problem = simulators::problem_from_spec(spec, own_observation ? vm["observation"].as<std::string>() : "");
+  if (serve_simulator_if_worker(problem.simulator)) return kExitOk;  // under MPI, a worker rank (apps/main.cpp)
 
   CompareSettings settings;
   settings.seed = seed_option(vm).value_or(spec.seed);
@@ -131,7 +132,8 @@ int run_compare(const std::vector<std::string>& args) {
 
 Command compare_command() {
   return {"compare", "run several methods at the same budget and write a comparison report (Markdown, JSON, corner plot)",
-          [](const std::vector<std::string>& args) { return run_guarded("compare", [&] { return run_compare(args); }); }};
+          [](const std::vector<std::string>& args) { return run_guarded("compare", [&] { return run_compare(args); }); },
+          /*spreads_over_ranks=*/true};
 }
 
 }  // namespace sbi::cli

@@ -65,6 +65,7 @@ int run_calibration_check(const po::variables_map& vm) {
   if (std::string why; !options.is_valid(&why)) throw InputError("--calibration: " + why);
   const simulators::SpecModel model = posterior_spec_model(posterior, vm, folder);
   const Simulator& simulator = model.simulator;
+  if (serve_simulator_if_worker(simulator)) return kExitOk;  // under MPI, a worker rank (apps/main.cpp)
   if (simulator.info().parameter_names != posterior.parameter_names() || simulator.info().data_names != posterior.data_names())
     throw InputError(folder + ": the spec's simulator \"" + simulator.name() + "\" does not have the posterior's parameters and data columns");
 
@@ -138,6 +139,7 @@ int run_diagnose(const std::vector<std::string>& args) {
     if (vm.count("reference")) throw po::error("--calibration checks a posterior folder and needs no --reference");
     return run_calibration_check(vm);
   }
+  if (worker_waits()) return kExitOk;  // C2ST and MMD run on rank 0 alone
   if (!vm.count("samples")) throw po::error("the samples file is required: sbi diagnose SAMPLES.csv --reference REF.csv");
   if (!vm.count("reference")) throw po::error("the reference file is required: --reference REF.csv");
   const std::string samples_path = vm["samples"].as<std::string>();
@@ -231,7 +233,8 @@ int run_diagnose(const std::vector<std::string>& args) {
 
 Command diagnose_command() {
   return {"diagnose", "compare posterior samples with reference samples (C2ST, MMD²), or check a posterior's calibration (--calibration N)",
-          [](const std::vector<std::string>& args) { return run_guarded("diagnose", [&] { return run_diagnose(args); }); }};
+          [](const std::vector<std::string>& args) { return run_guarded("diagnose", [&] { return run_diagnose(args); }); },
+          /*spreads_over_ranks=*/true};
 }
 
 }  // namespace sbi::cli

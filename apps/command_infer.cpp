@@ -150,6 +150,7 @@ int execute_infer(InferRequest request, bool resume, bool force, int threads, bo
   const InferenceProblem problem = simulators::problem_from_spec(spec, request.observation.string());
   const Method& method = builtin_methods().at(request.method.empty() ? spec_method(spec) : request.method);
   parse_method_options(method, spec.inference);  // a bad field fails before anything is simulated
+  if (serve_simulator_if_worker(problem.simulator)) return kExitOk;  // under MPI, a worker rank (apps/main.cpp)
   RunSettings settings;
   settings.seed = request.seed.value_or(spec.seed);
   settings.threads = threads;
@@ -340,7 +341,8 @@ int run_sample(const std::vector<std::string>& args) {
 
 Command infer_command() {
   return {"infer", "run an inference method from a spec (sbi infer --list-methods), save the posterior and sample it",
-          [](const std::vector<std::string>& args) { return run_guarded("infer", [&] { return run_infer(args); }); }};
+          [](const std::vector<std::string>& args) { return run_guarded("infer", [&] { return run_infer(args); }); },
+          /*spreads_over_ranks=*/true};
 }
 
 Command sample_command() {

@@ -64,6 +64,7 @@ int run_simulate(const std::vector<std::string>& args) {
   const auto model = simulators::build_spec_model(spec);
   // The inference section is checked too, so that a misspelt key is found before hours of simulation.
   parse_method_options(builtin_methods().at(spec_method(spec)), spec.inference);
+  if (serve_simulator_if_worker(model.simulator)) return kExitOk;  // under MPI, a worker rank (apps/main.cpp)
   const std::optional<std::uint64_t> seed_given = seed_option(vm);
   std::uint64_t seed = seed_given.value_or(spec.seed);
 
@@ -143,7 +144,8 @@ int run_simulate(const std::vector<std::string>& args) {
 
 Command simulate_command() {
   return {"simulate", "simulate a reference table of (θ, y) pairs from a spec",
-          [](const std::vector<std::string>& args) { return run_guarded("simulate", [&] { return run_simulate(args); }); }};
+          [](const std::vector<std::string>& args) { return run_guarded("simulate", [&] { return run_simulate(args); }); },
+          /*spreads_over_ranks=*/true};
 }
 
 }  // namespace sbi::cli

@@ -6,8 +6,9 @@ set -euo pipefail
 #                                 # pybind11-dev, and python3-pytest python3-matplotlib for its tests and
 #                                 # corner plots (scripts/build.sh, test.sh and python.sh; without them the
 #                                 # CMake build simply skips the package)
+# OpenMPI: the MPI backend (`mpirun -np K sbi simulate ...`) and its tests; the build works without it.
 packages=(g++ cmake make libeigen3-dev libboost-dev libboost-program-options-dev
-          nlohmann-json3-dev catch2 gnuplot-nox)
+          nlohmann-json3-dev catch2 gnuplot-nox libopenmpi-dev openmpi-bin)
 if [ "${1:-}" = "python" ]; then
   packages+=(python3-dev python3-numpy pybind11-dev python3-pytest python3-matplotlib)
 fi

@@ -2,6 +2,8 @@
 
 #include "sbi/core/error.hpp"
 #include "sbi/io/csv.hpp"
+#include "sbi/parallel/bytes.hpp"
+#include "sbi/parallel/cluster.hpp"
 #include "sbi/parallel/parallel_for.hpp"
 #include "sbi/random/rng.hpp"
 #include "sbi/util/progress.hpp"
@@ -158,6 +160,116 @@ std::vector<std::pair<std::string, std::set<int>>> grouped_subsets(const std::ve
 
 }  // namespace
 
+namespace {
+
+// The pairs of a benchmark folder that can be read, and the ones skipped (with the reason).
+struct LoadedPairs {
+  std::vector<PairMeta> good;
+  std::vector<CausePair> pairs;
+  std::vector<SkippedPair> skipped;
+};
+
+LoadedPairs load_pairs(const std::filesystem::path& dir, const std::function<void(const std::string&)>& warn) {
+  LoadedPairs loaded;
+  for (const auto& meta : read_benchmark_meta(dir)) {
+    try {
+      loaded.pairs.push_back(read_pair(meta.file));
+      loaded.good.push_back(meta);
+    } catch (const std::exception& e) {
+      loaded.skipped.push_back({meta, e.what()});
+      if (warn) warn("skipping " + meta.file.filename().string() + ": " + e.what());
+    }
+  }
+  return loaded;
+}
+
+// Task t of a benchmark: method t / n_pairs on pair t % n_pairs, seeded by (seed, pair id): the same
+// pair gets the same random streams whatever the thread count, the ranks or the other pairs.
+DirectionResult run_task(const LoadedPairs& loaded, const BenchmarkOptions& options, std::size_t task) {
+  const std::size_t n_pairs = loaded.pairs.size();
+  const std::size_t m = task / n_pairs, p = task % n_pairs;
+  return run_method(options.methods[m], loaded.pairs[p], options.method_options,
+                    stream_seed(options.seed, static_cast<std::uint64_t>(loaded.good[p].pair_id)), 1);
+}
+
+// Spread over the ranks of an MPI job (sbi/parallel/cluster.hpp): a chunk is a range of tasks; its
+// result is, per task, whether it ran and its DirectionResult.
+constexpr const char* kBenchmarkJob = "causal-benchmark";
+
+// What identifies the benchmark, so that a worker refuses a job for other pairs or methods.
+std::string benchmark_fingerprint(const LoadedPairs& loaded, const BenchmarkOptions& options) {
+  std::string key = "seed " + std::to_string(options.seed) + "; methods";
+  for (const auto& m : options.methods) {
+    key += ' ';
+    key += m;
+  }
+  key += "; pairs";
+  for (const auto& meta : loaded.good) {
+    key += ' ';
+    key += std::to_string(meta.pair_id);
+  }
+  return key;
+}
+
+void put_result(cluster::ByteWriter& w, bool done, const DirectionResult& r) {
+  w.put(done).put_string(r.method).put(r.score).put(r.direction).put(r.criterion_xy).put(r.criterion_yx);
+  w.put<std::uint64_t>(r.run_scores.size());
+  for (double v : r.run_scores) w.put(v);
+  w.put(r.run_score_sd).put(r.hidden).put<std::int64_t>(r.samples_used).put(r.seconds);
+}
+
+bool get_result(cluster::ByteReader& reader, DirectionResult& r) {
+  const bool done = reader.get<bool>();
+  r.method = reader.get_string();
+  r.score = reader.get<double>();
+  r.direction = reader.get<int>();
+  r.criterion_xy = reader.get<double>();
+  r.criterion_yx = reader.get<double>();
+  r.run_scores.resize(reader.get<std::uint64_t>());
+  for (double& v : r.run_scores) v = reader.get<double>();
+  r.run_score_sd = reader.get<double>();
+  r.hidden = reader.get<int>();
+  r.samples_used = static_cast<Eigen::Index>(reader.get<std::int64_t>());
+  r.seconds = reader.get<double>();
+  return done;
+}
+
+// Runs tasks [begin, end) on `threads` threads; `stop` (may be null) skips the tasks not started.
+std::string run_task_range(const LoadedPairs& loaded, const BenchmarkOptions& options, std::uint64_t begin, std::uint64_t end,
+                           const std::atomic<bool>* stop) {
+  const auto count = static_cast<std::size_t>(end - begin);
+  std::vector<DirectionResult> results(count);
+  std::vector<char> done(count, 0);
+  parallel_for(count, options.threads, [&](std::size_t k, std::size_t) {
+    if (stop && stop->load()) return;
+    results[k] = run_task(loaded, options, static_cast<std::size_t>(begin) + k);
+    done[k] = 1;
+  });
+  cluster::ByteWriter w;
+  for (std::size_t k = 0; k < count; ++k) put_result(w, done[k] != 0, results[k]);
+  return w.take();
+}
+
+}  // namespace
+
+bool serve_benchmark_if_worker(const std::filesystem::path& dir, const BenchmarkOptions& options) {
+  if (!cluster::active() || cluster::is_driver()) return false;
+  auto loaded = std::make_shared<LoadedPairs>(load_pairs(dir, {}));
+  auto worker_options = std::make_shared<BenchmarkOptions>(options);
+  worker_options->interrupt = nullptr;  // rank 0 decides when to stop
+  worker_options->progress = false;
+  cluster::register_handler(kBenchmarkJob, [loaded, worker_options](const std::string& job) -> cluster::ChunkFunction {
+    if (job != benchmark_fingerprint(*loaded, *worker_options))
+      throw InputError("has another benchmark (" + benchmark_fingerprint(*loaded, *worker_options) + ") than rank 0 (" + job +
+                       "): every rank must see the same folder and options");
+    return [loaded, worker_options](std::uint64_t begin, std::uint64_t end, const std::string&) {
+      return run_task_range(*loaded, *worker_options, begin, end, nullptr);
+    };
+  });
+  cluster::serve();
+  return true;
+}
+
 BenchmarkResult run_benchmark(const std::filesystem::path& dir, const BenchmarkOptions& options,
                               const std::function<void(const std::string&)>& warn) {
   for (const auto& m : options.methods) {
@@ -167,36 +279,39 @@ BenchmarkResult run_benchmark(const std::filesystem::path& dir, const BenchmarkO
   }
   const auto start = std::chrono::steady_clock::now();
   BenchmarkResult result;
-  const std::vector<PairMeta> metas = read_benchmark_meta(dir);
-  std::vector<PairMeta> good;
-  std::vector<CausePair> pairs;
-  for (const auto& meta : metas) {
-    try {
-      pairs.push_back(read_pair(meta.file));
-      good.push_back(meta);
-    } catch (const std::exception& e) {
-      result.skipped.push_back({meta, e.what()});
-      if (warn) warn("skipping " + meta.file.filename().string() + ": " + e.what());
-    }
-  }
+  LoadedPairs loaded = load_pairs(dir, warn);
+  result.skipped = loaded.skipped;
+  const std::vector<PairMeta>& good = loaded.good;
   const auto groups = grouped_subsets(good, options.group_by, dir / "meta.csv");  // checked before the long run
-  const std::size_t n_pairs = pairs.size(), n_methods = options.methods.size();
+  const std::size_t n_pairs = loaded.pairs.size(), n_methods = options.methods.size();
   std::vector<DirectionResult> results(n_pairs * n_methods);
   std::vector<char> done(results.size(), 0);
   ProgressBar bar("causal", results.size(), options.progress, "pair");
   std::mutex bar_mutex;
   std::size_t finished = 0;
-  // Task t: method t / n_pairs, pair t % n_pairs, seeded by (seed, pair id): the same pair gets the
-  // same random streams whatever the thread count or the other pairs in the folder.
-  parallel_for(results.size(), options.threads, [&](std::size_t task, std::size_t) {
-    if (options.interrupt && options.interrupt->load()) return;
-    const std::size_t m = task / n_pairs, p = task % n_pairs;
-    results[task] = run_method(options.methods[m], pairs[p], options.method_options,
-                               stream_seed(options.seed, static_cast<std::uint64_t>(good[p].pair_id)), 1);
-    done[task] = 1;
-    std::lock_guard lock(bar_mutex);
-    bar.update(++finished);
-  });
+  if (cluster::can_run_job() && !results.empty()) {
+    // Under MPI: one task per chunk (a task takes from milliseconds to minutes), spread over the ranks.
+    cluster::JobOptions sizing;
+    sizing.first_chunk = sizing.max_chunk = static_cast<std::uint64_t>(std::max(1, options.threads));
+    sizing.stop = options.interrupt;
+    cluster::run_job(
+        kBenchmarkJob, benchmark_fingerprint(loaded, options), results.size(), sizing,
+        [&](std::uint64_t begin, std::uint64_t end, const std::string&) { return run_task_range(loaded, options, begin, end, options.interrupt); },
+        [&](std::uint64_t begin, std::uint64_t end, std::string&& bytes) {
+          cluster::ByteReader reader(bytes);
+          for (auto task = begin; task < end; ++task) done[task] = get_result(reader, results[task]);
+          finished += static_cast<std::size_t>(end - begin);
+          bar.update(finished);
+        });
+  } else {
+    parallel_for(results.size(), options.threads, [&](std::size_t task, std::size_t) {
+      if (options.interrupt && options.interrupt->load()) return;
+      results[task] = run_task(loaded, options, task);
+      done[task] = 1;
+      std::lock_guard lock(bar_mutex);
+      bar.update(++finished);
+    });
+  }
   bar.finish();
   result.interrupted = options.interrupt && options.interrupt->load();
   for (std::size_t task = 0; task < results.size(); ++task)

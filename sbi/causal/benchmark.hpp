@@ -94,6 +94,12 @@ struct BenchmarkResult {
 BenchmarkResult run_benchmark(const std::filesystem::path& dir, const BenchmarkOptions& options,
                               const std::function<void(const std::string&)>& warn);
 
+// Under MPI (sbi/parallel/cluster.hpp), run_benchmark on rank 0 spreads its tasks (method × pair) over
+// the ranks, with the same results. A program that runs the same command on every rank calls this
+// before run_benchmark: on a worker rank it reads the folder, serves rank 0's tasks until rank 0
+// finishes, and returns true (the caller returns at once); on rank 0 or alone it returns false.
+[[nodiscard]] bool serve_benchmark_if_worker(const std::filesystem::path& dir, const BenchmarkOptions& options);
+
 // Per-pair table (CSV) and summaries (Markdown, JSON) as text.
 std::string outcomes_csv(const BenchmarkResult& result);
 std::string summary_markdown(const BenchmarkResult& result, const BenchmarkOptions& options);

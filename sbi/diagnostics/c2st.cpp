@@ -5,6 +5,8 @@
 #include "sbi/nn/mlp.hpp"
 #include "sbi/optim/adam.hpp"
 #include "sbi/optim/training.hpp"
+#include "sbi/parallel/bytes.hpp"
+#include "sbi/parallel/cluster.hpp"
 #include "sbi/random/rng.hpp"
 
 #include <nlohmann/json.hpp>
@@ -16,6 +18,7 @@
 #include <cstdio>
 #include <exception>
 #include <limits>
+#include <memory>
 #include <thread>
 
 namespace sbi {
@@ -253,6 +256,89 @@ std::vector<std::vector<Eigen::Index>> kfold_test_indices(Eigen::Index n, int fo
   return out;
 }
 
+namespace {
+
+// Fold k: train on the other folds' rows, score on fold k's.
+C2stFold fold_of(const FloatMatrix& data, const FloatMatrix& target, const std::vector<std::vector<Eigen::Index>>& test_sets,
+                 const C2stOptions& options, int k) {
+  const auto fold = static_cast<std::size_t>(k);
+  const Eigen::Index n = data.rows();
+  std::vector<char> is_test(static_cast<std::size_t>(n), 0);
+  for (auto i : test_sets[fold]) is_test[static_cast<std::size_t>(i)] = 1;
+  std::vector<Eigen::Index> train;
+  train.reserve(static_cast<std::size_t>(n));
+  for (Eigen::Index i = 0; i < n; ++i)
+    if (!is_test[static_cast<std::size_t>(i)]) train.push_back(i);
+  const FloatMatrix x_train = optim::gather_rows(data, train);
+  const FloatMatrix y_train = optim::gather_rows(target, train);
+  const FloatMatrix x_test = optim::gather_rows(data, test_sets[fold]);
+  const FloatMatrix y_test = optim::gather_rows(target, test_sets[fold]);
+  return run_fold(x_train, y_train, x_test, y_test, options, k);
+}
+
+// Spread over the ranks of an MPI job (sbi/parallel/cluster.hpp): the job is the data, the labels
+// and the options; a chunk is a range of folds; its result, their C2stFold values.
+constexpr const char* kC2stJob = "c2st-folds";
+
+void put_matrix(cluster::ByteWriter& w, const FloatMatrix& m) {
+  w.put<std::int64_t>(m.rows()).put<std::int64_t>(m.cols());
+  w.put_raw(m.data(), static_cast<std::size_t>(m.size()) * sizeof(float));
+}
+
+FloatMatrix get_matrix(cluster::ByteReader& r) {
+  const auto rows = r.get<std::int64_t>(), cols = r.get<std::int64_t>();
+  FloatMatrix m(rows, cols);
+  r.get_raw(m.data(), static_cast<std::size_t>(m.size()) * sizeof(float));
+  return m;
+}
+
+std::string encode_c2st_job(const FloatMatrix& data, const FloatMatrix& target, const C2stOptions& options) {
+  cluster::ByteWriter w;
+  put_matrix(w, data);
+  put_matrix(w, target);
+  w.put_string(options.to_json().dump());
+  return w.take();
+}
+
+void put_fold(cluster::ByteWriter& w, const C2stFold& f) {
+  w.put(f.accuracy).put<std::int64_t>(f.train_rows).put<std::int64_t>(f.test_rows).put(f.epochs).put(f.converged).put(f.final_loss);
+}
+
+C2stFold get_fold(cluster::ByteReader& r) {
+  C2stFold f;
+  f.accuracy = r.get<double>();
+  f.train_rows = static_cast<Eigen::Index>(r.get<std::int64_t>());
+  f.test_rows = static_cast<Eigen::Index>(r.get<std::int64_t>());
+  f.epochs = r.get<int>();
+  f.converged = r.get<bool>();
+  f.final_loss = r.get<double>();
+  return f;
+}
+
+std::string run_folds(const FloatMatrix& data, const FloatMatrix& target, const std::vector<std::vector<Eigen::Index>>& test_sets,
+                      const C2stOptions& options, std::uint64_t begin, std::uint64_t end) {
+  cluster::ByteWriter w;
+  for (auto k = begin; k < end; ++k) put_fold(w, fold_of(data, target, test_sets, options, static_cast<int>(k)));
+  return w.take();
+}
+
+// Every rank can run C2ST folds: the job carries everything they need.
+const bool c2st_handler_registered = [] {
+  cluster::register_handler(kC2stJob, [](const std::string& job) -> cluster::ChunkFunction {
+    cluster::ByteReader r(job);
+    auto data = std::make_shared<FloatMatrix>(get_matrix(r));
+    auto target = std::make_shared<FloatMatrix>(get_matrix(r));
+    auto options = std::make_shared<C2stOptions>(C2stOptions::from_json(nlohmann::json::parse(r.get_string())));
+    auto test_sets = std::make_shared<std::vector<std::vector<Eigen::Index>>>(kfold_test_indices(data->rows(), options->folds, options->seed));
+    return [data, target, options, test_sets](std::uint64_t begin, std::uint64_t end, const std::string&) {
+      return run_folds(*data, *target, *test_sets, *options, begin, end);
+    };
+  });
+  return true;
+}();
+
+}  // namespace
+
 C2stResult c2st_test(const RowMatrix& reference, const RowMatrix& samples, const C2stOptions& options) {
   const auto started = std::chrono::steady_clock::now();
   std::string why;
@@ -292,39 +378,42 @@ C2stResult c2st_test(const RowMatrix& reference, const RowMatrix& samples, const
 
   const auto test_sets = kfold_test_indices(n, options.folds, options.seed);
   result.folds.resize(static_cast<std::size_t>(options.folds));
-  std::vector<std::exception_ptr> errors(static_cast<std::size_t>(options.folds));
-  std::atomic<int> next{0};
-  auto worker = [&] {
-    for (int k = next++; k < options.folds; k = next++) {
-      const auto fold = static_cast<std::size_t>(k);
-      try {
-        std::vector<char> is_test(static_cast<std::size_t>(n), 0);
-        for (auto i : test_sets[fold]) is_test[static_cast<std::size_t>(i)] = 1;
-        std::vector<Eigen::Index> train;
-        train.reserve(static_cast<std::size_t>(n));
-        for (Eigen::Index i = 0; i < n; ++i)
-          if (!is_test[static_cast<std::size_t>(i)]) train.push_back(i);
-        const FloatMatrix x_train = optim::gather_rows(data, train);
-        const FloatMatrix y_train = optim::gather_rows(target, train);
-        const FloatMatrix x_test = optim::gather_rows(data, test_sets[fold]);
-        const FloatMatrix y_test = optim::gather_rows(target, test_sets[fold]);
-        result.folds[fold] = run_fold(x_train, y_train, x_test, y_test, options, k);
-      } catch (...) {
-        errors[fold] = std::current_exception();
-      }
-    }
-  };
-  int threads = options.threads > 0 ? options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  threads = std::min(threads, options.folds);
-  if (threads <= 1) {
-    worker();
+  if (cluster::can_run_job()) {
+    // Under MPI: one fold per chunk, spread over the ranks (the job carries the data).
+    cluster::JobOptions sizing;
+    sizing.first_chunk = sizing.max_chunk = 1;
+    cluster::run_job(
+        kC2stJob, encode_c2st_job(data, target, options), static_cast<std::uint64_t>(options.folds), sizing,
+        [&](std::uint64_t begin, std::uint64_t end, const std::string&) { return run_folds(data, target, test_sets, options, begin, end); },
+        [&](std::uint64_t begin, std::uint64_t end, std::string&& bytes) {
+          cluster::ByteReader reader(bytes);
+          for (auto k = begin; k < end; ++k) result.folds[static_cast<std::size_t>(k)] = get_fold(reader);
+        });
   } else {
-    std::vector<std::thread> pool;
-    for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
-    for (auto& t : pool) t.join();
+    std::vector<std::exception_ptr> errors(static_cast<std::size_t>(options.folds));
+    std::atomic<int> next{0};
+    auto worker = [&] {
+      for (int k = next++; k < options.folds; k = next++) {
+        const auto fold = static_cast<std::size_t>(k);
+        try {
+          result.folds[fold] = fold_of(data, target, test_sets, options, k);
+        } catch (...) {
+          errors[fold] = std::current_exception();
+        }
+      }
+    };
+    int threads = options.threads > 0 ? options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    threads = std::min(threads, options.folds);
+    if (threads <= 1) {
+      worker();
+    } else {
+      std::vector<std::thread> pool;
+      for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
+      for (auto& t : pool) t.join();
+    }
+    for (auto& e : errors)
+      if (e) std::rethrow_exception(e);
   }
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
 
   double sum = 0.0;
   for (const auto& f : result.folds) sum += f.accuracy;

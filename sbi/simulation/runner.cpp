@@ -1,10 +1,13 @@
 #include "sbi/simulation/runner.hpp"
 
+#include "sbi/parallel/bytes.hpp"
+#include "sbi/parallel/cluster.hpp"
 #include "sbi/parallel/parallel_for.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <memory>
 #include <sstream>
 
 namespace sbi {
@@ -199,6 +202,168 @@ void validate_options(const SimulationOptions& options) {
   if (std::string problem; !options.is_valid(&problem)) throw InputError("simulation options: " + problem);
 }
 
+// ------------------------------------------------------------------------------------------------
+// Simulations spread over the ranks of an MPI job (sbi/parallel/cluster.hpp). Rank 0 hands out
+// chunks of indices; a worker rank simulates a chunk with its own copy of the simulator (registered
+// by serve_simulator_if_worker) and sends back θ (prior draws), y and the outcomes; rank 0 receives
+// the chunks in index order and treats them exactly as its own. Every row depends on (seed, index)
+// alone, so the result is the same as on one process.
+
+constexpr const char* kSimulateJob = "simulate";
+
+// The simulators every rank of the job can run (the same on every rank: each registers what its
+// copy of the command built).
+std::vector<Simulator>& served_simulators() {
+  static std::vector<Simulator> list;
+  return list;
+}
+
+const Simulator* find_served(const std::string& name, const std::string& options_hash, std::size_t parameter_dim, std::size_t data_dim) {
+  for (const auto& s : served_simulators())
+    if (s.name() == name && simulator_options_hash(s.info()) == options_hash && s.parameter_dim() == parameter_dim && s.data_dim() == data_dim)
+      return &s;
+  return nullptr;
+}
+
+struct SimulationJob {
+  bool from_prior = true;
+  std::string simulator, options_hash;
+  std::uint64_t parameter_dim = 0, data_dim = 0;
+  std::uint64_t seed = 0, first_index = 0;
+  SimulationOptions options;
+  std::string prior;  // JSON (prior draws only)
+
+  std::string encode() const {
+    cluster::ByteWriter w;
+    w.put(from_prior).put_string(simulator).put_string(options_hash).put(parameter_dim).put(data_dim).put(seed).put(first_index);
+    w.put(options.threads).put<std::uint64_t>(options.batch_size).put(options.failure_policy).put(options.max_redraws);
+    w.put_string(prior);
+    return w.take();
+  }
+  static SimulationJob decode(const std::string& bytes) {
+    cluster::ByteReader r(bytes);
+    SimulationJob job;
+    job.from_prior = r.get<bool>();
+    job.simulator = r.get_string();
+    job.options_hash = r.get_string();
+    job.parameter_dim = r.get<std::uint64_t>();
+    job.data_dim = r.get<std::uint64_t>();
+    job.seed = r.get<std::uint64_t>();
+    job.first_index = r.get<std::uint64_t>();
+    job.options.threads = r.get<int>();
+    job.options.batch_size = r.get<std::uint64_t>();
+    job.options.failure_policy = r.get<FailurePolicy>();
+    job.options.max_redraws = r.get<int>();
+    job.prior = r.get_string();
+    return job;
+  }
+};
+
+// Whether this call can spread its simulations over ranks, and the prior's JSON for the workers
+// (prior draws only; a prior that does not survive the trip through JSON is simulated locally).
+bool spread_over_ranks(const Simulator& simulator, const Prior* prior, std::string* prior_json) {
+  if (!cluster::can_run_job()) return false;
+  if (!find_served(simulator.name(), simulator_options_hash(simulator.info()), simulator.parameter_dim(), simulator.data_dim())) return false;
+  if (!prior) return true;
+  try {
+    const nlohmann::json j = prior->to_json();
+    const PriorPtr copy = prior_from_json(j);
+    if (copy->to_json() != j || copy->names() != prior->names() || copy->dim() != prior->dim()) return false;
+    *prior_json = j.dump();
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+void put_matrix_rows(cluster::ByteWriter& w, const RowMatrix& m, Eigen::Index rows) {
+  w.put_raw(m.data(), static_cast<std::size_t>(rows * m.cols()) * sizeof(double));
+}
+
+void get_matrix_rows(cluster::ByteReader& r, RowMatrix& m, Eigen::Index rows, Eigen::Index cols) {
+  m.resize(rows, cols);
+  r.get_raw(m.data(), static_cast<std::size_t>(rows * cols) * sizeof(double));
+}
+
+// A finished chunk as bytes: θ (prior draws only), y, and per row its outcome and counts.
+std::string encode_work(const ChunkWork& work, std::size_t rows, bool with_theta) {
+  cluster::ByteWriter w;
+  const auto n = static_cast<Eigen::Index>(rows);
+  if (with_theta) put_matrix_rows(w, work.theta, n);
+  put_matrix_rows(w, work.y, n);
+  for (std::size_t r = 0; r < rows; ++r) {
+    w.put(work.outcomes[r].status).put_string(work.outcomes[r].message);
+    w.put<std::uint64_t>(work.failures[r]).put<std::uint64_t>(work.non_finite[r]).put<std::uint64_t>(work.attempts[r]);
+  }
+  return w.take();
+}
+
+// Decodes into `work`; given parameters (with_theta false) are left as they are in work.theta.
+void decode_work(const std::string& bytes, ChunkWork& work, std::size_t rows, bool with_theta, Eigen::Index theta_dim, Eigen::Index data_dim) {
+  cluster::ByteReader r(bytes);
+  const auto n = static_cast<Eigen::Index>(rows);
+  if (with_theta) get_matrix_rows(r, work.theta, n, theta_dim);
+  get_matrix_rows(r, work.y, n, data_dim);
+  work.outcomes.resize(rows);
+  work.failures.resize(rows);
+  work.non_finite.resize(rows);
+  work.attempts.resize(rows);
+  for (std::size_t i = 0; i < rows; ++i) {
+    work.outcomes[i].status = r.get<SimulationStatus>();
+    work.outcomes[i].message = r.get_string();
+    work.failures[i] = r.get<std::uint64_t>();
+    work.non_finite[i] = r.get<std::uint64_t>();
+    work.attempts[i] = r.get<std::uint64_t>();
+  }
+  if (!r.done()) throw std::runtime_error("simulation chunk: unexpected bytes after the rows");
+}
+
+std::string encode_theta_rows(const RowMatrix& theta, std::uint64_t begin, std::uint64_t end) {
+  cluster::ByteWriter w;
+  w.put_raw(theta.row(static_cast<Eigen::Index>(begin)).data(), static_cast<std::size_t>(end - begin) * static_cast<std::size_t>(theta.cols()) * sizeof(double));
+  return w.take();
+}
+
+cluster::JobOptions chunk_sizing(int threads, const SimulationOptions& options) {
+  cluster::JobOptions sizing;
+  sizing.first_chunk = static_cast<std::uint64_t>(threads) * 4;
+  sizing.max_chunk = std::max<std::uint64_t>(sizing.first_chunk, options.batch_size * static_cast<std::uint64_t>(threads) * 8);
+  sizing.target_seconds = 0.25;
+  sizing.stop = options.stop;
+  return sizing;
+}
+
+// What a worker rank runs for a simulation job: its own simulator, prior and chunk simulator.
+struct WorkerSimulation {
+  SimulationJob job;
+  Simulator simulator;
+  PriorPtr prior;
+  std::unique_ptr<ChunkSimulator> runner;
+};
+
+cluster::ChunkFunction start_worker_simulation(const std::string& bytes) {
+  auto state = std::make_shared<WorkerSimulation>();
+  state->job = SimulationJob::decode(bytes);
+  const Simulator* simulator = find_served(state->job.simulator, state->job.options_hash, state->job.parameter_dim, state->job.data_dim);
+  if (!simulator)
+    throw InputError("has no simulator \"" + state->job.simulator + "\" with options " + state->job.options_hash +
+                     " (every rank must run the same command with the same spec)");
+  state->simulator = *simulator;
+  if (state->job.from_prior) state->prior = prior_from_json(nlohmann::json::parse(state->job.prior));
+  state->runner = std::make_unique<ChunkSimulator>(state->simulator, state->prior.get(), state->job.seed, state->job.options);
+  return [state](std::uint64_t begin, std::uint64_t end, const std::string& payload) {
+    const auto rows = static_cast<std::size_t>(end - begin);
+    ChunkWork work;
+    work.first_index = state->job.first_index + begin;
+    if (!state->job.from_prior) {
+      cluster::ByteReader r(payload);
+      get_matrix_rows(r, work.theta, static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(state->job.parameter_dim));
+    }
+    state->runner->simulate_chunk(work, rows);
+    return encode_work(work, rows, state->job.from_prior);
+  };
+}
+
 }  // namespace
 
 SimulationSummary simulate_from_prior(const Simulator& simulator, const Prior& prior, std::size_t n, std::uint64_t seed,
@@ -218,20 +383,12 @@ SimulationSummary simulate_from_prior(const Simulator& simulator, const Prior& p
   // simulators, little overhead for fast ones. Chunk boundaries never affect the results.
   std::size_t chunk_rows = static_cast<std::size_t>(runner.threads()) * 4;
   const std::size_t max_chunk_rows = std::max<std::size_t>(chunk_rows, options.batch_size * runner.threads() * 8);
-  ChunkWork work;
   SimulationChunk chunk;
   std::size_t done = 0;
-  while (done < n) {
-    if (options.stop && options.stop->load()) {
-      summary.interrupted = true;
-      break;
-    }
-    const std::size_t rows = std::min(chunk_rows, n - done);
-    work.first_index = first_index + done;
-    const auto chunk_start = Clock::now();
-    runner.simulate_chunk(work, rows);
-    const double chunk_seconds = seconds_since(chunk_start);
 
+  // Passes the finished simulations [0, rows) of `work` to the sink, in index order; under
+  // FailurePolicy::fail stops with SimulationError at the first failure, after passing on the rows before it.
+  auto emit = [&](const ChunkWork& work, std::size_t rows) {
     chunk.indices.clear();
     chunk.failed = chunk.non_finite = chunk.dropped = chunk.redraws = 0;
     std::vector<Eigen::Index> keep;
@@ -277,6 +434,54 @@ SimulationSummary simulate_from_prior(const Simulator& simulator, const Prior& p
     }
     done += rows;
     if (options.on_progress) options.on_progress(done, n);
+  };
+
+  if (std::string prior_json; spread_over_ranks(simulator, &prior, &prior_json)) {
+    SimulationJob job;
+    job.from_prior = true;
+    job.simulator = simulator.name();
+    job.options_hash = simulator_options_hash(simulator.info());
+    job.parameter_dim = simulator.parameter_dim();
+    job.data_dim = simulator.data_dim();
+    job.seed = seed;
+    job.first_index = first_index;
+    job.options = options;
+    job.options.on_progress = nullptr;
+    job.options.stop = nullptr;
+    job.prior = std::move(prior_json);
+    const auto theta_dim = static_cast<Eigen::Index>(simulator.parameter_dim());
+    const auto data_dim = static_cast<Eigen::Index>(simulator.data_dim());
+    ChunkWork received;
+    const cluster::JobStats stats = cluster::run_job(
+        kSimulateJob, job.encode(), n, chunk_sizing(runner.threads(), options),
+        [&](std::uint64_t begin, std::uint64_t end, const std::string&) {
+          ChunkWork work;  // on rank 0's compute thread: its own work, the runner's scratch
+          work.first_index = first_index + begin;
+          runner.simulate_chunk(work, static_cast<std::size_t>(end - begin));
+          return encode_work(work, static_cast<std::size_t>(end - begin), true);
+        },
+        [&](std::uint64_t begin, std::uint64_t end, std::string&& bytes) {
+          received.first_index = first_index + begin;
+          decode_work(bytes, received, static_cast<std::size_t>(end - begin), true, theta_dim, data_dim);
+          emit(received, static_cast<std::size_t>(end - begin));
+        });
+    summary.interrupted = stats.completed < n;
+    summary.seconds = seconds_since(start);
+    return summary;
+  }
+
+  ChunkWork work;
+  while (done < n) {
+    if (options.stop && options.stop->load()) {
+      summary.interrupted = true;
+      break;
+    }
+    const std::size_t rows = std::min(chunk_rows, n - done);
+    work.first_index = first_index + done;
+    const auto chunk_start = Clock::now();
+    runner.simulate_chunk(work, rows);
+    const double chunk_seconds = seconds_since(chunk_start);
+    emit(work, rows);
     if (chunk_seconds < 0.25 && chunk_rows < max_chunk_rows) chunk_rows = std::min(max_chunk_rows, chunk_rows * 2);
   }
   summary.seconds = seconds_since(start);
@@ -295,7 +500,46 @@ RowMatrix simulate_given(const Simulator& simulator, const RowMatrix& theta, std
   ChunkWork work;
   work.first_index = first_index;
   work.theta = theta;
-  runner.simulate_chunk(work, static_cast<std::size_t>(theta.rows()));
+  const auto rows = static_cast<std::size_t>(theta.rows());
+  if (std::string unused; rows > 0 && spread_over_ranks(simulator, nullptr, &unused)) {
+    SimulationJob job;
+    job.from_prior = false;
+    job.simulator = simulator.name();
+    job.options_hash = simulator_options_hash(simulator.info());
+    job.parameter_dim = simulator.parameter_dim();
+    job.data_dim = simulator.data_dim();
+    job.seed = seed;
+    job.first_index = first_index;
+    job.options = options;
+    job.options.on_progress = nullptr;
+    job.options.stop = nullptr;
+    work.y.resize(theta.rows(), static_cast<Eigen::Index>(simulator.data_dim()));
+    work.outcomes.assign(rows, {});
+    work.failures.assign(rows, 0);
+    work.non_finite.assign(rows, 0);
+    work.attempts.assign(rows, 0);
+    ChunkWork received;
+    cluster::JobOptions sizing = chunk_sizing(runner.threads(), options);
+    sizing.stop = nullptr;  // the caller needs every row
+    cluster::run_job(
+        kSimulateJob, job.encode(), rows, sizing,
+        [&](std::uint64_t begin, std::uint64_t end, const std::string&) {
+          ChunkWork part;
+          part.first_index = first_index + begin;
+          part.theta = theta.middleRows(static_cast<Eigen::Index>(begin), static_cast<Eigen::Index>(end - begin));
+          runner.simulate_chunk(part, static_cast<std::size_t>(end - begin));
+          return encode_work(part, static_cast<std::size_t>(end - begin), false);
+        },
+        [&](std::uint64_t begin, std::uint64_t end, std::string&& bytes) {
+          decode_work(bytes, received, static_cast<std::size_t>(end - begin), false, theta.cols(), work.y.cols());
+          const auto b = static_cast<Eigen::Index>(begin), count = static_cast<Eigen::Index>(end - begin);
+          work.y.middleRows(b, count) = received.y;
+          for (std::size_t r = 0; r < end - begin; ++r) work.outcomes[begin + r] = std::move(received.outcomes[r]);
+        },
+        [&](std::uint64_t begin, std::uint64_t end) { return encode_theta_rows(theta, begin, end); });
+  } else {
+    runner.simulate_chunk(work, rows);
+  }
   if (options.failure_policy == FailurePolicy::fail) {
     for (std::size_t r = 0; r < work.outcomes.size(); ++r)
       if (!work.outcomes[r].ok())
@@ -303,6 +547,15 @@ RowMatrix simulate_given(const Simulator& simulator, const RowMatrix& theta, std
   }
   if (outcomes) *outcomes = std::move(work.outcomes);
   return std::move(work.y);
+}
+
+bool serve_simulator_if_worker(const Simulator& simulator) {
+  if (!cluster::active()) return false;
+  if (simulator) served_simulators().push_back(simulator);
+  if (cluster::is_driver()) return false;
+  cluster::register_handler(kSimulateJob, start_worker_simulation);
+  cluster::serve();
+  return true;
 }
 
 }  // namespace sbi

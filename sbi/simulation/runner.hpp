@@ -85,6 +85,20 @@ RowMatrix simulate_given(const Simulator& simulator, const RowMatrix& theta, std
                          std::uint64_t first_index, const SimulationOptions& options,
                          std::vector<SimulationOutcome>* outcomes = nullptr);
 
+// Spreading simulations over the ranks of an MPI job (sbi/parallel/cluster.hpp), for programs that
+// run the same command on every rank (the `sbi` program under mpirun or srun):
+//
+//   if (sbi::serve_simulator_if_worker(simulator)) return 0;   // right after building the simulator
+//
+// On a worker rank this serves rank 0's simulation jobs with this copy of the simulator until rank 0
+// finishes (sbi::cluster::finalize), then returns true: the caller returns at once, having written
+// nothing. On rank 0 it records that every rank has this simulator and returns false: from then on
+// simulate_from_prior and simulate_given on rank 0's main thread hand chunks of indices to the ranks
+// (rank 0 simulates too), and receive them in index order — the same rows, counts and failures as on
+// one process, since every row depends on (seed, index) alone. Each rank runs `threads` threads
+// (0 = the cores of its own node). Without MPI, or alone, it does nothing and returns false.
+[[nodiscard]] bool serve_simulator_if_worker(const Simulator& simulator);
+
 // Number of worker threads a `threads` option resolves to (0 = hardware concurrency).
 int resolve_thread_count(int threads);
 // The threads the runner uses for `simulator`: 1 for a simulator that runs its own workers or (when

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# MPI identity tests (registered by tests/CMakeLists.txt when the build found MPI): each runs a
+# command on one process and under `mpirun -np 3`, and requires the outputs to be the same bytes.
+# Usage: mpi_identity.sh SBI MPIEXEC SOURCE_DIR WORK_DIR CASE
+#   CASE: simulate | append | policies | dead-rank | abc | infer | causal
+set -euo pipefail
+SBI=$1 MPIEXEC=$2 SRC=$3 WORK=$4 CASE=$5
+MPI=("$MPIEXEC" --oversubscribe --allow-run-as-root -np 3)
+export OMPI_MCA_btl_vader_single_copy_mechanism=none  # containers often forbid cross-process memory access
+rm -rf "$WORK" && mkdir -p "$WORK" && cd "$WORK"
+
+same() {  # same FILE_A FILE_B WHAT
+  if ! cmp -s "$1" "$2"; then
+    echo "FAIL: $3: $1 and $2 differ"; cmp "$1" "$2" || true; exit 1
+  fi
+  echo "ok: $3"
+}
+
+# A spec for the flaky external simulator (tests/mpi/flaky_sim.py) with failure policy $1.
+flaky_spec() {
+  python3 - "$SRC/tests/mpi/flaky.json" "$SRC/tests/mpi/flaky_sim.py" "$1" "flaky_$1.json" <<'PY'
+import json, sys
+spec = json.load(open(sys.argv[1]))
+spec["simulator"]["command"] = ["python3", sys.argv[2]]
+spec["simulation"]["failure_policy"] = sys.argv[3]
+json.dump(spec, open(sys.argv[4], "w"), indent=1)
+PY
+}
+
+next_index() { "$SBI" table check "$1" | sed -n 's/.*next index \([0-9]*\).*/\1/p'; }
+
+# Half the runs set SBI_RANK0_COMPUTES=0, so that rank 0 only schedules and writes and every row
+# crosses MPI (with a fast simulator rank 0 might otherwise simulate nearly everything itself).
+WORKERS_ONLY=(env SBI_RANK0_COMPUTES=0)
+
+case $CASE in
+simulate)
+  # A built-in simulator: 2 threads on one process, 1 thread on each of 3 ranks.
+  SPEC=$SRC/data/specs/two_moons.json
+  "$SBI" simulate "$SPEC" -n 4000 -o one.sbt --threads 2 -q
+  "${WORKERS_ONLY[@]}" "${MPI[@]}" "$SBI" simulate "$SPEC" -n 4000 -o many.sbt --threads 1 -q
+  same one.sbt many.sbt "two_moons binary table, 1 process vs 3 ranks"
+  ;;
+append)
+  # A CSV table made in two runs on 3 ranks (the second with --append) is the one-run table.
+  SPEC=$SRC/data/specs/lotka_volterra.json
+  "$SBI" simulate "$SPEC" -n 1500 -o one.csv -q
+  "${WORKERS_ONLY[@]}" "${MPI[@]}" "$SBI" simulate "$SPEC" -n 500 -o many.csv --threads 2 -q
+  "${MPI[@]}" "$SBI" simulate "$SPEC" -n 1000 -o many.csv --append --threads 1 -q
+  same one.csv many.csv "500 + --append 1000 on 3 ranks vs 1500 on 1 process"
+  ;;
+policies)
+  # The external simulator fails for θ_1 > 1.5 (about 7% of prior draws); each rank runs its own worker.
+  flaky_spec drop
+  "$SBI" simulate flaky_drop.json -n 200 -o one_drop.sbt -q
+  "${MPI[@]}" "$SBI" simulate flaky_drop.json -n 200 -o many_drop.sbt -q
+  same one_drop.sbt many_drop.sbt "external simulator, failure policy drop"
+  flaky_spec redraw
+  "$SBI" simulate flaky_redraw.json -n 200 -o one_redraw.sbt -q
+  "${WORKERS_ONLY[@]}" "${MPI[@]}" "$SBI" simulate flaky_redraw.json -n 200 -o many_redraw.sbt -q
+  same one_redraw.sbt many_redraw.sbt "external simulator, failure policy redraw"
+  flaky_spec fail
+  set +e
+  "$SBI" simulate flaky_fail.json -n 200 -o one_fail.sbt -q 2>one_fail.err; one=$?
+  "${WORKERS_ONLY[@]}" "${MPI[@]}" "$SBI" simulate flaky_fail.json -n 200 -o many_fail.sbt -q 2>many_fail.err; many=$?
+  set -e
+  [[ $one == 1 && $many == 1 ]] || { echo "FAIL: failure policy fail: exit codes $one (1 process) and $many (3 ranks), expected 1"; exit 1; }
+  grep -q "failed at" many_fail.err || { echo "FAIL: failure policy fail: no message naming θ"; cat many_fail.err; exit 1; }
+  same one_fail.sbt many_fail.sbt "external simulator, failure policy fail (rows before the failure kept)"
+  ;;
+dead-rank)
+  # A rank is killed (SIGKILL, by its simulator) at simulation 150: the job stops, the finished rows
+  # are kept, and --append (here on one process) completes the table, byte for byte.
+  flaky_spec drop
+  "$SBI" simulate flaky_drop.json -n 300 -o one.sbt -q
+  set +e
+  FLAKY_KILL_AT=150 FLAKY_KILL_MARKER=$WORK/killed "${MPI[@]}" "$SBI" simulate flaky_drop.json -n 300 -o many.sbt -q >dead.out 2>&1; code=$?
+  set -e
+  [[ $code != 0 && -f killed ]] || { echo "FAIL: the run with a killed rank exited with $code"; cat dead.out; exit 1; }
+  kept=$(next_index many.sbt)
+  echo "the killed run kept indices 0..$kept"
+  [[ -n $kept && $kept -le 300 ]] || { echo "FAIL: no intact table after the kill"; exit 1; }
+  if (( kept < 300 )); then "$SBI" simulate flaky_drop.json -n $((300 - kept)) -o many.sbt --append -q; fi
+  same one.sbt many.sbt "killed rank, then --append, vs one uninterrupted run"
+  ;;
+abc)
+  # SMC-ABC: every population is simulated across the ranks; the same draws.
+  SPEC=$SRC/data/specs/gaussian_linear_2d_test.json
+  "$SBI" abc "$SPEC" --method smc --budget 3000 -n 500 -o one -q --threads 1 >/dev/null
+  "${WORKERS_ONLY[@]}" "${MPI[@]}" "$SBI" abc "$SPEC" --method smc --budget 3000 -n 500 -o many -q --threads 1 >/dev/null
+  same one/samples.csv many/samples.csv "abc smc samples"
+  ;;
+infer)
+  # Sequential NLE (round 1 from the prior, round 2 from the posterior: simulate_given across the
+  # ranks), training on rank 0: the same table-free posterior draws.
+  python3 - "$SRC/data/specs/gaussian_linear_2d_test.json" <<'PY'
+import json, sys
+spec = json.load(open(sys.argv[1]))
+spec["inference"] = {"method": "snle", "simulations": 600, "rounds": 2}
+json.dump(spec, open("snle.json", "w"))
+PY
+  "$SBI" infer snle.json -o one -n 300 --no-check --threads 1 -q >/dev/null
+  "${WORKERS_ONLY[@]}" "${MPI[@]}" "$SBI" infer snle.json -o many -n 300 --no-check --threads 1 -q >/dev/null
+  same one/samples.csv many/samples.csv "snle posterior draws"
+  # C2ST with its folds spread over the ranks (the job carries the data): the same report, times apart.
+  python3 -c "
+import random
+rng = random.Random(3)
+print('theta_1,theta_2')
+for _ in range(300): print('%r,%r' % (rng.gauss(0.3, 0.25), rng.gauss(-0.2, 0.25)))" > reference.csv
+  "$SBI" diagnose one/samples.csv --reference reference.csv --n 150 --json --threads 1 > c2st_one.json
+  "${WORKERS_ONLY[@]}" "${MPI[@]}" "$SBI" diagnose one/samples.csv --reference reference.csv --n 150 --json --threads 1 > c2st_many.json
+  for run in one many; do
+    python3 -c "import json, sys; d = json.load(open(sys.argv[1])); d.pop('c2st_seconds'); print(json.dumps(d, sort_keys=True))" c2st_$run.json > c2st_$run.txt
+  done
+  same c2st_one.txt c2st_many.txt "C2ST (folds over the ranks)"
+  ;;
+causal)
+  # The cause-effect benchmark, its method × pair tasks spread over the ranks: the same decisions
+  # (every column of pairs.csv but the time each task took).
+  for run in one many; do
+    launcher=(); [[ $run == many ]] && launcher=("${WORKERS_ONLY[@]}" "${MPI[@]}")
+    "${launcher[@]}" "$SBI" causal benchmark "$SRC/data/causal_synthetic" --method igci,reci,fit -o $run -q --threads 1 >/dev/null
+    cut -d, -f1-12,14 $run/pairs.csv > $run.csv
+  done
+  [[ $(wc -l < one.csv) -gt 10 ]] || { echo "FAIL: too few pairs"; exit 1; }
+  same one.csv many.csv "causal benchmark decisions"
+  ;;
+*)
+  echo "unknown case $CASE"; exit 2
+  ;;
+esac
