@@ -30,10 +30,6 @@ namespace sbi {
 
 namespace {
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 PosteriorInfo info_for(const TrainingInput& input, const std::string& method, nlohmann::json options, double training_seconds) {
   PosteriorInfo info;
   info.method = method;

@@ -1,6 +1,7 @@
 #include "sbi/diagnostics/calibration.hpp"
 
 #include "sbi/core/error.hpp"
+#include "sbi/util/clock.hpp"
 #include "sbi/io/json_reader.hpp"
 #include "sbi/parallel/parallel_for.hpp"
 #include "sbi/random/rng.hpp"
@@ -21,8 +22,6 @@ namespace sbi {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 // Streams (root, pair index, substream); root = stream_seed(seed, 2^32, 0xCA1B) keeps them apart
 // from the runner's streams (seed, i, ·) that simulate the pairs.

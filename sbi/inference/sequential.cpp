@@ -6,20 +6,13 @@
 #include "sbi/mcmc/unconstrained.hpp"
 #include "sbi/random/rng.hpp"
 #include "sbi/simulation/table.hpp"
+#include "sbi/util/clock.hpp"
 
 #include <chrono>
 #include <fstream>
 #include <functional>
 
 namespace sbi {
-
-namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-}  // namespace
 
 std::pair<nlohmann::json, SequentialSettings> split_sequential_settings(const nlohmann::json& section, const std::string& path) {
   if (!section.is_object()) throw InputError(path + ": expected an object");

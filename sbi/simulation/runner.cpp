@@ -3,6 +3,7 @@
 #include "sbi/parallel/bytes.hpp"
 #include "sbi/parallel/cluster.hpp"
 #include "sbi/parallel/parallel_for.hpp"
+#include "sbi/util/clock.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -64,10 +65,6 @@ std::string SimulationSummary::brief_report() const {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 // Per-thread scratch for one batch: no allocation per simulation.
 struct BatchScratch {

@@ -24,10 +24,6 @@ std::string fmt(double v, const char* format = "%.4g") {
   return buffer;
 }
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 std::vector<double> as_list(const Vector& v) { return std::vector<double>(v.data(), v.data() + v.size()); }
 
 }  // namespace
