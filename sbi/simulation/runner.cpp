@@ -230,6 +230,24 @@ struct SimulationJob {
   SimulationOptions options;
   std::string prior;  // JSON (prior draws only)
 
+  // What every rank needs to run `simulator` on indices from `first_index` (progress and the stop
+  // flag stay with rank 0).
+  static SimulationJob for_simulator(const Simulator& simulator, bool from_prior, std::uint64_t seed, std::uint64_t first_index,
+                                     const SimulationOptions& options) {
+    SimulationJob job;
+    job.from_prior = from_prior;
+    job.simulator = simulator.name();
+    job.options_hash = simulator_options_hash(simulator.info());
+    job.parameter_dim = simulator.parameter_dim();
+    job.data_dim = simulator.data_dim();
+    job.seed = seed;
+    job.first_index = first_index;
+    job.options = options;
+    job.options.on_progress = nullptr;
+    job.options.stop = nullptr;
+    return job;
+  }
+
   std::string encode() const {
     cluster::ByteWriter w;
     w.put(from_prior).put_string(simulator).put_string(options_hash).put(parameter_dim).put(data_dim).put(seed).put(first_index);
@@ -434,17 +452,7 @@ SimulationSummary simulate_from_prior(const Simulator& simulator, const Prior& p
   };
 
   if (std::string prior_json; spread_over_ranks(simulator, &prior, &prior_json)) {
-    SimulationJob job;
-    job.from_prior = true;
-    job.simulator = simulator.name();
-    job.options_hash = simulator_options_hash(simulator.info());
-    job.parameter_dim = simulator.parameter_dim();
-    job.data_dim = simulator.data_dim();
-    job.seed = seed;
-    job.first_index = first_index;
-    job.options = options;
-    job.options.on_progress = nullptr;
-    job.options.stop = nullptr;
+    SimulationJob job = SimulationJob::for_simulator(simulator, true, seed, first_index, options);
     job.prior = std::move(prior_json);
     const auto theta_dim = static_cast<Eigen::Index>(simulator.parameter_dim());
     const auto data_dim = static_cast<Eigen::Index>(simulator.data_dim());
@@ -499,17 +507,7 @@ RowMatrix simulate_given(const Simulator& simulator, const RowMatrix& theta, std
   work.theta = theta;
   const auto rows = static_cast<std::size_t>(theta.rows());
   if (std::string unused; rows > 0 && spread_over_ranks(simulator, nullptr, &unused)) {
-    SimulationJob job;
-    job.from_prior = false;
-    job.simulator = simulator.name();
-    job.options_hash = simulator_options_hash(simulator.info());
-    job.parameter_dim = simulator.parameter_dim();
-    job.data_dim = simulator.data_dim();
-    job.seed = seed;
-    job.first_index = first_index;
-    job.options = options;
-    job.options.on_progress = nullptr;
-    job.options.stop = nullptr;
+    const SimulationJob job = SimulationJob::for_simulator(simulator, false, seed, first_index, options);
     work.y.resize(theta.rows(), static_cast<Eigen::Index>(simulator.data_dim()));
     work.outcomes.assign(rows, {});
     work.failures.assign(rows, 0);
