@@ -5,10 +5,14 @@
 # before the run. Appends one JSON line per run to bench/sequential/results.jsonl.
 #   bash bench/sequential/tasks.sh METHOD ROUNDS SIMULATIONS "TASKS" "OBSERVATIONS" ['{"extra": "inference keys"}']
 #   bash bench/sequential/tasks.sh snpe 10 10000 lotka_volterra 1
+# SBI=path/to/sbi runs that binary instead of building build/sbi.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 method=$1 rounds=$2 simulations=$3 tasks=$4 observations=$5 extra=${6:-"{}"}
-cmake --build build --target sbi_cli -j2 > /dev/null
+if [ -z "${SBI:-}" ]; then
+  cmake --build build --target sbi_cli -j2 > /dev/null
+  SBI=./build/sbi
+fi
 out=$(mktemp -d)
 for task in $tasks; do
   for k in $observations; do
@@ -25,7 +29,7 @@ json.dump(spec, open(f"{out}/spec.json", "w"))
 PY
     load=$(cut -d' ' -f1 /proc/loadavg)
     start=$(date +%s.%N)
-    ./build/sbi infer "$out/spec.json" -o "$out/run" --force --quiet > "$out/run.log"
+    "$SBI" infer "$out/spec.json" -o "$out/run" --force --quiet > "$out/run.log"
     end=$(date +%s.%N)
     c2st=$(grep -o "reference posterior [^:]*: [0-9.]*" "$out/run.log" | awk '{print $NF}')
     echo "{\"task\": \"$task\", \"method\": \"$method\", \"rounds\": $rounds, \"options\": $extra, \"observation\": $k, \"simulations\": $simulations, \"c2st\": ${c2st:-null}, \"seconds\": $(echo "$end - $start" | bc), \"load\": $load, \"date\": \"$(date -u +%FT%TZ)\"}" | tee -a bench/sequential/results.jsonl

@@ -223,7 +223,7 @@ nlohmann::json MetaTrainingSummary::to_json() const {
 MetaTrainingSummary MetaTrainingSummary::from_json(const nlohmann::json& j, const std::string& path) {
   JsonObjectReader reader(j, path);
   MetaTrainingSummary s;
-  s.seed = static_cast<std::uint64_t>(reader.optional_integer("seed", 0, 0));
+  s.seed = reader.optional_seed("seed", 0);
   s.steps = static_cast<int>(reader.optional_integer("steps", 0, 0, 1 << 30));
   s.interrupted = reader.optional_bool("interrupted", false);
   s.seconds = reader.optional_number("seconds", 0);

@@ -326,7 +326,7 @@ SyntheticPairsOptions SyntheticPairsOptions::from_json(const nlohmann::json& j, 
     }
   }
   o.pairs_per_cell = static_cast<int>(reader.optional_integer("pairs_per_cell", o.pairs_per_cell, 1, 1000000));
-  o.seed = static_cast<std::uint64_t>(reader.optional_integer("seed", 1, 0));
+  o.seed = reader.optional_seed("seed", 1);
   reader.reject_unknown_keys();
   std::string why;
   if (!o.is_valid(&why)) throw InputError((path.empty() ? std::string("options") : path) + ": " + why);

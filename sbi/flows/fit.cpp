@@ -42,7 +42,7 @@ DensityFitOptions DensityFitOptions::from_json(const nlohmann::json& j, const st
   o.clip_grad_norm = r.optional_number_in("clip_grad_norm", o.clip_grad_norm, 0.0, 1e12);
   o.z_score_x = r.optional_bool("z_score_x", o.z_score_x);
   o.z_score_c = r.optional_bool("z_score_c", o.z_score_c);
-  o.seed = static_cast<std::uint64_t>(r.optional_integer("seed", static_cast<std::int64_t>(o.seed), 0));
+  o.seed = r.optional_seed("seed", o.seed);
   r.reject_unknown_keys();
   return o;
 }

@@ -107,7 +107,7 @@ void GeneratorOptions::read(JsonObjectReader& r) {
   min_iterations = static_cast<int>(r.optional_integer("min_iterations", min_iterations, 0, 100000000));
   eval_every = static_cast<int>(r.optional_integer("eval_every", eval_every, 1, 1000000));
   patience = static_cast<int>(r.optional_integer("patience", patience, 1, 1000000));
-  seed = static_cast<std::uint64_t>(r.optional_integer("seed", static_cast<std::int64_t>(seed), 0));
+  seed = r.optional_seed("seed", seed);
 }
 
 int effective_noise_dim(const GeneratorOptions& options, Eigen::Index parameters) {

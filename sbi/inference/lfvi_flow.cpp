@@ -88,7 +88,7 @@ LfviFlowOptions LfviFlowOptions::from_json(const nlohmann::json& section, const 
   o.patience = static_cast<int>(r.optional_integer("patience", o.patience, 1, 1000000));
   o.clip_grad_norm = r.optional_number_in("clip_grad_norm", o.clip_grad_norm, 0.0, 1e9);
   o.validation_rows = r.optional_integer("validation_rows", o.validation_rows, 1, 1 << 24);
-  o.seed = static_cast<std::uint64_t>(r.optional_integer("seed", static_cast<std::int64_t>(o.seed), 0));
+  o.seed = r.optional_seed("seed", o.seed);
   r.reject_unknown_keys();
   std::string problem;
   if (!o.is_valid(&problem)) {

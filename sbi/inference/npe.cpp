@@ -72,7 +72,7 @@ NpeOptions NpeOptions::from_json(const nlohmann::json& section, const std::strin
   o.max_epochs = static_cast<int>(r.optional_integer("max_epochs", o.max_epochs, 1, 100000000));
   o.patience = static_cast<int>(r.optional_integer("patience", o.patience, 1, 100000000));
   o.clip_grad_norm = r.optional_number_in("clip_grad_norm", o.clip_grad_norm, 0.0, 1e12);
-  o.seed = static_cast<std::uint64_t>(r.optional_integer("seed", static_cast<std::int64_t>(o.seed), 0));
+  o.seed = r.optional_seed("seed", o.seed);
   r.reject_unknown_keys();
   return o;
 }

@@ -72,7 +72,7 @@ NreOptions NreOptions::from_json(const nlohmann::json& section, const std::strin
   o.max_epochs = static_cast<int>(r.optional_integer("max_epochs", o.max_epochs, 1, 1000000));
   o.patience = static_cast<int>(r.optional_integer("patience", o.patience, 1, 1000000));
   o.clip_grad_norm = r.optional_number_in("clip_grad_norm", o.clip_grad_norm, 0.0, 1e9);
-  o.seed = static_cast<std::uint64_t>(r.optional_integer("seed", static_cast<std::int64_t>(o.seed), 0));
+  o.seed = r.optional_seed("seed", o.seed);
   if (const auto* m = r.get("mcmc")) o.mcmc = McmcOptions::from_json(*m, r.child_path("mcmc"));
   r.reject_unknown_keys();
   std::string problem;

@@ -1,10 +1,10 @@
 #include "sbi/inference/posterior.hpp"
 
 #include "sbi/core/error.hpp"
+#include "sbi/io/checksum.hpp"
 #include "sbi/io/csv.hpp"
 #include "sbi/io/json_reader.hpp"
 
-#include <cinttypes>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -80,17 +80,14 @@ Vector Posterior::log_prob(const RowMatrix& theta, const Vector& observation) co
 std::string file_checksum(const fs::path& path) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) throw FileError(path.string() + ": cannot be read");
-  std::uint64_t hash = 0xcbf29ce484222325ULL;
-  unsigned char buffer[1 << 16];
+  std::uint64_t hash = kFnv1a64Basis;
+  char buffer[1 << 16];
   std::size_t got;
-  while ((got = std::fread(buffer, 1, sizeof buffer, f)) > 0)
-    for (std::size_t i = 0; i < got; ++i) hash = (hash ^ buffer[i]) * 0x100000001b3ULL;
+  while ((got = std::fread(buffer, 1, sizeof buffer, f)) > 0) hash = fnv1a64(std::string_view(buffer, got), hash);
   const bool failed = std::ferror(f) != 0;
   std::fclose(f);
   if (failed) throw FileError(path.string() + ": read error");
-  char text[17];
-  std::snprintf(text, sizeof text, "%016" PRIx64, hash);
-  return text;
+  return hex64(hash);
 }
 
 void Posterior::save(const fs::path& folder) const {

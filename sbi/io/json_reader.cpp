@@ -195,6 +195,25 @@ std::int64_t JsonObjectReader::required_integer(const std::string& key, std::int
   return v.is_number_integer() ? v.get<std::int64_t>() : static_cast<std::int64_t>(x);
 }
 
+std::uint64_t JsonObjectReader::optional_seed(const std::string& key, std::uint64_t fallback) {
+  if (!has(key)) {
+    seen_.insert(key);
+    return fallback;
+  }
+  const auto& v = require(key);
+  const std::string expected = "a whole number in [0, 2^64)";
+  if (v.is_number_unsigned()) return v.get<std::uint64_t>();
+  if (v.is_number_integer()) {
+    if (v.get<std::int64_t>() < 0) fail(child_path(key), expected, v);
+    return static_cast<std::uint64_t>(v.get<std::int64_t>());
+  }
+  if (!v.is_number()) fail(child_path(key), expected, v);
+  // A float seed (e.g. 1e3 written by hand) is accepted when it is whole and in range; 2^64 itself is not.
+  const double x = v.get<double>();
+  if (std::floor(x) != x || x < 0 || x >= 18446744073709551616.0) fail(child_path(key), expected, v);
+  return static_cast<std::uint64_t>(x);
+}
+
 bool JsonObjectReader::optional_bool(const std::string& key, bool fallback) {
   const auto* v = get(key);
   if (!v) return fallback;

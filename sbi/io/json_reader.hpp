@@ -46,6 +46,9 @@ class JsonObjectReader {
   std::int64_t optional_integer(const std::string& key, std::int64_t fallback, std::int64_t min_value,
                                 std::int64_t max_value = INT64_MAX);
   std::int64_t required_integer(const std::string& key, std::int64_t min_value, std::int64_t max_value = INT64_MAX);
+  // A random seed: any whole number in [0, 2^64) (derived seeds, such as an ensemble member's, use
+  // the whole 64-bit range, so a signed reader would refuse half of them).
+  std::uint64_t optional_seed(const std::string& key, std::uint64_t fallback);
   bool optional_bool(const std::string& key, bool fallback);
   std::string required_string(const std::string& key, const std::vector<std::string>& allowed = {});
   std::string optional_string(const std::string& key, const std::string& fallback,

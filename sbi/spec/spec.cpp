@@ -136,7 +136,7 @@ Spec parse_spec(const nlohmann::json& document, const std::filesystem::path& dir
     if (file.empty()) throw InputError("reference_posterior: expected the name of a CSV file of posterior samples");
     spec.reference_posterior = std::filesystem::path(file).is_absolute() ? std::filesystem::path(file) : directory / file;
   }
-  spec.seed = static_cast<std::uint64_t>(top.optional_integer("seed", 1, 0));
+  spec.seed = top.optional_seed("seed", 1);
 
   if (const auto* simulation = top.get("simulation")) {
     JsonObjectReader reader(*simulation, "simulation");

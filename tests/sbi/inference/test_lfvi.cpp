@@ -179,7 +179,7 @@ TEST_CASE("bad LFVI settings in a spec get errors naming the JSON path", "[lfvi]
   CHECK(error_of(R"({"discriminator": {"hidden": [64, 0]}})") ==
         "inference.discriminator.hidden[1]: expected a layer width (integer in [1, 65536]), got 0");
   CHECK(error_of(R"({"discriminator_steps": 0})") == "inference.discriminator_steps: expected an integer in [1, 100], got 0");
-  CHECK_THAT(error_of(R"({"seed": -1})"), Catch::StartsWith("inference.seed: expected an integer"));
+  CHECK_THAT(error_of(R"({"seed": -1})"), Catch::StartsWith("inference.seed: expected a whole number"));
   CHECK_THAT(error_of(R"({"lerning_rate": 0.1})"), Catch::StartsWith("inference.lerning_rate: unknown key"));
   CHECK(error_of(R"({"simulations": 1000, "method": "lfvi"})") == "no error");
   // The MMD generator has no discriminator: its keys are unknown there.
