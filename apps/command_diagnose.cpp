@@ -65,6 +65,8 @@ int run_calibration_check(const po::variables_map& vm) {
   if (std::string why; !options.is_valid(&why)) throw InputError("--calibration: " + why);
   const simulators::SpecModel model = posterior_spec_model(posterior, vm, folder);
   const Simulator& simulator = model.simulator;
+  // Under MPI every rank holds the posterior: rank 0 hands out the pairs and each rank evaluates its share.
+  share_posterior_for_calibration(posterior);
   if (serve_simulator_if_worker(simulator)) return kExitOk;  // under MPI, a worker rank (apps/main.cpp)
   if (simulator.info().parameter_names != posterior.parameter_names() || simulator.info().data_names != posterior.data_names())
     throw InputError(folder + ": the spec's simulator \"" + simulator.name() + "\" does not have the posterior's parameters and data columns");

@@ -2,7 +2,8 @@
 // Posterior kind "ensemble": the equal-weight mixture of K posteriors of one amortised method, each
 // trained on the same table with its own seed (Lakshminarayanan et al. 2017; Hermans et al. 2022
 // found ensembles make simulation-based posteriors much less overconfident). Made by any amortised
-// method with "ensemble": K in its options (sbi/workflows/run.hpp trains the members on all cores).
+// method with "ensemble": K in its options (models/ensemble_training.hpp trains the members on all
+// cores, or over the ranks of an MPI job).
 //
 //   sample(y, n, seed): how many of the n draws each member gives is multinomial with equal
 //     probabilities from stream (seed, 0); member k draws its share with seed stream_seed(seed, k + 1);

@@ -88,7 +88,9 @@ std::shared_ptr<const FlowPosterior> FlowPosterior::load(const SavedPosterior& s
   }
   NpeFit fit = [&] {
     try {
-      return NpeFit::load(saved.file("density.sbinn"), *saved.prior, options);
+      NpeFit loaded = NpeFit::load(saved.file("density.sbinn"), *saved.prior, options);
+      loaded.training.curve = read_training_curve(saved);
+      return loaded;
     } catch (const InputError& e) {
       throw FileError(saved.file("density.sbinn").string() + ": " + e.what());
     }

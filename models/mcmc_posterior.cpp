@@ -163,7 +163,9 @@ std::shared_ptr<const LikelihoodMcmcPosterior> LikelihoodMcmcPosterior::load(con
   const auto file = saved.file("likelihood.sbinn");
   NleFit fit = [&] {
     try {
-      return NleFit::load(file, *saved.prior, options);
+      NleFit loaded = NleFit::load(file, *saved.prior, options);
+      loaded.training.curve = read_training_curve(saved);
+      return loaded;
     } catch (const InputError& e) {
       throw FileError(file.string() + ": " + e.what());
     }
@@ -226,6 +228,7 @@ std::shared_ptr<const RatioMcmcPosterior> RatioMcmcPosterior::load(const SavedPo
   });
   NreFit fit(nn::load_mlp<float>(saved.file("classifier.sbinn")));
   fit.standardization = std::move(standardization);
+  fit.training.curve = read_training_curve(saved);
   return read_state(saved, "NRE", [&] {
     return std::shared_ptr<const RatioMcmcPosterior>(
         new RatioMcmcPosterior(std::move(fit), saved.prior, saved.data_names, saved.info, options.mcmc, std::move(training)));

@@ -2,6 +2,7 @@
 
 #include "models/abc_posterior.hpp"
 #include "models/ensemble_posterior.hpp"
+#include "models/ensemble_training.hpp"
 #include "models/flow_posterior.hpp"
 #include "models/implicit_posterior.hpp"
 #include "models/mcmc_posterior.hpp"
@@ -17,7 +18,6 @@
 #include "sbi/inference/sequential.hpp"
 #include "sbi/inference/slfvi.hpp"
 #include "sbi/inference/snpe.hpp"
-#include "sbi/parallel/parallel_for.hpp"
 #include "sbi/util/clock.hpp"
 #include "sbi/util/version.hpp"
 #include "sbi/workflows/run.hpp"
@@ -105,38 +105,14 @@ PosteriorInfo sequential_info(const TrainingInput& in, const std::string& method
 }
 
 // An amortised method's train function made ensemble-aware: with input.ensemble = K > 1 it trains K
-// members on all cores, member k from seed stream_seed(seed, k, ·) whatever thread runs it, and returns
-// their mixture. Progress is reported for member 0 only (they progress alike).
+// members and returns their mixture (models/ensemble_training.hpp: on all cores, or over the ranks of
+// an MPI job).
 Method with_ensembles(Method method) {
   if (!method.amortized) return method;
   auto train_one = method.train;
-  method.train = [train_one](const TrainingInput& input, const nlohmann::json& options, const TrainingCallbacks& callbacks) {
+  method.train = [train_one, name = method.name](const TrainingInput& input, const nlohmann::json& options, const TrainingCallbacks& callbacks) {
     if (input.ensemble <= 1) return train_one(input, options, callbacks);
-    const auto k = static_cast<std::size_t>(input.ensemble);
-    std::vector<Posterior> members(k);
-    const int threads = input.threads > 0 ? input.threads : hardware_threads();
-    const auto start = std::chrono::steady_clock::now();
-    parallel_for(k, threads, [&](std::size_t member, std::size_t) {
-      TrainingInput member_input = input;
-      member_input.ensemble = 1;
-      member_input.seed = stream_seed(input.seed, member, 0xe75e);
-      TrainingCallbacks member_callbacks;
-      member_callbacks.stop = callbacks.stop;
-      member_callbacks.checkpoints = callbacks.checkpoints;
-      member_callbacks.checkpoint_key = callbacks.checkpoint_key + "-member-" + std::to_string(member);
-      if (member == 0 && callbacks.on_progress)
-        member_callbacks.on_progress = [&](const TrainingProgress& p) {
-          TrainingProgress labelled = p;
-          labelled.stage = p.stage + " (ensemble of " + std::to_string(k) + ")";
-          callbacks.report(labelled);
-        };
-      members[member] = train_one(member_input, options, member_callbacks);
-    });
-    PosteriorInfo info = members.front().info();
-    info.options["ensemble"] = input.ensemble;
-    info.provenance.seed = input.seed;
-    info.provenance.training_seconds = seconds_since(start);
-    return Posterior(std::make_shared<models::EnsemblePosterior>(std::move(members), std::move(info)));
+    return models::train_ensemble(name, train_one, input, options, callbacks);
   };
   return method;
 }

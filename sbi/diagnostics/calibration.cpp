@@ -3,6 +3,9 @@
 #include "sbi/core/error.hpp"
 #include "sbi/util/clock.hpp"
 #include "sbi/io/json_reader.hpp"
+#include "sbi/io/checksum.hpp"
+#include "sbi/parallel/bytes.hpp"
+#include "sbi/parallel/cluster.hpp"
 #include "sbi/parallel/parallel_for.hpp"
 #include "sbi/random/rng.hpp"
 
@@ -242,6 +245,266 @@ void decide(CalibrationResult& r) {
   if (!passes.empty()) r.verdict_reason += "; passed: " + join(passes);
 }
 
+// What the evaluation of every pair shares (step 2 of run()).
+struct PairContext {
+  const CalibrationOptions& options;
+  const Prior& prior;
+  Eigen::Index d = 0, L = 0;
+  std::uint64_t root = 0;
+  const TarpFrame* frame = nullptr;  // with TARP
+  bool use_kde_always = false, need_log_prob = false;
+};
+
+// Per-pair values, by slot (a pair's position in the run, or in a chunk of it).
+struct PairValues {
+  std::vector<std::int64_t> ranks;  // slot × d (SBC)
+  std::vector<double> fractions;    // slot × d (SBC)
+  std::vector<double> hpd, tarp_f;  // coverage, TARP
+  std::vector<char> done, used_log_prob;
+  PairValues(std::size_t n, Eigen::Index d, const CalibrationOptions& o)
+      : ranks(o.sbc ? n * static_cast<std::size_t>(d) : 0), fractions(ranks.size()), hpd(o.coverage ? n : 0), tarp_f(o.tarp ? n : 0),
+        done(n, 0), used_log_prob(n, 0) {}
+};
+
+// One pair's posterior draws and ranks, into slot `slot` of `out`: a function of (seed, index) and the
+// pair only. `clock` started before the posterior was obtained (its time counts as sampling).
+void evaluate_pair(const PairContext& c, const Posterior& posterior, std::uint64_t index, const Vector& y,
+                   const Eigen::Ref<const Eigen::RowVectorXd>& truth, Workspace& w, PairValues& out, std::size_t slot, Clock::time_point clock) {
+  const RowMatrix draws_all = posterior.sample(y, c.L, stream_seed(c.root, index, kSampleStream));
+  if (draws_all.rows() != c.L || draws_all.cols() != c.d)
+    throw InputError("calibration: posterior kind \"" + posterior.kind() + "\" returned " + std::to_string(draws_all.rows()) + "×" +
+                     std::to_string(draws_all.cols()) + " draws, expected " + std::to_string(c.L) + "×" + std::to_string(c.d));
+  // Draws with a non-finite entry are left out; the rest stay exchangeable with θ*.
+  const RowMatrix* draws = &draws_all;
+  Eigen::Index finite_rows = 0;
+  for (Eigen::Index l = 0; l < c.L; ++l) finite_rows += draws_all.row(l).allFinite();
+  if (finite_rows < c.L) {
+    w.non_finite_samples += static_cast<std::size_t>(c.L - finite_rows);
+    w.finite.resize(finite_rows, c.d);
+    for (Eigen::Index l = 0, k = 0; l < c.L; ++l)
+      if (draws_all.row(l).allFinite()) w.finite.row(k++) = draws_all.row(l);
+    draws = &w.finite;
+  }
+  const Eigen::Index n = draws->rows();
+  auto now = Clock::now();
+  w.sampling += std::chrono::duration<double>(now - clock).count();
+  clock = now;
+
+  Rng jitter = Rng::stream(c.root, index, kJitterStream);
+  if (c.options.sbc) {
+    for (Eigen::Index j = 0; j < c.d; ++j) {
+      std::size_t below = 0, equal = 0;
+      const double value = truth[j];
+      for (Eigen::Index l = 0; l < n; ++l) {
+        below += (*draws)(l, j) < value;
+        equal += (*draws)(l, j) == value;
+      }
+      const std::size_t at = slot * static_cast<std::size_t>(c.d) + static_cast<std::size_t>(j);
+      out.fractions[at] = fractional_rank(below, equal, static_cast<std::size_t>(n), jitter, &out.ranks[at]);
+    }
+  }
+  now = Clock::now();
+  w.statistics += std::chrono::duration<double>(now - clock).count();
+  clock = now;
+
+  if (c.options.coverage) {
+    const bool log_prob = !c.use_kde_always && posterior.info().has_log_prob;
+    if (c.need_log_prob && !log_prob)
+      throw InputError("calibration: coverage_density \"log_prob\" was asked for, but a posterior of kind \"" + posterior.kind() +
+                       "\" has no log_prob; use \"kde\" or \"auto\"");
+    out.used_log_prob[slot] = log_prob;
+    const Eigen::Index m = log_prob ? n : std::min(n, c.options.kde_samples);
+    w.pooled.resize(m + 1, c.d);
+    w.pooled.row(0) = truth;
+    w.pooled.bottomRows(m) = draws->topRows(m);
+    if (log_prob) {
+      w.scores = posterior.log_prob(w.pooled, y);
+      if (w.scores.size() != m + 1)
+        throw InputError("calibration: posterior kind \"" + posterior.kind() + "\" returned " + std::to_string(w.scores.size()) +
+                         " log_prob values for " + std::to_string(m + 1) + " points");
+      for (Eigen::Index l = 0; l <= m; ++l)
+        if (std::isnan(w.scores[l])) {
+          w.scores[l] = -std::numeric_limits<double>::infinity();
+          ++w.non_finite_log_prob;
+        }
+    } else {
+      kde_scores(w.pooled, w);
+    }
+    now = Clock::now();
+    w.density += std::chrono::duration<double>(now - clock).count();
+    clock = now;
+    out.hpd[slot] = rank_of_first(w.scores, m, jitter);
+  }
+
+  if (c.options.tarp) {
+    Rng reference_rng = Rng::stream(c.root, index, kReferenceStream);
+    Eigen::RowVectorXd reference(c.d);
+    if (c.options.tarp_reference == "prior") {
+      c.prior.sample(reference_rng, {reference.data(), static_cast<std::size_t>(c.d)});
+      reference = (reference - c.frame->mean.transpose()).cwiseQuotient(c.frame->sd.transpose());
+    } else {
+      for (Eigen::Index j = 0; j < c.d; ++j) reference[j] = reference_rng.uniform(c.frame->low[j], c.frame->high[j]);
+    }
+    auto squared_distance = [&](const auto& theta) {
+      double sum = 0;
+      for (Eigen::Index j = 0; j < c.d; ++j) {
+        const double z = (theta[j] - c.frame->mean[j]) / c.frame->sd[j] - reference[j];
+        sum += z * z;
+      }
+      return sum;
+    };
+    const double truth_distance = squared_distance(truth);
+    std::size_t below = 0, equal = 0;
+    for (Eigen::Index l = 0; l < n; ++l) {
+      const double distance = squared_distance(draws->row(l));
+      below += distance < truth_distance;
+      equal += distance == truth_distance;
+    }
+    out.tarp_f[slot] = fractional_rank(below, equal, static_cast<std::size_t>(n), jitter);
+  }
+  w.statistics += seconds_since(clock);
+  out.done[slot] = 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Under MPI (sbi/parallel/cluster.hpp): the job "calibration-draws" of an amortised posterior that every
+// rank holds (share_posterior_for_calibration). The job is the posterior's fingerprint and the options;
+// a chunk's payload, its pairs (indices, θ*, y*); its result, their PairValues and the chunk's counts
+// and times.
+constexpr const char* kCalibrationJob = "calibration-draws";
+
+// Identifies a posterior across processes: its posterior.json's content but the files' checksums.
+std::string posterior_fingerprint(const Posterior& posterior) {
+  const auto& info = posterior.info();
+  nlohmann::json j = {{"kind", info.kind}, {"method", info.method}, {"options", info.options}, {"provenance", info.provenance.to_json()},
+                      {"parameter_names", posterior.parameter_names()}, {"data_names", posterior.data_names()},
+                      {"prior", posterior.prior().to_json()}};
+  return hex64(fnv1a64(j.dump()));
+}
+
+// The posterior shared by every rank (set on every rank; a worker's handler holds its own copy too).
+std::optional<Posterior>& shared_posterior() {
+  static std::optional<Posterior> posterior;
+  return posterior;
+}
+
+std::string encode_pairs(const Pairs& pairs, std::uint64_t begin, std::uint64_t end) {
+  cluster::ByteWriter w;
+  const auto b = static_cast<Eigen::Index>(begin), count = static_cast<Eigen::Index>(end - begin);
+  w.put_raw(pairs.indices.data() + begin, static_cast<std::size_t>(count) * sizeof(std::uint64_t));
+  w.put_raw(pairs.theta.row(b).data(), static_cast<std::size_t>(count * pairs.theta.cols()) * sizeof(double));
+  w.put_raw(pairs.y.row(b).data(), static_cast<std::size_t>(count * pairs.y.cols()) * sizeof(double));
+  return w.take();
+}
+
+Pairs decode_pairs(const std::string& bytes, std::size_t count, Eigen::Index theta_dim, Eigen::Index y_dim) {
+  cluster::ByteReader r(bytes);
+  Pairs pairs;
+  pairs.indices.resize(count);
+  pairs.theta.resize(static_cast<Eigen::Index>(count), theta_dim);
+  pairs.y.resize(static_cast<Eigen::Index>(count), y_dim);
+  r.get_raw(pairs.indices.data(), count * sizeof(std::uint64_t));
+  r.get_raw(pairs.theta.data(), static_cast<std::size_t>(pairs.theta.size()) * sizeof(double));
+  r.get_raw(pairs.y.data(), static_cast<std::size_t>(pairs.y.size()) * sizeof(double));
+  if (!r.done()) throw std::runtime_error("calibration chunk: unexpected bytes after the pairs");
+  return pairs;
+}
+
+// Evaluates every pair of `pairs` on `threads` threads (a chunk of the run, on any rank); the result
+// holds each pair's values and the chunk's counts and times.
+std::string evaluate_chunk(const PairContext& c, const Posterior& posterior, const Pairs& pairs, int threads, const std::atomic<bool>* stop) {
+  const std::size_t count = pairs.indices.size();
+  PairValues values(count, c.d, c.options);
+  std::vector<Workspace> workspaces(static_cast<std::size_t>(std::max(1, threads)));
+  parallel_for(count, threads, [&](std::size_t k, std::size_t worker) {
+    if (stop && stop->load()) return;
+    const auto clock = Clock::now();
+    const Vector y = pairs.y.row(static_cast<Eigen::Index>(k)).transpose();
+    evaluate_pair(c, posterior, pairs.indices[k], y, pairs.theta.row(static_cast<Eigen::Index>(k)), workspaces[worker], values, k, clock);
+  });
+  cluster::ByteWriter w;
+  const auto d = static_cast<std::size_t>(c.d);
+  for (std::size_t k = 0; k < count; ++k) {
+    w.put(values.done[k]).put(values.used_log_prob[k]);
+    if (c.options.sbc) {
+      w.put_raw(values.ranks.data() + k * d, d * sizeof(std::int64_t));
+      w.put_raw(values.fractions.data() + k * d, d * sizeof(double));
+    }
+    if (c.options.coverage) w.put(values.hpd[k]);
+    if (c.options.tarp) w.put(values.tarp_f[k]);
+  }
+  Workspace total;
+  for (const auto& ws : workspaces) {
+    total.sampling += ws.sampling;
+    total.density += ws.density;
+    total.statistics += ws.statistics;
+    total.non_finite_samples += ws.non_finite_samples;
+    total.non_finite_log_prob += ws.non_finite_log_prob;
+  }
+  w.put(total.sampling).put(total.density).put(total.statistics);
+  w.put<std::uint64_t>(total.non_finite_samples).put<std::uint64_t>(total.non_finite_log_prob);
+  return w.take();
+}
+
+// Copies a chunk's result into slots [begin, end) of `values` and adds its counts and times to `total`.
+void decode_chunk(const std::string& bytes, const PairContext& c, std::size_t begin, std::size_t end, PairValues& values, Workspace& total) {
+  cluster::ByteReader r(bytes);
+  const auto d = static_cast<std::size_t>(c.d);
+  for (std::size_t p = begin; p < end; ++p) {
+    values.done[p] = r.get<char>();
+    values.used_log_prob[p] = r.get<char>();
+    if (c.options.sbc) {
+      r.get_raw(values.ranks.data() + p * d, d * sizeof(std::int64_t));
+      r.get_raw(values.fractions.data() + p * d, d * sizeof(double));
+    }
+    if (c.options.coverage) values.hpd[p] = r.get<double>();
+    if (c.options.tarp) values.tarp_f[p] = r.get<double>();
+  }
+  total.sampling += r.get<double>();
+  total.density += r.get<double>();
+  total.statistics += r.get<double>();
+  total.non_finite_samples += r.get<std::uint64_t>();
+  total.non_finite_log_prob += r.get<std::uint64_t>();
+  if (!r.done()) throw std::runtime_error("calibration chunk: unexpected bytes after the results");
+}
+
+std::string encode_calibration_job(const Posterior& posterior, const CalibrationOptions& options) {
+  cluster::ByteWriter w;
+  w.put_string(posterior_fingerprint(posterior)).put_string(options.to_json().dump());
+  return w.take();
+}
+
+// What a worker rank keeps for a calibration job.
+struct WorkerCalibration {
+  Posterior posterior;
+  CalibrationOptions options;
+  std::optional<TarpFrame> frame;
+  std::unique_ptr<PairContext> context;
+};
+
+cluster::ChunkFunction start_worker_calibration(const Posterior& posterior, const std::string& bytes) {
+  cluster::ByteReader r(bytes);
+  const std::string fingerprint = r.get_string();
+  if (fingerprint != posterior_fingerprint(posterior))
+    throw InputError("holds another posterior (" + posterior_fingerprint(posterior) + ") than rank 0 (" + fingerprint +
+                     "): every rank must load the same posterior folder");
+  auto state = std::make_shared<WorkerCalibration>();
+  state->posterior = posterior;
+  state->options = CalibrationOptions::from_json(nlohmann::json::parse(r.get_string()));
+  const CalibrationOptions& o = state->options;
+  const Prior& prior = posterior.prior();
+  const std::uint64_t root = root_seed(o.seed);
+  if (o.tarp) state->frame = tarp_frame(prior, o.tarp_pilot, root);
+  state->context = std::make_unique<PairContext>(PairContext{o, prior, static_cast<Eigen::Index>(prior.dim()), o.posterior_samples, root,
+                                                             state->frame ? &*state->frame : nullptr, o.coverage_density == "kde",
+                                                             o.coverage_density == "log_prob"});
+  return [state](std::uint64_t begin, std::uint64_t end, const std::string& payload) {
+    const Pairs pairs = decode_pairs(payload, static_cast<std::size_t>(end - begin), state->context->d,
+                                     static_cast<Eigen::Index>(state->posterior.data_dim()));
+    return evaluate_chunk(*state->context, state->posterior, pairs, resolve_thread_count(state->options.threads), nullptr);
+  };
+}
+
 CalibrationResult run(const Run& run) {
   const auto started = Clock::now();
   const CalibrationOptions& o = run.options;
@@ -304,10 +567,8 @@ CalibrationResult run(const Run& run) {
   std::optional<TarpFrame> frame;
   if (o.tarp) frame = tarp_frame(run.prior, o.tarp_pilot, root);
 
-  std::vector<std::int64_t> ranks(o.sbc ? n_pairs * static_cast<std::size_t>(d) : 0);
-  std::vector<double> fractions(ranks.size());
-  std::vector<double> hpd(o.coverage ? n_pairs : 0), tarp_f(o.tarp ? n_pairs : 0);
-  std::vector<char> done(n_pairs, 0), used_log_prob(n_pairs, 0);
+  const PairContext context{o, run.prior, d, L, root, frame ? &*frame : nullptr, use_kde_always, need_log_prob};
+  PairValues values(n_pairs, d, o);
   std::vector<Workspace> workspaces(static_cast<std::size_t>(std::max(1, r.threads)));
   std::atomic<std::size_t> finished{0};
   std::mutex progress_mutex;
@@ -316,126 +577,53 @@ CalibrationResult run(const Run& run) {
   std::string first_kind, first_method;
   std::once_flag first_posterior;
 
-  parallel_for(n_pairs, r.threads, [&](std::size_t p, std::size_t worker) {
-    if (run.callbacks.stop_requested()) return;
-    Workspace& w = workspaces[worker];
-    const std::uint64_t index = pairs.indices[p];
-    const Vector y = pairs.y.row(static_cast<Eigen::Index>(p)).transpose();
-    const auto truth = pairs.theta.row(static_cast<Eigen::Index>(p));
-
-    auto clock = Clock::now();
-    const Posterior posterior = run.amortized ? *run.amortized : run.posterior_for(y, stream_seed(root, index, kPosteriorStream));
-    if (!run.amortized) {
-      check_posterior_fits(posterior, run.simulator, run.prior);
-      std::call_once(first_posterior, [&] {
-        first_kind = posterior.kind();
-        first_method = posterior.method();
-      });
-    }
-    const RowMatrix draws_all = posterior.sample(y, L, stream_seed(root, index, kSampleStream));
-    if (draws_all.rows() != L || draws_all.cols() != d)
-      throw InputError("calibration: posterior kind \"" + posterior.kind() + "\" returned " + std::to_string(draws_all.rows()) + "×" +
-                       std::to_string(draws_all.cols()) + " draws, expected " + std::to_string(L) + "×" + std::to_string(d));
-    // Draws with a non-finite entry are left out; the rest stay exchangeable with θ*.
-    const RowMatrix* draws = &draws_all;
-    Eigen::Index finite_rows = 0;
-    for (Eigen::Index l = 0; l < L; ++l) finite_rows += draws_all.row(l).allFinite();
-    if (finite_rows < L) {
-      w.non_finite_samples += static_cast<std::size_t>(L - finite_rows);
-      w.finite.resize(finite_rows, d);
-      for (Eigen::Index l = 0, k = 0; l < L; ++l)
-        if (draws_all.row(l).allFinite()) w.finite.row(k++) = draws_all.row(l);
-      draws = &w.finite;
-    }
-    const Eigen::Index n = draws->rows();
-    auto now = Clock::now();
-    w.sampling += std::chrono::duration<double>(now - clock).count();
-    clock = now;
-
-    Rng jitter = Rng::stream(root, index, kJitterStream);
-    if (o.sbc) {
-      for (Eigen::Index j = 0; j < d; ++j) {
-        std::size_t below = 0, equal = 0;
-        const double value = truth[j];
-        for (Eigen::Index l = 0; l < n; ++l) {
-          below += (*draws)(l, j) < value;
-          equal += (*draws)(l, j) == value;
+  const auto& shared = shared_posterior();
+  if (run.amortized && n_pairs > 0 && cluster::can_run_job() && shared && &shared->model() == &run.amortized->model() &&
+      &run.prior == &run.amortized->prior()) {
+    // Under MPI: chunks of pairs over the ranks (each holds the posterior), gathered in pair order.
+    cluster::JobOptions sizing;
+    sizing.first_chunk = static_cast<std::uint64_t>(std::max(1, r.threads));
+    sizing.stop = run.callbacks.stop;
+    cluster::run_job(
+        kCalibrationJob, encode_calibration_job(*run.amortized, o), n_pairs, sizing,
+        [&](std::uint64_t begin, std::uint64_t end, const std::string& payload) {
+          const Pairs chunk = decode_pairs(payload, static_cast<std::size_t>(end - begin), d, pairs.y.cols());
+          return evaluate_chunk(context, *run.amortized, chunk, r.threads, run.callbacks.stop);
+        },
+        [&](std::uint64_t begin, std::uint64_t end, std::string&& bytes) {
+          decode_chunk(bytes, context, static_cast<std::size_t>(begin), static_cast<std::size_t>(end), values, workspaces.front());
+          finished = static_cast<std::size_t>(end);
+          run.callbacks.report({.stage = "calibrate", .done = finished.load(), .total = n_pairs, .unit = "draw", .status = ""});
+        },
+        [&](std::uint64_t begin, std::uint64_t end) { return encode_pairs(pairs, begin, end); });
+    std::size_t evaluated = 0;
+    for (char done : values.done) evaluated += done != 0;
+    finished = evaluated;
+  } else {
+    parallel_for(n_pairs, r.threads, [&](std::size_t p, std::size_t worker) {
+      if (run.callbacks.stop_requested()) return;
+      const std::uint64_t index = pairs.indices[p];
+      const Vector y = pairs.y.row(static_cast<Eigen::Index>(p)).transpose();
+      const auto clock = Clock::now();
+      const Posterior posterior = run.amortized ? *run.amortized : run.posterior_for(y, stream_seed(root, index, kPosteriorStream));
+      if (!run.amortized) {
+        check_posterior_fits(posterior, run.simulator, run.prior);
+        std::call_once(first_posterior, [&] {
+          first_kind = posterior.kind();
+          first_method = posterior.method();
+        });
+      }
+      evaluate_pair(context, posterior, index, y, pairs.theta.row(static_cast<Eigen::Index>(p)), workspaces[worker], values, p, clock);
+      const std::size_t count = finished.fetch_add(1) + 1;
+      if (run.callbacks.on_progress && (count % report_every == 0 || count == n_pairs)) {
+        std::lock_guard lock(progress_mutex);
+        if (count > reported) {  // another thread may have reported a later count first
+          reported = count;
+          run.callbacks.report({.stage = "calibrate", .done = count, .total = n_pairs, .unit = "draw", .status = ""});
         }
-        const std::size_t at = p * static_cast<std::size_t>(d) + static_cast<std::size_t>(j);
-        fractions[at] = fractional_rank(below, equal, static_cast<std::size_t>(n), jitter, &ranks[at]);
       }
-    }
-    now = Clock::now();
-    w.statistics += std::chrono::duration<double>(now - clock).count();
-    clock = now;
-
-    if (o.coverage) {
-      const bool log_prob = !use_kde_always && posterior.info().has_log_prob;
-      if (need_log_prob && !log_prob)
-        throw InputError("calibration: coverage_density \"log_prob\" was asked for, but a posterior of kind \"" + posterior.kind() +
-                         "\" has no log_prob; use \"kde\" or \"auto\"");
-      used_log_prob[p] = log_prob;
-      const Eigen::Index m = log_prob ? n : std::min(n, o.kde_samples);
-      w.pooled.resize(m + 1, d);
-      w.pooled.row(0) = truth;
-      w.pooled.bottomRows(m) = draws->topRows(m);
-      if (log_prob) {
-        w.scores = posterior.log_prob(w.pooled, y);
-        if (w.scores.size() != m + 1)
-          throw InputError("calibration: posterior kind \"" + posterior.kind() + "\" returned " + std::to_string(w.scores.size()) +
-                           " log_prob values for " + std::to_string(m + 1) + " points");
-        for (Eigen::Index l = 0; l <= m; ++l)
-          if (std::isnan(w.scores[l])) {
-            w.scores[l] = -std::numeric_limits<double>::infinity();
-            ++w.non_finite_log_prob;
-          }
-      } else {
-        kde_scores(w.pooled, w);
-      }
-      now = Clock::now();
-      w.density += std::chrono::duration<double>(now - clock).count();
-      clock = now;
-      hpd[p] = rank_of_first(w.scores, m, jitter);
-    }
-
-    if (o.tarp) {
-      Rng reference_rng = Rng::stream(root, index, kReferenceStream);
-      Eigen::RowVectorXd reference(d);
-      if (o.tarp_reference == "prior") {
-        run.prior.sample(reference_rng, {reference.data(), static_cast<std::size_t>(d)});
-        reference = (reference - frame->mean.transpose()).cwiseQuotient(frame->sd.transpose());
-      } else {
-        for (Eigen::Index j = 0; j < d; ++j) reference[j] = reference_rng.uniform(frame->low[j], frame->high[j]);
-      }
-      auto squared_distance = [&](const auto& theta) {
-        double sum = 0;
-        for (Eigen::Index j = 0; j < d; ++j) {
-          const double z = (theta[j] - frame->mean[j]) / frame->sd[j] - reference[j];
-          sum += z * z;
-        }
-        return sum;
-      };
-      const double truth_distance = squared_distance(truth);
-      std::size_t below = 0, equal = 0;
-      for (Eigen::Index l = 0; l < n; ++l) {
-        const double distance = squared_distance(draws->row(l));
-        below += distance < truth_distance;
-        equal += distance == truth_distance;
-      }
-      tarp_f[p] = fractional_rank(below, equal, static_cast<std::size_t>(n), jitter);
-    }
-    w.statistics += seconds_since(clock);
-
-    done[p] = 1;
-    const std::size_t count = finished.fetch_add(1) + 1;
-    if (run.callbacks.on_progress && (count % report_every == 0 || count == n_pairs)) {
-      std::lock_guard lock(progress_mutex);
-      if (count > reported) {  // another thread may have reported a later count first
-        reported = count;
-        run.callbacks.report({.stage = "calibrate", .done = count, .total = n_pairs, .unit = "draw", .status = ""});
-      }
-    }
-  });
+    });
+  }
   if (!run.amortized) {
     r.posterior_kind = first_kind;
     r.posterior_method = first_method;
@@ -452,7 +640,7 @@ CalibrationResult run(const Run& run) {
   // 3. Gather the finished pairs in pair order.
   std::vector<std::size_t> kept;
   for (std::size_t p = 0; p < n_pairs; ++p)
-    if (done[p]) kept.push_back(p);
+    if (values.done[p]) kept.push_back(p);
   const std::size_t N = kept.size();
   r.draws = N;
   r.draw_index.reserve(N);
@@ -465,8 +653,8 @@ CalibrationResult run(const Run& run) {
     for (std::size_t k = 0; k < N; ++k)
       for (Eigen::Index j = 0; j < d; ++j) {
         const std::size_t at = kept[k] * static_cast<std::size_t>(d) + static_cast<std::size_t>(j);
-        r.ranks(static_cast<Eigen::Index>(k), j) = ranks[at];
-        r.rank_fractions(static_cast<Eigen::Index>(k), j) = fractions[at];
+        r.ranks(static_cast<Eigen::Index>(k), j) = values.ranks[at];
+        r.rank_fractions(static_cast<Eigen::Index>(k), j) = values.fractions[at];
       }
     const int bins = o.bins > 0 ? o.bins
                                 : static_cast<int>(std::max<std::size_t>(
@@ -485,10 +673,10 @@ CalibrationResult run(const Run& run) {
   if (o.coverage) {
     CoverageResult c;
     bool any_log_prob = false, any_kde = false;
-    for (std::size_t p : kept) (used_log_prob[p] ? any_log_prob : any_kde) = true;
+    for (std::size_t p : kept) (values.used_log_prob[p] ? any_log_prob : any_kde) = true;
     c.density = any_log_prob && any_kde ? "log_prob and kde" : any_kde ? "kde" : any_log_prob ? "log_prob"
                 : (use_kde_always || (run.amortized && !run.amortized->info().has_log_prob)) ? "kde" : "log_prob";
-    for (std::size_t p : kept) r.hpd_ranks.push_back(hpd[p]);
+    for (std::size_t p : kept) r.hpd_ranks.push_back(values.hpd[p]);
     c.hpd_ranks = test_uniformity(r.hpd_ranks, r.sbc.empty() ? std::max(2, static_cast<int>(std::min<std::size_t>(20, N / 10))) : r.sbc[0].ranks.bins);
     c.levels = o.levels;
     const double per_level = s / static_cast<double>(o.levels.size());
@@ -517,7 +705,7 @@ CalibrationResult run(const Run& run) {
   if (o.tarp) {
     TarpResult t;
     t.reference = o.tarp_reference;
-    for (std::size_t p : kept) r.tarp_f.push_back(tarp_f[p]);
+    for (std::size_t p : kept) r.tarp_f.push_back(values.tarp_f[p]);
     t.f = test_uniformity(r.tarp_f, r.sbc.empty() ? std::max(2, static_cast<int>(std::min<std::size_t>(20, N / 10))) : r.sbc[0].ranks.bins);
     std::vector<double> sorted = r.tarp_f;
     std::sort(sorted.begin(), sorted.end());
@@ -788,6 +976,13 @@ nlohmann::json CalibrationResult::to_json() const {
                   {"density_cpu", timings.density},
                   {"statistics_cpu", timings.statistics}};
   return j;
+}
+
+void share_posterior_for_calibration(const Posterior& posterior) {
+  if (!cluster::active() || !posterior) return;
+  shared_posterior() = posterior;
+  if (cluster::is_worker())
+    cluster::register_handler(kCalibrationJob, [posterior](const std::string& job) { return start_worker_calibration(posterior, job); });
 }
 
 CalibrationResult run_calibration(const Posterior& posterior, const Simulator& simulator, const CalibrationOptions& options,

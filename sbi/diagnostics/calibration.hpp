@@ -87,6 +87,14 @@
 // threads, one call at a time. callbacks.stop stops the run at the next pair: the result then covers
 // the pairs finished so far, with `interrupted` set (and is no longer independent of thread timing).
 //
+// Under MPI (sbi/parallel/cluster.hpp), for an amortised posterior that every rank holds (see
+// share_posterior_for_calibration below), called on rank 0's main thread: the pairs are simulated over
+// the ranks (simulate_from_prior), then handed out in chunks (dynamic scheduling) to the ranks, which
+// run the per-pair work above on their own threads; the results are gathered in pair order, so the
+// result (and the report) is the same as on one process, timings apart. The stop flag stops the
+// handing out of chunks (workers finish theirs). One-observation posteriors (PosteriorForObservation)
+// are evaluated on rank 0 alone.
+//
 // Posterior draws must be independent (an MCMC kind thins its chains): correlated draws make SBC
 // ranks ∪-shaped on their own.
 #include "sbi/core/types.hpp"
@@ -247,5 +255,12 @@ CalibrationResult run_calibration(const Posterior& posterior, const Simulator& s
 using PosteriorForObservation = std::function<Posterior(const Vector& observation, std::uint64_t seed)>;
 CalibrationResult run_calibration(const PosteriorForObservation& posterior_for, const Simulator& simulator, const Prior& prior,
                                   const CalibrationOptions& options = {}, const TrainingCallbacks& callbacks = {});
+
+// Under MPI: every rank calls this with the same posterior (e.g. loaded from the same folder by the
+// same command) before it serves rank 0 (serve_simulator_if_worker, sbi/simulation/runner.hpp). A
+// worker rank can then evaluate calibration draws of it, and run_calibration(posterior, ...) of this
+// posterior (the same value: a copy of this Posterior) on rank 0 spreads its draws over the ranks. A
+// worker refuses the job when its posterior is not rank 0's. Without MPI, or alone, it does nothing.
+void share_posterior_for_calibration(const Posterior& posterior);
 
 }  // namespace sbi

@@ -4,6 +4,7 @@
 #include "sbi/io/checksum.hpp"
 #include "sbi/io/csv.hpp"
 #include "sbi/io/json_reader.hpp"
+#include "sbi/optim/training_loop.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -117,6 +118,17 @@ void Posterior::save(const fs::path& folder) const {
                                    {"state", std::move(state)},
                                    {"files", std::move(listed)}};
   write_file_atomically(folder / "posterior.json", document.dump(2) + "\n");
+}
+
+optim::TrainingCurve read_training_curve(const SavedPosterior& saved) {
+  const fs::path file = saved.file("training_curve.csv");
+  if (!fs::exists(file)) return {};
+  try {
+    const CsvTable table = read_csv(file);
+    return optim::TrainingCurve::from_table(table.header, table.values);
+  } catch (const InputError& e) {
+    throw FileError(file.string() + ": " + e.what());
+  }
 }
 
 const nlohmann::json& SavedPosterior::state() const {

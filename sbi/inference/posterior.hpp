@@ -49,6 +49,10 @@
 #include <optional>
 #include <string>
 
+namespace sbi::optim {
+struct TrainingCurve;  // sbi/optim/training_loop.hpp
+}
+
 namespace sbi {
 
 inline constexpr int kPosteriorFormatVersion = 2;
@@ -183,6 +187,11 @@ struct SavedPosterior {
 // Reads folder/posterior.json and verifies every listed file. FileError names the file and the problem
 // (missing, not JSON, not a posterior, newer format, size or checksum mismatch).
 SavedPosterior read_saved_posterior(const std::filesystem::path& folder);
+
+// The training curve a kind saved as training_curve.csv (columns as TrainingCurve::columns()), so that
+// a loaded posterior saves the same files again; an empty curve when there is no such file. FileError
+// names the file when it is damaged.
+optim::TrainingCurve read_training_curve(const SavedPosterior& saved);
 
 // FNV-1a 64-bit checksum of a file's bytes, as 16 lower-case hex digits; FileError if unreadable.
 std::string file_checksum(const std::filesystem::path& path);

@@ -3,6 +3,7 @@
 // registered method runs through run_method.
 #include "models/abc_posterior.hpp"
 #include "models/ensemble_posterior.hpp"
+#include "models/ensemble_training.hpp"
 #include "models/implicit_posterior.hpp"
 #include "models/methods.hpp"
 #include "sbi/core/error.hpp"
@@ -215,6 +216,27 @@ TEST_CASE("an ensemble of an amortised method trains on all cores, is the same a
   // Ensembles are for amortised methods.
   CHECK_THROWS_WITH(run_method(builtin_methods().at("rejection"), {{"ensemble", 2}}, problem, {.simulations = 300}),
                     Catch::Contains("ensembles are for amortised methods"));
+}
+
+TEST_CASE("a posterior as bytes (for another rank) loads back as the same posterior and saves the same bytes again", "[models][ensemble]") {
+  // What an MPI worker sends rank 0 for an ensemble member (models/ensemble_training.hpp): rank 0 must
+  // save and sample exactly what the member would have given alone.
+  const InferenceProblem problem = small_problem();
+  for (const std::string name : {"npe", "nle", "mmd"}) {
+    INFO(name);
+    nlohmann::json options = quick_options(name);
+    options["ensemble"] = 2;
+    const MethodRun run = run_method(builtin_methods().at(name), options, problem, {.simulations = 300, .seed = 5, .threads = 1});
+    const std::string bytes = models::posterior_to_bytes(run.posterior);
+    const Posterior back = models::posterior_from_bytes(bytes);
+    CHECK(back.kind() == "ensemble");
+    CHECK(models::posterior_to_bytes(back) == bytes);
+    CHECK((back.sample(*problem.observation, 200, 4).array() == run.posterior.sample(*problem.observation, 200, 4).array()).all());
+  }
+  const std::string bytes = models::posterior_to_bytes(run_method(builtin_methods().at("mmd"), quick_options("mmd"), problem,
+                                                                  {.simulations = 200, .seed = 5, .threads = 1}).posterior);
+  CHECK_THROWS_AS(models::posterior_from_bytes(bytes.substr(0, bytes.size() / 2)), FileError);
+  CHECK_THROWS_AS(models::posterior_from_bytes(std::string(12, 'x')), FileError);
 }
 
 TEST_CASE("a method trained on a given table without a simulator records the table's simulator and options", "[models][posterior]") {

@@ -2,7 +2,7 @@
 # MPI identity tests (registered by tests/CMakeLists.txt when the build found MPI): each runs a
 # command on one process and under `mpirun -np 3`, and requires the outputs to be the same bytes.
 # Usage: mpi_identity.sh SBI MPIEXEC SOURCE_DIR WORK_DIR CASE
-#   CASE: simulate | append | policies | dead-rank | abc | infer | causal
+#   CASE: simulate | append | policies | dead-rank | abc | infer | causal | ensemble | calibration
 set -euo pipefail
 SBI=$1 MPIEXEC=$2 SRC=$3 WORK=$4 CASE=$5
 MPI=("$MPIEXEC" --oversubscribe --allow-run-as-root -np 3)
@@ -125,6 +125,82 @@ causal)
   done
   [[ $(wc -l < one.csv) -gt 10 ]] || { echo "FAIL: too few pairs"; exit 1; }
   same one.csv many.csv "causal benchmark decisions"
+  ;;
+ensemble)
+  # An NPE ensemble of 4: its members trained over the ranks (one member per chunk; rank 0 assembles
+  # the mixture). 2 threads on one process, 1 thread on each of 3 ranks: the same posterior files and
+  # draws (the times a run records apart).
+  python3 - "$SRC/data/specs/gaussian_linear_2d_test.json" <<'PY'
+import json, sys
+spec = json.load(open(sys.argv[1]))
+spec["inference"] = {"method": "npe", "simulations": 400, "ensemble": 4, "max_epochs": 4, "batch_size": 100}
+json.dump(spec, open("ensemble.json", "w"))
+PY
+  "$SBI" infer ensemble.json -o one -n 300 --no-check --threads 2 -q >/dev/null
+  "${WORKERS_ONLY[@]}" "${MPI[@]}" "$SBI" infer ensemble.json -o many -n 300 --no-check --threads 1 -q >/dev/null
+  same one/samples.csv many/samples.csv "ensemble posterior draws"
+  [[ -f many/member_3/posterior.json && ! -e many/member_4 ]] || { echo "FAIL: not an ensemble of 4"; exit 1; }
+  # Every file of the saved posterior, byte for byte, but for the clock readings a run records: the
+  # "seconds" column of the training curves, and in posterior.json the times, the time stamp and the
+  # curves' checksums.
+  (cd one && find . -type f ! -name run.json ! -name samples.csv ! -name table.sbt | sort) > files.txt
+  (cd many && find . -type f ! -name run.json ! -name samples.csv ! -name table.sbt | sort) > files_many.txt
+  same files.txt files_many.txt "the list of posterior files"
+  [[ $(wc -l < files.txt) -ge 10 ]] || { echo "FAIL: too few posterior files"; cat files.txt; exit 1; }
+  while read -r file; do
+    for run in one many; do
+      python3 - "$run/$file" > "$run.normalised" <<'PY'
+import csv, json, sys
+path = sys.argv[1]
+def strip(x):
+    if isinstance(x, dict):
+        return {k: strip(v) for k, v in x.items()
+                if k not in ("created", "seconds", "training_seconds", "simulation_seconds", "training_curve.csv")}
+    if isinstance(x, list):
+        return [strip(v) for v in x]
+    return x
+if path.endswith(".json"):
+    print(json.dumps(strip(json.load(open(path))), sort_keys=True))
+elif path.endswith("training_curve.csv"):
+    rows = list(csv.reader(open(path)))
+    assert rows[0][-1] == "seconds", rows[0]
+    for row in rows: print(",".join(row[:-1]))
+else:
+    sys.stdout.buffer.write(open(path, "rb").read())
+PY
+    done
+    same one.normalised many.normalised "ensemble file $file"
+  done < files.txt
+  ;;
+calibration)
+  # sbi diagnose --calibration: the pairs' posterior draws and ranks spread over the ranks in chunks,
+  # gathered in pair order: the same report (times and thread counts apart).
+  python3 - "$SRC/data/specs/gaussian_linear_2d_test.json" <<'PY'
+import json, sys
+spec = json.load(open(sys.argv[1]))
+spec["inference"] = {"method": "npe", "simulations": 400, "max_epochs": 4, "batch_size": 100}
+json.dump(spec, open("npe.json", "w"))
+PY
+  "$SBI" infer npe.json -o posterior -n 100 --no-check --threads 2 -q >/dev/null
+  "$SBI" diagnose posterior --calibration 150 -L 60 --threads 2 -o one -q >/dev/null
+  "${WORKERS_ONLY[@]}" "${MPI[@]}" "$SBI" diagnose posterior --calibration 150 -L 60 --threads 1 -o many -q >/dev/null
+  for run in one many; do
+    python3 - "$run/calibration.json" > "$run.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for key in ("timings", "threads"):
+    d.pop(key)
+d["options"].pop("threads")
+d["simulation"].pop("seconds")
+print(json.dumps(d, sort_keys=True))
+PY
+    grep -v '^| time |' "$run/calibration.md" | sed -E 's/[0-9.]+ s \([0-9]+ simulations\/s\)/(time)/' > "$run.md"
+  done
+  python3 -c "import json, sys; d = json.load(open('one.json')); sys.exit(0 if d['draws'] == 150 and len(d['per_draw']['tarp_f']) == 150 else 1)" ||
+    { echo "FAIL: the report does not cover 150 draws"; exit 1; }
+  same one.json many.json "calibration.json (times and thread counts apart)"
+  same one.md many.md "calibration.md (its times apart)"
+  for file in $(cd one && find . -type f ! -name 'calibration.*' | sort); do same "one/$file" "many/$file" "calibration $file"; done
   ;;
 *)
   echo "unknown case $CASE"; exit 2
