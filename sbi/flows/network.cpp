@@ -1,5 +1,6 @@
 #include "sbi/flows/network.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -55,6 +56,47 @@ void FeedForward::collect(nn::ParameterList<float>& list) {
     list.push_back(&layer.weight);
     list.push_back(&layer.bias);
   }
+}
+
+ResidualConditioner::ResidualConditioner(Eigen::Index inputs, Eigen::Index context_dim, Eigen::Index width, int blocks,
+                                         Eigen::Index outputs, nn::Activation activation, double output_init_scale, Rng& rng,
+                                         const std::string& name)
+    : activation_(activation) {
+  if (width < 1 || blocks < 1 || inputs + context_dim < 1) throw std::invalid_argument("flows::ResidualConditioner: needs inputs, width and blocks");
+  gated_ = context_dim > 0;
+  initial_.emplace_back(inputs + context_dim, width, activation, rng, name + ".initial");
+  blocks_.reserve(static_cast<std::size_t>(blocks));
+  for (int b = 0; b < blocks; ++b) {
+    const std::string block = name + ".block" + std::to_string(b);
+    blocks_.push_back({DenseLayer(width, width, activation, rng, block + ".first"),
+                       DenseLayer(width, width, nn::Activation::identity, rng, block + ".second", 1e-2),
+                       DenseLayer(std::max<Eigen::Index>(context_dim, 1), width, nn::Activation::identity, rng, block + ".gate")});
+  }
+  output_.emplace_back(width, outputs, nn::Activation::identity, rng, name + ".output", output_init_scale);
+}
+
+Var ResidualConditioner::forward(const Binder& bind, Var x, Var c) const {
+  Var h = initial_.front().forward(bind, !x.valid() ? c : gated_ ? ad::concat_cols(x, c) : x);
+  for (const Block& block : blocks_) {
+    Var update = block.first.forward(bind, nn::apply(activation_, h));
+    update = block.second.forward(bind, nn::apply(activation_, update));
+    if (gated_) update = ad::mul(update, ad::sigmoid(block.gate.forward(bind, c)));
+    h = ad::add(h, update);
+  }
+  return output_.front().forward(bind, h);
+}
+
+void ResidualConditioner::collect(nn::ParameterList<float>& list) {
+  for (auto* layer : {&initial_.front(), &output_.front()}) {
+    list.push_back(&layer->weight);
+    list.push_back(&layer->bias);
+  }
+  for (auto& block : blocks_)
+    for (auto* layer : {&block.first, &block.second, &block.gate}) {
+      if (layer == &block.gate && !gated_) continue;
+      list.push_back(&layer->weight);
+      list.push_back(&layer->bias);
+    }
 }
 
 Made::Made(Eigen::Index data_dim, Eigen::Index context_dim, const std::vector<Eigen::Index>& hidden,

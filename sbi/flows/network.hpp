@@ -94,6 +94,31 @@ class Made {
   FeedForward network_;
 };
 
+// A residual conditioner with context gating (the shape of nflows' ResidualNet, written for our
+// autodiff): h = W₀ [x, c]; then per block h ← h + (act(act(h) W₁) W₂) ⊙ σ(c W_c); out = h W_out.
+// The gate lets the context rescale every block's update multiplicatively, which a plain MLP on
+// [x, c] can only approximate; each block's second layer starts small, so the net starts close to its
+// first and last layers. `blocks` blocks of `width` units.
+class ResidualConditioner {
+ public:
+  ResidualConditioner() = default;
+  ResidualConditioner(Eigen::Index inputs, Eigen::Index context_dim, Eigen::Index width, int blocks, Eigen::Index outputs,
+                      nn::Activation activation, double output_init_scale, Rng& rng, const std::string& name);
+  // x: n × inputs (may be invalid when inputs == 0); c: n × context_dim.
+  Var forward(const Binder& bind, Var x, Var c) const;
+  void collect(nn::ParameterList<float>& list);
+
+ private:
+  struct Block {
+    DenseLayer first, second, gate;
+  };
+  nn::Activation activation_ = nn::Activation::relu;
+  bool gated_ = true;                // false without context (then the gates are not used)
+  std::vector<DenseLayer> initial_;  // one layer (a vector only because DenseLayer has no default)
+  std::vector<Block> blocks_;
+  std::vector<DenseLayer> output_;
+};
+
 // rows × cols standard-normal draws from rng, filled row by row (row i is the i-th draw).
 Mat standard_normal(Eigen::Index rows, Eigen::Index cols, Rng& rng);
 

@@ -116,6 +116,11 @@ bool DensityEstimatorOptions::is_valid(std::string* why) const {
     if (!(tail_bound > 0 && std::isfinite(tail_bound))) return fail(why, "tail_bound: must be positive");
   }
   if (type == Type::mog && (components < 1 || components > 1000)) return fail(why, "components: must be in [1, 1000]");
+  if (conditioner == Conditioner::residual) {
+    if (type != Type::nsf || form != Form::coupling) return fail(why, "conditioner: \"residual\" is for nsf coupling layers only");
+    for (auto w : hidden)
+      if (w != hidden.front()) return fail(why, "hidden: a residual conditioner's blocks have one width (e.g. [64, 64])");
+  }
   if (type == Type::mog && linear) return fail(why, "linear: only the flows (maf, nsf) have linear layers, not mog");
   if (type == Type::mog && direction == Direction::sampling)
     return fail(why, "direction: \"sampling\" needs a flow (maf or nsf); a mixture has no reparameterised sampler");
@@ -138,6 +143,8 @@ nlohmann::json DensityEstimatorOptions::to_json() const {
     j["form"] = form == Form::coupling ? "coupling" : "autoregressive";
     j["bins"] = bins;
     j["tail_bound"] = tail_bound;
+    // Written only when not the default, so that the files of MLP-conditioned flows are unchanged.
+    if (conditioner == Conditioner::residual) j["conditioner"] = "residual";
   }
   if (type == Type::mog) j["components"] = components;
   return j;
@@ -158,6 +165,7 @@ DensityEstimatorOptions DensityEstimatorOptions::from_json(const nlohmann::json&
   o.permutation = r.optional_string("permutation", "reverse", {"reverse", "random"}) == "reverse" ? Permutation::reverse
                                                                                                  : Permutation::random;
   o.linear = r.optional_bool("linear", o.linear);
+  o.conditioner = r.optional_string("conditioner", "mlp", {"mlp", "residual"}) == "residual" ? Conditioner::residual : Conditioner::mlp;
   o.direction = r.optional_string("direction", "density", {"density", "sampling"}) == "sampling" ? Direction::sampling : Direction::density;
   if (const auto* embedding = r.get("embedding")) o.embedding = EmbeddingOptions::from_json(*embedding, r.child_path("embedding"));
   r.reject_unknown_keys();

@@ -21,6 +21,11 @@
 // once. Off by default: on the runs in bench/npe/RESULTS.md it gave no consistent gain. Data and context are
 // z-scored with training statistics (sbi/flows/fit.hpp), so tail_bound is in standard deviations.
 //
+// "conditioner" (nsf coupling only): "mlp" (the default) maps [kept half, context] through the hidden
+// widths; "residual" is a residual network of len(hidden) blocks of width hidden[0] whose every block
+// is gated by the context (the shape of nflows' ResidualNet, which sbi's NSF uses), and whose bin
+// width and height logits are divided by √hidden[0] (as nflows' coupling layers do).
+//
 // "direction" (maf and nsf): "density" (the default) stacks the layers from data to noise, so
 // log_prob is one pass and sampling inverts the layers; "sampling" stacks them from noise to data (the
 // inverse autoregressive flow of Kingma et al. 2016 for "maf"), so a draw is one differentiable pass
@@ -78,6 +83,7 @@ struct DensityEstimatorOptions {
   enum class Form { coupling, autoregressive };
   enum class Permutation { reverse, random };
   enum class Direction { density, sampling };
+  enum class Conditioner { mlp, residual };
 
   Type type = Type::nsf;
   Form form = Form::coupling;                     // nsf only
@@ -90,6 +96,7 @@ struct DensityEstimatorOptions {
   Permutation permutation = Permutation::reverse; // between flow layers
   bool linear = false;                            // a learned invertible linear map (LU form) after each layer
   Direction direction = Direction::density;       // maf, nsf: which way the layers run (above)
+  Conditioner conditioner = Conditioner::mlp;     // nsf coupling: "mlp" or "residual" (above)
   EmbeddingOptions embedding;
 
   bool is_valid(std::string* why = nullptr) const;

@@ -14,8 +14,11 @@ using sbi::RowMatrix;
 using sbi::Vector;
 using sbi::flows::DensityEstimatorOptions;
 
-// The families under test, small enough for quick tests (and one with the optional LU-linear layers).
-inline std::vector<std::string> family_names() { return {"maf", "nsf_coupling", "nsf_autoregressive", "mog", "nsf_coupling_linear"}; }
+// The families under test, small enough for quick tests (and the coupling NSF with the optional
+// LU-linear layers and with the residual, context-gated conditioner).
+inline std::vector<std::string> family_names() {
+  return {"maf", "nsf_coupling", "nsf_autoregressive", "mog", "nsf_coupling_linear", "nsf_coupling_residual"};
+}
 
 inline DensityEstimatorOptions small_options(const std::string& family) {
   DensityEstimatorOptions o;
@@ -29,6 +32,10 @@ inline DensityEstimatorOptions small_options(const std::string& family) {
   if (family == "nsf_coupling_linear") {  // the learned LU-linear layer after every coupling layer
     o.type = DensityEstimatorOptions::Type::nsf;
     o.linear = true;
+  }
+  if (family == "nsf_coupling_residual") {
+    o.type = DensityEstimatorOptions::Type::nsf;
+    o.conditioner = DensityEstimatorOptions::Conditioner::residual;
   }
   if (family == "nsf_autoregressive") {
     o.type = DensityEstimatorOptions::Type::nsf;

@@ -33,6 +33,17 @@ TEST_CASE("density estimator options: spec form, round trip, errors with the JSO
   CHECK(DensityEstimatorOptions::from_json(linear.to_json()).linear);
   CHECK_THROWS_WITH(DensityEstimatorOptions::from_json({{"type", "mog"}, {"linear", true}}, "x"), Catch::Contains("x.linear"));
   CHECK_THROWS_WITH(DensityEstimatorOptions::from_json({{"type", "maf"}, {"linear", 1}}, "x"), Catch::Contains("x.linear"));
+  // The residual conditioner: written only when chosen, for coupling NSF only, one width for its blocks.
+  CHECK(DensityEstimatorOptions{}.conditioner == DensityEstimatorOptions::Conditioner::mlp);
+  CHECK_FALSE(DensityEstimatorOptions{}.to_json().contains("conditioner"));
+  const auto residual = DensityEstimatorOptions::from_json({{"type", "nsf"}, {"conditioner", "residual"}});
+  CHECK(DensityEstimatorOptions::from_json(residual.to_json()).conditioner == DensityEstimatorOptions::Conditioner::residual);
+  CHECK_THROWS_WITH(DensityEstimatorOptions::from_json({{"type", "maf"}, {"conditioner", "residual"}}, "x"), Catch::Contains("x.conditioner"));
+  CHECK_THROWS_WITH(DensityEstimatorOptions::from_json({{"type", "nsf"}, {"form", "autoregressive"}, {"conditioner", "residual"}}, "x"),
+                    Catch::Contains("x.conditioner"));
+  CHECK_THROWS_WITH(DensityEstimatorOptions::from_json({{"type", "nsf"}, {"conditioner", "residual"}, {"hidden", {64, 32}}}, "x"),
+                    Catch::Contains("x.hidden"));
+  CHECK_THROWS_WITH(DensityEstimatorOptions::from_json({{"type", "nsf"}, {"conditioner", "resnet"}}, "x"), Catch::Contains("x.conditioner"));
 
   CHECK_THROWS_WITH(DensityEstimatorOptions::from_json({{"type", "nsf"}, {"bins", 0}}, "inference.density_estimator"),
                     Catch::Contains("inference.density_estimator.bins"));
