@@ -3,6 +3,7 @@
 #include "models/ensemble_posterior.hpp"
 #include "models/methods.hpp"
 #include "sbi/core/error.hpp"
+#include "sbi/io/csv.hpp"
 #include "sbi/parallel/bytes.hpp"
 #include "sbi/parallel/cluster.hpp"
 #include "sbi/parallel/parallel_for.hpp"
@@ -14,7 +15,6 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <memory>
 #include <optional>
 #include <unistd.h>
@@ -49,12 +49,6 @@ class TemporaryFolder {
   fs::path path_;
 };
 
-std::string read_bytes(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw FileError(file.string() + ": cannot be read");
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 // ---------------------------------------------------------------------------------------------
 // The members' seeds, checkpoint keys and inputs: the same on every thread and rank.
 
@@ -80,19 +74,6 @@ PosteriorInfo mixture_info(const std::vector<Posterior>& members, const Training
 
 constexpr const char* kEnsembleJob = "ensemble-members";
 
-void put_matrix(cluster::ByteWriter& w, const RowMatrix& m) {
-  w.put<std::int64_t>(m.rows()).put<std::int64_t>(m.cols());
-  w.put_raw(m.data(), static_cast<std::size_t>(m.size()) * sizeof(double));
-}
-
-RowMatrix get_matrix(cluster::ByteReader& r) {
-  const auto rows = r.get<std::int64_t>(), cols = r.get<std::int64_t>();
-  if (rows < 0 || cols < 0) throw std::runtime_error("ensemble job: a matrix of negative size");
-  RowMatrix m(rows, cols);
-  r.get_raw(m.data(), static_cast<std::size_t>(m.size()) * sizeof(double));
-  return m;
-}
-
 // What a worker needs to train any member: the job's bytes, decoded.
 struct EnsembleJob {
   std::string method;
@@ -103,18 +84,6 @@ struct EnsembleJob {
   int every_checks = 10;
 };
 
-// The prior's JSON when it survives the trip (else the members train on rank 0's threads).
-std::optional<std::string> portable_prior(const Prior& prior) {
-  try {
-    const nlohmann::json j = prior.to_json();
-    const PriorPtr copy = prior_from_json(j);
-    if (copy->to_json() != j || copy->names() != prior.names() || copy->dim() != prior.dim()) return std::nullopt;
-    return j.dump();
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
-}
-
 std::string encode_job(const std::string& method, const nlohmann::json& options, const TrainingInput& input, const std::string& prior_json,
                        const TrainingCallbacks& callbacks) {
   cluster::ByteWriter w;
@@ -123,8 +92,7 @@ std::string encode_job(const std::string& method, const nlohmann::json& options,
   w.put_string(table.metadata.to_json().dump());
   w.put<std::uint64_t>(table.indices.size());
   w.put_raw(table.indices.data(), table.indices.size() * sizeof(std::uint64_t));
-  put_matrix(w, table.theta);
-  put_matrix(w, table.y);
+  w.put_matrix(table.theta).put_matrix(table.y);
   w.put(input.observation.has_value());
   if (input.observation) {
     w.put<std::int64_t>(input.observation->size());
@@ -148,8 +116,8 @@ std::shared_ptr<EnsembleJob> decode_job(const std::string& bytes) {
   job->table.metadata = TableMetadata::from_json(nlohmann::json::parse(r.get_string()), "the ensemble job's table");
   job->table.indices.resize(r.get<std::uint64_t>());
   r.get_raw(job->table.indices.data(), job->table.indices.size() * sizeof(std::uint64_t));
-  job->table.theta = get_matrix(r);
-  job->table.y = get_matrix(r);
+  job->table.theta = r.get_matrix<RowMatrix>();
+  job->table.y = r.get_matrix<RowMatrix>();
   input.table = &job->table;
   if (r.get<bool>()) {
     Vector observation(r.get<std::int64_t>());
@@ -286,7 +254,8 @@ Posterior train_ensemble(const std::string& method, const MemberTraining& train_
   if (input.ensemble < 2) throw std::invalid_argument("train_ensemble: an ensemble needs at least 2 members");
   const auto k = static_cast<std::size_t>(input.ensemble);
   if (cluster::can_run_job() && input.table && input.prior && input.checkpoint.empty()) {
-    if (const auto prior_json = portable_prior(*input.prior)) return train_over_ranks(method, train_member, input, options, callbacks, *prior_json);
+    // A prior without a portable JSON form keeps the members on rank 0's threads.
+    if (const auto prior_json = portable_prior_json(*input.prior)) return train_over_ranks(method, train_member, input, options, callbacks, *prior_json);
   }
   std::vector<Posterior> members(k);
   const int threads = input.threads > 0 ? input.threads : hardware_threads();
@@ -315,7 +284,7 @@ std::string posterior_to_bytes(const Posterior& posterior) {
   std::sort(files.begin(), files.end());
   cluster::ByteWriter w;
   w.put<std::uint64_t>(files.size());
-  for (const auto& file : files) w.put_string(file.generic_string()).put_string(read_bytes(folder.path() / file));
+  for (const auto& file : files) w.put_string(file.generic_string()).put_string(read_text_file(folder.path() / file));
   return w.take();
 }
 

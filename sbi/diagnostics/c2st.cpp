@@ -280,22 +280,9 @@ C2stFold fold_of(const FloatMatrix& data, const FloatMatrix& target, const std::
 // and the options; a chunk is a range of folds; its result, their C2stFold values.
 constexpr const char* kC2stJob = "c2st-folds";
 
-void put_matrix(cluster::ByteWriter& w, const FloatMatrix& m) {
-  w.put<std::int64_t>(m.rows()).put<std::int64_t>(m.cols());
-  w.put_raw(m.data(), static_cast<std::size_t>(m.size()) * sizeof(float));
-}
-
-FloatMatrix get_matrix(cluster::ByteReader& r) {
-  const auto rows = r.get<std::int64_t>(), cols = r.get<std::int64_t>();
-  FloatMatrix m(rows, cols);
-  r.get_raw(m.data(), static_cast<std::size_t>(m.size()) * sizeof(float));
-  return m;
-}
-
 std::string encode_c2st_job(const FloatMatrix& data, const FloatMatrix& target, const C2stOptions& options) {
   cluster::ByteWriter w;
-  put_matrix(w, data);
-  put_matrix(w, target);
+  w.put_matrix(data).put_matrix(target);
   w.put_string(options.to_json().dump());
   return w.take();
 }
@@ -326,8 +313,8 @@ std::string run_folds(const FloatMatrix& data, const FloatMatrix& target, const 
 const bool c2st_handler_registered = [] {
   cluster::register_handler(kC2stJob, [](const std::string& job) -> cluster::ChunkFunction {
     cluster::ByteReader r(job);
-    auto data = std::make_shared<FloatMatrix>(get_matrix(r));
-    auto target = std::make_shared<FloatMatrix>(get_matrix(r));
+    auto data = std::make_shared<FloatMatrix>(r.get_matrix<FloatMatrix>());
+    auto target = std::make_shared<FloatMatrix>(r.get_matrix<FloatMatrix>());
     auto options = std::make_shared<C2stOptions>(C2stOptions::from_json(nlohmann::json::parse(r.get_string())));
     auto test_sets = std::make_shared<std::vector<std::vector<Eigen::Index>>>(kfold_test_indices(data->rows(), options->folds, options->seed));
     return [data, target, options, test_sets](std::uint64_t begin, std::uint64_t end, const std::string&) {

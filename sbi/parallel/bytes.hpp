@@ -27,6 +27,13 @@ class ByteWriter {
     bytes_ += text;
     return *this;
   }
+  // A dense matrix (Eigen): rows, columns, then its entries in storage order.
+  template <class Matrix>
+  ByteWriter& put_matrix(const Matrix& m) {
+    put<std::int64_t>(m.rows());
+    put<std::int64_t>(m.cols());
+    return put_raw(m.data(), static_cast<std::size_t>(m.size()) * sizeof(typename Matrix::Scalar));
+  }
   std::string take() { return std::move(bytes_); }
   const std::string& bytes() const { return bytes_; }
 
@@ -55,6 +62,15 @@ class ByteReader {
     std::string text(data_ + at_, size);
     at_ += size;
     return text;
+  }
+  // A matrix written by ByteWriter::put_matrix, read into the same matrix type.
+  template <class Matrix>
+  Matrix get_matrix() {
+    const auto rows = get<std::int64_t>(), cols = get<std::int64_t>();
+    if (rows < 0 || cols < 0) throw std::runtime_error("cluster message: a matrix of negative size");
+    Matrix m(rows, cols);
+    get_raw(m.data(), static_cast<std::size_t>(m.size()) * sizeof(typename Matrix::Scalar));
+    return m;
   }
   bool done() const { return at_ == size_; }
 

@@ -391,4 +391,15 @@ PriorPtr prior_from_json(const nlohmann::json& spec, const std::string& path) {
   return std::make_shared<ProductPrior>(std::move(blocks));
 }
 
+std::optional<std::string> portable_prior_json(const Prior& prior) {
+  try {
+    const nlohmann::json j = prior.to_json();
+    const PriorPtr copy = prior_from_json(j);
+    if (copy->to_json() != j || copy->names() != prior.names() || copy->dim() != prior.dim()) return std::nullopt;
+    return j.dump();
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
 }  // namespace sbi

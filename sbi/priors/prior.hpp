@@ -14,6 +14,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -148,5 +149,9 @@ class ProductPrior final : public Prior {
 // ({"dist": "mvnormal", "names": [...], "mean": [...], "cov": [[...]]}). Errors name the JSON path,
 // rooted at `path` (e.g. "prior[2].sigma: expected a positive number, got -1").
 PriorPtr prior_from_json(const nlohmann::json& spec, const std::string& path = "prior");
+// The prior's JSON (dumped) when prior_from_json rebuilds the same prior from it — same JSON, names
+// and dimension — so another process can have it; nullopt otherwise (a prior built in C++ that has
+// no JSON form, or one that does not survive the trip).
+std::optional<std::string> portable_prior_json(const Prior& prior);
 
 }  // namespace sbi

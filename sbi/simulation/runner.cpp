@@ -280,15 +280,9 @@ bool spread_over_ranks(const Simulator& simulator, const Prior* prior, std::stri
   if (!cluster::can_run_job()) return false;
   if (!find_served(simulator.name(), simulator_options_hash(simulator.info()), simulator.parameter_dim(), simulator.data_dim())) return false;
   if (!prior) return true;
-  try {
-    const nlohmann::json j = prior->to_json();
-    const PriorPtr copy = prior_from_json(j);
-    if (copy->to_json() != j || copy->names() != prior->names() || copy->dim() != prior->dim()) return false;
-    *prior_json = j.dump();
-    return true;
-  } catch (const std::exception&) {
-    return false;
-  }
+  const auto json = portable_prior_json(*prior);
+  if (json) *prior_json = *json;
+  return json.has_value();
 }
 
 void put_matrix_rows(cluster::ByteWriter& w, const RowMatrix& m, Eigen::Index rows) {
