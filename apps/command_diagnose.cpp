@@ -65,8 +65,30 @@ int run_calibration_check(const po::variables_map& vm) {
   if (std::string why; !options.is_valid(&why)) throw InputError("--calibration: " + why);
   const simulators::SpecModel model = posterior_spec_model(posterior, vm, folder);
   const Simulator& simulator = model.simulator;
-  // Under MPI every rank holds the posterior: rank 0 hands out the pairs and each rank evaluates its share.
+  // A one-observation posterior is checked by re-running its method for every simulated observation.
+  InferenceProblem problem;
+  problem.simulator = simulator;
+  problem.prior = posterior.prior_ptr();
+  problem.failure_policy = FailurePolicy::drop;
+  const nlohmann::json method_options = posterior.info().options;
+  const std::size_t budget = posterior.info().provenance.simulations;
+  PosteriorForObservation posterior_for;
+  if (!posterior.info().amortized && vm["rerun"].as<bool>()) {
+    const Method& method = builtin_methods().at(posterior.method());
+    posterior_for = [&problem, &method, &method_options, budget](const Vector& observation, std::uint64_t seed) {
+      InferenceProblem for_this = problem;
+      for_this.observation = observation;
+      RunSettings settings;
+      settings.simulations = budget;
+      settings.seed = seed;
+      settings.threads = 1;  // the draws already run in parallel
+      return run_method(method, method_options, for_this, settings).posterior;
+    };
+  }
+  // Under MPI every rank holds the posterior (and can re-run its method): rank 0 hands out the pairs
+  // and each rank evaluates its share.
   share_posterior_for_calibration(posterior);
+  if (posterior_for) share_rerun_for_calibration(posterior, simulator, posterior_for);
   if (serve_simulator_if_worker(simulator)) return kExitOk;  // under MPI, a worker rank (apps/main.cpp)
   if (simulator.info().parameter_names != posterior.parameter_names() || simulator.info().data_names != posterior.data_names())
     throw InputError(folder + ": the spec's simulator \"" + simulator.name() + "\" does not have the posterior's parameters and data columns");
@@ -76,29 +98,12 @@ int run_calibration_check(const po::variables_map& vm) {
   if (posterior.info().amortized) {
     result = run_calibration(posterior, simulator, options, progress.callbacks());
   } else {
-    // Made for one observation: the check re-runs the method for every simulated observation.
-    const Method& method = builtin_methods().at(posterior.method());
-    const std::size_t budget = posterior.info().provenance.simulations;
-    if (!vm["rerun"].as<bool>())
+    if (!posterior_for)
       throw InputError(folder + ": this " + posterior.method() + " posterior was made for one observation, so calibrating it re-runs " +
                        posterior.method() + " for each of the " + std::to_string(options.draws) + " simulated observations (" +
                        std::to_string(options.draws) + " runs of " + std::to_string(budget) + " simulations; the original took " +
                        std::to_string(static_cast<long long>(posterior.info().provenance.training_seconds + 0.5)) +
                        " s). Add --rerun to accept that cost, with a small N (e.g. --calibration 50), or check an amortised method (npe, nle, nre, lfvi) instead");
-    InferenceProblem problem;
-    problem.simulator = simulator;
-    problem.prior = posterior.prior_ptr();
-    problem.failure_policy = FailurePolicy::drop;
-    const nlohmann::json method_options = posterior.info().options;
-    PosteriorForObservation posterior_for = [&](const Vector& observation, std::uint64_t seed) {
-      InferenceProblem for_this = problem;
-      for_this.observation = observation;
-      RunSettings settings;
-      settings.simulations = budget;
-      settings.seed = seed;
-      settings.threads = 1;  // the draws already run in parallel
-      return run_method(method, method_options, for_this, settings).posterior;
-    };
     result = run_calibration(posterior_for, simulator, posterior.prior(), options, progress.callbacks());
   }
   progress.finish();

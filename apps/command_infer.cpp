@@ -2,6 +2,7 @@
 // draw samples for the spec's observation and summarise them. sbi sample DIR: draw from a saved one.
 #include "apps/cli.hpp"
 
+#include "models/ensemble_training.hpp"
 #include "models/implicit_posterior.hpp"
 #include "models/mcmc_posterior.hpp"
 #include "models/methods.hpp"
@@ -150,6 +151,8 @@ int execute_infer(InferRequest request, bool resume, bool force, int threads, bo
   const InferenceProblem problem = simulators::problem_from_spec(spec, request.observation.string());
   const Method& method = builtin_methods().at(request.method.empty() ? spec_method(spec) : request.method);
   parse_method_options(method, spec.inference);  // a bad field fails before anything is simulated
+  // Under MPI the posterior is trained on rank 0; the quick calibration check sends it to the workers.
+  if (!request.no_check) ship_posteriors_for_calibration(models::posterior_to_bytes, models::posterior_from_bytes);
   if (serve_simulator_if_worker(problem.simulator)) return kExitOk;  // under MPI, a worker rank (apps/main.cpp)
   RunSettings settings;
   settings.seed = request.seed.value_or(spec.seed);

@@ -382,11 +382,26 @@ std::string posterior_fingerprint(const Posterior& posterior) {
   return hex64(fnv1a64(j.dump()));
 }
 
-// The posterior shared by every rank (set on every rank; a worker's handler holds its own copy too).
-std::optional<Posterior>& shared_posterior() {
-  static std::optional<Posterior> posterior;
-  return posterior;
+// What this rank was given to evaluate calibration draws of (every rank calls the share functions
+// alike; a worker's handler reads it when a job arrives).
+struct CalibrationSharing {
+  std::optional<Posterior> posterior;               // share_posterior_for_calibration
+  std::optional<Posterior> made_for_one;            // share_rerun_for_calibration ...
+  std::optional<Simulator> simulator;               // ... its simulator
+  PosteriorForObservation rerun;                    // ... and the method re-run per observation
+  std::function<std::string(const Posterior&)> encode;  // ship_posteriors_for_calibration
+  std::function<Posterior(const std::string&)> decode;
+  bool handler_registered = false;
+};
+
+CalibrationSharing& sharing() {
+  static CalibrationSharing state;
+  return state;
 }
+
+// How a calibration job names its posterior: one every rank holds (by fingerprint), one shipped with
+// the job (its bytes), or a one-observation posterior whose method every rank re-runs (by fingerprint).
+enum class JobPosterior : std::uint8_t { shared = 1, shipped = 2, rerun = 3 };
 
 std::string encode_pairs(const Pairs& pairs, std::uint64_t begin, std::uint64_t end) {
   cluster::ByteWriter w;
@@ -410,9 +425,26 @@ Pairs decode_pairs(const std::string& bytes, std::size_t count, Eigen::Index the
   return pairs;
 }
 
+// The posterior for one pair: the amortised one, or a re-run of the method for the pair's y*
+// (PosteriorForObservation with the pair's seed), dimensions checked.
+using PairPosterior = std::function<Posterior(const Vector& y, std::uint64_t index)>;
+
+PairPosterior same_posterior(const Posterior& posterior) {
+  return [posterior](const Vector&, std::uint64_t) { return posterior; };
+}
+
+PairPosterior rerun_posterior(const PosteriorForObservation& posterior_for, std::uint64_t root, const Prior& prior, const Simulator& simulator) {
+  return [&posterior_for, root, &prior, &simulator](const Vector& y, std::uint64_t index) {
+    Posterior posterior = posterior_for(y, stream_seed(root, index, kPosteriorStream));
+    check_posterior_fits(posterior, simulator, prior);
+    return posterior;
+  };
+}
+
 // Evaluates every pair of `pairs` on `threads` threads (a chunk of the run, on any rank); the result
 // holds each pair's values and the chunk's counts and times.
-std::string evaluate_chunk(const PairContext& c, const Posterior& posterior, const Pairs& pairs, int threads, const std::atomic<bool>* stop) {
+std::string evaluate_chunk(const PairContext& c, const PairPosterior& posterior_for_pair, const Pairs& pairs, int threads,
+                           const std::atomic<bool>* stop) {
   const std::size_t count = pairs.indices.size();
   PairValues values(count, c.d, c.options);
   std::vector<Workspace> workspaces(static_cast<std::size_t>(std::max(1, threads)));
@@ -420,6 +452,7 @@ std::string evaluate_chunk(const PairContext& c, const Posterior& posterior, con
     if (stop && stop->load()) return;
     const auto clock = Clock::now();
     const Vector y = pairs.y.row(static_cast<Eigen::Index>(k)).transpose();
+    const Posterior posterior = posterior_for_pair(y, pairs.indices[k]);
     evaluate_pair(c, posterior, pairs.indices[k], y, pairs.theta.row(static_cast<Eigen::Index>(k)), workspaces[worker], values, k, clock);
   });
   cluster::ByteWriter w;
@@ -468,32 +501,53 @@ void decode_chunk(const std::string& bytes, const PairContext& c, std::size_t be
   if (!r.done()) throw std::runtime_error("calibration chunk: unexpected bytes after the results");
 }
 
-std::string encode_calibration_job(const Posterior& posterior, const CalibrationOptions& options) {
+std::string encode_calibration_job(JobPosterior how, const std::string& posterior, const CalibrationOptions& options) {
   cluster::ByteWriter w;
-  w.put_string(posterior_fingerprint(posterior)).put_string(options.to_json().dump());
+  w.put(static_cast<std::uint8_t>(how)).put_string(posterior).put_string(options.to_json().dump());
   return w.take();
 }
 
 // What a worker rank keeps for a calibration job.
 struct WorkerCalibration {
   Posterior posterior;
+  PairPosterior posterior_for_pair;
   CalibrationOptions options;
   std::optional<TarpFrame> frame;
   std::unique_ptr<PairContext> context;
 };
 
-cluster::ChunkFunction start_worker_calibration(const Posterior& posterior, const std::string& bytes) {
-  cluster::ByteReader r(bytes);
-  const std::string fingerprint = r.get_string();
-  if (fingerprint != posterior_fingerprint(posterior))
-    throw InputError("holds another posterior (" + posterior_fingerprint(posterior) + ") than rank 0 (" + fingerprint +
+void require_fingerprint(const Posterior& held, const std::string& fingerprint) {
+  if (fingerprint != posterior_fingerprint(held))
+    throw InputError("holds another posterior (" + posterior_fingerprint(held) + ") than rank 0 (" + fingerprint +
                      "): every rank must load the same posterior folder");
+}
+
+cluster::ChunkFunction start_worker_calibration(const std::string& bytes) {
+  const CalibrationSharing& shared = sharing();
+  cluster::ByteReader r(bytes);
+  const auto how = static_cast<JobPosterior>(r.get<std::uint8_t>());
+  const std::string posterior_bytes = r.get_string();
   auto state = std::make_shared<WorkerCalibration>();
-  state->posterior = posterior;
   state->options = CalibrationOptions::from_json(nlohmann::json::parse(r.get_string()));
   const CalibrationOptions& o = state->options;
-  const Prior& prior = posterior.prior();
   const std::uint64_t root = root_seed(o.seed);
+  if (how == JobPosterior::shared) {
+    if (!shared.posterior) throw InputError("was given no posterior to calibrate (share_posterior_for_calibration)");
+    require_fingerprint(*shared.posterior, posterior_bytes);
+    state->posterior = *shared.posterior;
+  } else if (how == JobPosterior::shipped) {
+    if (!shared.decode) throw InputError("cannot rebuild a shipped posterior (ship_posteriors_for_calibration)");
+    state->posterior = shared.decode(posterior_bytes);
+  } else if (how == JobPosterior::rerun) {
+    if (!shared.made_for_one || !shared.rerun) throw InputError("was given no method to re-run (share_rerun_for_calibration)");
+    require_fingerprint(*shared.made_for_one, posterior_bytes);
+    state->posterior = *shared.made_for_one;
+  } else {
+    throw InputError("calibration job: unknown posterior kind " + std::to_string(static_cast<int>(how)));
+  }
+  const Prior& prior = state->posterior.prior();
+  state->posterior_for_pair = how == JobPosterior::rerun ? rerun_posterior(shared.rerun, root, prior, *shared.simulator)
+                                                         : same_posterior(state->posterior);
   if (o.tarp) state->frame = tarp_frame(prior, o.tarp_pilot, root);
   state->context = std::make_unique<PairContext>(PairContext{o, prior, static_cast<Eigen::Index>(prior.dim()), o.posterior_samples, root,
                                                              state->frame ? &*state->frame : nullptr, o.coverage_density == "kde",
@@ -501,8 +555,14 @@ cluster::ChunkFunction start_worker_calibration(const Posterior& posterior, cons
   return [state](std::uint64_t begin, std::uint64_t end, const std::string& payload) {
     const Pairs pairs = decode_pairs(payload, static_cast<std::size_t>(end - begin), state->context->d,
                                      static_cast<Eigen::Index>(state->posterior.data_dim()));
-    return evaluate_chunk(*state->context, state->posterior, pairs, resolve_thread_count(state->options.threads), nullptr);
+    return evaluate_chunk(*state->context, state->posterior_for_pair, pairs, resolve_thread_count(state->options.threads), nullptr);
   };
+}
+
+void register_worker_calibration() {
+  if (!cluster::active() || !cluster::is_worker() || sharing().handler_registered) return;
+  sharing().handler_registered = true;
+  cluster::register_handler(kCalibrationJob, start_worker_calibration);
 }
 
 CalibrationResult run(const Run& run) {
@@ -577,18 +637,41 @@ CalibrationResult run(const Run& run) {
   std::string first_kind, first_method;
   std::once_flag first_posterior;
 
-  const auto& shared = shared_posterior();
-  if (run.amortized && n_pairs > 0 && cluster::can_run_job() && shared && &shared->model() == &run.amortized->model() &&
-      &run.prior == &run.amortized->prior()) {
-    // Under MPI: chunks of pairs over the ranks (each holds the posterior), gathered in pair order.
+  // This rank's posterior per pair; a re-run's kind and method are the result's.
+  const PairPosterior rerun = run.amortized ? PairPosterior{} : rerun_posterior(run.posterior_for, root, run.prior, run.simulator);
+  const PairPosterior posterior_for_pair = run.amortized ? same_posterior(*run.amortized) : PairPosterior([&](const Vector& y, std::uint64_t index) {
+    Posterior posterior = rerun(y, index);
+    std::call_once(first_posterior, [&] {
+      first_kind = posterior.kind();
+      first_method = posterior.method();
+    });
+    return posterior;
+  });
+
+  // Under MPI the pairs go over the ranks when every rank can evaluate them: it holds the posterior,
+  // is sent it, or can re-run its method.
+  const CalibrationSharing& shared = sharing();
+  std::optional<std::string> job;
+  if (n_pairs > 0 && cluster::can_run_job()) {
+    if (run.amortized && &run.prior == &run.amortized->prior()) {
+      if (shared.posterior && &shared.posterior->model() == &run.amortized->model())
+        job = encode_calibration_job(JobPosterior::shared, posterior_fingerprint(*run.amortized), o);
+      else if (shared.encode)
+        job = encode_calibration_job(JobPosterior::shipped, shared.encode(*run.amortized), o);
+    } else if (!run.amortized && shared.made_for_one && shared.rerun && &run.prior == &shared.made_for_one->prior()) {
+      job = encode_calibration_job(JobPosterior::rerun, posterior_fingerprint(*shared.made_for_one), o);
+    }
+  }
+  if (job) {
+    // Chunks of pairs over the ranks, gathered in pair order.
     cluster::JobOptions sizing;
     sizing.first_chunk = static_cast<std::uint64_t>(std::max(1, r.threads));
     sizing.stop = run.callbacks.stop;
     cluster::run_job(
-        kCalibrationJob, encode_calibration_job(*run.amortized, o), n_pairs, sizing,
+        kCalibrationJob, *job, n_pairs, sizing,
         [&](std::uint64_t begin, std::uint64_t end, const std::string& payload) {
           const Pairs chunk = decode_pairs(payload, static_cast<std::size_t>(end - begin), d, pairs.y.cols());
-          return evaluate_chunk(context, *run.amortized, chunk, r.threads, run.callbacks.stop);
+          return evaluate_chunk(context, posterior_for_pair, chunk, r.threads, run.callbacks.stop);
         },
         [&](std::uint64_t begin, std::uint64_t end, std::string&& bytes) {
           decode_chunk(bytes, context, static_cast<std::size_t>(begin), static_cast<std::size_t>(end), values, workspaces.front());
@@ -599,20 +682,17 @@ CalibrationResult run(const Run& run) {
     std::size_t evaluated = 0;
     for (char done : values.done) evaluated += done != 0;
     finished = evaluated;
+    if (!run.amortized && first_kind.empty()) {  // rank 0 re-ran none itself: the method's kind is the original's
+      first_kind = shared.made_for_one->kind();
+      first_method = shared.made_for_one->method();
+    }
   } else {
     parallel_for(n_pairs, r.threads, [&](std::size_t p, std::size_t worker) {
       if (run.callbacks.stop_requested()) return;
       const std::uint64_t index = pairs.indices[p];
       const Vector y = pairs.y.row(static_cast<Eigen::Index>(p)).transpose();
       const auto clock = Clock::now();
-      const Posterior posterior = run.amortized ? *run.amortized : run.posterior_for(y, stream_seed(root, index, kPosteriorStream));
-      if (!run.amortized) {
-        check_posterior_fits(posterior, run.simulator, run.prior);
-        std::call_once(first_posterior, [&] {
-          first_kind = posterior.kind();
-          first_method = posterior.method();
-        });
-      }
+      const Posterior posterior = posterior_for_pair(y, index);
       evaluate_pair(context, posterior, index, y, pairs.theta.row(static_cast<Eigen::Index>(p)), workspaces[worker], values, p, clock);
       const std::size_t count = finished.fetch_add(1) + 1;
       if (run.callbacks.on_progress && (count % report_every == 0 || count == n_pairs)) {
@@ -980,9 +1060,23 @@ nlohmann::json CalibrationResult::to_json() const {
 
 void share_posterior_for_calibration(const Posterior& posterior) {
   if (!cluster::active() || !posterior) return;
-  shared_posterior() = posterior;
-  if (cluster::is_worker())
-    cluster::register_handler(kCalibrationJob, [posterior](const std::string& job) { return start_worker_calibration(posterior, job); });
+  sharing().posterior = posterior;
+  register_worker_calibration();
+}
+
+void share_rerun_for_calibration(const Posterior& made_for_one, const Simulator& simulator, PosteriorForObservation rerun) {
+  if (!cluster::active() || !made_for_one || !rerun) return;
+  sharing().made_for_one = made_for_one;
+  sharing().simulator = simulator;
+  sharing().rerun = std::move(rerun);
+  register_worker_calibration();
+}
+
+void ship_posteriors_for_calibration(std::function<std::string(const Posterior&)> encode, std::function<Posterior(const std::string&)> decode) {
+  if (!cluster::active() || !encode || !decode) return;
+  sharing().encode = std::move(encode);
+  sharing().decode = std::move(decode);
+  register_worker_calibration();
 }
 
 CalibrationResult run_calibration(const Posterior& posterior, const Simulator& simulator, const CalibrationOptions& options,

@@ -92,8 +92,10 @@
 // the ranks (simulate_from_prior), then handed out in chunks (dynamic scheduling) to the ranks, which
 // run the per-pair work above on their own threads; the results are gathered in pair order, so the
 // result (and the report) is the same as on one process, timings apart. The stop flag stops the
-// handing out of chunks (workers finish theirs). One-observation posteriors (PosteriorForObservation)
-// are evaluated on rank 0 alone.
+// handing out of chunks (workers finish theirs). A posterior only rank 0 holds (sbi infer trains it
+// there) is sent to the workers with the job when the ranks were told how (ship_posteriors_for_calibration).
+// One-observation posteriors (PosteriorForObservation) have their re-runs spread the same way when
+// every rank was given the method to re-run (share_rerun_for_calibration), else run on rank 0 alone.
 //
 // Posterior draws must be independent (an MCMC kind thins its chains): correlated draws make SBC
 // ranks ∪-shaped on their own.
@@ -262,5 +264,21 @@ CalibrationResult run_calibration(const PosteriorForObservation& posterior_for, 
 // posterior (the same value: a copy of this Posterior) on rank 0 spreads its draws over the ranks. A
 // worker refuses the job when its posterior is not rank 0's. Without MPI, or alone, it does nothing.
 void share_posterior_for_calibration(const Posterior& posterior);
+
+// Under MPI, for a one-observation posterior checked by re-running its method (sbi diagnose
+// --calibration N --rerun): every rank calls this with the same posterior (loaded from the same
+// folder), the simulator and a factory that re-runs the method, before it serves rank 0. Then
+// run_calibration(posterior_for, simulator, made_for_one.prior(), ...) on rank 0 hands the simulated
+// observations out to the ranks, and each re-runs the method with the factory it was given here
+// (rank 0 with the one passed to run_calibration: pass the same). A re-run depends on its seed only,
+// so the result is the same as on one process. Without MPI, or alone, it does nothing.
+void share_rerun_for_calibration(const Posterior& made_for_one, const Simulator& simulator, PosteriorForObservation rerun);
+
+// Under MPI, for amortised posteriors only rank 0 holds: every rank calls this before it serves rank 0,
+// with functions that turn a posterior into bytes and back (a saved posterior's files). An amortised
+// run_calibration on rank 0 then sends the posterior's bytes with the job (once per worker) and every
+// worker rebuilds it. Without MPI, or alone, it does nothing.
+void ship_posteriors_for_calibration(std::function<std::string(const Posterior&)> encode,
+                                     std::function<Posterior(const std::string&)> decode);
 
 }  // namespace sbi

@@ -201,6 +201,34 @@ PY
   same one.json many.json "calibration.json (times and thread counts apart)"
   same one.md many.md "calibration.md (its times apart)"
   for file in $(cd one && find . -type f ! -name 'calibration.*' | sort); do same "one/$file" "many/$file" "calibration $file"; done
+  # The quick check at the end of sbi infer: the posterior is trained on rank 0 and sent to the
+  # workers with the job, which evaluate the draws (rank 0 only schedules: SBI_RANK0_COMPUTES=0).
+  "$SBI" infer npe.json -o quick_one -n 100 --threads 2 -q >/dev/null
+  SBI_CLUSTER_STATS=1 "${WORKERS_ONLY[@]}" "${MPI[@]}" "$SBI" infer npe.json -o quick_many -n 100 --threads 1 -q >/dev/null 2>quick_stats.txt
+  grep -q "job calibration-draws: 300 indices" quick_stats.txt || { echo "FAIL: the quick check's draws did not go over the ranks"; cat quick_stats.txt; exit 1; }
+  same quick_one/samples.csv quick_many/samples.csv "infer samples"
+  # A one-observation posterior (rejection ABC) checked by re-running the method per simulated
+  # observation (--rerun): every rank re-runs it for the observations it is handed.
+  python3 -c "import json; s = json.load(open('npe.json')); s['inference'] = {'method': 'rejection', 'simulations': 400}; json.dump(s, open('abc.json', 'w'))"
+  "$SBI" infer abc.json -o abc -n 100 --no-check --threads 2 -q >/dev/null
+  "$SBI" diagnose abc --calibration 40 -L 50 --rerun --threads 2 -o rerun_one -q >/dev/null
+  SBI_CLUSTER_STATS=1 "${WORKERS_ONLY[@]}" "${MPI[@]}" "$SBI" diagnose abc --calibration 40 -L 50 --rerun --threads 1 -o rerun_many -q \
+    >/dev/null 2>rerun_stats.txt
+  grep -q "job calibration-draws: 40 indices" rerun_stats.txt || { echo "FAIL: the re-runs did not go over the ranks"; cat rerun_stats.txt; exit 1; }
+  for run in quick_one quick_many rerun_one rerun_many; do
+    python3 - "$run"/calibration/calibration.json "$run/calibration.json" > "$run.json" <<'PY'
+import json, os, sys
+path = next(p for p in sys.argv[1:] if os.path.exists(p))
+d = json.load(open(path))
+for key in ("timings", "threads"):
+    d.pop(key, None)
+d.get("options", {}).pop("threads", None)
+d.get("simulation", {}).pop("seconds", None)
+print(json.dumps(d, sort_keys=True, indent=1))
+PY
+  done
+  same quick_one.json quick_many.json "quick check calibration.json (times and thread counts apart)"
+  same rerun_one.json rerun_many.json "re-run calibration.json (times and thread counts apart)"
   ;;
 *)
   echo "unknown case $CASE"; exit 2
