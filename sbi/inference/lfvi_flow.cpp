@@ -24,6 +24,8 @@ using FVar = ad::Var<float>;
 flows::DensityEstimatorOptions LfviFlowOptions::default_flow() {
   flows::DensityEstimatorOptions o = NpeOptions::default_density_estimator();
   o.direction = flows::DensityEstimatorOptions::Direction::sampling;
+  // The generator's defaults were measured with the MLP conditioner (bench/lfvi_flow/RESULTS.md).
+  o.conditioner = flows::DensityEstimatorOptions::Conditioner::mlp;
   return o;
 }
 

@@ -44,13 +44,17 @@ namespace sbi {
 
 struct SnpeOptions {
   enum class Loss { truncated, atomic };
-  NpeOptions npe;
+  NpeOptions npe = default_npe();
   SequentialSettings sequential;
   Loss loss = Loss::truncated;
   double truncation_quantile = 1e-4;  // ε: the region holds 1 − ε of q(θ | y_o) (truncated)
   Eigen::Index hpd_samples = 10000;   // draws of q estimating the region's threshold (truncated)
   double max_prior_draws = 100;       // prior draws per proposal row before falling back (truncated)
   int atoms = 10;                     // K, atoms per row including its own (atomic)
+
+  // NPE's defaults with the MLP conditioner: SNPE's defaults were measured with it (bench/RESULTS.md,
+  // SNPE), before NPE's default became the residual one.
+  static NpeOptions default_npe();
 
   bool is_valid(std::string* why = nullptr) const;
   nlohmann::json to_json() const;  // NPE's keys plus "rounds", "loss", ...
