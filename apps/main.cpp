@@ -3,6 +3,7 @@
 
 #include "sbi/autodiff/kernels.hpp"
 #include "sbi/parallel/cluster.hpp"
+#include "sbi/util/allocator.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -76,6 +77,7 @@ int run(int argc, char** argv) {
 // rank runs it: rank 0 as alone, handing simulations to the others; a worker rank builds what the
 // command simulates, serves rank 0, and ends when rank 0 ends.
 int main(int argc, char** argv) {
+  sbi::configure_allocator();  // before any thread starts (sbi/util/allocator.hpp)
   sbi::cluster::initialize(&argc, &argv);
   if (sbi::cli::worker_waits()) silence_worker_output();
   const int code = run(argc, argv);
