@@ -25,8 +25,9 @@ flows::DensityEstimatorOptions NpeOptions::default_density_estimator() {
   o.hidden = {64, 64};
   o.bins = 8;
   o.tail_bound = 3.0;
-  // The residual conditioner beat the MLP one on all six sbibm tasks at 10^4 simulations (observations
-  // 1–5 each; Lotka–Volterra a tie), at 1.7–3.6× the training time: bench/npe/RESULTS.md §3b and §5.
+  // The residual conditioner beat the MLP one on five of the six sbibm tasks at 10^4 simulations
+  // (observations 1–5 each) and tied on Lotka–Volterra, at 1.6–3.9× the training time:
+  // bench/npe/RESULTS.md §3b and §5.
   o.conditioner = flows::DensityEstimatorOptions::Conditioner::residual;
   return o;
 }
@@ -63,8 +64,10 @@ nlohmann::json NpeOptions::to_json() const {
           {"seed", seed}};
 }
 
-NpeOptions NpeOptions::from_json(const nlohmann::json& section, const std::string& path) {
-  NpeOptions o;
+NpeOptions NpeOptions::from_json(const nlohmann::json& section, const std::string& path) { return from_json(section, path, NpeOptions{}); }
+
+NpeOptions NpeOptions::from_json(const nlohmann::json& section, const std::string& path, const NpeOptions& defaults) {
+  NpeOptions o = defaults;
   JsonObjectReader r(section, path);
   for (const auto& key : run_level_inference_keys()) r.get(key);
   if (const auto* d = r.get("density_estimator"))

@@ -17,8 +17,8 @@
 // observation 1 of two_moons, gaussian_linear and slcp at 10^3 and 10^4 simulations (the runs and
 // the held-out figures on observations 2–5 are in bench/npe/RESULTS.md): NSF and MAF tie on average,
 // batch 50 beats 200 at 10^3, LU-linear layers gave no consistent gain. The spline flow's residual
-// conditioner became the default after it beat the MLP one on observations 1–5 of all six sbibm tasks
-// at 10^4 (Lotka–Volterra a tie; bench/npe/RESULTS.md §5); SNPE and LFVI's flow keep the MLP one,
+// conditioner became the default after it beat the MLP one on observations 1–5 of five sbibm tasks at
+// 10^4 and tied on Lotka–Volterra (bench/npe/RESULTS.md §5); SNPE and LFVI's flow keep the MLP one,
 // with which they were measured.
 #include "sbi/core/types.hpp"
 #include "sbi/flows/density.hpp"
@@ -57,6 +57,8 @@ struct NpeOptions {
   // From a spec's "inference" section ({"method": "npe", "density_estimator": {...}, "batch_size": ...});
   // the run-level keys (method, simulations, table) are skipped; errors name the JSON path.
   static NpeOptions from_json(const nlohmann::json& section, const std::string& path = "inference");
+  // The same, keys not given keeping the values of `defaults` (SNPE passes its own).
+  static NpeOptions from_json(const nlohmann::json& section, const std::string& path, const NpeOptions& defaults);
 };
 
 // A trained NPE posterior: q(u | y) and the prior's bijection. Immutable after training; sample and

@@ -250,9 +250,7 @@ SnpeOptions SnpeOptions::from_json(const nlohmann::json& section, const std::str
   o.hpd_samples = r.optional_integer("hpd_samples", o.hpd_samples, 100, 100000000);
   o.max_prior_draws = r.optional_number_in("max_prior_draws", o.max_prior_draws, 1, 1e9);
   o.atoms = static_cast<int>(r.optional_integer("atoms", o.atoms, 2, 100000));
-  const bool estimator_given = rest.contains("density_estimator");
-  o.npe = NpeOptions::from_json(rest, path);
-  if (!estimator_given) o.npe.density_estimator = default_npe().density_estimator;
+  o.npe = NpeOptions::from_json(rest, path, default_npe());
   return o;
 }
 

@@ -27,6 +27,19 @@ json.dump(spec, open(sys.argv[4], "w"), indent=1)
 PY
 }
 
+# A calibration.json without what depends on time or thread counts.
+report_without_times() {
+  python3 - "$1" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for key in ("timings", "threads"):
+    d.pop(key)
+d["options"].pop("threads")
+d["simulation"].pop("seconds")
+print(json.dumps(d, sort_keys=True))
+PY
+}
+
 next_index() { "$SBI" table check "$1" | sed -n 's/.*next index \([0-9]*\).*/\1/p'; }
 
 # Half the runs set SBI_RANK0_COMPUTES=0, so that rank 0 only schedules and writes and every row
@@ -185,15 +198,7 @@ PY
   "$SBI" diagnose posterior --calibration 150 -L 60 --threads 2 -o one -q >/dev/null
   "${WORKERS_ONLY[@]}" "${MPI[@]}" "$SBI" diagnose posterior --calibration 150 -L 60 --threads 1 -o many -q >/dev/null
   for run in one many; do
-    python3 - "$run/calibration.json" > "$run.json" <<'PY'
-import json, sys
-d = json.load(open(sys.argv[1]))
-for key in ("timings", "threads"):
-    d.pop(key)
-d["options"].pop("threads")
-d["simulation"].pop("seconds")
-print(json.dumps(d, sort_keys=True))
-PY
+    report_without_times "$run/calibration.json" > "$run.json"
     grep -v '^| time |' "$run/calibration.md" | sed -E 's/[0-9.]+ s \([0-9]+ simulations\/s\)/(time)/' > "$run.md"
   done
   python3 -c "import json, sys; d = json.load(open('one.json')); sys.exit(0 if d['draws'] == 150 and len(d['per_draw']['tarp_f']) == 150 else 1)" ||
@@ -215,18 +220,8 @@ PY
   SBI_CLUSTER_STATS=1 "${WORKERS_ONLY[@]}" "${MPI[@]}" "$SBI" diagnose abc --calibration 40 -L 50 --rerun --threads 1 -o rerun_many -q \
     >/dev/null 2>rerun_stats.txt
   grep -q "job calibration-draws: 40 indices" rerun_stats.txt || { echo "FAIL: the re-runs did not go over the ranks"; cat rerun_stats.txt; exit 1; }
-  for run in quick_one quick_many rerun_one rerun_many; do
-    python3 - "$run"/calibration/calibration.json "$run/calibration.json" > "$run.json" <<'PY'
-import json, os, sys
-path = next(p for p in sys.argv[1:] if os.path.exists(p))
-d = json.load(open(path))
-for key in ("timings", "threads"):
-    d.pop(key, None)
-d.get("options", {}).pop("threads", None)
-d.get("simulation", {}).pop("seconds", None)
-print(json.dumps(d, sort_keys=True, indent=1))
-PY
-  done
+  for run in quick_one quick_many; do report_without_times "$run/calibration/calibration.json" > "$run.json"; done
+  for run in rerun_one rerun_many; do report_without_times "$run/calibration.json" > "$run.json"; done
   same quick_one.json quick_many.json "quick check calibration.json (times and thread counts apart)"
   same rerun_one.json rerun_many.json "re-run calibration.json (times and thread counts apart)"
   ;;

@@ -62,6 +62,14 @@ TEST_CASE("snpe options: defaults, round trip, errors with their JSON path", "[s
   CHECK(defaults.truncation_quantile == 1e-4);
   CHECK(defaults.atoms == 10);
   CHECK(defaults.sequential.rounds == SequentialSettings{}.rounds);
+  // SNPE keeps the MLP conditioner it was measured with; NPE's default is the residual one; a given
+  // estimator is taken as given.
+  using Conditioner = flows::DensityEstimatorOptions::Conditioner;
+  CHECK(defaults.npe.density_estimator.conditioner == Conditioner::mlp);
+  CHECK(SnpeOptions{}.npe.density_estimator.conditioner == Conditioner::mlp);
+  CHECK(NpeOptions::from_json(nlohmann::json::object()).density_estimator.conditioner == Conditioner::residual);
+  CHECK(SnpeOptions::from_json({{"density_estimator", {{"type", "nsf"}, {"conditioner", "residual"}}}}).npe.density_estimator.conditioner ==
+        Conditioner::residual);
   const SnpeOptions atomic = SnpeOptions::from_json({{"loss", "atomic"}, {"atoms", 5}, {"rounds", 3}, {"max_epochs", 7}});
   CHECK(atomic.loss == SnpeOptions::Loss::atomic);
   CHECK(atomic.atoms == 5);
