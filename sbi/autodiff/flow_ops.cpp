@@ -3,6 +3,7 @@
 #include "sbi/autodiff/flow_ops.hpp"
 
 #include "sbi/autodiff/ops.hpp"
+#include "sbi/autodiff/require.hpp"
 
 #include <algorithm>
 #include <array>
@@ -13,14 +14,8 @@
 namespace sbi::ad {
 namespace {
 
-void require(bool condition, const char* operation, const std::string& what) {
-  if (!condition) throw std::invalid_argument(std::string("sbi::ad::") + operation + ": " + what);
-}
-
-template <class T>
-std::string shape(const Matrix<T>& m) {
-  return std::to_string(m.rows()) + "x" + std::to_string(m.cols());
-}
+using detail::require;
+using detail::shape;
 
 // ---------------------------------------------------------------------------------------------
 // The spline of one element: knots and derivatives from its 3K − 1 unnormalised parameters, read
@@ -115,11 +110,12 @@ struct BinPoint {
 
 template <class T>
 void check_spline_shapes(const Matrix<T>& x, const Matrix<T>& params, T bound, int bins, const char* operation) {
-  require(bins >= 1 && bins <= kMaxSplineBins, operation, "bins must be in [1, " + std::to_string(kMaxSplineBins) + "]");
+  require(bins >= 1 && bins <= kMaxSplineBins, operation, [&] { return "bins must be in [1, " + std::to_string(kMaxSplineBins) + "]"; });
   require(bound > T(0) && std::isfinite(bound), operation, "the tail bound must be positive and finite");
-  require(params.rows() == x.rows() && params.cols() == x.cols() * (3 * bins - 1), operation,
-          "parameters " + shape(params) + " do not fit input " + shape(x) + " with " + std::to_string(bins) +
-              " bins (3K-1 = " + std::to_string(3 * bins - 1) + " columns per dimension)");
+  require(params.rows() == x.rows() && params.cols() == x.cols() * (3 * bins - 1), operation, [&] {
+    return "parameters " + shape(params) + " do not fit input " + shape(x) + " with " + std::to_string(bins) + " bins (3K-1 = " +
+           std::to_string(3 * bins - 1) + " columns per dimension)";
+  });
 }
 
 }  // namespace
@@ -136,7 +132,7 @@ Var<T> gather_cols(Var<T> a, std::span<const Eigen::Index> indices) {
   require(a.valid(), "gather_cols", "uninitialised Var");
   Tape<T>& tape = a.tape();
   for (const Eigen::Index k : indices)
-    require(k >= 0 && k < a.cols(), "gather_cols", "index " + std::to_string(k) + " out of " + shape(a.value()));
+    require(k >= 0 && k < a.cols(), "gather_cols", [&] { return "index " + std::to_string(k) + " out of " + shape(a.value()); });
   const int i = tape.push(Op::gather_cols, a.index());
   auto& node = tape.node(i);
   node.indices = indices;
@@ -151,7 +147,9 @@ Var<T> scatter_cols(Var<T> a, std::span<const Eigen::Index> indices, Eigen::Inde
   require(a.valid(), "scatter_cols", "uninitialised Var");
   require(static_cast<Eigen::Index>(indices.size()) == a.cols(), "scatter_cols", "one index per input column is needed");
   for (const Eigen::Index k : indices)
-    require(k >= 0 && k < total_cols, "scatter_cols", "index " + std::to_string(k) + " out of " + std::to_string(total_cols) + " columns");
+    require(k >= 0 && k < total_cols, "scatter_cols", [&] {
+      return "index " + std::to_string(k) + " out of " + std::to_string(total_cols) + " columns";
+    });
   Tape<T>& tape = a.tape();
   const int i = tape.push(Op::scatter_cols, a.index());
   auto& node = tape.node(i);
@@ -165,8 +163,9 @@ Var<T> scatter_cols(Var<T> a, std::span<const Eigen::Index> indices, Eigen::Inde
 template <class T>
 Var<T> reshape(Var<T> a, Eigen::Index rows, Eigen::Index cols) {
   require(a.valid(), "reshape", "uninitialised Var");
-  require(rows >= 0 && cols >= 0 && rows * cols == a.value().size(), "reshape",
-          "cannot reshape " + shape(a.value()) + " to " + std::to_string(rows) + "x" + std::to_string(cols));
+  require(rows >= 0 && cols >= 0 && rows * cols == a.value().size(), "reshape", [&] {
+    return "cannot reshape " + shape(a.value()) + " to " + std::to_string(rows) + "x" + std::to_string(cols);
+  });
   Tape<T>& tape = a.tape();
   const int i = tape.push(Op::reshape, a.index());
   auto& node = tape.node(i);

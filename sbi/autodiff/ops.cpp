@@ -3,6 +3,7 @@
 #include "sbi/autodiff/ops.hpp"
 
 #include "sbi/autodiff/kernels.hpp"
+#include "sbi/autodiff/require.hpp"
 
 #include <cmath>
 #include <limits>
@@ -12,14 +13,8 @@
 namespace sbi::ad {
 namespace {
 
-void require(bool condition, const char* operation, const std::string& what) {
-  if (!condition) throw std::invalid_argument(std::string("sbi::ad::") + operation + ": " + what);
-}
-
-template <class T>
-std::string shape(const Matrix<T>& m) {
-  return std::to_string(m.rows()) + "x" + std::to_string(m.cols());
-}
+using detail::require;
+using detail::shape;
 
 template <class T>
 Tape<T>& tape_of(Var<T> a, Var<T> b, const char* operation) {
@@ -36,8 +31,9 @@ Tape<T>& tape_of(Var<T> a, const char* operation) {
 
 template <class T>
 void require_same_shape(Var<T> a, Var<T> b, const char* operation) {
-  require(a.rows() == b.rows() && a.cols() == b.cols(), operation,
-          "shapes differ: " + shape(a.value()) + " and " + shape(b.value()));
+  require(a.rows() == b.rows() && a.cols() == b.cols(), operation, [&] {
+    return "shapes differ: " + shape(a.value()) + " and " + shape(b.value());
+  });
 }
 
 // Append a unary elementwise node whose value is `make(x)` (an Eigen array expression).
@@ -106,7 +102,7 @@ Var<T> binary(Var<T> a, Var<T> b, Op op, const char* name) {
 template <class T>
 Var<T> matmul(Var<T> a, Var<T> b) {
   Tape<T>& tape = tape_of(a, b, "matmul");
-  require(a.cols() == b.rows(), "matmul", "inner dimensions differ: " + shape(a.value()) + " times " + shape(b.value()));
+  require(a.cols() == b.rows(), "matmul", [&] { return "inner dimensions differ: " + shape(a.value()) + " times " + shape(b.value()); });
   const int i = tape.push(Op::matmul, a.index(), b.index());
   const Matrix<T>& left = tape.value(a.index());
   const Matrix<T>& right = tape.value(b.index());
@@ -120,8 +116,8 @@ template <class T>
 Var<T> affine(Var<T> x, Var<T> w, Var<T> bias) {
   Tape<T>& tape = tape_of(x, w, "affine");
   tape_of(x, bias, "affine");
-  require(x.cols() == w.rows(), "affine", "input " + shape(x.value()) + " does not fit weight " + shape(w.value()));
-  require(bias.rows() == 1 && bias.cols() == w.cols(), "affine", "bias must be 1x" + std::to_string(w.cols()));
+  require(x.cols() == w.rows(), "affine", [&] { return "input " + shape(x.value()) + " does not fit weight " + shape(w.value()); });
+  require(bias.rows() == 1 && bias.cols() == w.cols(), "affine", [&] { return "bias must be 1x" + std::to_string(w.cols()); });
   const int i = tape.push(Op::affine, x.index(), w.index(), bias.index());
   const Matrix<T>& input = tape.value(x.index());
   const Matrix<T>& weight = tape.value(w.index());
@@ -135,7 +131,7 @@ Var<T> affine(Var<T> x, Var<T> w, Var<T> bias) {
 template <class T>
 Var<T> add_bias(Var<T> x, Var<T> bias) {
   Tape<T>& tape = tape_of(x, bias, "add_bias");
-  require(bias.rows() == 1 && bias.cols() == x.cols(), "add_bias", "bias must be 1x" + std::to_string(x.cols()));
+  require(bias.rows() == 1 && bias.cols() == x.cols(), "add_bias", [&] { return "bias must be 1x" + std::to_string(x.cols()); });
   const int i = tape.push(Op::add_bias, x.index(), bias.index());
   auto& value = tape.node(i).value;
   value = tape.value(x.index());
@@ -154,7 +150,7 @@ Var<T> transpose(Var<T> a) {
 template <class T>
 Var<T> concat_cols(Var<T> a, Var<T> b) {
   Tape<T>& tape = tape_of(a, b, "concat_cols");
-  require(a.rows() == b.rows(), "concat_cols", "row counts differ: " + shape(a.value()) + " and " + shape(b.value()));
+  require(a.rows() == b.rows(), "concat_cols", [&] { return "row counts differ: " + shape(a.value()) + " and " + shape(b.value()); });
   const int i = tape.push(Op::concat_cols, a.index(), b.index());
   auto& value = tape.node(i).value;
   const auto& left = tape.value(a.index());
@@ -177,8 +173,9 @@ Var<T> concat_cols(std::initializer_list<Var<T>> parts) {
 template <class T>
 Var<T> slice_cols(Var<T> a, Eigen::Index first, Eigen::Index count) {
   Tape<T>& tape = tape_of(a, "slice_cols");
-  require(first >= 0 && count >= 0 && first + count <= a.cols(), "slice_cols",
-          "columns [" + std::to_string(first) + ", " + std::to_string(first + count) + ") out of " + shape(a.value()));
+  require(first >= 0 && count >= 0 && first + count <= a.cols(), "slice_cols", [&] {
+    return "columns [" + std::to_string(first) + ", " + std::to_string(first + count) + ") out of " + shape(a.value());
+  });
   const int i = tape.push(Op::slice_cols, a.index());
   auto& node = tape.node(i);
   node.offset = first;
@@ -313,7 +310,9 @@ Var<T> broadcast(Var<T> a, Eigen::Index rows, Eigen::Index cols) {
   else if (x.rows() == rows && x.cols() == 1) kind = 1;
   else if (x.rows() == 1 && x.cols() == cols) kind = 2;
   else {
-    require(false, "broadcast", "cannot broadcast " + shape(x) + " to " + std::to_string(rows) + "x" + std::to_string(cols));
+    require(false, "broadcast", [&] {
+      return "cannot broadcast " + shape(x) + " to " + std::to_string(rows) + "x" + std::to_string(cols);
+    });
     kind = 0;
   }
   const int i = tape.push(Op::broadcast, a.index());
@@ -328,7 +327,7 @@ Var<T> broadcast(Var<T> a, Eigen::Index rows, Eigen::Index cols) {
 template <class T>
 Var<T> pairwise_sq_dist(Var<T> x, Var<T> y) {
   Tape<T>& tape = tape_of(x, y, "pairwise_sq_dist");
-  require(x.cols() == y.cols(), "pairwise_sq_dist", "dimensions differ: " + shape(x.value()) + " and " + shape(y.value()));
+  require(x.cols() == y.cols(), "pairwise_sq_dist", [&] { return "dimensions differ: " + shape(x.value()) + " and " + shape(y.value()); });
   const int i = tape.push(Op::pairwise_sq_dist, x.index(), y.index());
   const auto& a = tape.value(x.index());
   const auto& b = tape.value(y.index());

@@ -6,6 +6,7 @@
 #include "sbi/nn/serialize.hpp"
 
 #include <cmath>
+#include <optional>
 
 namespace sbi::flows {
 namespace {
@@ -150,7 +151,13 @@ Vector ConditionalDensity::log_prob(const RowMatrix& x, const RowMatrix& c) cons
   constexpr Eigen::Index kBlock = 8192;
   const Mat zx = standardize_x(x), zc = standardize_c(c);
   Vector result(x.rows());
-  Tape tape;
+  // MCMC asks for many small batches: there a per-thread tape kept between calls saves building
+  // the nodes and their matrices anew each time (allocation was about a sixth of slice sampling's
+  // time on an NLE posterior). Large batches get their own tape, so no large buffers stay behind.
+  constexpr Eigen::Index kReusedTapeRows = 1024;
+  thread_local Tape reused_tape;
+  std::optional<Tape> own_tape;
+  Tape& tape = x.rows() <= kReusedTapeRows ? reused_tape : own_tape.emplace();
   const Binder bind(tape, false);
   Mat shared_h;
   if (c.rows() == 1) {
