@@ -7,14 +7,19 @@
 //
 //   lfvi_flow_run --spec data/specs/two_moons.json --rows 1000 --method lfvi --options '{"generator": "flow"}'
 //                 --observation ../shared/data/sbibm/two_moons/obs_1 [--samples 10000] [--out prefix]
-//                 [--seed 1] [--samplers slice,hmc] [--no-c2st]
+//                 [--seed 1] [--samplers slice,hmc] [--no-c2st] [--table t.sbt]
+//
+// --table trains on the first --rows rows of a table simulated beforehand (`sbi simulate`) instead
+// of simulating one, so that a grid over budgets shares its simulations (as bench/npe's grid does).
 //
 // Prints one JSON line per observation (and sampler).
 #include "models/mcmc_posterior.hpp"
 #include "models/methods.hpp"
+#include "sbi/core/error.hpp"
 #include "sbi/diagnostics/c2st.hpp"
 #include "sbi/io/csv.hpp"
 #include "sbi/io/json_reader.hpp"
+#include "sbi/simulation/table.hpp"
 #include "sbi/spec/spec.hpp"
 #include "sbi/workflows/prior_table.hpp"
 #include "simulators/from_spec.hpp"
@@ -40,7 +45,7 @@ double cpu_seconds() { return static_cast<double>(std::clock()) / CLOCKS_PER_SEC
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string spec_path, method = "lfvi", options_text = "{}", out_prefix, samplers_text;
+  std::string spec_path, method = "lfvi", options_text = "{}", out_prefix, samplers_text, table_path;
   std::vector<std::string> observations;
   Eigen::Index rows = 1000, samples = 10000;
   std::uint64_t seed = 1;
@@ -64,6 +69,7 @@ int main(int argc, char** argv) {
     else if (arg == "--seed") seed = std::stoull(next());
     else if (arg == "--samplers") samplers_text = next();
     else if (arg == "--no-c2st") c2st = false;
+    else if (arg == "--table") table_path = next();
     else {
       std::cerr << "unknown argument " << arg << "\n";
       return 2;
@@ -77,13 +83,20 @@ int main(int argc, char** argv) {
     const sbi::Spec spec = sbi::read_spec(spec_path);
     const sbi::simulators::SpecModel model = sbi::simulators::build_spec_model(spec);
     const auto sim_start = std::chrono::steady_clock::now();
-    const sbi::PriorTableRun table =
-        sbi::simulate_prior_table(model.simulator, *model.prior, {.simulations = static_cast<std::size_t>(rows), .seed = seed, .threads = 1});
+    sbi::ReferenceTable table;
+    if (table_path.empty()) {
+      table = sbi::simulate_prior_table(model.simulator, *model.prior, {.simulations = static_cast<std::size_t>(rows), .seed = seed, .threads = 1})
+                  .table;
+    } else {
+      table = sbi::read_table(table_path);
+      if (table.rows() < rows) throw sbi::InputError(table_path + " has " + std::to_string(table.rows()) + " rows, fewer than --rows");
+      table.truncate(rows);
+    }
     const double simulation_seconds = seconds_since(sim_start);
     const nlohmann::json options = sbi::parse_json_text(options_text, "--options");
     const auto start = std::chrono::steady_clock::now();
     const double training_cpu_start = cpu_seconds();
-    const sbi::Posterior posterior = sbi::infer(method, table.table, model.prior, options, seed);
+    const sbi::Posterior posterior = sbi::infer(method, table, model.prior, options, seed);
     const double training_seconds = seconds_since(start);
     const double training_cpu_seconds = cpu_seconds() - training_cpu_start;
     std::cerr << "trained " << method << " in " << training_seconds << " s\n";

@@ -6,6 +6,8 @@
 #   sh bench/lfvi_flow/run.sh LABEL TASK ROWS METHOD 'OPTIONS_JSON' [SAMPLERS] [OBSERVATIONS]
 #   e.g. sh bench/lfvi_flow/run.sh flow two_moons 1000 lfvi '{"generator": "flow"}'
 #        sh bench/lfvi_flow/run.sh mcmc slcp 10000 nle '{}' slice,hmc 1
+# TABLE=t.sbt trains on that table's first ROWS rows instead of simulating a table (seed 1).
+# LFVI_FLOW_RUN=path runs a copy of the driver (so that a rebuild does not disturb a long grid).
 set -e
 label=$1
 task=$2
@@ -15,13 +17,15 @@ options=$5
 samplers=${6:-""}
 observations=${7:-"1"}
 cd "$(dirname "$0")/../.."
-cmake --build build -j2 --target lfvi_flow_run >/dev/null  # benchmarks are not part of a plain build
+run=${LFVI_FLOW_RUN:-./build/bench/lfvi_flow_run}
+[ -n "${LFVI_FLOW_RUN:-}" ] || cmake --build build -j2 --target lfvi_flow_run >/dev/null  # benchmarks are not part of a plain build
 args=""
+if [ -n "${TABLE:-}" ]; then args="--table $TABLE"; fi
 for k in $observations; do args="$args --observation ../shared/data/sbibm/$task/obs_$k"; done
 if [ -n "$samplers" ]; then args="$args --samplers $samplers"; fi
 load=$(cut -d' ' -f1 /proc/loadavg)
 date=$(date -u +%FT%TZ)
-./build/bench/lfvi_flow_run --spec data/specs/$task.json --rows $rows --method $method --options "$options" $args \
+"$run" --spec data/specs/$task.json --rows $rows --method $method --options "$options" $args \
   --out /tmp/lfvi_flow_samples_${label}_${task}_$rows | while read -r line; do
   echo "{\"label\": \"$label\", \"task\": \"$task\", \"load_before\": $load, \"load_after\": $(cut -d' ' -f1 /proc/loadavg), \"date\": \"$date\", \"run\": $line}" | tee -a bench/lfvi_flow/results.jsonl
 done

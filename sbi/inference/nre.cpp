@@ -87,8 +87,7 @@ Vector NreFit::log_ratio_unconstrained(const RowMatrix& u, const Vector& observa
   const Vector y_tilde = standardization.standardize_data(observation, data_names);
   const auto p = u.cols(), d = y_tilde.size();
   FMat input(u.rows(), p + d);
-  for (Eigen::Index c = 0; c < p; ++c)
-    input.col(c) = ((u.col(c).array() - standardization.u_mean[c]) / standardization.u_sd[c]).cast<float>().matrix();
+  input.leftCols(p) = standardization.standardize_parameters_clamped(u);
   input.rightCols(d) = y_tilde.cast<float>().transpose().replicate(u.rows(), 1);
   return classifier.evaluate(input).col(0).cast<double>();
 }
@@ -99,15 +98,13 @@ void NreFit::log_ratio_gradient_unconstrained(const RowMatrix& u, const Vector& 
   const auto p = u.cols();
   thread_local ad::Tape<float> tape;
   auto scope = tape.scope();
-  FMat u_tilde(u.rows(), p);
-  for (Eigen::Index c = 0; c < p; ++c)
-    u_tilde.col(c) = ((u.col(c).array() - standardization.u_mean[c]) / standardization.u_sd[c]).cast<float>().matrix();
-  const auto input = tape.variable(u_tilde);
+  FMat inside;  // 0 where ũ was clamped: r is flat there
+  const auto input = tape.variable(standardization.standardize_parameters_clamped(u, &inside));
   const FMat y_rows = y_tilde.cast<float>().transpose().replicate(u.rows(), 1);
   const auto r = classifier.forward_constant(ad::concat_cols(input, tape.constant(y_rows)));
   tape.backward(ad::sum(r));
   log_ratio = r.value().col(0).cast<double>();
-  const FMat g = tape.gradient(input);
+  const FMat g = tape.gradient(input).cwiseProduct(inside);
   for (Eigen::Index c = 0; c < p; ++c) gradient.col(c) = g.col(c).cast<double>() / standardization.u_sd[c];
 }
 

@@ -6,6 +6,7 @@
 #include "sbi/optim/training.hpp"
 #include "sbi/simulation/simulator.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -15,7 +16,12 @@ using FMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic>;
 
 nlohmann::json Standardization::to_json() const {
   auto v = [](const Vector& x) { return std::vector<double>(x.data(), x.data() + x.size()); };
-  return {{"u_mean", v(u_mean)}, {"u_sd", v(u_sd)}, {"y_mean", v(y_mean)}, {"y_sd", v(y_sd)}, {"y_log", y_log}};
+  nlohmann::json j = {{"u_mean", v(u_mean)}, {"u_sd", v(u_sd)}, {"y_mean", v(y_mean)}, {"y_sd", v(y_sd)}, {"y_log", y_log}};
+  if (u_tilde_low.size() > 0) {
+    j["u_tilde_low"] = v(u_tilde_low);
+    j["u_tilde_high"] = v(u_tilde_high);
+  }
+  return j;
 }
 
 Standardization Standardization::from_json(const nlohmann::json& j) {
@@ -23,15 +29,40 @@ Standardization Standardization::from_json(const nlohmann::json& j) {
     const auto x = j.at(key).get<std::vector<double>>();
     return Vector(Eigen::Map<const Vector>(x.data(), static_cast<Eigen::Index>(x.size())));
   };
-  Standardization s{v("u_mean"), v("u_sd"), v("y_mean"), v("y_sd"), j.value("y_log", std::vector<bool>{})};
+  Standardization s{v("u_mean"), v("u_sd"), v("y_mean"), v("y_sd"), j.value("y_log", std::vector<bool>{}), {}, {}};
   if (s.u_sd.size() != s.u_mean.size() || s.y_sd.size() != s.y_mean.size() ||
       (!s.y_log.empty() && s.y_log.size() != static_cast<std::size_t>(s.y_mean.size())))
     throw InputError("standardization: the lengths of u_mean/u_sd, y_mean/y_sd and y_log disagree");
   for (Eigen::Index i = 0; i < s.u_sd.size(); ++i)
     if (!(s.u_sd[i] > 0) || !std::isfinite(s.u_mean[i])) throw InputError("standardization: u_sd must be positive and u_mean finite");
+  if (j.contains("u_tilde_low") || j.contains("u_tilde_high")) {
+    s.u_tilde_low = v("u_tilde_low");
+    s.u_tilde_high = v("u_tilde_high");
+    if (s.u_tilde_low.size() != s.u_mean.size() || s.u_tilde_high.size() != s.u_mean.size())
+      throw InputError("standardization: u_tilde_low and u_tilde_high need one value per parameter");
+    for (Eigen::Index i = 0; i < s.u_tilde_low.size(); ++i)
+      if (!std::isfinite(s.u_tilde_low[i]) || !std::isfinite(s.u_tilde_high[i]) || s.u_tilde_low[i] > s.u_tilde_high[i])
+        throw InputError("standardization: u_tilde_low must be finite and at most u_tilde_high");
+  }
   for (Eigen::Index i = 0; i < s.y_sd.size(); ++i)
     if (!(s.y_sd[i] > 0) || !std::isfinite(s.y_mean[i])) throw InputError("standardization: y_sd must be positive and y_mean finite");
   return s;
+}
+
+FMat Standardization::standardize_parameters_clamped(const RowMatrix& u, FMat* inside) const {
+  const bool clamped = u_tilde_low.size() > 0;
+  FMat out(u.rows(), u.cols());
+  if (inside) inside->setOnes(u.rows(), u.cols());
+  for (Eigen::Index c = 0; c < u.cols(); ++c)
+    for (Eigen::Index r = 0; r < u.rows(); ++r) {
+      double z = (u(r, c) - u_mean[c]) / u_sd[c];
+      if (clamped && (z < u_tilde_low[c] || z > u_tilde_high[c])) {
+        z = std::clamp(z, u_tilde_low[c], u_tilde_high[c]);
+        if (inside) (*inside)(r, c) = 0;
+      }
+      out(r, c) = static_cast<float>(z);
+    }
+  return out;
 }
 
 Vector Standardization::standardize_data(const Vector& y, const Names& data_names) const {
@@ -159,6 +190,8 @@ StandardizedTable StandardizedTable::make(const RowMatrix& theta, const RowMatri
                      "rescale the simulator's output or the prior");
   table.u_train = standardised_rows(u, split.train, s.u_mean, s.u_sd);
   table.y_train = standardised_rows(g, split.train, s.y_mean, s.y_sd);
+  s.u_tilde_low = table.u_train.colwise().minCoeff().transpose().cast<double>();
+  s.u_tilde_high = table.u_train.colwise().maxCoeff().transpose().cast<double>();
   if (!table.u_train.allFinite() || !table.y_train.allFinite())
     throw InputError(method + ": the standardised training data do not fit in single precision (|value| > 3e38); "
                      "rescale the simulator's output or the prior");

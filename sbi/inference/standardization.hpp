@@ -17,6 +17,15 @@ namespace sbi {
 struct Standardization {
   Vector u_mean, u_sd, y_mean, y_sd;
   std::vector<bool> y_log;  // per data column; empty = none
+  // Per parameter, the range of the training rows' ũ (empty in files saved before it was kept).
+  // Beyond it a network extrapolates, linearly for ELU/ReLU layers; the ratio estimator clamps its ũ
+  // inputs to it (sbi/inference/nre.hpp) so that its posterior's tails follow the prior.
+  Vector u_tilde_low, u_tilde_high;
+
+  // ũ = (u − u_mean)/u_sd of each row of u, clamped to [u_tilde_low, u_tilde_high] where those are
+  // kept; `inside` (when given) is set to 1 where a value was not clamped and 0 where it was.
+  Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic> standardize_parameters_clamped(
+      const RowMatrix& u, Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic>* inside = nullptr) const;
   // g(y) for one observation, then z-scored; InputError when a log column is not positive.
   Vector standardize_data(const Vector& y, const Names& data_names = {}) const;
   nlohmann::json to_json() const;

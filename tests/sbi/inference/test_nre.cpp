@@ -103,3 +103,56 @@ TEST_CASE("NRE training is reproducible and its options are checked with JSON pa
   CHECK(error_of(R"({"method": "nre", "simulations": 100, "seed": 4, "ensemble": 3})") == "no error");
   CHECK_THAT(error_of(R"({"atom": 4})"), Catch::StartsWith("inference.atom: unknown key"));
 }
+
+TEST_CASE("the ratio estimator is flat beyond the parameters it was trained on", "[nre][inference]") {
+  // Uniform prior on (−1, 1): u = T⁻¹(θ) is unbounded, the training rows cover a finite range, and
+  // beyond it r would be the network's extrapolation. r must stay at its value on the edge of the
+  // training range, with a zero gradient, so that π(θ)·exp r keeps the prior's tails.
+  const PriorPtr prior = std::make_shared<UniformPrior>(Vector::Constant(1, -1.0), Vector::Constant(1, 1.0), Names{"theta"});
+  Rng rng(5);
+  RowMatrix theta(400, 1), y(400, 1);
+  for (Eigen::Index i = 0; i < theta.rows(); ++i) {
+    theta(i, 0) = rng.uniform(-1.0, 1.0);
+    y(i, 0) = theta(i, 0) + 0.3 * rng.normal();
+  }
+  NreOptions options;
+  options.classifier.hidden = {16};
+  options.max_epochs = 5;
+  const NreFit fit = train_nre(theta, y, *prior, options);
+  const Standardization& s = fit.standardization;
+  REQUIRE(s.u_tilde_low.size() == 1);
+  const RowMatrix u = prior->to_unconstrained(theta);
+  const double u_low = u.col(0).minCoeff(), u_high = u.col(0).maxCoeff();
+  // The range is that of the training rows (the validation rows are a tenth of the table).
+  CHECK(s.u_tilde_low[0] >= (u_low - s.u_mean[0]) / s.u_sd[0] - 1e-5);
+  CHECK(s.u_tilde_high[0] <= (u_high - s.u_mean[0]) / s.u_sd[0] + 1e-5);
+  const double edge = s.u_mean[0] + s.u_sd[0] * s.u_tilde_high[0];
+  RowMatrix probe(3, 1);
+  probe << edge, edge + 5, edge + 500;
+  const Vector observation = Vector::Constant(1, 0.9);
+  const Vector r = fit.log_ratio_unconstrained(probe, observation);
+  CHECK(r[1] == r[0]);
+  CHECK(r[2] == r[0]);
+  Vector value(3);
+  RowMatrix gradient(3, 1);
+  fit.log_ratio_gradient_unconstrained(probe.bottomRows(2).eval(), observation, {}, value.head(2), gradient.topRows(2));
+  CHECK(gradient(0, 0) == 0.0);
+  CHECK(gradient(1, 0) == 0.0);
+  // Inside the range the gradient is the network's own (not zeroed).
+  RowMatrix inside(1, 1);
+  inside << s.u_mean[0];
+  Vector v1(1);
+  RowMatrix g1(1, 1);
+  fit.log_ratio_gradient_unconstrained(inside, observation, {}, v1, g1);
+  CHECK(g1(0, 0) != 0.0);
+  // The range is saved with the statistics; statistics saved without it load unclamped.
+  const Standardization loaded = Standardization::from_json(s.to_json());
+  CHECK(loaded.u_tilde_high[0] == s.u_tilde_high[0]);
+  nlohmann::json old = s.to_json();
+  old.erase("u_tilde_low");
+  old.erase("u_tilde_high");
+  CHECK(Standardization::from_json(old).u_tilde_low.size() == 0);
+  old["u_tilde_low"] = {0.5};
+  old["u_tilde_high"] = {0.1};
+  CHECK_THROWS_AS(Standardization::from_json(old), InputError);
+}

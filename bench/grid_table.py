@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""Markdown table of a benchmark grid (six sbibm tasks x budgets x observations 1-5): per label, task
+and budget, the C2ST of each observation, their mean beside sbibm's mean for the method, training
+seconds and the load when the run started.
+  /usr/bin/python3 bench/grid_table.py bench/npe/grid.jsonl [LABEL ...]         (NPE, issue 13)
+  /usr/bin/python3 bench/grid_table.py bench/lfvi_flow/results.jsonl grid_nle   (NLE/NRE, issue 14)"""
+import json, sys, collections
+
+# sbibm's means over observations 1-10 at 10^3/10^4/10^5 (Lueckmann et al. 2021, as quoted in issues 13 and 14).
+SBIBM = {
+    "npe": {"two_moons": (.725, .606, .542), "slcp": (.975, .901, .831), "gaussian_linear": (.694, .552, .506),
+            "lotka_volterra": (.999, .997, .981), "sir": (.815, .680, .585), "bernoulli_glm": (.863, .678, .559)},
+    "nle": {"two_moons": (.773, .713, .668), "slcp": (.946, .771, .699), "gaussian_linear": (.650, .555, .515),
+            "lotka_volterra": (.994, .956, .952), "sir": (.761, .748, .730), "bernoulli_glm": (.740, .605, .545)},
+    "nre": {"two_moons": (.822, .761, .629), "slcp": (.972, .947, .919), "gaussian_linear": (.672, .560, .536),
+            "lotka_volterra": (1.000, .998, .996), "sir": (.841, .770, .690), "bernoulli_glm": (.899, .812, .751)},
+}
+TASKS = list(SBIBM["npe"])
+BUDGET = {1000: 0, 10000: 1, 100000: 2}
+
+
+def normalise(r):
+    """One line of either file as (label, task, method, rows, observation, c2st, train s, epochs, load, date)."""
+    run = r["run"]
+    method = run.get("method", "npe")
+    epochs = f"{run['epochs']} ({run['best_epoch']})" if "epochs" in run else "–"
+    obs = int(run["observation"].rstrip("/").split("_")[-1])
+    return (r["label"], r["task"], method, run["rows"], obs, run["c2st"], run["training_seconds"], epochs,
+            r.get("load", r.get("load_before")), r["date"])
+
+
+path, labels = sys.argv[1], sys.argv[2:]
+runs = collections.OrderedDict()
+for line in open(path):
+    r = json.loads(line)
+    if labels and r["label"] not in labels or r["task"] not in TASKS:
+        continue
+    label, task, method, rows, obs, c2st, train, epochs, load, date = normalise(r)
+    if method not in SBIBM or rows not in BUDGET:
+        continue
+    entry = runs.setdefault((label, method, task, rows), {"load": load, "date": date, "train": train, "epochs": epochs, "c2st": {}})
+    entry["c2st"][obs] = c2st
+print("| label | task | sims | obs 1 | obs 2 | obs 3 | obs 4 | obs 5 | mean | sbibm | met | epochs (best) | train s | load | date (UTC) |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+for (label, method, task, rows), v in sorted(runs.items(), key=lambda kv: (kv[0][0], kv[0][3], TASKS.index(kv[0][2]))):
+    c = [v["c2st"].get(k) for k in range(1, 6)]
+    done = [x for x in c if x is not None]
+    mean = sum(done) / len(done)
+    ref = SBIBM[method][task][BUDGET[rows]]
+    cells = " | ".join(f"{x:.3f}" if x is not None else "–" for x in c)
+    shown = f"{mean:.3f}" if abs(mean - ref) >= 0.0005 else f"{mean:.5f}"  # a near tie shows which side it is on
+    print(f"| {label} | {task} | 10^{len(str(rows)) - 1} | {cells} | **{shown}** | {ref:.3f} | {'yes' if mean <= ref else 'no'} "
+          f"| {v['epochs']} | {v['train']:.1f} | {v['load']:.1f} | {v['date'][11:16]} |")
