@@ -136,37 +136,66 @@ nlohmann::json DensityEstimatorOptions::to_json() const {
     j["transforms"] = transforms;
     j["permutation"] = permutation == Permutation::reverse ? "reverse" : "random";
     j["linear"] = linear;
-    // Written only when not the default, so that the files of the density-direction flows are unchanged.
-    if (direction == Direction::sampling) j["direction"] = "sampling";
+    j["direction"] = direction == Direction::sampling ? "sampling" : "density";
   }
   if (type == Type::nsf) {
     j["form"] = form == Form::coupling ? "coupling" : "autoregressive";
     j["bins"] = bins;
     j["tail_bound"] = tail_bound;
-    // Written only when not the default, so that the files of MLP-conditioned flows are unchanged.
-    if (conditioner == Conditioner::residual) j["conditioner"] = "residual";
+    j["conditioner"] = conditioner == Conditioner::residual ? "residual" : "mlp";
   }
   if (type == Type::mog) j["components"] = components;
   return j;
 }
 
 DensityEstimatorOptions DensityEstimatorOptions::from_json(const nlohmann::json& j, const std::string& path) {
-  DensityEstimatorOptions o;
+  return from_json(j, path, DensityEstimatorOptions{});
+}
+
+void complete_saved_estimator_options(nlohmann::json& options) {
+  if (options.is_object()) {
+    const auto type = options.find("type");
+    const bool flow = type != options.end() && type->is_string() && (*type == "maf" || *type == "nsf");
+    if (flow && options.contains("transforms") && !options.contains("direction")) options["direction"] = "density";
+    if (flow && *type == "nsf" && options.contains("bins") && !options.contains("conditioner")) options["conditioner"] = "mlp";
+  }
+  if (options.is_structured())
+    for (auto& value : options) complete_saved_estimator_options(value);
+}
+
+DensityEstimatorOptions DensityEstimatorOptions::from_json(const nlohmann::json& j, const std::string& path,
+                                                           const DensityEstimatorOptions& defaults) {
   JsonObjectReader r(j, path);
-  const std::string type = r.optional_string("type", to_string(o.type), {"maf", "nsf", "mog"});
+  const std::string type = r.optional_string("type", to_string(defaults.type), {"maf", "nsf", "mog"});
+  DensityEstimatorOptions o = defaults;
+  if (type != to_string(defaults.type)) {
+    o = DensityEstimatorOptions{};
+    o.direction = defaults.direction;
+    o.embedding = defaults.embedding;
+  }
   o.type = type == "maf" ? Type::maf : type == "mog" ? Type::mog : Type::nsf;
-  o.form = r.optional_string("form", "coupling", {"coupling", "autoregressive"}) == "coupling" ? Form::coupling : Form::autoregressive;
+  o.form = r.optional_string("form", o.form == Form::coupling ? "coupling" : "autoregressive", {"coupling", "autoregressive"}) == "coupling"
+               ? Form::coupling
+               : Form::autoregressive;
   o.transforms = static_cast<int>(r.optional_integer("transforms", o.transforms, 1, 1000));
   if (const auto* hidden = r.get("hidden")) o.hidden = read_widths<Eigen::Index>(*hidden, r.child_path("hidden"), false);
   o.activation = nn::activation_from_string(r.optional_string("activation", nn::to_string(o.activation), kActivations));
   o.bins = static_cast<int>(r.optional_integer("bins", o.bins, 1, 64));
   o.tail_bound = r.optional_positive_number("tail_bound", o.tail_bound);
   o.components = static_cast<int>(r.optional_integer("components", o.components, 1, 1000));
-  o.permutation = r.optional_string("permutation", "reverse", {"reverse", "random"}) == "reverse" ? Permutation::reverse
-                                                                                                 : Permutation::random;
+  o.permutation =
+      r.optional_string("permutation", o.permutation == Permutation::reverse ? "reverse" : "random", {"reverse", "random"}) == "reverse"
+          ? Permutation::reverse
+          : Permutation::random;
   o.linear = r.optional_bool("linear", o.linear);
-  o.conditioner = r.optional_string("conditioner", "mlp", {"mlp", "residual"}) == "residual" ? Conditioner::residual : Conditioner::mlp;
-  o.direction = r.optional_string("direction", "density", {"density", "sampling"}) == "sampling" ? Direction::sampling : Direction::density;
+  o.conditioner =
+      r.optional_string("conditioner", o.conditioner == Conditioner::residual ? "residual" : "mlp", {"mlp", "residual"}) == "residual"
+          ? Conditioner::residual
+          : Conditioner::mlp;
+  o.direction =
+      r.optional_string("direction", o.direction == Direction::sampling ? "sampling" : "density", {"density", "sampling"}) == "sampling"
+          ? Direction::sampling
+          : Direction::density;
   if (const auto* embedding = r.get("embedding")) o.embedding = EmbeddingOptions::from_json(*embedding, r.child_path("embedding"));
   r.reject_unknown_keys();
   std::string why;

@@ -102,8 +102,19 @@ struct DensityEstimatorOptions {
   bool is_valid(std::string* why = nullptr) const;
   nlohmann::json to_json() const;
   static DensityEstimatorOptions from_json(const nlohmann::json& j, const std::string& path = "density_estimator");
+  // A method's estimator section: keys left out keep `defaults` (the method's default estimator),
+  // so {"activation": "tanh"} changes only the activation. Naming another "type" starts that
+  // family's settings (widths, bins, conditioner, …) from the library's defaults, keeping the
+  // method's direction and embedding.
+  static DensityEstimatorOptions from_json(const nlohmann::json& j, const std::string& path, const DensityEstimatorOptions& defaults);
 };
 
 std::string to_string(DensityEstimatorOptions::Type type);
+
+// Options saved before every key was written left out "direction" (then always "density") and, for
+// spline flows, "conditioner" (then "mlp"). Adds them to every estimator section (an object with a
+// flow "type" and the keys to_json always wrote) anywhere in `options`, so that reading them against
+// a method's defaults (which may differ) gives back what was saved.
+void complete_saved_estimator_options(nlohmann::json& options);
 
 }  // namespace sbi::flows

@@ -74,12 +74,9 @@ LfviFlowOptions LfviFlowOptions::from_json(const nlohmann::json& section, const 
   JsonObjectReader r(section, path);
   for (const auto& key : run_level_inference_keys()) r.get(key);
   if (r.optional_string("generator", "flow", {"flow"}) != "flow") throw InputError(r.child_path("generator") + ": expected \"flow\"");
-  if (const auto* f = r.get("flow")) {
-    nlohmann::json flow = *f;
-    // The direction is the generator's by construction; say so if a spec asks for the other one.
-    if (flow.is_object() && !flow.contains("direction")) flow["direction"] = "sampling";
-    o.flow = flows::DensityEstimatorOptions::from_json(flow, r.child_path("flow"));
-  }
+  // Keys left out keep the default flow's, its sampling direction included (a spec asking for the
+  // other direction is refused below).
+  if (const auto* f = r.get("flow")) o.flow = flows::DensityEstimatorOptions::from_json(*f, r.child_path("flow"), o.flow);
   if (const auto* n = r.get("ratio")) o.ratio = NreOptions::from_json(*n, r.child_path("ratio"));
   o.iw_samples = static_cast<int>(r.optional_integer("iw_samples", o.iw_samples, 1, 1024));
   o.batch_size = r.optional_integer("batch_size", o.batch_size, 1, 1 << 20);

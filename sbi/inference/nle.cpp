@@ -14,7 +14,8 @@ NpeOptions NleOptions::default_estimator() {
   o.density_estimator.type = flows::DensityEstimatorOptions::Type::maf;
   o.density_estimator.transforms = 5;
   o.density_estimator.hidden = {50, 50};
-  o.batch_size = 200;  // NLE's own setting, kept when NPE's default moved to 50 (bench/npe/RESULTS.md)
+  // Batch size 50, NPE's (and sbi's): every NLE and SNLE run from a spec used it, since the spec
+  // parser started from NPE's options (this function said 200 for library callers only).
   return o;
 }
 
@@ -37,10 +38,7 @@ nlohmann::json NleOptions::to_json() const {
 NleOptions NleOptions::from_json(const nlohmann::json& section, const std::string& path) {
   auto [rest, mcmc] = split_mcmc_section(section, path);
   NleOptions o;
-  const NpeOptions parsed = NpeOptions::from_json(rest, path);
-  o.estimator = parsed;
-  // NPE fills in its own default estimator; NLE's is a MAF unless the section names one.
-  if (!rest.contains("density_estimator")) o.estimator.density_estimator = default_estimator().density_estimator;
+  o.estimator = NpeOptions::from_json(rest, path, default_estimator());
   o.mcmc = mcmc;
   return o;
 }

@@ -71,7 +71,7 @@ NpeOptions NpeOptions::from_json(const nlohmann::json& section, const std::strin
   JsonObjectReader r(section, path);
   for (const auto& key : run_level_inference_keys()) r.get(key);
   if (const auto* d = r.get("density_estimator"))
-    o.density_estimator = flows::DensityEstimatorOptions::from_json(*d, r.child_path("density_estimator"));
+    o.density_estimator = flows::DensityEstimatorOptions::from_json(*d, r.child_path("density_estimator"), defaults.density_estimator);
   o.batch_size = r.optional_integer("batch_size", o.batch_size, 1, 1 << 20);
   o.learning_rate = r.optional_positive_number("learning_rate", o.learning_rate);
   o.validation_fraction = r.optional_number_in("validation_fraction", o.validation_fraction, 0.001, 0.499);

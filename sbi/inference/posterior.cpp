@@ -1,6 +1,7 @@
 #include "sbi/inference/posterior.hpp"
 
 #include "sbi/core/error.hpp"
+#include "sbi/flows/options.hpp"
 #include "sbi/io/checksum.hpp"
 #include "sbi/io/csv.hpp"
 #include "sbi/io/json_reader.hpp"
@@ -172,6 +173,7 @@ SavedPosterior read_saved_posterior(const fs::path& folder) {
     saved.info.has_log_prob = d.value("has_log_prob", false);
     saved.info.log_prob_normalized = d.value("log_prob_normalized", false);
     saved.info.options = d.value("options", nlohmann::json::object());
+    flows::complete_saved_estimator_options(saved.info.options);
     saved.parameter_names = d.at("parameter_names").get<Names>();
     saved.data_names = d.at("data_names").get<Names>();
     try {

@@ -33,9 +33,9 @@ TEST_CASE("density estimator options: spec form, round trip, errors with the JSO
   CHECK(DensityEstimatorOptions::from_json(linear.to_json()).linear);
   CHECK_THROWS_WITH(DensityEstimatorOptions::from_json({{"type", "mog"}, {"linear", true}}, "x"), Catch::Contains("x.linear"));
   CHECK_THROWS_WITH(DensityEstimatorOptions::from_json({{"type", "maf"}, {"linear", 1}}, "x"), Catch::Contains("x.linear"));
-  // The residual conditioner: written only when chosen, for coupling NSF only, one width for its blocks.
+  // The residual conditioner: for coupling NSF only, one width for its blocks; the choice is always written.
   CHECK(DensityEstimatorOptions{}.conditioner == DensityEstimatorOptions::Conditioner::mlp);
-  CHECK_FALSE(DensityEstimatorOptions{}.to_json().contains("conditioner"));
+  CHECK(DensityEstimatorOptions{}.to_json().at("conditioner") == "mlp");
   const auto residual = DensityEstimatorOptions::from_json({{"type", "nsf"}, {"conditioner", "residual"}});
   CHECK(DensityEstimatorOptions::from_json(residual.to_json()).conditioner == DensityEstimatorOptions::Conditioner::residual);
   CHECK_THROWS_WITH(DensityEstimatorOptions::from_json({{"type", "maf"}, {"conditioner", "residual"}}, "x"), Catch::Contains("x.conditioner"));
@@ -59,6 +59,30 @@ TEST_CASE("density estimator options: spec form, round trip, errors with the JSO
   std::string why;
   CHECK_FALSE(bad.is_valid(&why));
   CHECK(why.rfind("hidden", 0) == 0);
+}
+
+TEST_CASE("density estimator options saved before every key was written read back as saved", "[flows][options]") {
+  // Then "conditioner" (MLP) and "direction" (density) were left out; read against a method whose
+  // default differs (NPE's residual conditioner) they must still mean what they meant.
+  nlohmann::json saved = {{"batch_size", 50},
+                          {"density_estimator", {{"type", "nsf"}, {"transforms", 5}, {"bins", 8}, {"hidden", {64, 64}}}},
+                          {"ratio", {{"classifier", {{"type", "maf"}, {"transforms", 2}}}}}};
+  complete_saved_estimator_options(saved);
+  CHECK(saved["density_estimator"]["conditioner"] == "mlp");
+  CHECK(saved["density_estimator"]["direction"] == "density");
+  CHECK(saved["ratio"]["classifier"]["direction"] == "density");
+  CHECK_FALSE(saved["ratio"]["classifier"].contains("conditioner"));
+  DensityEstimatorOptions residual;
+  residual.conditioner = DensityEstimatorOptions::Conditioner::residual;
+  CHECK(DensityEstimatorOptions::from_json(saved["density_estimator"], "x", residual).conditioner == DensityEstimatorOptions::Conditioner::mlp);
+  // What is written now names both, so reading needs no completion.
+  const nlohmann::json now = residual.to_json();
+  CHECK(now.at("conditioner") == "residual");
+  CHECK(now.at("direction") == "density");
+  // A user's partial section is not a saved one: it is left alone.
+  nlohmann::json partial = {{"density_estimator", {{"type", "nsf"}, {"activation", "tanh"}}}};
+  complete_saved_estimator_options(partial);
+  CHECK_FALSE(partial["density_estimator"].contains("conditioner"));
 }
 
 TEST_CASE("density fit options: defaults documented and validated", "[flows][options]") {

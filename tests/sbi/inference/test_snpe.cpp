@@ -1,6 +1,7 @@
 // SNPE (sbi/inference/snpe.hpp): options, the truncated-prior proposal and its fallback, the rounds'
 // record, same seed same bits, and a statistical check against a conjugate Gaussian posterior.
 #include "sbi/core/error.hpp"
+#include "sbi/inference/nle.hpp"
 #include "sbi/inference/snpe.hpp"
 #include "sbi/priors/prior.hpp"
 #include "sbi/simulation/table.hpp"
@@ -70,6 +71,20 @@ TEST_CASE("snpe options: defaults, round trip, errors with their JSON path", "[s
   CHECK(NpeOptions::from_json(nlohmann::json::object()).density_estimator.conditioner == Conditioner::residual);
   CHECK(SnpeOptions::from_json({{"density_estimator", {{"type", "nsf"}, {"conditioner", "residual"}}}}).npe.density_estimator.conditioner ==
         Conditioner::residual);
+  // A partial estimator section changes only what it names: NPE keeps its residual conditioner, SNPE
+  // its MLP one, NLE its 5 × [50, 50] MAF (a section naming only the activation used to give NSF).
+  CHECK(NpeOptions::from_json({{"density_estimator", {{"bins", 10}}}}).density_estimator.conditioner == Conditioner::residual);
+  CHECK(SnpeOptions::from_json({{"density_estimator", {{"bins", 10}}}}).npe.density_estimator.conditioner == Conditioner::mlp);
+  const NleOptions tanh_nle = NleOptions::from_json({{"density_estimator", {{"activation", "tanh"}}}});
+  CHECK(tanh_nle.estimator.density_estimator.type == flows::DensityEstimatorOptions::Type::maf);
+  CHECK(tanh_nle.estimator.density_estimator.hidden == std::vector<Eigen::Index>{50, 50});
+  CHECK(tanh_nle.estimator.density_estimator.activation == nn::Activation::tanh);
+  // The spec parser and the library agree on NLE's batch size.
+  CHECK(NleOptions::from_json(nlohmann::json::object()).estimator.batch_size == NleOptions{}.estimator.batch_size);
+  // Naming another family starts from the library's defaults for it (not NPE's residual conditioner).
+  const NpeOptions maf_npe = NpeOptions::from_json({{"density_estimator", {{"type", "maf"}}}});
+  CHECK(maf_npe.density_estimator.hidden == flows::DensityEstimatorOptions{}.hidden);
+  CHECK(NleOptions::from_json({{"density_estimator", {{"type", "nsf"}}}}).estimator.density_estimator.conditioner == Conditioner::mlp);
   const SnpeOptions atomic = SnpeOptions::from_json({{"loss", "atomic"}, {"atoms", 5}, {"rounds", 3}, {"max_epochs", 7}});
   CHECK(atomic.loss == SnpeOptions::Loss::atomic);
   CHECK(atomic.atoms == 5);
