@@ -13,7 +13,7 @@ NpeOptions NleOptions::default_estimator() {
   o.density_estimator = flows::DensityEstimatorOptions{};
   o.density_estimator.type = flows::DensityEstimatorOptions::Type::maf;
   o.density_estimator.transforms = 5;
-  o.density_estimator.hidden = {50, 50, 50};
+  o.density_estimator.hidden = {50, 50};
   // Batch size 50, NPE's (and sbi's): every NLE and SNLE run from a spec used it, since the spec
   // parser started from NPE's options (this function said 200 for library callers only).
   return o;
@@ -35,13 +35,11 @@ nlohmann::json NleOptions::to_json() const {
   return j;
 }
 
-NleOptions NleOptions::from_json(const nlohmann::json& section, const std::string& path) { return from_json(section, path, NleOptions{}); }
-
-NleOptions NleOptions::from_json(const nlohmann::json& section, const std::string& path, const NleOptions& defaults) {
+NleOptions NleOptions::from_json(const nlohmann::json& section, const std::string& path) {
   auto [rest, mcmc] = split_mcmc_section(section, path);
-  NleOptions o = defaults;
-  o.estimator = NpeOptions::from_json(rest, path, defaults.estimator);
-  if (section.contains("mcmc")) o.mcmc = mcmc;
+  NleOptions o;
+  o.estimator = NpeOptions::from_json(rest, path, default_estimator());
+  o.mcmc = mcmc;
   return o;
 }
 

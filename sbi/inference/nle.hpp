@@ -35,10 +35,6 @@ struct NleOptions {
   NpeOptions estimator = default_estimator();  // density estimator and fitting (keys as NPE's)
   McmcOptions mcmc;                             // how the posterior is sampled (key "mcmc")
 
-  // A MAF of 5 layers whose MADEs have three hidden layers of 50 (as we read sbi's NLE default,
-  // nflows' MADE with two blocks), batch 50. Three hidden layers rather than two: better on all four
-  // cells of the development set (two_moons and slcp observation 1 at 10^3 and 10^4:
-  // .710 → .632, .548 → .517, .965 → .957, .772 → .770; bench/lfvi_flow/RESULTS.md).
   static NpeOptions default_estimator();
 
   bool is_valid(std::string* why = nullptr) const;
@@ -46,8 +42,6 @@ struct NleOptions {
   // From a spec's "inference" section: NPE's keys plus "mcmc": {...} (sbi/mcmc/mcmc.hpp); errors
   // name the JSON path.
   static NleOptions from_json(const nlohmann::json& section, const std::string& path = "inference");
-  // The same, keys left out taking `defaults`' values (SNLE's own defaults).
-  static NleOptions from_json(const nlohmann::json& section, const std::string& path, const NleOptions& defaults);
 };
 
 // A trained surrogate likelihood. Immutable; log_likelihood may run on several threads at once.

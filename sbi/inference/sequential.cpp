@@ -297,16 +297,10 @@ nlohmann::json SnreOptions::to_json() const {
   return j;
 }
 
-NleOptions SnleOptions::default_nle() {
-  NleOptions o;
-  o.estimator.density_estimator.hidden = {50, 50};
-  return o;
-}
-
 SnleOptions SnleOptions::from_json(const nlohmann::json& section, const std::string& path) {
   auto [rest, settings] = split_sequential_settings(section, path);
   SnleOptions o;
-  o.nle = NleOptions::from_json(rest, path, default_nle());
+  o.nle = NleOptions::from_json(rest, path);
   o.sequential = settings;
   return o;
 }

@@ -42,10 +42,7 @@ struct SequentialSettings {
 };
 
 struct SnleOptions {
-  NleOptions nle = default_nle();
-  // NLE's options with the MADEs of two hidden layers of 50 with which SNLE's defaults were measured
-  // (bench/RESULTS.md: Lotka–Volterra .643 at 10^4, 4 of 6 sbibm tasks); NLE's default moved to three.
-  static NleOptions default_nle();
+  NleOptions nle;
   SequentialSettings sequential;
   bool is_valid(std::string* why = nullptr) const;
   nlohmann::json to_json() const;  // NLE's keys plus "rounds"

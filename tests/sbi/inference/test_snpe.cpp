@@ -2,7 +2,6 @@
 // record, same seed same bits, and a statistical check against a conjugate Gaussian posterior.
 #include "sbi/core/error.hpp"
 #include "sbi/inference/nle.hpp"
-#include "sbi/inference/sequential.hpp"
 #include "sbi/inference/snpe.hpp"
 #include "sbi/priors/prior.hpp"
 #include "sbi/simulation/table.hpp"
@@ -73,17 +72,12 @@ TEST_CASE("snpe options: defaults, round trip, errors with their JSON path", "[s
   CHECK(SnpeOptions::from_json({{"density_estimator", {{"type", "nsf"}, {"conditioner", "residual"}}}}).npe.density_estimator.conditioner ==
         Conditioner::residual);
   // A partial estimator section changes only what it names: NPE keeps its residual conditioner, SNPE
-  // its MLP one, NLE its 5 × [50, 50, 50] MAF (a section naming only the activation used to give NSF).
+  // its MLP one, NLE its 5 × [50, 50] MAF (a section naming only the activation used to give NSF).
   CHECK(NpeOptions::from_json({{"density_estimator", {{"bins", 10}}}}).density_estimator.conditioner == Conditioner::residual);
   CHECK(SnpeOptions::from_json({{"density_estimator", {{"bins", 10}}}}).npe.density_estimator.conditioner == Conditioner::mlp);
   const NleOptions tanh_nle = NleOptions::from_json({{"density_estimator", {{"activation", "tanh"}}}});
   CHECK(tanh_nle.estimator.density_estimator.type == flows::DensityEstimatorOptions::Type::maf);
-  CHECK(tanh_nle.estimator.density_estimator.hidden == std::vector<Eigen::Index>{50, 50, 50});
-  // SNLE keeps the two hidden layers its defaults were measured with, from a spec or from the library.
-  CHECK(SnleOptions::from_json({{"rounds", 3}}).nle.estimator.density_estimator.hidden == std::vector<Eigen::Index>{50, 50});
-  CHECK(SnleOptions{}.nle.estimator.density_estimator.hidden == std::vector<Eigen::Index>{50, 50});
-  CHECK(SnleOptions::from_json({{"density_estimator", {{"activation", "tanh"}}}}).nle.estimator.density_estimator.hidden ==
-        std::vector<Eigen::Index>{50, 50});
+  CHECK(tanh_nle.estimator.density_estimator.hidden == std::vector<Eigen::Index>{50, 50});
   CHECK(tanh_nle.estimator.density_estimator.activation == nn::Activation::tanh);
   // The spec parser and the library agree on NLE's batch size.
   CHECK(NleOptions::from_json(nlohmann::json::object()).estimator.batch_size == NleOptions{}.estimator.batch_size);
