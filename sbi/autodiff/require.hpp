@@ -2,7 +2,8 @@
 // Argument checks of the autodiff operations (internal to sbi/autodiff/*.cpp). They run on every
 // operation of every training step and MCMC evaluation, so the message is built only when a check
 // fails: `what` is a string literal or a callable returning the text. (Building it eagerly cost two
-// heap allocations per operation, about 5 % of slice sampling an NLE posterior.)
+// heap allocations per operation: `sbi sample` of 10,000 draws from an NLE posterior on slcp took
+// 2.05 s with them and 1.54 s without, one thread, idle; bench/lfvi_flow/RESULTS.md.)
 #include <Eigen/Core>
 
 #include <stdexcept>

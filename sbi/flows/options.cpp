@@ -30,6 +30,19 @@ std::vector<Int> read_widths(const nlohmann::json& value, const std::string& pat
 
 const std::vector<std::string> kActivations = {"relu", "leaky_relu", "elu", "tanh", "sigmoid", "softplus"};
 
+// The spellings of the two-valued settings, shared by to_json and from_json.
+using Options = DensityEstimatorOptions;
+const char* spelling(Options::Form v) { return v == Options::Form::coupling ? "coupling" : "autoregressive"; }
+const char* spelling(Options::Permutation v) { return v == Options::Permutation::reverse ? "reverse" : "random"; }
+const char* spelling(Options::Direction v) { return v == Options::Direction::density ? "density" : "sampling"; }
+const char* spelling(Options::Conditioner v) { return v == Options::Conditioner::mlp ? "mlp" : "residual"; }
+
+// A two-valued setting read by its spelling (`current` when the key is absent).
+template <class E>
+E read_choice(JsonObjectReader& r, const char* key, E current, E first, E second) {
+  return r.optional_string(key, spelling(current), {spelling(first), spelling(second)}) == spelling(first) ? first : second;
+}
+
 }  // namespace
 
 std::string to_string(EmbeddingOptions::Type type) {
@@ -134,15 +147,15 @@ nlohmann::json DensityEstimatorOptions::to_json() const {
                       {"embedding", embedding.to_json()}};
   if (type != Type::mog) {
     j["transforms"] = transforms;
-    j["permutation"] = permutation == Permutation::reverse ? "reverse" : "random";
+    j["permutation"] = spelling(permutation);
     j["linear"] = linear;
-    j["direction"] = direction == Direction::sampling ? "sampling" : "density";
+    j["direction"] = spelling(direction);
   }
   if (type == Type::nsf) {
-    j["form"] = form == Form::coupling ? "coupling" : "autoregressive";
+    j["form"] = spelling(form);
     j["bins"] = bins;
     j["tail_bound"] = tail_bound;
-    j["conditioner"] = conditioner == Conditioner::residual ? "residual" : "mlp";
+    j["conditioner"] = spelling(conditioner);
   }
   if (type == Type::mog) j["components"] = components;
   return j;
@@ -174,28 +187,17 @@ DensityEstimatorOptions DensityEstimatorOptions::from_json(const nlohmann::json&
     o.embedding = defaults.embedding;
   }
   o.type = type == "maf" ? Type::maf : type == "mog" ? Type::mog : Type::nsf;
-  o.form = r.optional_string("form", o.form == Form::coupling ? "coupling" : "autoregressive", {"coupling", "autoregressive"}) == "coupling"
-               ? Form::coupling
-               : Form::autoregressive;
+  o.form = read_choice(r, "form", o.form, Form::coupling, Form::autoregressive);
   o.transforms = static_cast<int>(r.optional_integer("transforms", o.transforms, 1, 1000));
   if (const auto* hidden = r.get("hidden")) o.hidden = read_widths<Eigen::Index>(*hidden, r.child_path("hidden"), false);
   o.activation = nn::activation_from_string(r.optional_string("activation", nn::to_string(o.activation), kActivations));
   o.bins = static_cast<int>(r.optional_integer("bins", o.bins, 1, 64));
   o.tail_bound = r.optional_positive_number("tail_bound", o.tail_bound);
   o.components = static_cast<int>(r.optional_integer("components", o.components, 1, 1000));
-  o.permutation =
-      r.optional_string("permutation", o.permutation == Permutation::reverse ? "reverse" : "random", {"reverse", "random"}) == "reverse"
-          ? Permutation::reverse
-          : Permutation::random;
+  o.permutation = read_choice(r, "permutation", o.permutation, Permutation::reverse, Permutation::random);
   o.linear = r.optional_bool("linear", o.linear);
-  o.conditioner =
-      r.optional_string("conditioner", o.conditioner == Conditioner::residual ? "residual" : "mlp", {"mlp", "residual"}) == "residual"
-          ? Conditioner::residual
-          : Conditioner::mlp;
-  o.direction =
-      r.optional_string("direction", o.direction == Direction::sampling ? "sampling" : "density", {"density", "sampling"}) == "sampling"
-          ? Direction::sampling
-          : Direction::density;
+  o.conditioner = read_choice(r, "conditioner", o.conditioner, Conditioner::mlp, Conditioner::residual);
+  o.direction = read_choice(r, "direction", o.direction, Direction::density, Direction::sampling);
   if (const auto* embedding = r.get("embedding")) o.embedding = EmbeddingOptions::from_json(*embedding, r.child_path("embedding"));
   r.reject_unknown_keys();
   std::string why;

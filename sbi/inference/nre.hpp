@@ -20,8 +20,9 @@
 // cancel), so it is also the ratio in θ-space. When evaluated, ũ is clamped to the range of the
 // training rows (r is flat beyond it): otherwise the network's linear extrapolation can outgrow the
 // prior's log density in the tails and make π(θ)·exp r improper — on two_moons (10^4 simulations,
-// observation 5) the chains ran off to the prior's boundary, C2ST 0.992. The network family is the LFVI discriminator's, with
-// the stability regularisers available (spectral normalisation, a zero-centred gradient penalty).
+// observation 5) the chains ran off to the prior's boundary, C2ST 0.992. The network family is the
+// LFVI discriminator's, with the stability regularisers available (spectral normalisation, a
+// zero-centred gradient penalty).
 #include "sbi/inference/implicit_generator.hpp"
 #include "sbi/inference/standardization.hpp"
 #include "sbi/mcmc/mcmc.hpp"
