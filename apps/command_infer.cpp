@@ -45,6 +45,20 @@ RowMatrix draw_samples(const Posterior& posterior, const Vector& observation, Ei
   return posterior.sample(observation, n, seed);
 }
 
+// "estimator kept by validation -log q: maf -0.616 (nsf -0.440)" from a training summary's
+// "estimators" list (flows::density_training_summary).
+std::string describe_estimator_choice(const nlohmann::json& estimators) {
+  std::string kept, others;
+  char value[32];
+  for (const auto& e : estimators) {
+    std::snprintf(value, sizeof value, " %.3f", e.value("best_validation_nll", 0.0));
+    const std::string entry = e.at("estimator").value("type", std::string("?")) + value;
+    if (e.value("kept", false)) kept = entry;
+    else others += (others.empty() ? "" : ", ") + entry;
+  }
+  return "estimator kept by validation -log q: " + kept + " (" + others + ")";
+}
+
 // C2ST (sbibm protocol) of the samples against the spec's reference posterior: 0.5 is perfect.
 void report_reference_c2st(const std::filesystem::path& reference_file, const RowMatrix& samples, const Posterior& posterior, std::uint64_t seed) {
   const CsvTable reference = read_csv(reference_file, 10000);
@@ -241,6 +255,7 @@ int execute_infer(InferRequest request, bool resume, bool force, int threads, bo
   if (diagnostics.contains("best_step"))
     std::printf(", best validation at step %d%s", diagnostics["best_step"].get<int>(), diagnostics.value("stopped_early", false) ? ", stopped early" : "");
   std::printf(")\n");
+  if (diagnostics.contains("estimators")) std::printf("%s\n", describe_estimator_choice(diagnostics.at("estimators")).c_str());
   if (!problem.observation) {
     std::printf("the spec has no observation: draw samples with sbi sample %s --observation FILE\n", folder.string().c_str());
     return run.interrupted ? kExitInterrupted : kExitOk;

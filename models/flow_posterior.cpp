@@ -8,18 +8,6 @@ namespace sbi::models {
 
 namespace fs = std::filesystem;
 
-nlohmann::json density_training_summary(const flows::DensityFitResult& result) {
-  return {{"epochs", result.epochs},
-          {"best_epoch", result.best_epoch},
-          {"best_validation_nll", result.best_validation},
-          {"stopped_early", result.stopped_early},
-          {"interrupted", result.interrupted},
-          {"skipped_steps", result.skipped_steps},
-          {"training_rows", result.training_rows},
-          {"validation_rows", result.validation_rows},
-          {"seconds", result.seconds}};
-}
-
 FlowPosterior::FlowPosterior(NpeFit fit, PriorPtr prior, Names data_names, PosteriorInfo info, nlohmann::json training)
     : PosteriorModelBase(std::move(prior), std::move(data_names), std::move(info)), fit_(std::move(fit)), training_(std::move(training)) {
   if (static_cast<std::size_t>(fit_.data_dim()) != data_names_.size())
@@ -36,7 +24,7 @@ FlowPosterior::FlowPosterior(NpeFit fit, PriorPtr prior, Names data_names, Poste
 }
 
 FlowPosterior::FlowPosterior(NpeFit fit, PriorPtr prior, Names data_names, PosteriorInfo info)
-    : FlowPosterior(fit, std::move(prior), std::move(data_names), std::move(info), density_training_summary(fit.training)) {}
+    : FlowPosterior(fit, std::move(prior), std::move(data_names), std::move(info), flows::density_training_summary(fit.training, fit.trials)) {}
 
 void FlowPosterior::check_made_for(const Vector& observation) const {
   if (!info_.amortized && observation != *info_.observation)

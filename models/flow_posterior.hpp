@@ -41,7 +41,4 @@ class FlowPosterior final : public PosteriorModelBase {
   nlohmann::json training_;
 };
 
-// The training summary a density fit leaves in the saved state and in diagnostics().
-nlohmann::json density_training_summary(const flows::DensityFitResult& result);
-
 }  // namespace sbi::models

@@ -134,7 +134,7 @@ LikelihoodMcmcPosterior::LikelihoodMcmcPosterior(NleFit fit, PriorPtr prior, Nam
 }
 
 LikelihoodMcmcPosterior::LikelihoodMcmcPosterior(NleFit fit, PriorPtr prior, Names data_names, PosteriorInfo info)
-    : LikelihoodMcmcPosterior(fit, std::move(prior), std::move(data_names), std::move(info), density_training_summary(fit.training)) {}
+    : LikelihoodMcmcPosterior(fit, std::move(prior), std::move(data_names), std::move(info), flows::density_training_summary(fit.training, fit.trials)) {}
 
 Vector LikelihoodMcmcPosterior::log_surrogate(const RowMatrix& theta, const Vector& observation) const {
   return fit_.log_likelihood(theta, observation, *prior_);

@@ -156,7 +156,7 @@ MethodRegistry make_builtin_methods() {
          NpeOptions options = NpeOptions::from_json(o, "inference");
          options.seed = in.seed;
          const auto& table = *in.table;
-         NpeFit fit = train_npe(table.theta, table.y, *in.prior, options, cb);
+         NpeFit fit = train_npe(table.theta, table.y, *in.prior, options, cb, in.threads);
          PosteriorInfo info = info_for(in, "npe", options.to_json(), fit.training.seconds);
          return Posterior(std::make_shared<models::FlowPosterior>(std::move(fit), in.prior, table_data_names(in), std::move(info)));
        }});
@@ -169,7 +169,7 @@ MethodRegistry make_builtin_methods() {
          NleOptions options = NleOptions::from_json(o, "inference");
          options.estimator.seed = in.seed;
          const auto& table = *in.table;
-         NleFit fit = train_nle(table.theta, table.y, *in.prior, options, cb);
+         NleFit fit = train_nle(table.theta, table.y, *in.prior, options, cb, in.threads);
          PosteriorInfo info = info_for(in, "nle", options.to_json(), fit.training.seconds);
          return Posterior(std::make_shared<models::LikelihoodMcmcPosterior>(std::move(fit), in.prior, table_data_names(in), std::move(info)));
        }});

@@ -4,10 +4,12 @@
 #include "sbi/io/json_reader.hpp"
 #include "sbi/optim/adam.hpp"
 #include "sbi/optim/training.hpp"
+#include "sbi/parallel/parallel_for.hpp"
 
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <stdexcept>
 
 namespace sbi::flows {
 
@@ -191,6 +193,77 @@ DensityFitResult fit_density(ConditionalDensity& density, const RowMatrix& x, co
   result.training_rows = train_rows;
   result.validation_rows = static_cast<Eigen::Index>(split.validation.size());
   return result;
+}
+
+}  // namespace sbi::flows
+
+namespace sbi::flows {
+
+SelectedDensity fit_best_density(const std::vector<DensityEstimatorOptions>& candidates, const RowMatrix& x, const RowMatrix& c,
+                                 std::uint64_t seed, const DensityFitOptions& options, const TrainingCallbacks& callbacks, int threads) {
+  if (candidates.empty()) throw std::invalid_argument("fit_best_density: no estimator to fit");
+  const std::size_t k = candidates.size();
+  // Built (and their options checked) before any training starts.
+  std::vector<std::unique_ptr<ConditionalDensity>> densities;
+  densities.reserve(k);
+  for (const auto& candidate : candidates) densities.push_back(make_density(candidate, x.cols(), c.cols(), seed));
+  std::vector<DensityFitResult> results(k);
+  const std::string first_type = to_string(candidates.front().type);
+  parallel_for(k, threads < 1 ? hardware_threads() : threads, [&](std::size_t i, std::size_t) {
+    TrainingCallbacks own;
+    own.stop = callbacks.stop;
+    own.checkpoints = callbacks.checkpoints;
+    own.checkpoint_key = i == 0 ? callbacks.checkpoint_key : callbacks.checkpoint_key + "-alternative-" + std::to_string(i);
+    if (i == 0 && callbacks.on_progress) {
+      if (k == 1) {
+        own.on_progress = callbacks.on_progress;
+      } else {
+        const std::string label = " (" + first_type + "; " + std::to_string(k - 1) + " more estimator" + (k > 2 ? "s" : "") + " beside it)";
+        own.on_progress = [&callbacks, label](const TrainingProgress& p) {
+          TrainingProgress labelled = p;
+          labelled.stage += label;
+          callbacks.report(labelled);
+        };
+      }
+    }
+    results[i] = fit_density(*densities[i], x, c, options, own);
+  });
+  std::size_t best = 0;
+  for (std::size_t i = 1; i < k; ++i)
+    // A non-finite validation loss never wins; ties keep the earlier candidate.
+    if (std::isfinite(results[i].best_validation) &&
+        (!std::isfinite(results[best].best_validation) || results[i].best_validation < results[best].best_validation))
+      best = i;
+  SelectedDensity selected;
+  if (k > 1)
+    for (std::size_t i = 0; i < k; ++i) selected.trials.push_back({candidates[i], results[i], i == best});
+  selected.training = std::move(results[best]);
+  selected.density = std::move(densities[best]);
+  return selected;
+}
+
+nlohmann::json density_training_summary(const DensityFitResult& result, const std::vector<EstimatorTrial>& trials) {
+  nlohmann::json j = {{"epochs", result.epochs},
+                      {"best_epoch", result.best_epoch},
+                      {"best_validation_nll", result.best_validation},
+                      {"stopped_early", result.stopped_early},
+                      {"interrupted", result.interrupted},
+                      {"skipped_steps", result.skipped_steps},
+                      {"training_rows", result.training_rows},
+                      {"validation_rows", result.validation_rows},
+                      {"seconds", result.seconds}};
+  if (!trials.empty()) {
+    nlohmann::json tried = nlohmann::json::array();
+    for (const auto& t : trials)
+      tried.push_back({{"estimator", t.estimator.to_json()},
+                       {"best_validation_nll", t.result.best_validation},
+                       {"epochs", t.result.epochs},
+                       {"best_epoch", t.result.best_epoch},
+                       {"seconds", t.result.seconds},
+                       {"kept", t.kept}});
+    j["estimators"] = std::move(tried);
+  }
+  return j;
 }
 
 }  // namespace sbi::flows

@@ -15,12 +15,15 @@
 //   std::cout << r.brief_report() << "\n";
 #include "sbi/core/types.hpp"
 #include "sbi/flows/density.hpp"
+#include "sbi/flows/options.hpp"
 #include "sbi/optim/training_loop.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
 
 namespace sbi::flows {
 
@@ -61,6 +64,37 @@ struct DensityFitResult {
 // shapes, non-finite rows or too few rows (at least 2 training and 1 validation row).
 DensityFitResult fit_density(ConditionalDensity& density, const RowMatrix& x, const RowMatrix& c, const DensityFitOptions& options = {},
                              const TrainingCallbacks& callbacks = {});
+
+// One estimator tried by fit_best_density, with how its training went.
+struct EstimatorTrial {
+  DensityEstimatorOptions estimator;
+  DensityFitResult result;
+  bool kept = false;
+};
+
+// The estimator kept by fit_best_density, its training, and every estimator tried (in the order
+// given; empty when only one was given).
+struct SelectedDensity {
+  std::unique_ptr<ConditionalDensity> density;
+  DensityFitResult training;
+  std::vector<EstimatorTrial> trials;
+};
+
+// Fits each of `candidates` (the first is the method's own estimator, the rest its alternatives) by
+// fit_density on the same split and minibatch order, weights from `seed`, up to `threads` at once
+// (0 = all cores; each fit runs on one thread, so the result does not depend on it), and keeps the
+// one with the best (lowest) validation −log q: the held-out rows estimate the expected KL divergence
+// from the truth up to one constant shared by all candidates. Progress is reported for the first
+// candidate (usually the slowest); candidate i > 0 checkpoints under checkpoint_key + "-alternative-i",
+// the first under checkpoint_key itself, so a run with one candidate resumes as fit_density does.
+SelectedDensity fit_best_density(const std::vector<DensityEstimatorOptions>& candidates, const RowMatrix& x, const RowMatrix& c,
+                                 std::uint64_t seed, const DensityFitOptions& options = {}, const TrainingCallbacks& callbacks = {},
+                                 int threads = 0);
+
+// A training summary for reports and saved posteriors: epochs, best epoch and validation, rows,
+// seconds; with several trials, "estimators": each one's type, best validation and seconds, and
+// which was kept.
+nlohmann::json density_training_summary(const DensityFitResult& result, const std::vector<EstimatorTrial>& trials = {});
 
 // Training-set statistics as fit_density computes them: column means and unbiased sds, with sd = 1
 // for (nearly) constant columns.

@@ -300,6 +300,7 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
 
   NpeOptions npe;
   npe.density_estimator = options.flow;
+  npe.alternatives.clear();
   npe.seed = options.seed;
   NpeFit posterior(flow, prior.transforms(), npe);
   posterior.training.curve = outcome.curve;

@@ -14,6 +14,7 @@ NpeOptions NleOptions::default_estimator() {
   o.density_estimator.type = flows::DensityEstimatorOptions::Type::maf;
   o.density_estimator.transforms = 5;
   o.density_estimator.hidden = {50, 50};
+  o.alternatives.clear();  // none measured for NLE yet; a spec may name some
   // Batch size 50, NPE's (and sbi's): every NLE and SNLE run from a spec used it, since the spec
   // parser started from NPE's options (this function said 200 for library callers only).
   return o;
@@ -103,7 +104,7 @@ NleFit NleFit::load(const std::filesystem::path& density_file, const Prior& prio
 }
 
 NleFit train_nle(const RowMatrix& theta, const RowMatrix& y, const Prior& prior, const NleOptions& options,
-                 const TrainingCallbacks& callbacks) {
+                 const TrainingCallbacks& callbacks, int threads) {
   std::string why;
   if (!options.is_valid(&why)) throw InputError("NLE options: " + why);
   const auto p = static_cast<Eigen::Index>(prior.dim());
@@ -122,11 +123,11 @@ NleFit train_nle(const RowMatrix& theta, const RowMatrix& y, const Prior& prior,
       throw InputError("NLE: table row " + std::to_string(r) + " lies on the boundary of the prior's support");
   check_standardizable(u, prior.names(), "prior parameter", "NLE");
   check_standardizable(y, {}, "data column", "NLE");
-  std::shared_ptr<flows::ConditionalDensity> density =
-      flows::make_density(options.estimator.density_estimator, y.cols(), p, options.estimator.seed);
-  flows::DensityFitResult training = flows::fit_density(*density, y, u, options.estimator.fit_options(), callbacks);
-  NleFit fit(std::move(density), options);
-  fit.training = std::move(training);
+  flows::SelectedDensity selected =
+      flows::fit_best_density(options.estimator.candidates(), y, u, options.estimator.seed, options.estimator.fit_options(), callbacks, threads);
+  NleFit fit(std::move(selected.density), options);
+  fit.training = std::move(selected.training);
+  fit.trials = std::move(selected.trials);
   return fit;
 }
 

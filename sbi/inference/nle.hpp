@@ -65,15 +65,18 @@ class NleFit {
   // FileError naming the file if it is damaged; InputError if it does not fit the prior.
   static NleFit load(const std::filesystem::path& density_file, const Prior& prior, NleOptions options = {});
 
-  flows::DensityFitResult training;
+  flows::DensityFitResult training;           // the kept estimator's
+  std::vector<flows::EstimatorTrial> trials;  // every estimator tried, when there were alternatives
 
  private:
   std::shared_ptr<const flows::ConditionalDensity> density_;
   NleOptions options_;
 };
 
-// Trains NLE on a table: theta (n × dim θ, inside the prior's support), y (n × dim y, finite).
+// Trains NLE on a table: theta (n × dim θ, inside the prior's support), y (n × dim y, finite). With
+// "alternatives" the estimators train on up to `threads` threads at once (0 = all cores) and the best
+// validation log-likelihood is kept (flows::fit_best_density).
 NleFit train_nle(const RowMatrix& theta, const RowMatrix& y, const Prior& prior, const NleOptions& options = {},
-                 const TrainingCallbacks& callbacks = {});
+                 const TrainingCallbacks& callbacks = {}, int threads = 0);
 
 }  // namespace sbi

@@ -14,6 +14,7 @@ namespace sbi {
 namespace {
 
 constexpr Eigen::Index kSampleBlock = 1024;
+constexpr std::size_t kMaxAlternatives = 8;
 
 }  // namespace
 
@@ -30,6 +31,20 @@ flows::DensityEstimatorOptions NpeOptions::default_density_estimator() {
   // bench/npe/RESULTS.md §3b and §5.
   o.conditioner = flows::DensityEstimatorOptions::Conditioner::residual;
   return o;
+}
+
+std::vector<flows::DensityEstimatorOptions> NpeOptions::default_alternatives() {
+  flows::DensityEstimatorOptions maf;
+  maf.type = flows::DensityEstimatorOptions::Type::maf;
+  maf.transforms = 5;
+  maf.hidden = {64, 64};
+  return {maf};
+}
+
+std::vector<flows::DensityEstimatorOptions> NpeOptions::candidates() const {
+  std::vector<flows::DensityEstimatorOptions> all{density_estimator};
+  all.insert(all.end(), alternatives.begin(), alternatives.end());
+  return all;
 }
 
 flows::DensityFitOptions NpeOptions::fit_options() const {
@@ -50,11 +65,23 @@ bool NpeOptions::is_valid(std::string* why) const {
     if (why) *why = "density_estimator." + inner;
     return false;
   }
+  if (alternatives.size() > kMaxAlternatives) {
+    if (why) *why = "alternatives: at most " + std::to_string(kMaxAlternatives) + " estimators";
+    return false;
+  }
+  for (std::size_t i = 0; i < alternatives.size(); ++i)
+    if (!alternatives[i].is_valid(&inner)) {
+      if (why) *why = "alternatives[" + std::to_string(i) + "]." + inner;
+      return false;
+    }
   return fit_options().is_valid(why);
 }
 
 nlohmann::json NpeOptions::to_json() const {
+  nlohmann::json tried = nlohmann::json::array();
+  for (const auto& a : alternatives) tried.push_back(a.to_json());
   return {{"density_estimator", density_estimator.to_json()},
+          {"alternatives", std::move(tried)},
           {"batch_size", batch_size},
           {"learning_rate", learning_rate},
           {"validation_fraction", validation_fraction},
@@ -72,6 +99,18 @@ NpeOptions NpeOptions::from_json(const nlohmann::json& section, const std::strin
   for (const auto& key : run_level_inference_keys()) r.get(key);
   if (const auto* d = r.get("density_estimator"))
     o.density_estimator = flows::DensityEstimatorOptions::from_json(*d, r.child_path("density_estimator"), defaults.density_estimator);
+  if (const auto* list = r.get("alternatives")) {
+    const std::string list_path = r.child_path("alternatives");
+    if (!list->is_array())
+      throw InputError(list_path + ": expected a list of density estimator sections ([] for none), got " + list->dump());
+    if (list->size() > kMaxAlternatives)
+      throw InputError(list_path + ": at most " + std::to_string(kMaxAlternatives) + " estimators, got " + std::to_string(list->size()));
+    o.alternatives.clear();
+    // Keys left out of an alternative keep the method's own estimator's values, as for density_estimator.
+    for (std::size_t i = 0; i < list->size(); ++i)
+      o.alternatives.push_back(flows::DensityEstimatorOptions::from_json((*list)[i], list_path + "[" + std::to_string(i) + "]",
+                                                                        o.density_estimator));
+  }
   o.batch_size = r.optional_integer("batch_size", o.batch_size, 1, 1 << 20);
   o.learning_rate = r.optional_positive_number("learning_rate", o.learning_rate);
   o.validation_fraction = r.optional_number_in("validation_fraction", o.validation_fraction, 0.001, 0.499);
@@ -159,7 +198,7 @@ NpeFit NpeFit::load(const std::filesystem::path& density_file, const Prior& prio
 }
 
 NpeFit train_npe(const RowMatrix& theta, const RowMatrix& y, const Prior& prior, const NpeOptions& options,
-                 const TrainingCallbacks& callbacks) {
+                 const TrainingCallbacks& callbacks, int threads) {
   std::string why;
   if (!options.is_valid(&why)) throw InputError("NPE options: " + why);
   const auto p = static_cast<Eigen::Index>(prior.dim());
@@ -177,11 +216,10 @@ NpeFit train_npe(const RowMatrix& theta, const RowMatrix& y, const Prior& prior,
 
   check_standardizable(u, prior.names(), "prior parameter", "NPE");
   check_standardizable(y, {}, "data column", "NPE");
-  std::shared_ptr<flows::ConditionalDensity> density =
-      flows::make_density(options.density_estimator, p, y.cols(), options.seed);
-  flows::DensityFitResult training = flows::fit_density(*density, u, y, options.fit_options(), callbacks);
-  NpeFit fit(std::move(density), prior.transforms(), options);
-  fit.training = std::move(training);
+  flows::SelectedDensity selected = flows::fit_best_density(options.candidates(), u, y, options.seed, options.fit_options(), callbacks, threads);
+  NpeFit fit(std::move(selected.density), prior.transforms(), options);
+  fit.training = std::move(selected.training);
+  fit.trials = std::move(selected.trials);
   return fit;
 }
 

@@ -39,6 +39,9 @@ namespace sbi {
 
 struct NpeOptions {
   flows::DensityEstimatorOptions density_estimator = default_density_estimator();
+  // Estimators trained beside density_estimator on the same split; whichever has the best validation
+  // log-likelihood is kept (flows::fit_best_density). Empty: density_estimator alone.
+  std::vector<flows::DensityEstimatorOptions> alternatives = default_alternatives();
   Eigen::Index batch_size = 50;      // rows per Adam step
   double learning_rate = 5e-4;       // Adam
   double validation_fraction = 0.1;  // rows held out for early stopping
@@ -49,6 +52,11 @@ struct NpeOptions {
 
   // The estimator NPE uses unless the spec says otherwise (see bench/npe/RESULTS.md).
   static flows::DensityEstimatorOptions default_density_estimator();
+  // NPE's default alternative: a MAF, which fits the ten-parameter sbibm tasks better and trains in a
+  // fraction of the spline flow's time (bench/npe/RESULTS.md §6).
+  static std::vector<flows::DensityEstimatorOptions> default_alternatives();
+  // density_estimator followed by the alternatives.
+  std::vector<flows::DensityEstimatorOptions> candidates() const;
   // The fitting options these settings give (sbi/flows/fit.hpp).
   flows::DensityFitOptions fit_options() const;
 
@@ -87,7 +95,8 @@ class NpeFit {
   // FileError naming the file if it is damaged; InputError if it does not fit the prior.
   static NpeFit load(const std::filesystem::path& density_file, const Prior& prior, NpeOptions options = {});
 
-  flows::DensityFitResult training;  // curve, epochs, best validation −log q(u | y)
+  flows::DensityFitResult training;  // the kept estimator's: curve, epochs, best validation −log q(u | y)
+  std::vector<flows::EstimatorTrial> trials;  // every estimator tried, when there were alternatives
 
  private:
   std::shared_ptr<const flows::ConditionalDensity> density_;
@@ -96,8 +105,10 @@ class NpeFit {
 };
 
 // Trains NPE on a table: theta (n × dim θ, inside the prior's support), y (n × dim y, finite).
-// Throws InputError for shapes, rows outside the support, non-finite data, invalid options.
+// The estimator and its alternatives train on up to `threads` threads at once (0 = all cores; the
+// result does not depend on it). Throws InputError for shapes, rows outside the support, non-finite
+// data, invalid options.
 NpeFit train_npe(const RowMatrix& theta, const RowMatrix& y, const Prior& prior, const NpeOptions& options = {},
-                 const TrainingCallbacks& callbacks = {});
+                 const TrainingCallbacks& callbacks = {}, int threads = 0);
 
 }  // namespace sbi

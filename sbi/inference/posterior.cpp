@@ -174,6 +174,9 @@ SavedPosterior read_saved_posterior(const fs::path& folder) {
     saved.info.log_prob_normalized = d.value("log_prob_normalized", false);
     saved.info.options = d.value("options", nlohmann::json::object());
     flows::complete_saved_estimator_options(saved.info.options);
+    // Estimator options saved before "alternatives" existed trained their density_estimator alone.
+    if (saved.info.options.is_object() && saved.info.options.contains("density_estimator") && !saved.info.options.contains("alternatives"))
+      saved.info.options["alternatives"] = nlohmann::json::array();
     saved.parameter_names = d.at("parameter_names").get<Names>();
     saved.data_names = d.at("data_names").get<Names>();
     try {

@@ -301,6 +301,8 @@ SnleOptions SnleOptions::from_json(const nlohmann::json& section, const std::str
   auto [rest, settings] = split_sequential_settings(section, path);
   SnleOptions o;
   o.nle = NleOptions::from_json(rest, path);
+  if (!o.nle.estimator.alternatives.empty())
+    throw InputError(path + ".alternatives: SNLE trains one estimator through its rounds; name it in density_estimator (alternatives are for npe and nle)");
   o.sequential = settings;
   return o;
 }

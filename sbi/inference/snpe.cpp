@@ -251,12 +251,15 @@ SnpeOptions SnpeOptions::from_json(const nlohmann::json& section, const std::str
   o.max_prior_draws = r.optional_number_in("max_prior_draws", o.max_prior_draws, 1, 1e9);
   o.atoms = static_cast<int>(r.optional_integer("atoms", o.atoms, 2, 100000));
   o.npe = NpeOptions::from_json(rest, path, default_npe());
+  if (!o.npe.alternatives.empty())
+    throw InputError(path + ".alternatives: SNPE trains one estimator through its rounds; name it in density_estimator (alternatives are for npe and nle)");
   return o;
 }
 
 NpeOptions SnpeOptions::default_npe() {
   NpeOptions o;
   o.density_estimator.conditioner = flows::DensityEstimatorOptions::Conditioner::mlp;
+  o.alternatives.clear();  // its rounds continue one estimator
   return o;
 }
 

@@ -160,6 +160,24 @@ TEST_CASE("load_posterior refuses damaged, unknown and newer folders with the fi
   fs::remove_all(folder);
 }
 
+TEST_CASE("an NPE posterior saved before alternatives existed reads back as trained alone", "[models][posterior][npe]") {
+  const InferenceProblem problem = small_problem();
+  const MethodRun run = run_method(builtin_methods().at("npe"), quick_options("npe"), problem, {.simulations = 300, .seed = 4});
+  // The default alternative (a MAF) trained beside the estimator; the summary says which was kept.
+  const nlohmann::json diagnostics = run.posterior.diagnostics();
+  REQUIRE(diagnostics.contains("estimators"));
+  CHECK(diagnostics.at("estimators").size() == 2);
+  CHECK(run.posterior.info().options.at("alternatives").size() == 1);
+  const auto folder = scratch("npe_without_alternatives");
+  run.posterior.save(folder);
+  auto document = nlohmann::json::parse(read_all(folder / "posterior.json"));
+  REQUIRE(document.at("options").contains("alternatives"));
+  document["options"].erase("alternatives");
+  write_all(folder / "posterior.json", document.dump());
+  CHECK(load_posterior(folder).info().options.at("alternatives") == nlohmann::json::array());
+  fs::remove_all(folder);
+}
+
 TEST_CASE("a posterior saved by sbi++ 0.1 (format version 1) still loads and samples", "[models][posterior]") {
   // tests/models/data/v1_posterior: `sbi infer` of sbi++ 0.1 (commit f0daccb) on
   // data/specs/gaussian_linear_2d_test.json with a 16-unit generator, and its samples.csv (seed 1).

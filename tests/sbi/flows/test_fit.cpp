@@ -11,6 +11,7 @@
 
 #include <Eigen/Cholesky>
 
+#include <algorithm>
 #include <atomic>
 #include <numbers>
 
@@ -104,6 +105,57 @@ TEST_CASE("fit: the stop flag ends training with the best weights; bad input is 
   CHECK_THROWS_WITH(fit_density(*q, bad, c), Catch::Contains("row 7"));
   CHECK_THROWS_AS(fit_density(*q, x.topRows(3), c.topRows(3)), sbi::InputError);
   CHECK_THROWS_AS(fit_density(*q, x.leftCols(1), c), sbi::InputError);
+}
+
+TEST_CASE("fit_best_density: each trial is what fit_density gives alone, the lowest validation loss is kept", "[flows][fit]") {
+  // x | c = c + s·(1, 1) + N(0, 0.1²) noise with s = ±1 at random: two modes, which the families
+  // below fit unequally well in a short training.
+  const Eigen::Index n = 1000;
+  const RowMatrix c = normal_rows(n, 2, 41);
+  const RowMatrix noise = normal_rows(n, 2, 42, 0.1);
+  sbi::Rng coin(43);
+  RowMatrix x(n, 2);
+  for (Eigen::Index r = 0; r < n; ++r) {
+    const double s = coin.uniform() < 0.5 ? -1.0 : 1.0;
+    x.row(r) = c.row(r) + noise.row(r) + RowMatrix::Constant(1, 2, s);
+  }
+  DensityEstimatorOptions one = small_options("mog"), three = small_options("mog");
+  one.components = 1;
+  three.components = 3;
+  DensityFitOptions options;
+  options.max_epochs = 30;
+  options.batch_size = 50;
+  const std::vector<DensityEstimatorOptions> candidates = {one, three, small_options("maf")};
+  const SelectedDensity selected = fit_best_density(candidates, x, c, 7, options, {}, /*threads=*/2);
+  REQUIRE(selected.trials.size() == 3);
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < 3; ++i)
+    if (selected.trials[i].kept) kept = i;
+  for (std::size_t i = 0; i < 3; ++i) CHECK(selected.trials[kept].result.best_validation <= selected.trials[i].result.best_validation);
+  CHECK(std::count_if(selected.trials.begin(), selected.trials.end(), [](const EstimatorTrial& t) { return t.kept; }) == 1);
+  CHECK(selected.density->options().to_json() == candidates[kept].to_json());
+  CHECK(selected.training.best_validation == selected.trials[kept].result.best_validation);
+  for (std::size_t i = 0; i < candidates.size(); ++i) {
+    INFO("candidate " << i);
+    auto alone = make_density(candidates[i], 2, 2, 7);
+    const DensityFitResult result = fit_density(*alone, x, c, options);
+    CHECK(result.best_validation == selected.trials[i].result.best_validation);
+    if (i == kept) {
+      const auto pa = alone->parameters(), pb = selected.density->parameters();
+      for (std::size_t k = 0; k < pa.size(); ++k) CHECK(pa[k]->value == pb[k]->value);
+    }
+  }
+  // One thread or two: the same estimators, the same choice.
+  const SelectedDensity serial = fit_best_density(candidates, x, c, 7, options, {}, /*threads=*/1);
+  for (std::size_t i = 0; i < candidates.size(); ++i) CHECK(serial.trials[i].result.best_validation == selected.trials[i].result.best_validation);
+  // A single candidate: no trials listed, the estimator fitted as by fit_density.
+  const SelectedDensity single = fit_best_density({one}, x, c, 7, options);
+  CHECK(single.trials.empty());
+  CHECK(single.training.best_validation == selected.trials[0].result.best_validation);
+  const nlohmann::json summary = density_training_summary(selected.training, selected.trials);
+  REQUIRE(summary.at("estimators").size() == 3);
+  CHECK(summary.at("estimators")[kept].at("kept") == true);
+  CHECK_FALSE(density_training_summary(single.training, single.trials).contains("estimators"));
 }
 
 TEST_CASE("fit: every family learns a conditional Gaussian (KL and C2ST against exact samples)", "[flows][fit][.slow]") {

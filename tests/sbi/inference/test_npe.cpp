@@ -2,7 +2,10 @@
 // lies inside it; sampling is the same for any thread count; options and files.
 #include "sbi/core/error.hpp"
 #include "sbi/flows/density.hpp"
+#include "sbi/inference/nle.hpp"
 #include "sbi/inference/npe.hpp"
+#include "sbi/inference/sequential.hpp"
+#include "sbi/inference/snpe.hpp"
 #include "sbi/priors/prior.hpp"
 
 #include <catch2/catch.hpp>
@@ -114,4 +117,61 @@ TEST_CASE("npe options: spec section, defaults, errors with the JSON path", "[np
   CHECK_THROWS_WITH(sbi::NpeOptions::from_json({{"density_estimator", {{"bins", 100}}}}), Catch::Contains("inference.density_estimator.bins"));
   CHECK_THROWS_WITH(sbi::NpeOptions::from_json({{"patience", 0}}), Catch::Contains("inference.patience"));
   CHECK_THROWS_WITH(sbi::NpeOptions::from_json({{"learning_rat", 0.1}}), Catch::Contains("learning_rat"));
+}
+
+TEST_CASE("npe options: alternatives default to a MAF, keep the estimator's keys, and are refused by the sequential methods", "[npe]") {
+  using Type = sbi::flows::DensityEstimatorOptions::Type;
+  const sbi::NpeOptions defaults;
+  REQUIRE(defaults.alternatives.size() == 1);
+  CHECK(defaults.alternatives[0].type == Type::maf);
+  CHECK(defaults.candidates().size() == 2);
+  CHECK(defaults.candidates()[0].type == Type::nsf);
+  CHECK(sbi::NpeOptions::from_json(nlohmann::json::parse(R"({"alternatives": []})")).candidates().size() == 1);
+  // Keys an alternative leaves out keep the method's estimator's values; naming another type starts
+  // from that family's defaults.
+  const auto o = sbi::NpeOptions::from_json(nlohmann::json::parse(
+      R"({"density_estimator": {"bins": 10}, "alternatives": [{"transforms": 2}, {"type": "maf", "hidden": [32]}]})"));
+  REQUIRE(o.alternatives.size() == 2);
+  CHECK(o.alternatives[0].type == Type::nsf);
+  CHECK(o.alternatives[0].bins == 10);
+  CHECK(o.alternatives[0].transforms == 2);
+  CHECK(o.alternatives[1].type == Type::maf);
+  CHECK(o.alternatives[1].hidden == std::vector<Eigen::Index>{32});
+  CHECK(sbi::NpeOptions::from_json(o.to_json()).to_json() == o.to_json());
+  CHECK_THROWS_WITH(sbi::NpeOptions::from_json(nlohmann::json::parse(R"({"alternatives": [{"bins": 100}]})")),
+                    Catch::Contains("inference.alternatives[0].bins"));
+  CHECK_THROWS_WITH(sbi::NpeOptions::from_json(nlohmann::json::parse(R"({"alternatives": {"type": "maf"}})")),
+                    Catch::Contains("inference.alternatives: expected a list"));
+  CHECK_THROWS_WITH(sbi::NpeOptions::from_json(nlohmann::json::parse(R"({"alternatives": [{}, {}, {}, {}, {}, {}, {}, {}, {}]})")),
+                    Catch::Contains("at most 8"));
+  CHECK_THROWS_WITH(sbi::SnpeOptions::from_json(nlohmann::json::parse(R"({"alternatives": [{"type": "maf"}]})")),
+                    Catch::Contains("inference.alternatives: SNPE trains one estimator"));
+  CHECK(sbi::SnpeOptions::from_json(nlohmann::json::object()).npe.alternatives.empty());
+  CHECK(sbi::NleOptions::from_json(nlohmann::json::object()).estimator.alternatives.empty());
+  CHECK_THROWS_WITH(sbi::SnleOptions::from_json(nlohmann::json::parse(R"({"alternatives": [{"type": "nsf"}]})")),
+                    Catch::Contains("inference.alternatives: SNLE trains one estimator"));
+}
+
+TEST_CASE("npe: with an alternative, the estimator with the better validation log-likelihood is kept and reported", "[npe]") {
+  const sbi::UniformPrior prior(Eigen::Vector2d(0.0, 0.0), Eigen::Vector2d(1.0, 1.0));
+  sbi::Rng rng(5);
+  const Eigen::Index n = 600;
+  const sbi::RowMatrix theta = prior.sample_batch(rng, n);
+  sbi::RowMatrix y(n, 2);
+  for (Eigen::Index r = 0; r < n; ++r) y.row(r) << theta(r, 0) + 0.1 * rng.normal(), theta(r, 1) + 0.1 * rng.normal();
+  sbi::NpeOptions options;
+  options.density_estimator = small_nsf();
+  options.alternatives = {small_nsf()};
+  options.alternatives[0].type = sbi::flows::DensityEstimatorOptions::Type::maf;
+  options.max_epochs = 8;
+  const sbi::NpeFit fit = sbi::train_npe(theta, y, prior, options, {}, /*threads=*/2);
+  REQUIRE(fit.trials.size() == 2);
+  const std::size_t kept = fit.trials[0].kept ? 0 : 1;
+  CHECK(fit.trials[1 - kept].kept == false);
+  CHECK(fit.trials[kept].result.best_validation <= fit.trials[1 - kept].result.best_validation);
+  CHECK(fit.density().options().type == fit.trials[kept].estimator.type);
+  CHECK(fit.training.best_validation == fit.trials[kept].result.best_validation);
+  const sbi::NpeFit serial = sbi::train_npe(theta, y, prior, options, {}, /*threads=*/1);
+  const Eigen::Vector2d observation(0.4, 0.6);
+  CHECK(serial.sample(observation, 500, 3) == fit.sample(observation, 500, 3));
 }
