@@ -19,7 +19,9 @@
 // batch 50 beats 200 at 10^3, LU-linear layers gave no consistent gain. The spline flow's residual
 // conditioner became the default after it beat the MLP one on observations 1–5 of five sbibm tasks at
 // 10^4 and tied on Lotka–Volterra (bench/npe/RESULTS.md §5); SNPE and LFVI's flow keep the MLP one,
-// with which they were measured.
+// with which they were measured. A MAF trains beside the spline flow ("alternatives") and is kept
+// when its validation log-likelihood is better: on the ten-parameter tasks the spline flow over-fits
+// within a few epochs and the MAF fits better, elsewhere the spline flow wins (bench/npe/RESULTS.md §6).
 #include "sbi/core/types.hpp"
 #include "sbi/flows/density.hpp"
 #include "sbi/flows/fit.hpp"
