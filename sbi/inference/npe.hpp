@@ -19,7 +19,7 @@
 // batch 50 beats 200 at 10^3, LU-linear layers gave no consistent gain. The spline flow's residual
 // conditioner became the default after it beat the MLP one on observations 1–5 of five sbibm tasks at
 // 10^4 and tied on Lotka–Volterra (bench/npe/RESULTS.md §5); SNPE and LFVI's flow keep the MLP one,
-// with which they were measured. A MAF trains beside the spline flow ("alternatives") and is kept
+// with which they were measured. Two MAFs train beside the spline flow ("alternatives"); one is kept
 // when its validation log-likelihood is better: on the ten-parameter tasks the spline flow over-fits
 // within a few epochs and the MAF fits better, elsewhere the spline flow wins (bench/npe/RESULTS.md §6).
 #include "sbi/core/types.hpp"
@@ -54,8 +54,8 @@ struct NpeOptions {
 
   // The estimator NPE uses unless the spec says otherwise (see bench/npe/RESULTS.md).
   static flows::DensityEstimatorOptions default_density_estimator();
-  // NPE's default alternative: a MAF, which fits the ten-parameter sbibm tasks better and trains in a
-  // fraction of the spline flow's time (bench/npe/RESULTS.md §6).
+  // NPE's default alternatives: two MAFs (ReLU and tanh), which fit the ten-parameter sbibm tasks
+  // better and train in a fraction of the spline flow's time (bench/npe/RESULTS.md §6).
   static std::vector<flows::DensityEstimatorOptions> default_alternatives();
   // density_estimator followed by the alternatives.
   std::vector<flows::DensityEstimatorOptions> candidates() const;

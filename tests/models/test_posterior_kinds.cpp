@@ -163,11 +163,11 @@ TEST_CASE("load_posterior refuses damaged, unknown and newer folders with the fi
 TEST_CASE("an NPE posterior saved before alternatives existed reads back as trained alone", "[models][posterior][npe]") {
   const InferenceProblem problem = small_problem();
   const MethodRun run = run_method(builtin_methods().at("npe"), quick_options("npe"), problem, {.simulations = 300, .seed = 4});
-  // The default alternative (a MAF) trained beside the estimator; the summary says which was kept.
+  // The default alternatives (two MAFs) trained beside the estimator; the summary says which was kept.
   const nlohmann::json diagnostics = run.posterior.diagnostics();
   REQUIRE(diagnostics.contains("estimators"));
-  CHECK(diagnostics.at("estimators").size() == 2);
-  CHECK(run.posterior.info().options.at("alternatives").size() == 1);
+  CHECK(diagnostics.at("estimators").size() == 3);
+  CHECK(run.posterior.info().options.at("alternatives").size() == 2);
   const auto folder = scratch("npe_without_alternatives");
   run.posterior.save(folder);
   auto document = nlohmann::json::parse(read_all(folder / "posterior.json"));

@@ -119,12 +119,14 @@ TEST_CASE("npe options: spec section, defaults, errors with the JSON path", "[np
   CHECK_THROWS_WITH(sbi::NpeOptions::from_json({{"learning_rat", 0.1}}), Catch::Contains("learning_rat"));
 }
 
-TEST_CASE("npe options: alternatives default to a MAF, keep the estimator's keys, and are refused by the sequential methods", "[npe]") {
+TEST_CASE("npe options: alternatives default to two MAFs, keep the estimator's keys, and are refused by the sequential methods", "[npe]") {
   using Type = sbi::flows::DensityEstimatorOptions::Type;
   const sbi::NpeOptions defaults;
-  REQUIRE(defaults.alternatives.size() == 1);
+  REQUIRE(defaults.alternatives.size() == 2);
   CHECK(defaults.alternatives[0].type == Type::maf);
-  CHECK(defaults.candidates().size() == 2);
+  CHECK(defaults.alternatives[1].type == Type::maf);
+  CHECK(defaults.alternatives[1].activation == sbi::nn::Activation::tanh);
+  CHECK(defaults.candidates().size() == 3);
   CHECK(defaults.candidates()[0].type == Type::nsf);
   CHECK(sbi::NpeOptions::from_json(nlohmann::json::parse(R"({"alternatives": []})")).candidates().size() == 1);
   // Keys an alternative leaves out keep the method's estimator's values; naming another type starts
