@@ -38,9 +38,9 @@ std::vector<flows::DensityEstimatorOptions> NpeOptions::default_alternatives() {
   relu.type = flows::DensityEstimatorOptions::Type::maf;
   relu.transforms = 5;
   relu.hidden = {64, 64};
-  // With tanh the MAF generalises better on gaussian_linear, bernoulli_glm and Lotka–Volterra (lower
-  // validation loss at 10^3 and 10^4), with ReLU on slcp and SIR at 10^5: both are tried
-  // (bench/npe/RESULTS.md §6). They train one after the other on the core the spline flow leaves.
+  // With tanh the MAF had the lower validation loss on all six sbibm tasks at 10^3 and 10^4, with
+  // ReLU on two_moons, slcp and SIR at 10^5: both are tried (bench/npe/RESULTS.md §6b). They usually
+  // train one after the other on the core the spline flow leaves.
   flows::DensityEstimatorOptions tanh = relu;
   tanh.activation = nn::Activation::tanh;
   return {relu, tanh};

@@ -36,6 +36,20 @@ sbi::NpeFit random_fit(const sbi::Prior& prior, const sbi::flows::DensityEstimat
   return sbi::NpeFit(std::move(q), prior.transforms(), sbi::NpeOptions{});
 }
 
+// θ ~ U([0, 1]²) and y = θ + N(0, 0.1²) noise, plus `pure_noise_columns` columns of N(0, 1) noise,
+// all from one stream of `seed` (θ first, then each row's noise in column order).
+void noisy_unit_square_table(const sbi::UniformPrior& prior, std::uint64_t seed, Eigen::Index n, int pure_noise_columns,
+                             sbi::RowMatrix& theta, sbi::RowMatrix& y) {
+  sbi::Rng rng(seed);
+  theta = prior.sample_batch(rng, n);
+  y.resize(n, 2 + pure_noise_columns);
+  for (Eigen::Index r = 0; r < n; ++r) {
+    y(r, 0) = theta(r, 0) + 0.1 * rng.normal();
+    y(r, 1) = theta(r, 1) + 0.1 * rng.normal();
+    for (int k = 0; k < pure_noise_columns; ++k) y(r, 2 + k) = rng.normal();
+  }
+}
+
 }  // namespace
 
 TEST_CASE("npe: log q(theta | y) integrates to one over a box prior and draws stay inside", "[npe]") {
@@ -75,13 +89,10 @@ TEST_CASE("npe: log q(theta | y) integrates to one over a box prior and draws st
 }
 
 TEST_CASE("npe: trains on a table, keeps draws in the support, saves and loads exactly", "[npe]") {
-  // θ ~ U([0, 1]²), y = θ + N(0, 0.1²) noise in 2 + 1 columns (the last one pure noise).
+  // y = θ + noise in 2 + 1 columns (the last one pure noise).
   const sbi::UniformPrior prior(Eigen::Vector2d(0.0, 0.0), Eigen::Vector2d(1.0, 1.0));
-  sbi::Rng rng(3);
-  const Eigen::Index n = 600;
-  const sbi::RowMatrix theta = prior.sample_batch(rng, n);
-  sbi::RowMatrix y(n, 3);
-  for (Eigen::Index r = 0; r < n; ++r) y.row(r) << theta(r, 0) + 0.1 * rng.normal(), theta(r, 1) + 0.1 * rng.normal(), rng.normal();
+  sbi::RowMatrix theta, y;
+  noisy_unit_square_table(prior, 3, 600, 1, theta, y);
   sbi::NpeOptions options;
   options.density_estimator = small_nsf();
   options.max_epochs = 5;
@@ -156,11 +167,8 @@ TEST_CASE("npe options: alternatives default to two MAFs, keep the estimator's k
 
 TEST_CASE("npe: with an alternative, the estimator with the better validation log-likelihood is kept and reported", "[npe]") {
   const sbi::UniformPrior prior(Eigen::Vector2d(0.0, 0.0), Eigen::Vector2d(1.0, 1.0));
-  sbi::Rng rng(5);
-  const Eigen::Index n = 600;
-  const sbi::RowMatrix theta = prior.sample_batch(rng, n);
-  sbi::RowMatrix y(n, 2);
-  for (Eigen::Index r = 0; r < n; ++r) y.row(r) << theta(r, 0) + 0.1 * rng.normal(), theta(r, 1) + 0.1 * rng.normal();
+  sbi::RowMatrix theta, y;
+  noisy_unit_square_table(prior, 5, 600, 0, theta, y);
   sbi::NpeOptions options;
   options.density_estimator = small_nsf();
   options.alternatives = {small_nsf()};
