@@ -122,14 +122,14 @@ namespace {
 // The bound's pieces for one batch of contexts, on one tape.
 class Bound {
  public:
-  Bound(const Prior& prior, const Standardization& st, const nn::Mlp& classifier, double log_u_scale)
+  Bound(const Prior& prior, const Standardization& st, const NreFit& ratio, double log_u_scale)
       : prior_in_u_(PriorPtr(PriorPtr{}, &prior),
                     [](const RowMatrix&, Eigen::Ref<Vector> out) { out.setZero(); },
                     [](const RowMatrix&, Eigen::Ref<Vector> out, Eigen::Ref<RowMatrix> gradient) {
                       out.setZero();
                       gradient.setZero();
                     }),
-        target_(prior_in_u_.target()), classifier_(classifier), log_u_scale_(log_u_scale) {
+        target_(prior_in_u_.target()), ratio_(ratio), log_u_scale_(log_u_scale) {
     const auto p = st.u_mean.size();
     u_sd_.resize(1, p);
     u_mean_.resize(1, p);
@@ -162,7 +162,7 @@ class Bound {
     }
     gradient_float_ = prior_gradient_.cast<float>();
     const FVar log_prior = ad::add(ad::sum_rows(ad::mul(u, tape.constant(gradient_float_))), tape.constant(offset_));
-    const FVar ratio = classifier_.forward_constant(ad::concat_cols(z, tape.constant(y_ratio)));
+    const FVar ratio = ratio_.log_ratio_on_tape(tape, z, y_ratio);  // ũ clamped to the ratio's training range
     const FVar log_q = ad::add_scalar(draw.log_prob, static_cast<float>(-log_u_scale_));
     return ad::sub(ad::add(log_prior, ratio), log_q);
   }
@@ -178,7 +178,7 @@ class Bound {
  private:
   UnconstrainedPosterior prior_in_u_;
   McmcTarget target_;
-  const nn::Mlp& classifier_;
+  const NreFit& ratio_;
   double log_u_scale_;
   FMat u_sd_, u_mean_, offset_, gradient_float_;
   RowMatrix u_double_, prior_gradient_;
@@ -244,7 +244,7 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
   Rng validation_rng = Rng::stream(options.seed, 12);
   const FMat val_noise = flows::standard_normal(val_context.rows(), p, validation_rng);
 
-  Bound bound(prior, st, ratio.classifier, flow->log_x_scale());
+  Bound bound(prior, st, ratio, flow->log_x_scale());
   optim::Adam optimizer(flow->parameters(), {.learning_rate = options.learning_rate});
   Rng rng = Rng::stream(options.seed, 13);
   const auto batch = std::min<Eigen::Index>(options.batch_size, static_cast<Eigen::Index>(split.train.size()));

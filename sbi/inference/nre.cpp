@@ -15,6 +15,7 @@
 namespace sbi {
 
 using FMat = ad::Matrix<float>;
+using FVar = ad::Var<float>;
 
 bool NreOptions::is_valid(std::string* why) const {
   auto fail = [&](const std::string& message) {
@@ -98,14 +99,38 @@ void NreFit::log_ratio_gradient_unconstrained(const RowMatrix& u, const Vector& 
   const auto p = u.cols();
   thread_local ad::Tape<float> tape;
   auto scope = tape.scope();
-  FMat inside;  // 0 where ũ was clamped: r is flat there
-  const auto input = tape.variable(standardization.standardize_parameters_clamped(u, &inside));
-  const FMat y_rows = y_tilde.cast<float>().transpose().replicate(u.rows(), 1);
-  const auto r = classifier.forward_constant(ad::concat_cols(input, tape.constant(y_rows)));
+  FMat u_tilde(u.rows(), p);
+  for (Eigen::Index c = 0; c < p; ++c)
+    u_tilde.col(c) = ((u.col(c).array() - standardization.u_mean[c]) / standardization.u_sd[c]).cast<float>();
+  const auto input = tape.variable(u_tilde);
+  const auto r = log_ratio_on_tape(tape, input, y_tilde.cast<float>().transpose().replicate(u.rows(), 1));
   tape.backward(ad::sum(r));
   log_ratio = r.value().col(0).cast<double>();
-  const FMat g = tape.gradient(input).cwiseProduct(inside);
+  const FMat& g = tape.gradient(input);
   for (Eigen::Index c = 0; c < p; ++c) gradient.col(c) = g.col(c).cast<double>() / standardization.u_sd[c];
+}
+
+FVar NreFit::log_ratio_on_tape(ad::Tape<float>& tape, const FVar& u_tilde, const FMat& y_tilde) const {
+  const Standardization& s = standardization;
+  if (s.u_tilde_low.size() == 0)  // saved before the range was kept: unclamped, as then
+    return classifier.forward_constant(ad::concat_cols(u_tilde, tape.constant(y_tilde)));
+  // clamped = inside ⊙ ũ + (1 − inside) ⊙ edge: the value of clamp(ũ), the gradient masked.
+  const FMat& value = u_tilde.value();
+  FMat inside = FMat::Ones(value.rows(), value.cols()), edge = FMat::Zero(value.rows(), value.cols());
+  bool any = false;
+  for (Eigen::Index c = 0; c < value.cols(); ++c) {
+    const auto low = static_cast<float>(s.u_tilde_low[c]), high = static_cast<float>(s.u_tilde_high[c]);
+    for (Eigen::Index r = 0; r < value.rows(); ++r) {
+      const float z = value(r, c);
+      if (z < low || z > high) {
+        inside(r, c) = 0;
+        edge(r, c) = z < low ? low : high;
+        any = true;
+      }
+    }
+  }
+  const FVar clamped = any ? ad::add(ad::mul(u_tilde, tape.constant(inside)), tape.constant(edge)) : u_tilde;
+  return classifier.forward_constant(ad::concat_cols(clamped, tape.constant(y_tilde)));
 }
 
 Vector NreFit::log_ratio(const RowMatrix& theta, const Vector& observation, const Prior& prior, const Names& data_names) const {

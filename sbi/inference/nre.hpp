@@ -72,6 +72,12 @@ struct NreFit {
   // r at rows u_i and its gradient ∇u (row i of `gradient`), by the autodiff tape (thread-safe).
   void log_ratio_gradient_unconstrained(const RowMatrix& u, const Vector& observation, const Names& data_names, Eigen::Ref<Vector> log_ratio,
                                         Eigen::Ref<RowMatrix> gradient) const;
+  // r on `tape` (n × 1) for standardised rows ũ (a tape value, n × p) and ỹ (n × d), with ũ clamped
+  // to the training range as everywhere else: the value is r at the clamped ũ and the gradient with
+  // respect to ũ is zero where a value was clamped. A generator trained against r (LFVI's flow) thus
+  // gains nothing by carrying mass beyond the parameters the classifier saw.
+  ad::Var<float> log_ratio_on_tape(ad::Tape<float>& tape, const ad::Var<float>& u_tilde,
+                                   const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic>& y_tilde) const;
 };
 
 NreFit train_nre(const RowMatrix& theta, const RowMatrix& y, const Prior& prior, const NreOptions& options,

@@ -145,6 +145,26 @@ TEST_CASE("the ratio estimator is flat beyond the parameters it was trained on",
   RowMatrix g1(1, 1);
   fit.log_ratio_gradient_unconstrained(inside, observation, {}, v1, g1);
   CHECK(g1(0, 0) != 0.0);
+  // On a tape (LFVI's flow generator trains against it): the same values, and no gradient beyond
+  // the range, so a generator gains nothing by moving mass there.
+  {
+    ad::Tape<float> tape;
+    RowMatrix at(4, 1);
+    at << s.u_mean[0], edge, edge + 5, s.u_mean[0] + s.u_sd[0] * (s.u_tilde_low[0] - 3);
+    ad::Matrix<float> u_tilde(4, 1);
+    for (Eigen::Index i = 0; i < 4; ++i) u_tilde(i, 0) = static_cast<float>((at(i, 0) - s.u_mean[0]) / s.u_sd[0]);
+    const Vector y_tilde = s.standardize_data(observation);
+    const auto input = tape.variable(u_tilde);
+    const auto r_tape = fit.log_ratio_on_tape(tape, input, y_tilde.cast<float>().transpose().replicate(4, 1));
+    tape.backward(ad::sum(r_tape));
+    const Vector expected = fit.log_ratio_unconstrained(at, observation);
+    for (Eigen::Index i = 0; i < 4; ++i) CHECK(r_tape.value()(i, 0) == Approx(expected[i]).margin(1e-5));
+    const ad::Matrix<float>& g = tape.gradient(input);
+    CHECK(g(0, 0) != 0.0f);
+    CHECK(g(0, 0) == Approx(g1(0, 0) * s.u_sd[0]).epsilon(1e-4));  // the gradient path: ∂r/∂u = ∂r/∂ũ / u_sd
+    CHECK(g(2, 0) == 0.0f);
+    CHECK(g(3, 0) == 0.0f);
+  }
   // The range is saved with the statistics; statistics saved without it load unclamped.
   const Standardization loaded = Standardization::from_json(s.to_json());
   CHECK(loaded.u_tilde_high[0] == s.u_tilde_high[0]);
