@@ -36,12 +36,15 @@ struct NleOptions {
   McmcOptions mcmc;                             // how the posterior is sampled (key "mcmc")
 
   static NpeOptions default_estimator();
+  // The default without its alternatives: one estimator (SNLE's rounds continue one).
+  static NpeOptions default_single_estimator();
 
   bool is_valid(std::string* why = nullptr) const;
   nlohmann::json to_json() const;
   // From a spec's "inference" section: NPE's keys plus "mcmc": {...} (sbi/mcmc/mcmc.hpp); errors
   // name the JSON path.
-  static NleOptions from_json(const nlohmann::json& section, const std::string& path = "inference");
+  static NleOptions from_json(const nlohmann::json& section, const std::string& path = "inference",
+                              const NpeOptions& estimator_defaults = default_estimator());
 };
 
 // A trained surrogate likelihood. Immutable; log_likelihood may run on several threads at once.

@@ -300,7 +300,7 @@ nlohmann::json SnreOptions::to_json() const {
 SnleOptions SnleOptions::from_json(const nlohmann::json& section, const std::string& path) {
   auto [rest, settings] = split_sequential_settings(section, path);
   SnleOptions o;
-  o.nle = NleOptions::from_json(rest, path);
+  o.nle = NleOptions::from_json(rest, path, NleOptions::default_single_estimator());
   if (!o.nle.estimator.alternatives.empty())
     throw InputError(path + ".alternatives: SNLE trains one estimator through its rounds; name it in density_estimator (alternatives are for npe and nle)");
   o.sequential = settings;

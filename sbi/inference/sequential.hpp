@@ -42,7 +42,7 @@ struct SequentialSettings {
 };
 
 struct SnleOptions {
-  NleOptions nle;
+  NleOptions nle{NleOptions::default_single_estimator(), {}};  // one estimator through the rounds
   SequentialSettings sequential;
   bool is_valid(std::string* why = nullptr) const;
   nlohmann::json to_json() const;  // NLE's keys plus "rounds"

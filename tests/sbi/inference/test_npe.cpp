@@ -160,7 +160,17 @@ TEST_CASE("npe options: alternatives default to two MAFs, keep the estimator's k
   CHECK_THROWS_WITH(sbi::SnpeOptions::from_json(nlohmann::json::parse(R"({"alternatives": [{"type": "maf"}]})")),
                     Catch::Contains("inference.alternatives: SNPE trains one estimator"));
   CHECK(sbi::SnpeOptions::from_json(nlohmann::json::object()).npe.alternatives.empty());
-  CHECK(sbi::NleOptions::from_json(nlohmann::json::object()).estimator.alternatives.empty());
+  // NLE's default: its MAF (ReLU) and a tanh MAF beside it; SNLE's: the MAF alone, also for a
+  // library caller's default-constructed options; "alternatives": [] turns NLE's off.
+  const auto nle = sbi::NleOptions::from_json(nlohmann::json::object());
+  REQUIRE(nle.estimator.alternatives.size() == 1);
+  CHECK(nle.estimator.alternatives[0].type == sbi::flows::DensityEstimatorOptions::Type::maf);
+  CHECK(nle.estimator.alternatives[0].activation == sbi::nn::Activation::tanh);
+  CHECK(nle.estimator.density_estimator.activation == sbi::nn::Activation::relu);
+  CHECK(sbi::NleOptions::from_json(nlohmann::json::parse(R"({"alternatives": []})")).estimator.alternatives.empty());
+  CHECK(sbi::SnleOptions::from_json(nlohmann::json::object()).nle.estimator.alternatives.empty());
+  CHECK(sbi::SnleOptions{}.nle.estimator.alternatives.empty());
+  CHECK(sbi::SnleOptions{}.nle.estimator.density_estimator.type == sbi::flows::DensityEstimatorOptions::Type::maf);
   CHECK_THROWS_WITH(sbi::SnleOptions::from_json(nlohmann::json::parse(R"({"alternatives": [{"type": "nsf"}]})")),
                     Catch::Contains("inference.alternatives: SNLE trains one estimator"));
 }
