@@ -122,7 +122,7 @@ namespace {
 // The bound's pieces for one batch of contexts, on one tape.
 class Bound {
  public:
-  Bound(const Prior& prior, const Standardization& st, const NreFit& ratio, double log_u_scale)
+  Bound(const Prior& prior, const NreFit& ratio, double log_u_scale)
       : prior_in_u_(PriorPtr(PriorPtr{}, &prior),
                     [](const RowMatrix&, Eigen::Ref<Vector> out) { out.setZero(); },
                     [](const RowMatrix&, Eigen::Ref<Vector> out, Eigen::Ref<RowMatrix> gradient) {
@@ -130,6 +130,7 @@ class Bound {
                       gradient.setZero();
                     }),
         target_(prior_in_u_.target()), ratio_(ratio), log_u_scale_(log_u_scale) {
+    const Standardization& st = ratio.standardization;
     const auto p = st.u_mean.size();
     u_sd_.resize(1, p);
     u_mean_.resize(1, p);
@@ -244,7 +245,7 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
   Rng validation_rng = Rng::stream(options.seed, 12);
   const FMat val_noise = flows::standard_normal(val_context.rows(), p, validation_rng);
 
-  Bound bound(prior, st, ratio, flow->log_x_scale());
+  Bound bound(prior, ratio, flow->log_x_scale());
   optim::Adam optimizer(flow->parameters(), {.learning_rate = options.learning_rate});
   Rng rng = Rng::stream(options.seed, 13);
   const auto batch = std::min<Eigen::Index>(options.batch_size, static_cast<Eigen::Index>(split.train.size()));

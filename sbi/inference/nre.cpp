@@ -111,26 +111,14 @@ void NreFit::log_ratio_gradient_unconstrained(const RowMatrix& u, const Vector& 
 }
 
 FVar NreFit::log_ratio_on_tape(ad::Tape<float>& tape, const FVar& u_tilde, const FMat& y_tilde) const {
-  const Standardization& s = standardization;
-  if (s.u_tilde_low.size() == 0)  // saved before the range was kept: unclamped, as then
-    return classifier.forward_constant(ad::concat_cols(u_tilde, tape.constant(y_tilde)));
-  // clamped = inside ⊙ ũ + (1 − inside) ⊙ edge: the value of clamp(ũ), the gradient masked.
-  const FMat& value = u_tilde.value();
-  FMat inside = FMat::Ones(value.rows(), value.cols()), edge = FMat::Zero(value.rows(), value.cols());
-  bool any = false;
-  for (Eigen::Index c = 0; c < value.cols(); ++c) {
-    const auto low = static_cast<float>(s.u_tilde_low[c]), high = static_cast<float>(s.u_tilde_high[c]);
-    for (Eigen::Index r = 0; r < value.rows(); ++r) {
-      const float z = value(r, c);
-      if (z < low || z > high) {
-        inside(r, c) = 0;
-        edge(r, c) = z < low ? low : high;
-        any = true;
-      }
-    }
+  // clamped = inside ⊙ ũ + (1 − inside) ⊙ clamp(ũ): the value of clamp(ũ), the gradient masked.
+  FMat clamped = u_tilde.value(), inside;
+  FVar input = u_tilde;
+  if (standardization.clamp_standardized_parameters(clamped, inside)) {
+    const FMat edge = clamped.array() * (1.0f - inside.array());
+    input = ad::add(ad::mul(u_tilde, tape.constant(inside)), tape.constant(edge));
   }
-  const FVar clamped = any ? ad::add(ad::mul(u_tilde, tape.constant(inside)), tape.constant(edge)) : u_tilde;
-  return classifier.forward_constant(ad::concat_cols(clamped, tape.constant(y_tilde)));
+  return classifier.forward_constant(ad::concat_cols(input, tape.constant(y_tilde)));
 }
 
 Vector NreFit::log_ratio(const RowMatrix& theta, const Vector& observation, const Prior& prior, const Names& data_names) const {

@@ -49,20 +49,30 @@ Standardization Standardization::from_json(const nlohmann::json& j) {
   return s;
 }
 
-FMat Standardization::standardize_parameters_clamped(const RowMatrix& u, FMat* inside) const {
-  const bool clamped = u_tilde_low.size() > 0;
+FMat Standardization::standardize_parameters_clamped(const RowMatrix& u) const {
   FMat out(u.rows(), u.cols());
-  if (inside) inside->setOnes(u.rows(), u.cols());
-  for (Eigen::Index c = 0; c < u.cols(); ++c)
-    for (Eigen::Index r = 0; r < u.rows(); ++r) {
-      double z = (u(r, c) - u_mean[c]) / u_sd[c];
-      if (clamped && (z < u_tilde_low[c] || z > u_tilde_high[c])) {
-        z = std::clamp(z, u_tilde_low[c], u_tilde_high[c]);
-        if (inside) (*inside)(r, c) = 0;
-      }
-      out(r, c) = static_cast<float>(z);
-    }
+  for (Eigen::Index c = 0; c < u.cols(); ++c) out.col(c) = ((u.col(c).array() - u_mean[c]) / u_sd[c]).cast<float>();
+  FMat inside;
+  clamp_standardized_parameters(out, inside);
   return out;
+}
+
+bool Standardization::clamp_standardized_parameters(FMat& u_tilde, FMat& inside) const {
+  inside.setOnes(u_tilde.rows(), u_tilde.cols());
+  if (u_tilde_low.size() == 0) return false;
+  bool any = false;
+  for (Eigen::Index c = 0; c < u_tilde.cols(); ++c) {
+    const auto low = static_cast<float>(u_tilde_low[c]), high = static_cast<float>(u_tilde_high[c]);
+    for (Eigen::Index r = 0; r < u_tilde.rows(); ++r) {
+      float& z = u_tilde(r, c);
+      if (z < low || z > high) {
+        z = std::clamp(z, low, high);
+        inside(r, c) = 0;
+        any = true;
+      }
+    }
+  }
+  return any;
 }
 
 Vector Standardization::standardize_data(const Vector& y, const Names& data_names) const {

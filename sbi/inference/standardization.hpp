@@ -22,10 +22,12 @@ struct Standardization {
   // inputs to it (sbi/inference/nre.hpp) so that its posterior's tails follow the prior.
   Vector u_tilde_low, u_tilde_high;
 
-  // ũ = (u − u_mean)/u_sd of each row of u, clamped to [u_tilde_low, u_tilde_high] where those are
-  // kept; `inside` (when given) is set to 1 where a value was not clamped and 0 where it was.
-  Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic> standardize_parameters_clamped(
-      const RowMatrix& u, Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic>* inside = nullptr) const;
+  // ũ = (u − u_mean)/u_sd of each row of u, clamped to [u_tilde_low, u_tilde_high] where those are kept.
+  Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic> standardize_parameters_clamped(const RowMatrix& u) const;
+  // Clamps standardised rows ũ in place to [u_tilde_low, u_tilde_high] (nothing when those are not
+  // kept); `inside` is set to 1 where a value was not clamped and 0 where it was. True if any was.
+  bool clamp_standardized_parameters(Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic>& u_tilde,
+                                     Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic>& inside) const;
   // g(y) for one observation, then z-scored; InputError when a log column is not positive.
   Vector standardize_data(const Vector& y, const Names& data_names = {}) const;
   nlohmann::json to_json() const;
