@@ -4,6 +4,7 @@
 // N prior-predictive draws of its own simulator (sbi/diagnostics/calibration.hpp).
 #include "apps/cli.hpp"
 
+#include "models/mcmc_posterior.hpp"
 #include "models/methods.hpp"
 #include "sbi/core/error.hpp"
 #include "sbi/diagnostics/c2st.hpp"
@@ -55,7 +56,12 @@ simulators::SpecModel posterior_spec_model(const Posterior& posterior, const po:
 
 int run_calibration_check(const po::variables_map& vm) {
   const std::string folder = vm["samples"].as<std::string>();
-  const Posterior posterior = load_posterior(folder);
+  // The simulated cases run in parallel, so an MCMC kind's chains for one case take one thread (two
+  // levels of threads would oversubscribe the cores; the samples do not depend on it).
+  const Posterior posterior = models::with_mcmc_sampling(load_posterior(folder), [](McmcOptions o) {
+    o.threads = 1;
+    return o;
+  });
   const bool quiet = quiet_flag(vm);
   CalibrationOptions options;
   options.draws = count_option(vm, "calibration", 1);

@@ -1,5 +1,6 @@
 #include "models/mcmc_posterior.hpp"
 
+#include "models/ensemble_posterior.hpp"
 #include "models/flow_posterior.hpp"
 #include "sbi/core/error.hpp"
 #include "sbi/io/csv.hpp"
@@ -233,6 +234,64 @@ std::shared_ptr<const RatioMcmcPosterior> RatioMcmcPosterior::load(const SavedPo
     return std::shared_ptr<const RatioMcmcPosterior>(
         new RatioMcmcPosterior(std::move(fit), saved.prior, saved.data_names, saved.info, options.mcmc, std::move(training)));
   });
+}
+
+// ------------------------------------------------------------------------------------------------
+// Other sampling settings
+
+namespace {
+
+// An MCMC posterior sampled with other settings, which its info (and so its saved form) records;
+// the rest is the wrapped one's.
+class ResampledMcmcPosterior final : public PosteriorModel {
+ public:
+  ResampledMcmcPosterior(Posterior wrapped, McmcOptions options)
+      : wrapped_(std::move(wrapped)), mcmc_(*wrapped_.model_as<McmcPosterior>()), options_(std::move(options)), info_(wrapped_.info()) {
+    info_.options["mcmc"] = options_.to_json();
+  }
+  const PosteriorInfo& info() const override { return info_; }
+  const Names& parameter_names() const override { return wrapped_.parameter_names(); }
+  const Names& data_names() const override { return wrapped_.data_names(); }
+  const Prior& prior() const override { return wrapped_.prior(); }
+  PriorPtr prior_ptr() const override { return wrapped_.prior_ptr(); }
+  RowMatrix sample(const Vector& observation, Eigen::Index n, std::uint64_t seed) const override {
+    return mcmc_.sample_with_report(observation, n, seed, options_).samples;
+  }
+  Vector log_prob(const RowMatrix& theta, const Vector& observation) const override { return mcmc_.log_prob(theta, observation); }
+  nlohmann::json diagnostics() const override { return wrapped_.diagnostics(); }
+  nlohmann::json save_state(const fs::path& folder, std::vector<std::string>& files) const override {
+    return mcmc_.save_state(folder, files);
+  }
+
+ private:
+  Posterior wrapped_;           // owns the model mcmc_ refers to
+  const McmcPosterior& mcmc_;
+  McmcOptions options_;
+  PosteriorInfo info_;
+};
+
+}  // namespace
+
+Posterior with_mcmc_sampling(const Posterior& posterior, const std::function<McmcOptions(const McmcOptions&)>& adjust) {
+  if (const auto* mcmc = posterior.model_as<McmcPosterior>()) {
+    McmcOptions options = adjust(mcmc->mcmc_options());
+    if (std::string why; !options.is_valid(&why)) throw InputError("adjusted MCMC settings: " + why);
+    return Posterior(std::make_shared<const ResampledMcmcPosterior>(posterior, std::move(options)));
+  }
+  if (const auto* ensemble = posterior.model_as<EnsemblePosterior>(); ensemble && samples_by_mcmc(posterior)) {
+    std::vector<Posterior> members;
+    for (const auto& member : ensemble->members()) members.push_back(with_mcmc_sampling(member, adjust));
+    PosteriorInfo info = ensemble->info();
+    if (info.options.contains("mcmc")) info.options["mcmc"] = members.front().info().options["mcmc"];
+    return Posterior(std::make_shared<const EnsemblePosterior>(std::move(members), std::move(info)));
+  }
+  return posterior;
+}
+
+bool samples_by_mcmc(const Posterior& posterior) {
+  if (posterior.model_as<McmcPosterior>()) return true;
+  const auto* ensemble = posterior.model_as<EnsemblePosterior>();
+  return ensemble && !ensemble->members().empty() && samples_by_mcmc(ensemble->members().front());
 }
 
 }  // namespace sbi::models

@@ -24,6 +24,7 @@
 #include "sbi/mcmc/mcmc.hpp"
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -96,5 +97,16 @@ class RatioMcmcPosterior final : public McmcPosterior {
   RatioMcmcPosterior(NreFit fit, PriorPtr prior, Names data_names, PosteriorInfo info, McmcOptions mcmc, nlohmann::json training);
   NreFit fit_;
 };
+
+// The same posterior with its MCMC sampling settings changed to adjust(saved settings): an MCMC
+// kind, alone or as an ensemble's members, is wrapped so that sample() runs the adjusted chains and
+// its info's options["mcmc"] (so its saved form, and what another MPI rank rebuilds from it) says
+// so; log_prob, the files and diagnostics stay the wrapped posterior's. Any other kind comes back as
+// it is. What lets a quick calibration check of `sbi infer` afford one MCMC run per simulated case
+// with a shorter warm-up than the one the posterior is sampled with.
+Posterior with_mcmc_sampling(const Posterior& posterior, const std::function<McmcOptions(const McmcOptions&)>& adjust);
+
+// True when sample() of this posterior runs MCMC (an MCMC kind, or an ensemble with such members).
+bool samples_by_mcmc(const Posterior& posterior);
 
 }  // namespace sbi::models

@@ -197,21 +197,26 @@ void decide(CalibrationResult& r) {
       passes.push_back("coverage within its " + fmt("%.3g", 100 * (1 - s)) + " % band at all " + std::to_string(k) + " levels");
     }
   }
-  std::vector<std::string> sbc_over, sbc_under, sbc_other;
+  // A failed parameter's histogram: ∪ (θ* in the draws' tails: over-confident), ∩ (under-confident),
+  // or skewed (θ* on one side: a biased posterior, neither of the two).
+  std::vector<std::string> sbc_over, sbc_under, sbc_biased;
   bool sbc_run = !r.sbc.empty(), sbc_failed = false;
   for (const auto& p : r.sbc) {
     if (p.passed) continue;
     sbc_failed = true;
     const std::string shape = p.ranks.shape(0.0);
     const std::string label = p.parameter + " (" + shape + ", p = " + fmt("%.2g", p.ranks.chi_square_p) + ")";
-    (p.ranks.spread_z > 0 ? sbc_over : sbc_under).push_back(label);
+    (shape == "∪-shaped" ? sbc_over : shape == "∩-shaped" ? sbc_under : sbc_biased).push_back(label);
   }
+  int biased = 0;
   if (sbc_failed) {
     std::vector<std::string> all = sbc_over;
     all.insert(all.end(), sbc_under.begin(), sbc_under.end());
+    all.insert(all.end(), sbc_biased.begin(), sbc_biased.end());
     failures.push_back("SBC ranks not uniform for " + join(all));
     over += sbc_over.empty() ? 0 : 1;
     under += sbc_under.empty() ? 0 : 1;
+    biased += sbc_biased.empty() ? 0 : 1;
   } else if (sbc_run) {
     passes.push_back("SBC ranks uniform for all " + std::to_string(r.sbc.size()) + " parameters");
   }
@@ -237,9 +242,9 @@ void decide(CalibrationResult& r) {
                 : c.above && !c.below ? CalibrationVerdict::under_confident
                                       : CalibrationVerdict::miscalibrated;
   } else {
-    r.verdict = over && !under ? CalibrationVerdict::over_confident
-                : under && !over ? CalibrationVerdict::under_confident
-                                 : CalibrationVerdict::miscalibrated;
+    r.verdict = over && !under && !biased ? CalibrationVerdict::over_confident
+                : under && !over && !biased ? CalibrationVerdict::under_confident
+                                            : CalibrationVerdict::miscalibrated;
   }
   r.verdict_reason = join(failures);
   if (!passes.empty()) r.verdict_reason += "; passed: " + join(passes);
@@ -936,8 +941,10 @@ std::string CalibrationResult::brief_report() const {
 std::string CalibrationResult::plain_summary() const {
   const std::string cases = std::to_string(draws) + " simulated cases";
   if (verdict == CalibrationVerdict::inconclusive) return "inconclusive: " + verdict_reason;
+  // The coverage at 0.9 explains a verdict only when the coverage check made it (else the verdict came
+  // from SBC or TARP and the phrases below say what they saw).
   std::string held;
-  if (coverage && !coverage->levels.empty()) {
+  if (coverage && !coverage->levels.empty() && (verdict == CalibrationVerdict::calibrated || !coverage->passed)) {
     std::size_t k = 0;  // the level nearest 0.9
     for (std::size_t i = 0; i < coverage->levels.size(); ++i)
       if (std::abs(coverage->levels[i] - 0.9) < std::abs(coverage->levels[k] - 0.9)) k = i;

@@ -66,8 +66,10 @@
 // of the exact linear-Gaussian posterior at s = 0.01, N = 400, L = 200, bench/calibration/RESULTS.md).
 // Verdict: "calibrated" when every check run passes; otherwise the direction is taken from coverage
 // when it failed (counts only below their bands: over-confident; only above: under-confident; both:
-// miscalibrated), else from the spread_z of the failed SBC/TARP tests (all > 0: over-confident, all
-// < 0: under-confident, else miscalibrated). "Calibrated" means "no miscalibration detectable with N
+// miscalibrated), else from the failed SBC/TARP tests: an SBC histogram ∪-shaped counts as
+// over-confident, ∩-shaped as under-confident, skewed as biased (UniformityTest::shape with z = 0);
+// TARP by the sign of its spread_z; one direction alone gives the verdict, anything else (a bias
+// included) "miscalibrated". "Calibrated" means "no miscalibration detectable with N
 // draws": result.resolution() is the half-width of the coverage band at c = 0.5.
 //
 // ## Failed simulations

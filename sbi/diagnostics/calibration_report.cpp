@@ -197,7 +197,7 @@ std::string calibration_markdown(const CalibrationResult& r, const std::string& 
   }
   for (const auto& p : r.sbc)
     md << "| SBC " << p.parameter << " | χ²(" << p.ranks.chi_square_df << ") = " << fmt("%.1f", p.ranks.chi_square) << ", p = "
-       << fmt("%.3g", p.ranks.chi_square_p) << " (" << p.ranks.shape() << ") | p ≥ " << fmt("%.3g", p.p_threshold) << " | "
+       << fmt("%.3g", p.ranks.chi_square_p) << " (" << (p.passed ? p.ranks.shape() : p.ranks.shape(0.0)) << ") | p ≥ " << fmt("%.3g", p.p_threshold) << " | "
        << (p.passed ? "passed" : "**failed**") << " |\n";
   if (r.tarp) {
     const auto& t = *r.tarp;

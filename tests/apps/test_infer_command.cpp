@@ -96,6 +96,14 @@ TEST_CASE("sbi infer runs every registered method; sbi sample reproduces each fr
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
     CHECK(nlohmann::json::parse(read_text(folder / "posterior.json"))["method"] == method);
+    // The quick calibration check runs on amortised methods, MCMC kinds included (with at most the
+    // posterior's own warm-up); one-observation methods say what a check would cost.
+    if (method == "nle" || method == "nre")
+      CHECK_THAT(r.out, Catch::Contains("calibration (quick check, MCMC warm-up 40, 300 simulated cases"));
+    else if (method == "lfvi" || method == "mmd" || method == "npe")
+      CHECK_THAT(r.out, Catch::Contains("calibration (quick check, 300 simulated cases"));
+    else
+      CHECK_THAT(r.out, Catch::Contains("made for one observation"));
     // Another process, the spec's seed (3) and sample count (500): the same draws as infer wrote.
     const auto s = run_cli("sample " + folder.string() + " --observation " + (dir / "obs.csv").string() + " -n 500 --seed 3 --quiet -o " +
                            (dir / (method + ".csv")).string());

@@ -5,6 +5,7 @@
 #include "models/ensemble_posterior.hpp"
 #include "models/ensemble_training.hpp"
 #include "models/implicit_posterior.hpp"
+#include "models/mcmc_posterior.hpp"
 #include "models/methods.hpp"
 #include "sbi/core/error.hpp"
 #include "sbi/io/csv.hpp"
@@ -234,6 +235,50 @@ TEST_CASE("an ensemble of an amortised method trains on all cores, is the same a
   // Ensembles are for amortised methods.
   CHECK_THROWS_WITH(run_method(builtin_methods().at("rejection"), {{"ensemble", 2}}, problem, {.simulations = 300}),
                     Catch::Contains("ensembles are for amortised methods"));
+}
+
+TEST_CASE("with_mcmc_sampling changes how an MCMC kind (alone or in an ensemble) samples, and nothing else", "[models][posterior][mcmc]") {
+  const InferenceProblem problem = small_problem();
+  const Vector& y = *problem.observation;
+  auto shorter = [](McmcOptions o) {
+    o.warmup = 10;
+    o.threads = 1;
+    return o;
+  };
+  const Posterior nle = run_method(builtin_methods().at("nle"), quick_options("nle"), problem, {.simulations = 400, .seed = 2}).posterior;
+  REQUIRE(models::samples_by_mcmc(nle));
+  const Posterior quick = models::with_mcmc_sampling(nle, shorter);
+  CHECK(models::samples_by_mcmc(nle));
+  CHECK(quick.kind() == nle.kind());
+  CHECK(quick.info().options["mcmc"]["warmup"] == 10);
+  CHECK(nle.info().options["mcmc"]["warmup"] == 40);
+  CHECK(quick.info().options["max_epochs"] == nle.info().options["max_epochs"]);
+  const RowMatrix theta = nle.sample(y, 50, 3);
+  CHECK((quick.log_prob(theta, y).array() == nle.log_prob(theta, y).array()).all());
+  // Its draws are those of the adjusted chains: the saved warm-up (40) gives others.
+  const auto* mcmc = nle.model_as<models::McmcPosterior>();
+  REQUIRE(mcmc != nullptr);
+  const McmcOptions expected = shorter(mcmc->mcmc_options());
+  CHECK((quick.sample(y, 200, 7).array() == mcmc->sample_with_report(y, 200, 7, expected).samples.array()).all());
+  CHECK_FALSE((quick.sample(y, 200, 7).array() == nle.sample(y, 200, 7).array()).all());
+  // Saved (as for another MPI rank), it keeps the adjusted settings.
+  const auto folder = scratch("resampled");
+  quick.save(folder);
+  CHECK((load_posterior(folder).sample(y, 200, 7).array() == quick.sample(y, 200, 7).array()).all());
+  fs::remove_all(folder);
+  // Ensembles of MCMC kinds have their members adjusted; other kinds come back as they are.
+  nlohmann::json options = quick_options("nre");
+  options["ensemble"] = 2;
+  const Posterior ensemble = run_method(builtin_methods().at("nre"), options, problem, {.simulations = 400, .seed = 4}).posterior;
+  REQUIRE(models::samples_by_mcmc(ensemble));
+  const Posterior quick_ensemble = models::with_mcmc_sampling(ensemble, shorter);
+  CHECK(quick_ensemble.kind() == "ensemble");
+  CHECK_FALSE((quick_ensemble.sample(y, 200, 7).array() == ensemble.sample(y, 200, 7).array()).all());
+  const Posterior npe = run_method(builtin_methods().at("npe"), quick_options("npe"), problem, {.simulations = 400, .seed = 2}).posterior;
+  CHECK_FALSE(models::samples_by_mcmc(npe));
+  CHECK(&models::with_mcmc_sampling(npe, shorter).model() == &npe.model());
+  // Invalid adjusted settings are refused.
+  CHECK_THROWS_WITH(models::with_mcmc_sampling(nle, [](McmcOptions o) { o.chains = 0; return o; }), Catch::Contains("adjusted MCMC settings"));
 }
 
 TEST_CASE("a posterior as bytes (for another rank) loads back as the same posterior and saves the same bytes again", "[models][ensemble]") {

@@ -225,6 +225,24 @@ TEST_CASE("calibration: a biased posterior (mean + 1.5 sd) has skewed ranks and 
   CHECK(r.coverage->below > 0);
 }
 
+TEST_CASE("calibration: a small bias (mean + 0.4 sd) that coverage misses is called miscalibrated, not over-confident",
+          "[diagnostics][calibration]") {
+  // HPD regions are Mahalanobis balls, so θ* lies in q's c-region with the non-central χ²₂ probability
+  // of λ = 0.4²/(1 − ρ²) = 0.162 (ρ = 0.105, the posterior correlation): at most 0.36 of the 99 %
+  // band's half-width below nominal at N = 400 (scipy.stats.ncx2), about 1.2 binomial sds, so every
+  // level stays inside its band with high probability. SBC of θ_1 sees it: the ranks Φ(Z − 0.4) have
+  // mean z −7.7 and a χ² non-centrality about N(e^{0.16} − 1) ≈ 69, far past the p < 0.005 threshold.
+  const LinearGaussianModel model;
+  const auto r = run_calibration(gaussian(1.0, true, 0.4), model.simulator(), test_options());
+  INFO(r.full_report());
+  REQUIRE(r.coverage);
+  CHECK(r.coverage->passed);
+  CHECK_FALSE(r.sbc[0].passed);
+  CHECK(r.sbc[0].ranks.shape(0.0) == "skewed towards 0");
+  CHECK(r.verdict == CalibrationVerdict::miscalibrated);
+  CHECK_THAT(r.plain_summary(), Catch::StartsWith("miscalibrated: SBC ranks not uniform for theta1 (skewed towards 0"));
+}
+
 TEST_CASE("calibration: the same bits on 1 and 2 threads; other seeds give other draws", "[diagnostics][calibration]") {
   const LinearGaussianModel model;
   for (bool log_prob : {true, false}) {
