@@ -149,7 +149,7 @@ sbipp.load_spec("spec.json") or sbipp.load_spec({...dict...}); errors name the J
       .def_property_readonly("true_parameters",
                              [](const SpecHandle& s) -> py::object { return s.spec.true_parameters ? py::object(to_numpy(*s.spec.true_parameters)) : py::none(); })
       .def_property_readonly("seed", [](const SpecHandle& s) { return s.spec.seed; })
-      .def_property_readonly("method", [](const SpecHandle& s) { return sbi::spec_method(s.spec); }, "inference.method, else lfvi (as sbi infer).")
+      .def_property_readonly("method", [](const SpecHandle& s) { return sbi::spec_method(s.spec); }, "inference.method, else npe (as sbi infer).")
       .def_property_readonly("simulations", [](const SpecHandle& s) { return sbi::spec_simulations(s.spec, 20); },
                              "inference.simulations, else 10000 (at least 20, as sbi infer).")
       .def_property_readonly("inference", [](const SpecHandle& s) { return from_json(s.spec.inference); })
