@@ -213,22 +213,26 @@ nlohmann::json RatioMcmcPosterior::save_state(const fs::path& folder, std::vecto
   write_atomically_with(folder / "classifier.sbinn", [&](const fs::path& tmp) { nn::save(fit_.classifier, tmp); });
   files.push_back("classifier.sbinn");
   save_curve(fit_.training.curve, folder, files);
-  return {{"training", training_}, {"standardization", fit_.standardization.to_json()}};
+  return {{"training", training_}, {"standardization", fit_.standardization.to_json()}, {"logit_scale", fit_.logit_scale}};
 }
 
 std::shared_ptr<const RatioMcmcPosterior> RatioMcmcPosterior::load(const SavedPosterior& saved) {
   NreOptions options;
   Standardization standardization;
   nlohmann::json training;
+  double logit_scale = 1.0;
   read_state(saved, "NRE", [&] {
     const auto& state = saved.state();
     options = NreOptions::from_json(method_options_without_rounds(saved.info.options), "options");
     standardization = Standardization::from_json(state.at("standardization"));
     training = state.value("training", nlohmann::json::object());
+    logit_scale = state.value("logit_scale", 1.0);  // absent before temperature scaling existed
+    if (!(logit_scale > 0) || !std::isfinite(logit_scale)) throw InputError("logit_scale: expected a positive number");
     return 0;
   });
   NreFit fit(nn::load_mlp<float>(saved.file("classifier.sbinn")));
   fit.standardization = std::move(standardization);
+  fit.logit_scale = logit_scale;
   fit.training.curve = read_training_curve(saved);
   return read_state(saved, "NRE", [&] {
     return std::shared_ptr<const RatioMcmcPosterior>(

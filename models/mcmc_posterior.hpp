@@ -17,7 +17,8 @@
 //   likelihood.sbinn    NLE: the conditional density q(y | u) (format in sbi/flows/density.hpp)
 //   classifier.sbinn    NRE: the classifier (format in sbi/nn/serialize.hpp)
 //   training_curve.csv  the training curve
-// State in posterior.json: {"training": {...}} and, for NRE, {"standardization": {...}}.
+// State in posterior.json: {"training": {...}} and, for NRE, {"standardization": {...}, "logit_scale": s}
+// (scale_to_validation; 1 when absent).
 #include "sbi/inference/nle.hpp"
 #include "sbi/inference/nre.hpp"
 #include "sbi/inference/posterior.hpp"

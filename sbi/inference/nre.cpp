@@ -54,6 +54,7 @@ nlohmann::json NreOptions::to_json() const {
           {"patience", patience},
           {"clip_grad_norm", clip_grad_norm},
           {"seed", seed},
+          {"scale_to_validation", scale_to_validation},
           {"mcmc", mcmc.to_json()}};
 }
 
@@ -74,6 +75,7 @@ NreOptions NreOptions::from_json(const nlohmann::json& section, const std::strin
   o.patience = static_cast<int>(r.optional_integer("patience", o.patience, 1, 1000000));
   o.clip_grad_norm = r.optional_number_in("clip_grad_norm", o.clip_grad_norm, 0.0, 1e9);
   o.seed = r.optional_seed("seed", o.seed);
+  o.scale_to_validation = r.optional_bool("scale_to_validation", o.scale_to_validation);
   if (const auto* m = r.get("mcmc")) o.mcmc = McmcOptions::from_json(*m, r.child_path("mcmc"));
   r.reject_unknown_keys();
   std::string problem;
@@ -90,7 +92,7 @@ Vector NreFit::log_ratio_unconstrained(const RowMatrix& u, const Vector& observa
   FMat input(u.rows(), p + d);
   input.leftCols(p) = standardization.standardize_parameters_clamped(u);
   input.rightCols(d) = y_tilde.cast<float>().transpose().replicate(u.rows(), 1);
-  return classifier.evaluate(input).col(0).cast<double>();
+  return classifier.evaluate(input).col(0).cast<double>() * logit_scale;
 }
 
 void NreFit::log_ratio_gradient_unconstrained(const RowMatrix& u, const Vector& observation, const Names& data_names,
@@ -107,7 +109,7 @@ void NreFit::log_ratio_gradient_unconstrained(const RowMatrix& u, const Vector& 
   tape.backward(ad::sum(r));
   log_ratio = r.value().col(0).cast<double>();
   const FMat& g = tape.gradient(input);
-  for (Eigen::Index c = 0; c < p; ++c) gradient.col(c) = g.col(c).cast<double>() / standardization.u_sd[c];
+  for (Eigen::Index c = 0; c < p; ++c) gradient.col(c) = g.col(c).cast<double>() / standardization.u_sd[c];  // r's, scale included
 }
 
 FVar NreFit::log_ratio_on_tape(ad::Tape<float>& tape, const FVar& u_tilde, const FMat& y_tilde) const {
@@ -118,7 +120,8 @@ FVar NreFit::log_ratio_on_tape(ad::Tape<float>& tape, const FVar& u_tilde, const
     const FMat edge = clamped.array() * (1.0f - inside.array());
     input = ad::add(ad::mul(u_tilde, tape.constant(inside)), tape.constant(edge));
   }
-  return classifier.forward_constant(ad::concat_cols(input, tape.constant(y_tilde)));
+  const FVar r = classifier.forward_constant(ad::concat_cols(input, tape.constant(y_tilde)));
+  return logit_scale == 1.0 ? r : r * static_cast<float>(logit_scale);
 }
 
 Vector NreFit::log_ratio(const RowMatrix& theta, const Vector& observation, const Prior& prior, const Names& data_names) const {
@@ -133,6 +136,70 @@ Vector NreFit::log_ratio(const RowMatrix& theta, const Vector& observation, cons
   for (auto r : outside) out[r] = -std::numeric_limits<double>::infinity();
   return out;
 }
+
+namespace detail {
+
+double scaled_nre_loss(const std::vector<Vector>& logits, const NreOptions& options, double s) {
+  auto softplus = [](double x) { return x > 30 ? x : std::log1p(std::exp(x)); };
+  const Eigen::Index rows = logits.front().size();
+  if (options.variant == "nre_a") {
+    double joint = 0, marginal = 0, sig_joint = 0, sig_marginal = 0;
+    for (Eigen::Index i = 0; i < rows; ++i) {
+      joint += softplus(-s * logits[0][i]);
+      marginal += softplus(s * logits[1][i]);
+      sig_joint += 1 / (1 + std::exp(-s * logits[0][i]));
+      sig_marginal += 1 / (1 + std::exp(-s * logits[1][i]));
+    }
+    const double n = static_cast<double>(rows);
+    const double imbalance = sig_joint / n + sig_marginal / n - 1;
+    return 0.5 * (joint + marginal) / n + options.balance * imbalance * imbalance;
+  }
+  const int k = options.atoms;
+  auto lse = [&](Eigen::Index i, int first) {
+    double top = -std::numeric_limits<double>::infinity();
+    for (int a = first; a < first + k; ++a) top = std::max(top, s * logits[static_cast<std::size_t>(a)][i]);
+    double sum = 0;
+    for (int a = first; a < first + k; ++a) sum += std::exp(s * logits[static_cast<std::size_t>(a)][i] - top);
+    return top + std::log(sum);
+  };
+  double joint = 0, marginal = 0;
+  const double c = std::log(options.gamma / k);
+  for (Eigen::Index i = 0; i < rows; ++i) {
+    if (options.variant == "nre_b") {
+      joint += lse(i, 0) - s * logits[0][i];
+    } else {
+      joint += softplus(lse(i, 0) + c) - s * logits[0][i];
+      marginal += softplus(lse(i, 1) + c);
+    }
+  }
+  const double n = static_cast<double>(rows);
+  if (options.variant == "nre_b") return joint / n;
+  return (joint / n - c) * options.gamma / (1 + options.gamma) + marginal / n / (1 + options.gamma);
+}
+
+double best_logit_scale(const std::vector<std::vector<Vector>>& block_logits, const NreOptions& options) {
+  auto loss = [&](double s) {
+    double total = 0;
+    for (const auto& logits : block_logits) total += scaled_nre_loss(logits, options, s);
+    return total;
+  };
+  const double golden = (std::sqrt(5.0) - 1) / 2;
+  double low = 0.05, high = 2.0;
+  double a = high - golden * (high - low), b = low + golden * (high - low);
+  double fa = loss(a), fb = loss(b);
+  while (high - low > 1e-3) {
+    if (fa < fb) {
+      high = b, b = a, fb = fa;
+      a = high - golden * (high - low), fa = loss(a);
+    } else {
+      low = a, a = b, fa = fb;
+      b = low + golden * (high - low), fb = loss(b);
+    }
+  }
+  return 0.5 * (low + high);
+}
+
+}  // namespace detail
 
 namespace {
 
@@ -187,6 +254,17 @@ ad::Var<float> nre_loss(nn::Mlp& classifier, const AtomInputs& atoms, const NreO
   auto joint_term = ad::mean(ad::softplus(ad::logsumexp_rows(gather(0)) + c) - logits[0]) - c;
   auto marginal_term = ad::mean(ad::softplus(ad::logsumexp_rows(gather(1)) + c));
   return joint_term * weight_joint + marginal_term * weight_marginal;
+}
+
+// The validation blocks' logits per atom, then the scale that fits them best.
+double validation_logit_scale(const nn::Mlp& classifier, const std::vector<AtomInputs>& blocks, const NreOptions& options) {
+  const int passes = options.variant == "nre_a" ? 2 : options.variant == "nre_b" ? options.atoms : options.atoms + 1;
+  std::vector<std::vector<Vector>> block_logits;
+  for (const auto& block : blocks) {
+    block_logits.emplace_back();
+    for (int a = 0; a < passes; ++a) block_logits.back().push_back(classifier.evaluate(block.atom(a)).col(0).cast<double>());
+  }
+  return detail::best_logit_scale(block_logits, options);
 }
 
 }  // namespace
@@ -286,6 +364,7 @@ NreFit train_nre(const RowMatrix& theta, const RowMatrix& y, const Prior& prior,
   }
   fit.training = loop.run(hooks, callbacks);
   classifier.eval();
+  if (options.scale_to_validation && !fit.training.interrupted) fit.logit_scale = validation_logit_scale(classifier, validation_blocks, options);
   return fit;
 }
 

@@ -33,6 +33,7 @@
 #include <nlohmann/json.hpp>
 
 #include <string>
+#include <vector>
 
 namespace sbi {
 
@@ -50,6 +51,13 @@ struct NreOptions {
   int patience = 20;                 // epochs without a lower validation loss before stopping
   double clip_grad_norm = 5.0;       // 0 = off
   std::uint64_t seed = 1;            // weights, split, minibatches
+  // Temperature scaling (Guo et al. 2017) of the trained classifier: r is multiplied by the s in
+  // [0.05, 2] that minimises the validation loss (the loss is convex in s for every variant but
+  // BNRE's). s < 1 widens the posterior π(θ)·exp(s·r), the remedy for a classifier whose log
+  // ratios are too steep. Off by default: NRE is over-confident on 5 of 6 sbibm tasks at 10^4
+  // (bench/calibration/RESULTS.md), but the fitted s was 0.90–1.05 on four of them and two_moons
+  // stayed as over-confident with it — the classifiers are not too steep, they vary.
+  bool scale_to_validation = false;
   McmcOptions mcmc;                  // how the posterior π(θ)·exp r(θ, y) is sampled (key "mcmc")
 
   bool is_valid(std::string* why = nullptr) const;
@@ -61,8 +69,9 @@ struct NreOptions {
 // A trained ratio estimator. log_ratio() is const and may run on several threads at once.
 struct NreFit {
   explicit NreFit(nn::Mlp network) : classifier(std::move(network)) {}
-  nn::Mlp classifier;                // input [ũ, ỹ] (standardised), output r
+  nn::Mlp classifier;                // input [ũ, ỹ] (standardised), output r / logit_scale
   Standardization standardization;
+  double logit_scale = 1.0;          // r = logit_scale × the classifier's output (scale_to_validation)
   optim::TrainingOutcome training;   // curve (loss, validation loss), best epoch, stop reason
 
   // r(θ_i, y) for every row θ_i (−∞ outside the prior's support).
@@ -82,5 +91,14 @@ struct NreFit {
 
 NreFit train_nre(const RowMatrix& theta, const RowMatrix& y, const Prior& prior, const NreOptions& options,
                  const TrainingCallbacks& callbacks = {});
+
+namespace detail {
+// The loss of the variant in `options` (the training loss, in double precision) for logits scaled by s:
+// logits[a] holds atom a's classifier outputs for the rows of one block (atom 0 the joint pairs; NRE-A
+// 2 atoms, NRE-B K, NRE-C K + 1).
+double scaled_nre_loss(const std::vector<Vector>& logits, const NreOptions& options, double s);
+// The s in [0.05, 2] minimising the sum of scaled_nre_loss over blocks (golden-section search to 10⁻³).
+double best_logit_scale(const std::vector<std::vector<Vector>>& block_logits, const NreOptions& options);
+}  // namespace detail
 
 }  // namespace sbi

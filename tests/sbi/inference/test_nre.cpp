@@ -176,3 +176,85 @@ TEST_CASE("the ratio estimator is flat beyond the parameters it was trained on",
   old["u_tilde_high"] = {0.1};
   CHECK_THROWS_AS(Standardization::from_json(old), InputError);
 }
+
+TEST_CASE("temperature scaling: the exact log ratio needs no scale, and steeper logits get a proportionally smaller one", "[nre][inference]") {
+  // Logits that are the exact log ratio of the conjugate model, log N(y; θ, 0.5²) − log N(y; 0, 1.25),
+  // arranged as NRE's atoms (atom k pairs y_i with θ_{i+k}): every variant's loss is a negative
+  // log-likelihood whose population minimiser is the exact ratio (Hermans et al. 2020; Durkan et al.
+  // 2020; Miller et al. 2022), so the best scale is 1 up to sampling error. That error's sd is
+  // 1/√(curvature of the summed loss at the minimum) (the MLE's asymptotics), taken numerically.
+  const Eigen::Index n = 20000;
+  const Conjugate data(n);
+  auto exact = [](double theta, double y) {
+    return -0.5 * (y - theta) * (y - theta) / 0.25 - std::log(0.5) + 0.5 * y * y / 1.25 + 0.5 * std::log(1.25);
+  };
+  for (const std::string variant : {"nre_a", "nre_b", "nre_c"}) {
+    INFO(variant);
+    NreOptions options;
+    options.variant = variant;
+    options.atoms = 5;
+    const int passes = variant == "nre_a" ? 2 : variant == "nre_b" ? 5 : 6;
+    std::vector<std::vector<Vector>> blocks;
+    const Eigen::Index block_rows = 1000;
+    for (Eigen::Index begin = 0; begin < n; begin += block_rows) {
+      blocks.emplace_back();
+      for (int a = 0; a < passes; ++a) {
+        Vector logits(block_rows);
+        for (Eigen::Index i = 0; i < block_rows; ++i)
+          logits[i] = exact(data.theta(begin + (i + a) % block_rows, 0), data.y(begin + i, 0));
+        blocks.back().push_back(logits);
+      }
+    }
+    const double best = detail::best_logit_scale(blocks, options);
+    auto summed = [&](double s) {
+      double total = 0;
+      for (const auto& b : blocks) total += detail::scaled_nre_loss(b, options, s) * static_cast<double>(block_rows);
+      return total;
+    };
+    const double h = 0.01;
+    const double curvature = (summed(best + h) - 2 * summed(best) + summed(best - h)) / (h * h);
+    REQUIRE(curvature > 0);
+    const double sd = 1 / std::sqrt(curvature);
+    INFO("best scale " << best << ", sampling sd " << sd);
+    CHECK(std::abs(best - 1) < 5 * sd + 1e-3);  // 1e-3: the search's resolution
+    CHECK(summed(best) <= summed(1.0) + 1e-9);
+    // Logits twice as steep: the loss depends on s·logits only, so the best scale halves.
+    auto steep = blocks;
+    for (auto& b : steep)
+      for (auto& l : b) l *= 2.0;
+    CHECK(std::abs(detail::best_logit_scale(steep, options) - best / 2) < 1.5e-3);
+  }
+}
+
+TEST_CASE("a ratio estimator trained with scale_to_validation scales its value and gradient, and says so in JSON", "[nre][inference]") {
+  const Conjugate data(2000);
+  NreOptions options;
+  options.atoms = 5;
+  options.classifier.hidden = {32, 32};
+  options.classifier.batch_size = 128;
+  options.max_epochs = 20;
+  options.seed = 3;
+  options.scale_to_validation = true;
+  CHECK(NreOptions::from_json(options.to_json(), "inference").scale_to_validation);
+  CHECK_THROWS_WITH(NreOptions::from_json({{"scale_to_validation", 2}}, "inference"), Catch::Contains("inference.scale_to_validation"));
+  NreFit fit = train_nre(data.theta, data.y, *data.prior, options);
+  const double scale = fit.logit_scale;
+  CHECK(scale >= 0.05);
+  CHECK(scale <= 2.0);
+  CHECK(scale != 1.0);
+  RowMatrix u(3, 1);
+  u << -0.5, 0.2, 1.1;
+  const Vector y = Vector::Constant(1, 0.7);
+  Vector value_a(3), value_b(3);
+  RowMatrix gradient_a(3, 1), gradient_b(3, 1);
+  const Vector a = fit.log_ratio_unconstrained(u, y);
+  fit.log_ratio_gradient_unconstrained(u, y, {}, value_a, gradient_a);
+  fit.logit_scale = 1.0;  // the classifier's own output
+  const Vector b = fit.log_ratio_unconstrained(u, y);
+  fit.log_ratio_gradient_unconstrained(u, y, {}, value_b, gradient_b);
+  for (Eigen::Index i = 0; i < 3; ++i) {
+    CHECK(a[i] == Approx(scale * b[i]).epsilon(1e-6));
+    CHECK(value_a[i] == Approx(a[i]).epsilon(1e-5));
+    CHECK(gradient_a(i, 0) == Approx(scale * gradient_b(i, 0)).epsilon(1e-5));
+  }
+}
