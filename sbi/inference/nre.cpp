@@ -8,6 +8,7 @@
 #include "sbi/optim/training.hpp"
 #include "sbi/stability/regularizers.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -271,10 +272,14 @@ double validation_logit_scale(const nn::Mlp& classifier, const std::vector<AtomI
 
 NreFit train_nre(const RowMatrix& theta, const RowMatrix& y, const Prior& prior, const NreOptions& options, const TrainingCallbacks& callbacks) {
   if (std::string why; !options.is_valid(&why)) throw InputError("NRE options: " + why);
-  StandardizedTable table = StandardizedTable::make(theta, y, prior, options.validation_fraction, options.seed, options.data_transform, "NRE");
+  const int atoms_needed = options.variant == "nre_a" ? 2 : options.variant == "nre_b" ? options.atoms : options.atoms + 1;
+  // The validation loss needs more rows than atoms: a small table (SNRE's first round of 100 rows at
+  // a budget of 10^3) gets a larger share held out, up to half, rather than an error.
+  const double rows = static_cast<double>(theta.rows());
+  const double fraction = std::max(options.validation_fraction, std::min(0.5, (atoms_needed + 1.5) / std::max(rows, 1.0)));
+  StandardizedTable table = StandardizedTable::make(theta, y, prior, fraction, options.seed, options.data_transform, "NRE");
   const Eigen::Index p = table.u_train.cols(), d = table.y_train.cols(), n = table.u_train.rows();
   const auto batch = std::min<Eigen::Index>(static_cast<Eigen::Index>(options.classifier.batch_size), n);
-  const int atoms_needed = options.variant == "nre_a" ? 2 : options.variant == "nre_b" ? options.atoms : options.atoms + 1;
   if (batch <= atoms_needed) throw InputError("NRE: " + std::to_string(n) + " training rows are too few for " + std::to_string(atoms_needed) + " atoms");
 
   auto layout = detail::network_layout(p + d, 1, options.classifier);
@@ -293,7 +298,9 @@ NreFit train_nre(const RowMatrix& theta, const RowMatrix& y, const Prior& prior,
     validation_blocks.emplace_back();
     validation_blocks.back().build(table.u_validation.middleRows(begin, rows), table.y_validation.middleRows(begin, rows), atoms_needed);
   }
-  if (validation_blocks.empty()) throw InputError("NRE: the validation split is too small; simulate more or raise validation_fraction");
+  if (validation_blocks.empty())
+    throw InputError("NRE: " + std::to_string(nv) + " validation rows are too few for " + std::to_string(atoms_needed) +
+                     " atoms; simulate more (or use fewer atoms or rounds)");
 
   Rng rng(stream_seed(options.seed, 3));
   const Eigen::Index steps_per_epoch = std::max<Eigen::Index>(1, n / batch);

@@ -258,3 +258,17 @@ TEST_CASE("a ratio estimator trained with scale_to_validation scales its value a
     CHECK(gradient_a(i, 0) == Approx(scale * gradient_b(i, 0)).epsilon(1e-5));
   }
 }
+
+TEST_CASE("a table of 100 rows (SNRE's first round at 10^3 in 10 rounds) holds out enough rows for 10 atoms", "[nre][inference]") {
+  // 10 % of 100 rows is 10 validation rows, fewer than NRE-C's 11 atoms: more are held out instead.
+  const Conjugate data(100);
+  NreOptions options;
+  options.classifier.hidden = {16};
+  options.classifier.batch_size = 32;
+  options.max_epochs = 3;
+  const NreFit fit = train_nre(data.theta, data.y, *data.prior, options);
+  CHECK(fit.training.curve.records.size() >= 1);
+  // 20 rows (NRE's minimum) cannot be split into two parts of more than 11 rows each: a clear error.
+  const Conjugate tiny(20);
+  CHECK_THROWS_WITH(train_nre(tiny.theta, tiny.y, *tiny.prior, options), Catch::Contains("NRE:") && Catch::Contains("atoms"));
+}
