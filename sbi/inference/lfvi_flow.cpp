@@ -8,10 +8,13 @@
 #include "sbi/mcmc/unconstrained.hpp"
 #include "sbi/optim/adam.hpp"
 #include "sbi/optim/training.hpp"
+#include "sbi/parallel/parallel_for.hpp"
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <optional>
 
 namespace sbi {
 
@@ -42,6 +45,7 @@ bool LfviFlowOptions::is_valid(std::string* why) const {
     return fail("flow.direction: the generator's layers must run from noise to θ (\"sampling\")");
   if (!ratio.is_valid(&inner)) return fail("ratio." + inner);
   if (iw_samples < 1) return fail("iw_samples: must be at least 1");
+  if (ratio_ensemble < 1) return fail("ratio_ensemble: must be at least 1");
   if (batch_size < 1) return fail("batch_size: must be at least 1");
   if (!(learning_rate > 0) || !std::isfinite(learning_rate)) return fail("learning_rate: must be a positive number");
   if (max_iterations < 1) return fail("max_iterations: must be at least 1");
@@ -57,6 +61,7 @@ nlohmann::json LfviFlowOptions::to_json() const {
   return {{"generator", "flow"},
           {"flow", flow.to_json()},
           {"ratio", ratio.to_json()},
+          {"ratio_ensemble", ratio_ensemble},
           {"iw_samples", iw_samples},
           {"batch_size", batch_size},
           {"learning_rate", learning_rate},
@@ -78,6 +83,7 @@ LfviFlowOptions LfviFlowOptions::from_json(const nlohmann::json& section, const 
   // other direction is refused below).
   if (const auto* f = r.get("flow")) o.flow = flows::DensityEstimatorOptions::from_json(*f, r.child_path("flow"), o.flow);
   if (const auto* n = r.get("ratio")) o.ratio = NreOptions::from_json(*n, r.child_path("ratio"));
+  o.ratio_ensemble = static_cast<int>(r.optional_integer("ratio_ensemble", o.ratio_ensemble, 1, 20));
   o.iw_samples = static_cast<int>(r.optional_integer("iw_samples", o.iw_samples, 1, 1024));
   o.batch_size = r.optional_integer("batch_size", o.batch_size, 1, 1 << 20);
   o.learning_rate = r.optional_positive_number("learning_rate", o.learning_rate);
@@ -98,11 +104,15 @@ LfviFlowOptions LfviFlowOptions::from_json(const nlohmann::json& section, const 
 }
 
 nlohmann::json LfviFlowFit::summary() const {
-  return {{"ratio",
-           {{"best_epoch", ratio.training.best_step},
-            {"best_validation_loss", ratio.training.best_validation},
-            {"stopped_early", ratio.training.stopped_early},
-            {"seconds", ratio_seconds}}},
+  nlohmann::json members = nlohmann::json::array();
+  for (const auto& ratio : ratios)
+    members.push_back({{"best_epoch", ratio.training.best_step},
+                       {"best_validation_loss", ratio.training.best_validation},
+                       {"stopped_early", ratio.training.stopped_early},
+                       {"seconds", ratio.training.seconds}});
+  nlohmann::json ratio_summary = ratios.size() == 1 ? members[0] : nlohmann::json{{"members", members}};
+  ratio_summary["seconds"] = ratio_seconds;
+  return {{"ratio", ratio_summary},
           {"generator",
            {{"best_step", training.best_step},
             {"best_validation_negative_bound", training.best_validation},
@@ -122,15 +132,15 @@ namespace {
 // The bound's pieces for one batch of contexts, on one tape.
 class Bound {
  public:
-  Bound(const Prior& prior, const NreFit& ratio, double log_u_scale)
+  Bound(const Prior& prior, const std::vector<NreFit>& ratios, double log_u_scale)
       : prior_in_u_(PriorPtr(PriorPtr{}, &prior),
                     [](const RowMatrix&, Eigen::Ref<Vector> out) { out.setZero(); },
                     [](const RowMatrix&, Eigen::Ref<Vector> out, Eigen::Ref<RowMatrix> gradient) {
                       out.setZero();
                       gradient.setZero();
                     }),
-        target_(prior_in_u_.target()), ratio_(ratio), log_u_scale_(log_u_scale) {
-    const Standardization& st = ratio.standardization;
+        target_(prior_in_u_.target()), ratios_(ratios), log_u_scale_(log_u_scale) {
+    const Standardization& st = ratios.front().standardization;
     const auto p = st.u_mean.size();
     u_sd_.resize(1, p);
     u_mean_.resize(1, p);
@@ -163,7 +173,12 @@ class Bound {
     }
     gradient_float_ = prior_gradient_.cast<float>();
     const FVar log_prior = ad::add(ad::sum_rows(ad::mul(u, tape.constant(gradient_float_))), tape.constant(offset_));
-    const FVar ratio = ratio_.log_ratio_on_tape(tape, z, y_ratio);  // ũ clamped to the ratio's training range
+    // ũ clamped to the ratio's training range; several estimators: the log of their mean ratio.
+    FVar ratio = ratios_.front().log_ratio_on_tape(tape, z, y_ratio);
+    if (ratios_.size() > 1) {
+      for (std::size_t m = 1; m < ratios_.size(); ++m) ratio = ad::concat_cols(ratio, ratios_[m].log_ratio_on_tape(tape, z, y_ratio));
+      ratio = ad::add_scalar(ad::logsumexp_rows(ratio), static_cast<float>(-std::log(static_cast<double>(ratios_.size()))));
+    }
     const FVar log_q = ad::add_scalar(draw.log_prob, static_cast<float>(-log_u_scale_));
     return ad::sub(ad::add(log_prior, ratio), log_q);
   }
@@ -179,7 +194,7 @@ class Bound {
  private:
   UnconstrainedPosterior prior_in_u_;
   McmcTarget target_;
-  const NreFit& ratio_;
+  const std::vector<NreFit>& ratios_;
   double log_u_scale_;
   FMat u_sd_, u_mean_, offset_, gradient_float_;
   RowMatrix u_double_, prior_gradient_;
@@ -203,18 +218,29 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
   if (std::string why; !options.is_valid(&why)) throw InputError("LFVI (flow) options: " + why);
   options.ratio.seed = options.seed;
 
-  // 1. The ratio estimator, once, on the whole table (its checks are the table's checks).
-  TrainingCallbacks ratio_callbacks = callbacks;
-  if (callbacks.on_progress)
-    ratio_callbacks.on_progress = [&](const TrainingProgress& p) {
-      TrainingProgress labelled = p;
-      labelled.stage = "lfvi ratio: " + p.stage;
-      callbacks.report(labelled);
-    };
-  NreFit ratio = train_nre(theta, y, prior, options.ratio, ratio_callbacks);
-  const double ratio_seconds = ratio.training.seconds;
+  // 1. The ratio estimators, once, on the whole table (their checks are the table's checks), side by
+  // side on the cores; member 0 reports progress.
+  const auto members = static_cast<std::size_t>(options.ratio_ensemble);
+  std::vector<std::optional<NreFit>> trained(members);
+  const auto ratio_start = std::chrono::steady_clock::now();
+  parallel_for(members, hardware_threads(), [&](std::size_t m, std::size_t) {
+    TrainingCallbacks own;
+    own.stop = callbacks.stop;
+    own.checkpoints = callbacks.checkpoints;
+    own.checkpoint_key = m == 0 ? callbacks.checkpoint_key : callbacks.checkpoint_key + "-ratio-" + std::to_string(m);
+    if (m == 0 && callbacks.on_progress)
+      own.on_progress = [&](const TrainingProgress& p) {
+        TrainingProgress labelled = p;
+        labelled.stage = "lfvi ratio: " + p.stage + (members > 1 ? " (" + std::to_string(members - 1) + " more beside it)" : "");
+        callbacks.report(labelled);
+      };
+    trained[m].emplace(train_nre(theta, y, prior, options.ratio, own, m));
+  });
+  std::vector<NreFit> ratios;
+  for (auto& t : trained) ratios.push_back(std::move(*t));
+  const double ratio_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - ratio_start).count();
   if (callbacks.stop_requested()) throw InputError("LFVI (flow): stopped while training the ratio estimator");
-  const Standardization& st = ratio.standardization;
+  const Standardization& st = ratios.front().standardization;
 
   // 2. The y rows: the ratio estimator's split; for each row the ratio's ỹ and the flow's context.
   const Eigen::Index n = y.rows(), p = theta.cols(), d = y.cols();
@@ -245,7 +271,7 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
   Rng validation_rng = Rng::stream(options.seed, 12);
   const FMat val_noise = flows::standard_normal(val_context.rows(), p, validation_rng);
 
-  Bound bound(prior, ratio, flow->log_x_scale());
+  Bound bound(prior, ratios, flow->log_x_scale());
   optim::Adam optimizer(flow->parameters(), {.learning_rate = options.learning_rate});
   Rng rng = Rng::stream(options.seed, 13);
   const auto batch = std::min<Eigen::Index>(options.batch_size, static_cast<Eigen::Index>(split.train.size()));
@@ -312,7 +338,7 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
   posterior.training.seconds = outcome.seconds + ratio_seconds;
   posterior.training.training_rows = static_cast<Eigen::Index>(split.train.size());
   posterior.training.validation_rows = static_cast<Eigen::Index>(kept);
-  LfviFlowFit fit{std::move(posterior), std::move(ratio), std::move(outcome), ratio_seconds, split.train.size(), kept};
+  LfviFlowFit fit{std::move(posterior), std::move(ratios), std::move(outcome), ratio_seconds, split.train.size(), kept};
   return fit;
 }
 

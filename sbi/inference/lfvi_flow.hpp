@@ -35,6 +35,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace sbi {
 
@@ -43,6 +44,11 @@ struct LfviFlowOptions {
   // "direction" may be left out or be "sampling").
   flows::DensityEstimatorOptions flow = default_flow();
   NreOptions ratio;                 // key "ratio": the ratio estimator's options (NRE's keys; its "mcmc" is unused)
+  // M ratio estimators (other weights and minibatches, the same split), trained side by side on the
+  // cores, and r = log (1/M) Σ_m exp r_m: the bound's target is then the mixture of their posteriors,
+  // as an ensemble of NRE posteriors is (models/ensemble_posterior.hpp), which on two_moons was far
+  // less over-confident than one (bench/calibration/RESULTS.md).
+  int ratio_ensemble = 1;
   // K draws per y; 1 = the plain bound (ELBO), K > 1 = the importance-weighted bound. The reverse KL
   // of K = 1 may drop a mode: on two_moons with 10^4 simulations K = 8 kept both crescents where
   // K = 1 kept one, but it was worse with 10^3 and no better on slcp (bench/lfvi_flow/RESULTS.md).
@@ -69,7 +75,7 @@ struct LfviFlowOptions {
 
 struct LfviFlowFit {
   NpeFit posterior;                  // q(u | y) with the prior's bijection: sample and exact log_prob
-  NreFit ratio;                      // the ratio estimator the bound used
+  std::vector<NreFit> ratios;        // the ratio estimators the bound used (ratio_ensemble of them)
   optim::TrainingOutcome training;   // curve: "loss" (−bound per step), validation −bound
   double ratio_seconds = 0;          // of which training the ratio estimator
   std::size_t training_rows = 0, validation_rows = 0;

@@ -270,7 +270,8 @@ double validation_logit_scale(const nn::Mlp& classifier, const std::vector<AtomI
 
 }  // namespace
 
-NreFit train_nre(const RowMatrix& theta, const RowMatrix& y, const Prior& prior, const NreOptions& options, const TrainingCallbacks& callbacks) {
+NreFit train_nre(const RowMatrix& theta, const RowMatrix& y, const Prior& prior, const NreOptions& options, const TrainingCallbacks& callbacks,
+                 std::uint64_t member) {
   if (std::string why; !options.is_valid(&why)) throw InputError("NRE options: " + why);
   const int atoms_needed = options.variant == "nre_a" ? 2 : options.variant == "nre_b" ? options.atoms : options.atoms + 1;
   // The validation loss needs more rows than atoms: a small table (SNRE's first round of 100 rows at
@@ -284,7 +285,8 @@ NreFit train_nre(const RowMatrix& theta, const RowMatrix& y, const Prior& prior,
 
   auto layout = detail::network_layout(p + d, 1, options.classifier);
   layout.spectral_norm = options.spectral_norm;
-  NreFit fit(nn::Mlp(layout, stream_seed(options.seed, 1)));
+  auto member_seed = [&](std::uint64_t stream) { return member == 0 ? stream_seed(options.seed, stream) : stream_seed(options.seed, stream, member); };
+  NreFit fit(nn::Mlp(layout, member_seed(1)));
   fit.standardization = table.standardization;
   nn::Mlp& classifier = fit.classifier;
   optim::Adam optimizer(classifier.parameters(), {.learning_rate = options.classifier.learning_rate});
@@ -302,7 +304,7 @@ NreFit train_nre(const RowMatrix& theta, const RowMatrix& y, const Prior& prior,
     throw InputError("NRE: " + std::to_string(nv) + " validation rows are too few for " + std::to_string(atoms_needed) +
                      " atoms; simulate more (or use fewer atoms or rounds)");
 
-  Rng rng(stream_seed(options.seed, 3));
+  Rng rng(member_seed(3));
   const Eigen::Index steps_per_epoch = std::max<Eigen::Index>(1, n / batch);
   std::vector<Eigen::Index> order;
   Eigen::Index position = 0;

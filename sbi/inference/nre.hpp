@@ -89,8 +89,11 @@ struct NreFit {
                                    const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic>& y_tilde) const;
 };
 
+// `member` > 0: another member of an ensemble of ratio estimators — other initial weights and
+// minibatches, the same validation split and standardisation as member 0 (so that their log ratios
+// take the same standardised inputs).
 NreFit train_nre(const RowMatrix& theta, const RowMatrix& y, const Prior& prior, const NreOptions& options,
-                 const TrainingCallbacks& callbacks = {});
+                 const TrainingCallbacks& callbacks = {}, std::uint64_t member = 0);
 
 namespace detail {
 // The loss of the variant in `options` (the training loss, in double precision) for logits scaled by s:

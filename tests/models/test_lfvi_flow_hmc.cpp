@@ -5,6 +5,7 @@
 #include "models/mcmc_posterior.hpp"
 #include "models/methods.hpp"
 #include "sbi/core/error.hpp"
+#include "sbi/inference/lfvi_flow.hpp"
 #include "sbi/workflows/run.hpp"
 #include "simulators/gaussian.hpp"
 
@@ -146,6 +147,42 @@ TEST_CASE("lfvi's options choose the generator and are refused with their JSON p
                     Catch::StartsWith("inference.flow.direction"));
   CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"flow", {{"bins", 0}}}}), Catch::StartsWith("inference.flow.bins"));
   CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"ratio", {{"atoms", 1}}}}), Catch::StartsWith("inference.ratio.atoms"));
+}
+
+TEST_CASE("lfvi's flow against an ensemble of ratio estimators: members differ, share their inputs, and the run repeats bit for bit", "[models][lfvi]") {
+  const InferenceProblem problem = conjugate_problem();
+  // The conjugate model's table drawn directly: θ ~ N(0, 0.1 I), y ~ N(θ, 0.1 I).
+  RowMatrix theta(600, 2), y(600, 2);
+  Rng rng(4);
+  for (Eigen::Index r = 0; r < theta.rows(); ++r)
+    for (Eigen::Index j = 0; j < 2; ++j) {
+      theta(r, j) = std::sqrt(0.1) * rng.normal();
+      y(r, j) = theta(r, j) + std::sqrt(0.1) * rng.normal();
+    }
+  LfviFlowOptions options = LfviFlowOptions::from_json(
+      {{"generator", "flow"}, {"flow", {{"type", "maf"}, {"transforms", 2}, {"hidden", {16}}}},
+       {"ratio", {{"classifier", {{"hidden", {16}}, {"batch_size", 64}}}, {"max_epochs", 5}}}, {"ratio_ensemble", 3},
+       {"max_iterations", 40}, {"min_iterations", 0}, {"eval_every", 20}});
+  const LfviFlowFit a = train_lfvi_flow(theta, y, *problem.prior, options);
+  REQUIRE(a.ratios.size() == 3);
+  // The same split and standardisation (the bound feeds them the same ũ), other weights.
+  for (std::size_t m = 1; m < 3; ++m) {
+    CHECK(a.ratios[m].standardization.u_mean == a.ratios[0].standardization.u_mean);
+    CHECK(a.ratios[m].standardization.u_sd == a.ratios[0].standardization.u_sd);
+  }
+  const Vector r0 = a.ratios[0].log_ratio_unconstrained(theta.topRows(20), *problem.observation);
+  const Vector r1 = a.ratios[1].log_ratio_unconstrained(theta.topRows(20), *problem.observation);
+  CHECK_FALSE((r0.array() == r1.array()).all());
+  CHECK(a.summary()["ratio"]["members"].size() == 3);
+  // Trained side by side, yet the same bits again.
+  const LfviFlowFit b = train_lfvi_flow(theta, y, *problem.prior, options);
+  CHECK((b.ratios[2].log_ratio_unconstrained(theta.topRows(20), *problem.observation).array() ==
+         a.ratios[2].log_ratio_unconstrained(theta.topRows(20), *problem.observation).array()).all());
+  CHECK(b.training.best_validation == a.training.best_validation);
+  // Options: the default is one estimator; bad values name their JSON path.
+  const Method& lfvi = builtin_methods().at("lfvi");
+  CHECK(parse_method_options(lfvi, {{"generator", "flow"}})["ratio_ensemble"] == 1);
+  CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"ratio_ensemble", 0}}), Catch::StartsWith("inference.ratio_ensemble"));
 }
 
 TEST_CASE("HMC on the NLE and NRE posteriors agrees with slice sampling, with R-hat below 1.01", "[models][nle][nre][mcmc]") {
