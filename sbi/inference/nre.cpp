@@ -219,6 +219,7 @@ class AtomInputs {
     }
   }
   const FMat& atom(int k) const { return inputs_[static_cast<std::size_t>(k)]; }
+  int count() const { return static_cast<int>(inputs_.size()); }
 
  private:
   std::vector<FMat> inputs_;
@@ -259,11 +260,10 @@ ad::Var<float> nre_loss(nn::Mlp& classifier, const AtomInputs& atoms, const NreO
 
 // The validation blocks' logits per atom, then the scale that fits them best.
 double validation_logit_scale(const nn::Mlp& classifier, const std::vector<AtomInputs>& blocks, const NreOptions& options) {
-  const int passes = options.variant == "nre_a" ? 2 : options.variant == "nre_b" ? options.atoms : options.atoms + 1;
   std::vector<std::vector<Vector>> block_logits;
   for (const auto& block : blocks) {
     block_logits.emplace_back();
-    for (int a = 0; a < passes; ++a) block_logits.back().push_back(classifier.evaluate(block.atom(a)).col(0).cast<double>());
+    for (int a = 0; a < block.count(); ++a) block_logits.back().push_back(classifier.evaluate(block.atom(a)).col(0).cast<double>());
   }
   return detail::best_logit_scale(block_logits, options);
 }
