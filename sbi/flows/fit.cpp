@@ -6,6 +6,7 @@
 #include "sbi/optim/training.hpp"
 #include "sbi/parallel/parallel_for.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -24,12 +25,15 @@ bool DensityFitOptions::is_valid(std::string* why) const {
   if (max_epochs < 1) return fail("max_epochs: must be at least 1");
   if (patience < 1) return fail("patience: must be at least 1");
   if (!(clip_grad_norm >= 0)) return fail("clip_grad_norm: must be ≥ 0");
+  if (!(learning_rate_decay > 0 && learning_rate_decay <= 1)) return fail("learning_rate_decay: must be in (0, 1]");
+  if (decays < 0) return fail("decays: must be ≥ 0");
   return true;
 }
 
 nlohmann::json DensityFitOptions::to_json() const {
   return {{"batch_size", batch_size},   {"learning_rate", learning_rate}, {"validation_fraction", validation_fraction},
           {"max_epochs", max_epochs},   {"patience", patience},           {"clip_grad_norm", clip_grad_norm},
+          {"learning_rate_decay", learning_rate_decay}, {"decays", decays},
           {"z_score_x", z_score_x},     {"z_score_c", z_score_c},         {"seed", seed}};
 }
 
@@ -42,11 +46,31 @@ DensityFitOptions DensityFitOptions::from_json(const nlohmann::json& j, const st
   o.max_epochs = static_cast<int>(r.optional_integer("max_epochs", o.max_epochs, 1, 100000000));
   o.patience = static_cast<int>(r.optional_integer("patience", o.patience, 1, 100000000));
   o.clip_grad_norm = r.optional_number_in("clip_grad_norm", o.clip_grad_norm, 0.0, 1e12);
+  o.learning_rate_decay = r.optional_number_in("learning_rate_decay", o.learning_rate_decay, 1e-6, 1.0);
+  o.decays = static_cast<int>(r.optional_integer("decays", o.decays, 0, 1000));
   o.z_score_x = r.optional_bool("z_score_x", o.z_score_x);
   o.z_score_c = r.optional_bool("z_score_c", o.z_score_c);
   o.seed = r.optional_seed("seed", o.seed);
   r.reject_unknown_keys();
   return o;
+}
+
+PlateauDecay::PlateauDecay(double initial_rate, double factor, int max_decays)
+    : rate_(initial_rate), factor_(factor), max_decays_(max_decays) {}
+
+bool PlateauDecay::decay() {
+  if (!(factor_ < 1) || done_ >= max_decays_) return false;
+  rate_ *= factor_;
+  ++done_;
+  return true;
+}
+
+nlohmann::json PlateauDecay::state() const { return {{"learning_rate", rate_}, {"decays", done_}}; }
+
+void PlateauDecay::restore(const nlohmann::json& state) {
+  if (!state.is_object() || !state.contains("learning_rate")) return;
+  rate_ = state.at("learning_rate").get<double>();
+  done_ = state.at("decays").get<int>();
 }
 
 std::string DensityFitResult::brief_report() const {
@@ -64,6 +88,7 @@ nlohmann::json DensityFitResult::to_json() const {
           {"stopped_early", stopped_early},
           {"interrupted", interrupted},
           {"skipped_steps", skipped_steps},
+          {"final_learning_rate", final_learning_rate},
           {"seconds", seconds},
           {"training_rows", training_rows},
           {"validation_rows", validation_rows}};
@@ -113,6 +138,7 @@ DensityFitResult fit_density(ConditionalDensity& density, const RowMatrix& x, co
 
   const auto parameters = density.parameters();
   optim::Adam adam(parameters, {.learning_rate = options.learning_rate});
+  PlateauDecay schedule(options.learning_rate, options.learning_rate_decay, options.decays);
   const auto train_rows = static_cast<Eigen::Index>(split.train.size());
   const Eigen::Index batch = std::min(options.batch_size, train_rows);
   const int steps_per_epoch = static_cast<int>((train_rows + batch - 1) / batch);
@@ -168,6 +194,11 @@ DensityFitResult fit_density(ConditionalDensity& density, const RowMatrix& x, co
     }
     return -total / static_cast<double>(n) + log_scale;
   };
+  hooks.on_plateau = [&] {
+    if (!schedule.decay()) return false;
+    adam.set_learning_rate(schedule.rate());
+    return true;
+  };
   hooks.status = [&](const optim::TrainingRecord& record) {
     char buffer[96];
     std::snprintf(buffer, sizeof buffer, "epoch %d, train %.4f, validation %.4f", record.step / steps_per_epoch, record.losses[0],
@@ -176,10 +207,16 @@ DensityFitResult fit_density(ConditionalDensity& density, const RowMatrix& x, co
   };
   // The minibatch order is a function of (seed, epoch): the optimiser's step count and the skipped
   // steps are all a checkpoint needs besides the weights and their Adam moments.
-  hooks.save_state = [&] { return nlohmann::json{{"adam_steps", adam.steps_taken()}, {"skipped_steps", result.skipped_steps}}; };
+  hooks.save_state = [&] {
+    return nlohmann::json{{"adam_steps", adam.steps_taken()}, {"skipped_steps", result.skipped_steps}, {"schedule", schedule.state()}};
+  };
   hooks.restore_state = [&](const nlohmann::json& state) {
     adam.set_steps_taken(state.at("adam_steps").get<long>());
     result.skipped_steps = state.at("skipped_steps").get<int>();
+    if (state.contains("schedule")) {
+      schedule.restore(state.at("schedule"));
+      adam.set_learning_rate(schedule.rate());
+    }
   };
   const optim::TrainingOutcome outcome = loop.run(hooks, callbacks);
 
@@ -189,6 +226,7 @@ DensityFitResult fit_density(ConditionalDensity& density, const RowMatrix& x, co
   result.best_validation = outcome.best_validation;
   result.stopped_early = outcome.stopped_early;
   result.interrupted = outcome.interrupted;
+  result.final_learning_rate = schedule.rate();
   result.seconds = outcome.seconds;
   result.training_rows = train_rows;
   result.validation_rows = static_cast<Eigen::Index>(split.validation.size());
@@ -249,6 +287,7 @@ nlohmann::json density_training_summary(const DensityFitResult& result, const st
                       {"stopped_early", result.stopped_early},
                       {"interrupted", result.interrupted},
                       {"skipped_steps", result.skipped_steps},
+                      {"final_learning_rate", result.final_learning_rate},
                       {"training_rows", result.training_rows},
                       {"validation_rows", result.validation_rows},
                       {"seconds", result.seconds}};

@@ -9,6 +9,10 @@
 //   * one validation check per epoch: the mean −log q(x | c) over the validation rows (original
 //     units); training stops after `patience` epochs without improvement and the best weights are
 //     restored;
+//   * optionally, when patience runs out, training goes on from the best weights with the learning
+//     rate multiplied by `learning_rate_decay`, up to `decays` times: the best weights so far are
+//     kept either way, so the validation loss can only improve on a run without decays, and the
+//     smaller steps settle into a minimum the full step size only rattles around;
 //   * progress and the stop flag through sbi::TrainingCallbacks; the training curve is returned.
 //
 //   sbi::flows::DensityFitResult r = sbi::flows::fit_density(*q, x, c, {.max_epochs = 200});
@@ -34,6 +38,8 @@ struct DensityFitOptions {
   int max_epochs = 1000;             // passes over the training rows
   int patience = 20;                 // epochs without a better validation log-likelihood before stopping
   double clip_grad_norm = 5.0;       // joint gradient norm bound per step (0 = no clipping)
+  double learning_rate_decay = 1.0;  // factor applied when patience runs out (1 = stop there)
+  int decays = 2;                    // how many times training continues with a lower rate
   bool z_score_x = true;             // standardise x (and c) with training statistics
   bool z_score_c = true;
   std::uint64_t seed = 1;            // split and minibatch order (the weights come from the estimator's seed)
@@ -52,6 +58,7 @@ struct DensityFitResult {
   bool stopped_early = false;
   bool interrupted = false;          // the stop flag was set
   int skipped_steps = 0;             // steps with a non-finite loss (no update made)
+  double final_learning_rate = 0;    // after the plateau decays (the initial rate when none)
   double seconds = 0;
   Eigen::Index training_rows = 0, validation_rows = 0;
 
@@ -70,6 +77,24 @@ struct EstimatorTrial {
   DensityEstimatorOptions estimator;
   DensityFitResult result;
   bool kept = false;
+};
+
+// The learning-rate schedule of DensityFitOptions: each time patience runs out, decay() lowers the
+// rate and says whether training goes on. Its state goes into checkpoints so that a resumed fit
+// continues with the same rate.
+class PlateauDecay {
+ public:
+  PlateauDecay(double initial_rate, double factor, int max_decays);
+  // True (and the rate lowered) while decays are left and the factor is below 1.
+  bool decay();
+  double rate() const { return rate_; }
+  int decays_done() const { return done_; }
+  nlohmann::json state() const;
+  void restore(const nlohmann::json& state);  // tolerates a checkpoint written before the schedule existed
+
+ private:
+  double rate_, factor_;
+  int max_decays_, done_ = 0;
 };
 
 // The estimator kept by fit_best_density, its training, and every estimator tried (in the order

@@ -60,6 +60,8 @@ flows::DensityFitOptions NpeOptions::fit_options() const {
   f.max_epochs = max_epochs;
   f.patience = patience;
   f.clip_grad_norm = clip_grad_norm;
+  f.learning_rate_decay = learning_rate_decay;
+  f.decays = decays;
   f.seed = seed;
   return f;
 }
@@ -93,6 +95,8 @@ nlohmann::json NpeOptions::to_json() const {
           {"max_epochs", max_epochs},
           {"patience", patience},
           {"clip_grad_norm", clip_grad_norm},
+          {"learning_rate_decay", learning_rate_decay},
+          {"decays", decays},
           {"seed", seed}};
 }
 
@@ -122,6 +126,8 @@ NpeOptions NpeOptions::from_json(const nlohmann::json& section, const std::strin
   o.max_epochs = static_cast<int>(r.optional_integer("max_epochs", o.max_epochs, 1, 100000000));
   o.patience = static_cast<int>(r.optional_integer("patience", o.patience, 1, 100000000));
   o.clip_grad_norm = r.optional_number_in("clip_grad_norm", o.clip_grad_norm, 0.0, 1e12);
+  o.learning_rate_decay = r.optional_number_in("learning_rate_decay", o.learning_rate_decay, 1e-6, 1.0);
+  o.decays = static_cast<int>(r.optional_integer("decays", o.decays, 0, 1000));
   o.seed = r.optional_seed("seed", o.seed);
   r.reject_unknown_keys();
   return o;

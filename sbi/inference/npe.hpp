@@ -50,6 +50,8 @@ struct NpeOptions {
   int max_epochs = 1000;             // upper bound on passes over the training rows
   int patience = 20;                 // epochs without a better validation log-likelihood before stopping
   double clip_grad_norm = 5.0;       // 0 = no clipping
+  double learning_rate_decay = 1.0;  // when patience runs out: go on from the best weights at rate × this (1 = stop)
+  int decays = 2;                    // at most this many times (sbi/flows/fit.hpp)
   std::uint64_t seed = 1;            // weights, split, minibatches
 
   // The estimator NPE uses unless the spec says otherwise (see bench/npe/RESULTS.md).

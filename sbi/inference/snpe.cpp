@@ -94,6 +94,7 @@ flows::DensityFitResult fit_atomic(flows::ConditionalDensity& density, const Row
 
   const auto parameters = density.parameters();
   optim::Adam adam(parameters, {.learning_rate = options.learning_rate});
+  flows::PlateauDecay schedule(options.learning_rate, options.learning_rate_decay, options.decays);
   const auto train_rows = static_cast<Eigen::Index>(split.train.size());
   const Eigen::Index batch = std::min(options.batch_size, train_rows);
   const int steps_per_epoch = static_cast<int>((train_rows + batch - 1) / batch);
@@ -166,6 +167,11 @@ flows::DensityFitResult fit_atomic(flows::ConditionalDensity& density, const Row
     }
     return total / rows;
   };
+  hooks.on_plateau = [&] {
+    if (!schedule.decay()) return false;
+    adam.set_learning_rate(schedule.rate());
+    return true;
+  };
   hooks.status = [&](const optim::TrainingRecord& record) {
     char buffer[96];
     std::snprintf(buffer, sizeof buffer, "epoch %d, atomic %.4f, validation %.4f", record.step / steps_per_epoch, record.losses[0],
@@ -179,6 +185,7 @@ flows::DensityFitResult fit_atomic(flows::ConditionalDensity& density, const Row
   result.best_validation = outcome.best_validation;
   result.stopped_early = outcome.stopped_early;
   result.interrupted = outcome.interrupted;
+  result.final_learning_rate = schedule.rate();
   result.seconds = outcome.seconds;
   result.training_rows = train_rows;
   result.validation_rows = static_cast<Eigen::Index>(split.validation.size());

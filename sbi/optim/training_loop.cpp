@@ -204,7 +204,13 @@ TrainingOutcome TrainingLoop::run(const TrainingHooks& hooks, const TrainingCall
                               hooks.status ? hooks.status(record) : std::string()};
     callbacks.report(progress);
     const bool stopping = callbacks.stop_requested();
-    const bool finished = last || (checks_since_best >= options_.patience && step >= options_.min_steps);
+    bool finished = last || (checks_since_best >= options_.patience && step >= options_.min_steps);
+    if (finished && !last && !stopping && hooks.on_plateau && hooks.on_plateau()) {
+      if (have_best)
+        for (std::size_t i = 0; i < tracked_.size(); ++i) tracked_[i]->value = best_values[i];
+      checks_since_best = 0;
+      finished = false;
+    }
     if (store && regular_check && !finished &&
         (stopping || outcome.curve.records.size() % static_cast<std::size_t>(std::max(1, store->every_checks)) == 0))
       save_checkpoint(step);

@@ -97,6 +97,10 @@ struct TrainingHooks {
   std::function<double()> validate;
   std::function<void()> before_validation;  // optional
   std::function<void()> after_validation;   // optional
+  // Optional: called when `patience` checks have passed without improvement (before max_steps).
+  // Returning true continues training from the best weights with the count reset (the method has
+  // changed something, e.g. lowered its learning rate); false, or no hook, stops.
+  std::function<bool()> on_plateau;
   // Optional: a short status text for the progress report from the latest record.
   std::function<std::string(const TrainingRecord&)> status;
   // Optional, together: the method's own state outside the tracked parameters (random streams,

@@ -107,6 +107,58 @@ TEST_CASE("fit: the stop flag ends training with the best weights; bad input is 
   CHECK_THROWS_AS(fit_density(*q, x.leftCols(1), c), sbi::InputError);
 }
 
+TEST_CASE("plateau decay: when patience runs out, training goes on from the best weights at a lower rate", "[flows][fit]") {
+  PlateauDecay schedule(0.01, 0.25, 2);
+  CHECK(schedule.decay());
+  CHECK(schedule.rate() == Approx(0.0025));
+  PlateauDecay resumed(0.01, 0.25, 2);  // a resumed schedule continues exactly
+  resumed.restore(schedule.state());
+  CHECK(resumed.rate() == Approx(0.0025));
+  CHECK(resumed.decay());
+  CHECK(resumed.rate() == Approx(0.000625));
+  CHECK_FALSE(resumed.decay());  // two decays at most
+  CHECK(resumed.decays_done() == 2);
+  PlateauDecay old(0.01, 0.25, 2);  // a state written before the schedule existed: the initial rate
+  old.restore(nlohmann::json::object());
+  CHECK(old.rate() == 0.01);
+  PlateauDecay off(0.01, 1.0, 5);  // factor 1: patience stops training as before
+  CHECK_FALSE(off.decay());
+
+  DensityFitOptions bad;
+  bad.learning_rate_decay = 1.5;
+  CHECK_FALSE(bad.is_valid());
+  CHECK_THROWS_WITH(DensityFitOptions::from_json(nlohmann::json::parse(R"({"learning_rate_decay": 0})")), Catch::Contains("learning_rate_decay"));
+  CHECK(DensityFitOptions::from_json(nlohmann::json::parse(R"({"learning_rate_decay": 0.5, "decays": 3})")).decays == 3);
+
+  // On a fit: the run with decays is the run without them up to its stop, then goes on and keeps
+  // the best weights, so its best validation loss can only be lower or equal, never higher.
+  ConditionalGaussian truth;
+  RowMatrix x, c;
+  truth.simulate(600, 4, x, c);
+  DensityFitOptions plain;
+  plain.batch_size = 50;
+  plain.patience = 2;
+  plain.max_epochs = 200;
+  plain.learning_rate = 0.02;  // large, so plateaus come early
+  DensityFitOptions decaying = plain;
+  decaying.learning_rate_decay = 0.25;
+  decaying.decays = 2;
+  auto q_plain = make_density(small_options("maf"), 2, 2, 41);
+  auto q_decay = make_density(small_options("maf"), 2, 2, 41);
+  const DensityFitResult a = fit_density(*q_plain, x, c, plain);
+  const DensityFitResult b = fit_density(*q_decay, x, c, decaying);
+  REQUIRE(a.stopped_early);
+  CHECK(a.final_learning_rate == 0.02);
+  CHECK(b.final_learning_rate == Approx(0.02 * 0.25 * 0.25));
+  CHECK(b.epochs > a.epochs);
+  CHECK(b.best_validation <= a.best_validation);
+  for (std::size_t k = 0; k < a.curve.records.size(); ++k) CHECK(b.curve.records[k].validation == a.curve.records[k].validation);
+  // The kept weights are the best epoch's.
+  double best = 1e300;
+  for (const auto& record : b.curve.records) best = std::min(best, record.validation);
+  CHECK(best == b.best_validation);
+}
+
 TEST_CASE("fit_best_density: each trial is what fit_density gives alone, the lowest validation loss is kept", "[flows][fit]") {
   // x | c = c + s·(1, 1) + N(0, 0.1²) noise with s = ±1 at random: two modes, which the families
   // below fit unequally well in a short training.

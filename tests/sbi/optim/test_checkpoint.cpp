@@ -208,30 +208,47 @@ TEST_CASE("density fitting (NPE, NLE) and NRE resume exactly from a checkpoint t
   flow_options.type = flows::DensityEstimatorOptions::Type::maf;
   flow_options.transforms = 2;
   flow_options.hidden = {16};
-  const flows::DensityFitOptions fit_options{.batch_size = 50, .max_epochs = 12, .patience = 20, .seed = 9};
-  auto fit = [&](flows::ConditionalDensity& q, CheckpointStore* store, int stop_after_checks) {
-    std::atomic<bool> stop{false};
-    TrainingCallbacks callbacks;
-    callbacks.stop = &stop;
-    callbacks.checkpoints = store;
-    int checks = 0;
-    callbacks.on_progress = [&](const TrainingProgress&) {
-      if (++checks == stop_after_checks) stop = true;
+  // Constant learning rate, and one that decays when patience runs out (its schedule is part of the
+  // checkpoint: a large rate and patience 1 so that decays happen before and after the stop).
+  const flows::DensityFitOptions constant_rate{.batch_size = 50, .max_epochs = 12, .patience = 20, .seed = 9};
+  flows::DensityFitOptions decaying = constant_rate;
+  decaying.learning_rate = 0.05;
+  decaying.patience = 1;
+  decaying.learning_rate_decay = 0.5;
+  decaying.decays = 4;
+  for (const auto& fit_options : {constant_rate, decaying}) {
+    INFO("learning_rate_decay " << fit_options.learning_rate_decay);
+    auto fit = [&](flows::ConditionalDensity& q, CheckpointStore* store, int stop_after_checks) {
+      std::atomic<bool> stop{false};
+      TrainingCallbacks callbacks;
+      callbacks.stop = &stop;
+      callbacks.checkpoints = store;
+      int checks = 0;
+      callbacks.on_progress = [&](const TrainingProgress&) {
+        if (++checks == stop_after_checks) stop = true;
+      };
+      return flows::fit_density(q, x, c, fit_options, callbacks);
     };
-    return flows::fit_density(q, x, c, fit_options, callbacks);
-  };
-  auto reference = flows::make_density(flow_options, 1, 1, 3);
-  const auto uninterrupted = fit(*reference, nullptr, -1);
-  MemoryCheckpoints store;
-  auto first = flows::make_density(flow_options, 1, 1, 3);
-  CHECK(fit(*first, &store, 5).interrupted);
-  auto second = flows::make_density(flow_options, 1, 1, 3);
-  const auto resumed = fit(*second, &store, -1);
-  CHECK(resumed.epochs == uninterrupted.epochs);
-  CHECK(resumed.best_validation == uninterrupted.best_validation);
-  const auto pa = reference->parameters(), pb = second->parameters();
-  REQUIRE(pa.size() == pb.size());
-  for (std::size_t i = 0; i < pa.size(); ++i) CHECK((pa[i]->value.array() == pb[i]->value.array()).all());
+    auto reference = flows::make_density(flow_options, 1, 1, 3);
+    const auto uninterrupted = fit(*reference, nullptr, -1);
+    MemoryCheckpoints store;
+    auto first = flows::make_density(flow_options, 1, 1, 3);
+    const auto stopped = fit(*first, &store, 5);
+    CHECK(stopped.interrupted);
+    if (fit_options.learning_rate_decay < 1) {
+      // The scenario needs a decay before the stop and another after it.
+      REQUIRE(stopped.final_learning_rate < fit_options.learning_rate);
+      REQUIRE(uninterrupted.final_learning_rate < stopped.final_learning_rate);
+    }
+    auto second = flows::make_density(flow_options, 1, 1, 3);
+    const auto resumed = fit(*second, &store, -1);
+    CHECK(resumed.epochs == uninterrupted.epochs);
+    CHECK(resumed.best_validation == uninterrupted.best_validation);
+    CHECK(resumed.final_learning_rate == uninterrupted.final_learning_rate);
+    const auto pa = reference->parameters(), pb = second->parameters();
+    REQUIRE(pa.size() == pb.size());
+    for (std::size_t i = 0; i < pa.size(); ++i) CHECK((pa[i]->value.array() == pb[i]->value.array()).all());
+  }
 
   // NRE: its batch stream and epoch order are part of the checkpoint.
   const auto prior = prior_from_json(nlohmann::json::parse(R"([{"name": "c", "dist": "uniform", "low": -4, "high": 4}])"));
