@@ -56,21 +56,26 @@ DensityFitOptions DensityFitOptions::from_json(const nlohmann::json& j, const st
 }
 
 PlateauDecay::PlateauDecay(double initial_rate, double factor, int max_decays)
-    : rate_(initial_rate), factor_(factor), max_decays_(max_decays) {}
+    : initial_rate_(initial_rate), factor_(factor), max_decays_(max_decays) {}
+
+double PlateauDecay::rate() const { return initial_rate_ * std::pow(factor_, done_); }
 
 bool PlateauDecay::decay() {
   if (!(factor_ < 1) || done_ >= max_decays_) return false;
-  rate_ *= factor_;
   ++done_;
   return true;
 }
 
-nlohmann::json PlateauDecay::state() const { return {{"learning_rate", rate_}, {"decays", done_}}; }
+bool PlateauDecay::decay(optim::Adam& adam) {
+  if (!decay()) return false;
+  adam.set_learning_rate(rate());
+  return true;
+}
+
+nlohmann::json PlateauDecay::state() const { return {{"decays", done_}}; }
 
 void PlateauDecay::restore(const nlohmann::json& state) {
-  if (!state.is_object() || !state.contains("learning_rate")) return;
-  rate_ = state.at("learning_rate").get<double>();
-  done_ = state.at("decays").get<int>();
+  if (state.is_object() && state.contains("decays")) done_ = state.at("decays").get<int>();
 }
 
 std::string DensityFitResult::brief_report() const {
@@ -194,11 +199,7 @@ DensityFitResult fit_density(ConditionalDensity& density, const RowMatrix& x, co
     }
     return -total / static_cast<double>(n) + log_scale;
   };
-  hooks.on_plateau = [&] {
-    if (!schedule.decay()) return false;
-    adam.set_learning_rate(schedule.rate());
-    return true;
-  };
+  hooks.on_plateau = [&] { return schedule.decay(adam); };
   hooks.status = [&](const optim::TrainingRecord& record) {
     char buffer[96];
     std::snprintf(buffer, sizeof buffer, "epoch %d, train %.4f, validation %.4f", record.step / steps_per_epoch, record.losses[0],

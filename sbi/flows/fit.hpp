@@ -20,6 +20,7 @@
 #include "sbi/core/types.hpp"
 #include "sbi/flows/density.hpp"
 #include "sbi/flows/options.hpp"
+#include "sbi/optim/adam.hpp"
 #include "sbi/optim/training_loop.hpp"
 
 #include <nlohmann/json.hpp>
@@ -87,13 +88,15 @@ class PlateauDecay {
   PlateauDecay(double initial_rate, double factor, int max_decays);
   // True (and the rate lowered) while decays are left and the factor is below 1.
   bool decay();
-  double rate() const { return rate_; }
+  // The same, and `adam` set to the new rate: the body of a training loop's on_plateau hook.
+  bool decay(optim::Adam& adam);
+  double rate() const;  // initial rate × factor^decays_done
   int decays_done() const { return done_; }
   nlohmann::json state() const;
   void restore(const nlohmann::json& state);  // tolerates a checkpoint written before the schedule existed
 
  private:
-  double rate_, factor_;
+  double initial_rate_, factor_;
   int max_decays_, done_ = 0;
 };
 

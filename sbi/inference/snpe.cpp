@@ -167,11 +167,7 @@ flows::DensityFitResult fit_atomic(flows::ConditionalDensity& density, const Row
     }
     return total / rows;
   };
-  hooks.on_plateau = [&] {
-    if (!schedule.decay()) return false;
-    adam.set_learning_rate(schedule.rate());
-    return true;
-  };
+  hooks.on_plateau = [&] { return schedule.decay(adam); };
   hooks.status = [&](const optim::TrainingRecord& record) {
     char buffer[96];
     std::snprintf(buffer, sizeof buffer, "epoch %d, atomic %.4f, validation %.4f", record.step / steps_per_epoch, record.losses[0],

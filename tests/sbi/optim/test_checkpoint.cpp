@@ -88,6 +88,21 @@ void check_same_outcome(const optim::TrainingOutcome& a, const optim::TrainingOu
   }
 }
 
+// Callbacks that checkpoint into `store` and set the stop flag at the `stop_after_checks`-th
+// progress report (−1: never), as Ctrl-C would.
+struct StopAfterChecks {
+  std::atomic<bool> stop{false};
+  int checks = 0;
+  TrainingCallbacks callbacks;
+  StopAfterChecks(CheckpointStore* store, int stop_after_checks) {
+    callbacks.stop = &stop;
+    callbacks.checkpoints = store;
+    callbacks.on_progress = [this, stop_after_checks](const TrainingProgress&) {
+      if (++checks == stop_after_checks) stop = true;
+    };
+  }
+};
+
 }  // namespace
 
 TEST_CASE("a training loop stopped between checks or at one resumes to exactly the uninterrupted result", "[optim][checkpoint]") {
@@ -219,15 +234,8 @@ TEST_CASE("density fitting (NPE, NLE) and NRE resume exactly from a checkpoint t
   for (const auto& fit_options : {constant_rate, decaying}) {
     INFO("learning_rate_decay " << fit_options.learning_rate_decay);
     auto fit = [&](flows::ConditionalDensity& q, CheckpointStore* store, int stop_after_checks) {
-      std::atomic<bool> stop{false};
-      TrainingCallbacks callbacks;
-      callbacks.stop = &stop;
-      callbacks.checkpoints = store;
-      int checks = 0;
-      callbacks.on_progress = [&](const TrainingProgress&) {
-        if (++checks == stop_after_checks) stop = true;
-      };
-      return flows::fit_density(q, x, c, fit_options, callbacks);
+      StopAfterChecks run(store, stop_after_checks);
+      return flows::fit_density(q, x, c, fit_options, run.callbacks);
     };
     auto reference = flows::make_density(flow_options, 1, 1, 3);
     const auto uninterrupted = fit(*reference, nullptr, -1);
@@ -257,15 +265,8 @@ TEST_CASE("density fitting (NPE, NLE) and NRE resume exactly from a checkpoint t
   nre_options.classifier.hidden = {16};
   nre_options.classifier.batch_size = 50;
   auto train = [&](CheckpointStore* store, int stop_after_checks) {
-    std::atomic<bool> stop{false};
-    TrainingCallbacks callbacks;
-    callbacks.stop = &stop;
-    callbacks.checkpoints = store;
-    int checks = 0;
-    callbacks.on_progress = [&](const TrainingProgress&) {
-      if (++checks == stop_after_checks) stop = true;
-    };
-    return train_nre(c, x, *prior, nre_options, callbacks);
+    StopAfterChecks run(store, stop_after_checks);
+    return train_nre(c, x, *prior, nre_options, run.callbacks);
   };
   NreFit nre_reference = train(nullptr, -1);
   MemoryCheckpoints nre_store;
