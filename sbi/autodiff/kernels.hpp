@@ -1,7 +1,7 @@
 #pragma once
 // The inner loops of network training — matrix products, the pointwise activations and their
-// derivatives, column sums and Adam's update — behind one table of function pointers, with one
-// table per instruction set, chosen at run time from the CPU's features.
+// derivatives, column sums, Adam's update and gradient clipping — behind one table of function
+// pointers, with one table per instruction set, chosen at run time from the CPU's features.
 //
 // Why: Eigen fixes its vector width at compile time, so a build without -march=native runs 4-wide
 // SSE2 code without FMA on any CPU, at under half the speed of the same code built for the machine
@@ -67,6 +67,9 @@ struct Table {
   void (*pointwise_backward)(Pointwise op, T parameter, const T* x, const T* y, const T* g, T* out, Index size,
                              bool accumulate);
   void (*adam_update)(const AdamScalars<T>& s, T* w, T* g, T* m, T* v, Index size);
+  // Σ x_k² accumulated in double (the same bits in every variant), and x ← factor·x.
+  double (*squared_norm)(const T* x, Index size);
+  void (*scale)(T* x, T factor, Index size);
   // Threads for the products when the library is built with OpenMP (each copy of Eigen has its own
   // setting; sbi::nn::set_num_threads sets them all). Ignored otherwise.
   void (*set_threads)(int threads);

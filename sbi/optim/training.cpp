@@ -1,5 +1,7 @@
 #include "sbi/optim/training.hpp"
 
+#include "sbi/autodiff/kernels.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -11,12 +13,15 @@ namespace sbi::optim {
 template <class T>
 double clip_grad_norm(const nn::ParameterList<T>& parameters, double max_norm) {
   if (!(max_norm > 0)) throw std::invalid_argument("clip_grad_norm: max_norm must be positive");
+  // The dispatched kernels: in this file's portable build the float-to-double sum ran scalar, 12 % of
+  // NPE's training time on two_moons (perf, 2026-12-03).
+  const auto& kernel = ad::kernels::active<T>();
   double squared = 0;
-  for (const auto* p : parameters) squared += p->grad.template cast<double>().squaredNorm();
+  for (const auto* p : parameters) squared += kernel.squared_norm(p->grad.data(), p->grad.size());
   const double norm = std::sqrt(squared);
   if (norm > max_norm) {
     const T scale = static_cast<T>(max_norm / (norm + 1e-12));
-    for (auto* p : parameters) p->grad *= scale;
+    for (auto* p : parameters) kernel.scale(p->grad.data(), scale, p->grad.size());
   }
   return norm;
 }

@@ -314,6 +314,34 @@ TEST_CASE("Adam's fused update matches the exact update, in every variant", "[ke
   }
 }
 
+TEST_CASE("gradient clipping's squared norm is the exact sum to double rounding, with the same bits in every variant", "[kernels]") {
+  // Sizes around the 16-lane blocks and an odd tail; values over ten orders of magnitude.
+  for (const Index size : {Index{0}, Index{1}, Index{15}, Index{16}, Index{17}, Index{1000}, Index{4099}}) {
+    INFO("size " << size);
+    MatF x = random_matrix(1, std::max<Index>(size, 1), 950 + static_cast<std::uint64_t>(size));
+    for (Index k = 0; k < size; ++k) x(0, k) *= std::pow(10.0f, static_cast<float>(k % 11) - 5.0f);
+    // Each x² is exact in double; a sum of n positive terms in double is within (n − 1)·u of the
+    // exact sum (u = 2⁻⁵³), whatever the association.
+    long double exact = 0;
+    for (Index k = 0; k < size; ++k) exact += static_cast<long double>(x(0, k)) * x(0, k);
+    const double bound = static_cast<double>(std::max<Index>(size - 1, 0)) * std::ldexp(1.0, -53) * static_cast<double>(exact);
+    std::vector<double> results;
+    for (Variant v : supported_variants()) {
+      INFO("variant " << kernels::to_string(v));
+      const double norm = kernels::table(v).squared_norm(x.data(), size);
+      CHECK(std::abs(norm - static_cast<double>(exact)) <= bound);
+      results.push_back(norm);
+    }
+    for (double r : results) CHECK(r == results.front());
+    // The scaling is one float product per entry.
+    for (Variant v : supported_variants()) {
+      MatF scaled = x;
+      kernels::table(v).scale(scaled.data(), 0.25f, size);
+      for (Index k = 0; k < size; ++k) CHECK(scaled(0, k) == x(0, k) * 0.25f);
+    }
+  }
+}
+
 namespace {
 
 // One training step of a small ELU classifier; returns the parameters after the step.
