@@ -22,6 +22,8 @@ NpeOptions NleOptions::default_estimator() {
   o.alternatives = {tanh};
   // Batch size 50, NPE's (and sbi's): every NLE and SNLE run from a spec used it, since the spec
   // parser started from NPE's options (this function said 200 for library callers only).
+  // NPE's learning-rate decay was measured on NPE only: NLE's grid ran without it.
+  o.learning_rate_decay = 1.0;
   return o;
 }
 

@@ -263,6 +263,7 @@ NpeOptions SnpeOptions::default_npe() {
   NpeOptions o;
   o.density_estimator.conditioner = flows::DensityEstimatorOptions::Conditioner::mlp;
   o.alternatives.clear();  // its rounds continue one estimator
+  o.learning_rate_decay = 1.0;  // NPE's decay was measured on NPE only; SNPE's grid ran without it
   return o;
 }
 
