@@ -6,10 +6,12 @@
 #include "sbi/inference/method.hpp"
 #include "sbi/io/json_reader.hpp"
 #include "sbi/mcmc/unconstrained.hpp"
+#include "sbi/nn/losses.hpp"
 #include "sbi/optim/adam.hpp"
 #include "sbi/optim/training.hpp"
 #include "sbi/parallel/parallel_for.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -46,6 +48,10 @@ bool LfviFlowOptions::is_valid(std::string* why) const {
   if (!ratio.is_valid(&inner)) return fail("ratio." + inner);
   if (iw_samples < 1) return fail("iw_samples: must be at least 1");
   if (ratio_ensemble < 1) return fail("ratio_ensemble: must be at least 1");
+  if (ratio_training != "once" && ratio_training != "alternate") return fail("ratio_training: expected \"once\" or \"alternate\"");
+  if (ratio_training == "alternate" && ratio_ensemble != 1)
+    return fail("ratio_training: \"alternate\" trains one ratio estimator (set ratio_ensemble to 1)");
+  if (ratio_steps < 1) return fail("ratio_steps: must be at least 1");
   if (batch_size < 1) return fail("batch_size: must be at least 1");
   if (!(learning_rate > 0) || !std::isfinite(learning_rate)) return fail("learning_rate: must be a positive number");
   if (max_iterations < 1) return fail("max_iterations: must be at least 1");
@@ -63,6 +69,8 @@ nlohmann::json LfviFlowOptions::to_json() const {
           {"ratio", ratio.to_json()},
           {"ratio_ensemble", ratio_ensemble},
           {"iw_samples", iw_samples},
+          {"ratio_training", ratio_training},
+          {"ratio_steps", ratio_steps},
           {"batch_size", batch_size},
           {"learning_rate", learning_rate},
           {"max_iterations", max_iterations},
@@ -85,6 +93,8 @@ LfviFlowOptions LfviFlowOptions::from_json(const nlohmann::json& section, const 
   if (const auto* n = r.get("ratio")) o.ratio = NreOptions::from_json(*n, r.child_path("ratio"));
   o.ratio_ensemble = static_cast<int>(r.optional_integer("ratio_ensemble", o.ratio_ensemble, 1, 20));
   o.iw_samples = static_cast<int>(r.optional_integer("iw_samples", o.iw_samples, 1, 1024));
+  o.ratio_training = r.optional_string("ratio_training", o.ratio_training, {"once", "alternate"});
+  o.ratio_steps = static_cast<int>(r.optional_integer("ratio_steps", o.ratio_steps, 1, 100));
   o.batch_size = r.optional_integer("batch_size", o.batch_size, 1, 1 << 20);
   o.learning_rate = r.optional_positive_number("learning_rate", o.learning_rate);
   o.max_iterations = static_cast<int>(r.optional_integer("max_iterations", o.max_iterations, 1, 100000000));
@@ -142,6 +152,8 @@ class Bound {
         target_(prior_in_u_.target()), ratios_(ratios), log_u_scale_(log_u_scale) {
     const Standardization& st = ratios.front().standardization;
     const auto p = st.u_mean.size();
+    u_mean_double_ = st.u_mean;
+    u_sd_double_ = st.u_sd;
     u_sd_.resize(1, p);
     u_mean_.resize(1, p);
     for (Eigen::Index j = 0; j < p; ++j) {
@@ -183,6 +195,17 @@ class Bound {
     return ad::sub(ad::add(log_prior, ratio), log_q);
   }
 
+  // log π_u at standardised rows ũ, values only (−1e30 where not finite).
+  Vector log_prior_at(const FMat& u_tilde) {
+    RowMatrix u = u_tilde.cast<double>();
+    for (Eigen::Index j = 0; j < u.cols(); ++j) u.col(j) = u.col(j).array() * u_sd_double_[j] + u_mean_double_[j];
+    Vector out(u.rows());
+    target_.log_density(u, out);
+    for (Eigen::Index r = 0; r < out.size(); ++r)
+      if (!std::isfinite(out[r])) out[r] = -1e30;
+    return out;
+  }
+
   // −bound of weights w (rows k·B + i: draw k of context i): −mean w for K = 1, else
   // −mean_i log (1/K) Σ_k exp w_ik.
   static FVar negative_bound(FVar w, Eigen::Index contexts, int k) {
@@ -197,6 +220,7 @@ class Bound {
   const std::vector<NreFit>& ratios_;
   double log_u_scale_;
   FMat u_sd_, u_mean_, offset_, gradient_float_;
+  Vector u_mean_double_, u_sd_double_;
   RowMatrix u_double_, prior_gradient_;
   Vector log_prior_;
 };
@@ -275,28 +299,97 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
   optim::Adam optimizer(flow->parameters(), {.learning_rate = options.learning_rate});
   Rng rng = Rng::stream(options.seed, 13);
   const auto batch = std::min<Eigen::Index>(options.batch_size, static_cast<Eigen::Index>(split.train.size()));
-  std::vector<Eigen::Index> order;
-  std::size_t position = 0;
-  std::vector<Eigen::Index> rows(static_cast<std::size_t>(batch));
-  ad::Tape<float> tape;
-  int skipped = 0;
-
-  optim::TrainingLoop loop({.max_steps = options.max_iterations, .min_steps = options.min_iterations, .eval_every = options.eval_every,
-                            .patience = options.patience, .stage = "lfvi flow"},
-                           {"loss"});
-  auto parameters = flow->parameters();
-  loop.track(parameters);
-  optim::TrainingHooks hooks;
-  hooks.step = [&](int, std::span<double> losses) {
+  // Shuffled passes over the training rows: fills `rows` from `order`, reshuffling with `stream` when used up.
+  auto next_rows = [&split](std::vector<Eigen::Index>& rows, std::vector<Eigen::Index>& order, std::size_t& position, Rng& stream) {
     for (auto& row : rows) {
       if (position >= order.size()) {
-        const auto perm = optim::permutation(static_cast<Eigen::Index>(split.train.size()), rng);
+        const auto perm = optim::permutation(static_cast<Eigen::Index>(split.train.size()), stream);
         order.resize(perm.size());
         for (std::size_t i = 0; i < perm.size(); ++i) order[i] = split.train[static_cast<std::size_t>(perm[i])];
         position = 0;
       }
       row = order[position++];
     }
+  };
+  std::vector<Eigen::Index> order;
+  std::size_t position = 0;
+  std::vector<Eigen::Index> rows(static_cast<std::size_t>(batch));
+  ad::Tape<float> tape;
+  int skipped = 0;
+
+  // Alternation (see the header): the table's ũ (unclamped: the classifier clamps its own inputs),
+  // the classifier's optimiser, its minibatches and the generator's draws it contrasts with.
+  const bool alternate = options.ratio_training == "alternate";
+  const float log_u_scale = static_cast<float>(flow->log_x_scale());
+  FMat u_table;
+  if (alternate) {
+    const RowMatrix u = prior.to_unconstrained(theta);
+    u_table.resize(n, p);
+    for (Eigen::Index j = 0; j < p; ++j) u_table.col(j) = ((u.col(j).array() - st.u_mean[j]) / st.u_sd[j]).cast<float>();
+  }
+  NreFit& ratio = ratios.front();
+  nn::ParameterList<float> ratio_parameters;
+  std::optional<optim::Adam> ratio_optimizer;
+  if (alternate) {
+    ratio_parameters = ratio.classifier.parameters();
+    ratio_optimizer.emplace(ratio_parameters, optim::AdamOptions{.learning_rate = options.ratio.classifier.learning_rate});
+  }
+  Rng ratio_rng = Rng::stream(options.seed, 14);
+  std::vector<Eigen::Index> ratio_order, ratio_rows(static_cast<std::size_t>(batch)), other_rows(static_cast<std::size_t>(batch));
+  std::size_t ratio_position = 0;
+  const FMat ones = FMat::Ones(batch, 1), zeros = FMat::Zero(batch, 1);
+  // log π_u − log q_u at standardised rows, clamped to ±30 (σ(30) = 1 − 10⁻¹³: beyond it the
+  // logistic loss is flat anyway, and an unbounded offset would make it inf − inf).
+  auto offsets = [&](const FMat& u_tilde, const FMat& log_q_tilde) {
+    const Vector log_prior = bound.log_prior_at(u_tilde);
+    FMat out(u_tilde.rows(), 1);
+    for (Eigen::Index r = 0; r < out.rows(); ++r)
+      out(r, 0) = static_cast<float>(std::clamp(log_prior[r] - (static_cast<double>(log_q_tilde(r, 0)) - log_u_scale), -30.0, 30.0));
+    return out;
+  };
+  // One classifier step: the table's pairs against the generator's draws (logit log π + r − log q) and
+  // against another row's θ (logit r).
+  auto ratio_step = [&]() -> double {
+    next_rows(ratio_rows, ratio_order, ratio_position, ratio_rng);
+    for (std::size_t i = 0; i < ratio_rows.size(); ++i) other_rows[i] = ratio_rows[(i + 1) % ratio_rows.size()];
+    const FMat c = repeated_rows(context, ratio_rows, 1), yr = repeated_rows(y_ratio, ratio_rows, 1);
+    const FMat u_joint = repeated_rows(u_table, ratio_rows, 1), u_other = repeated_rows(u_table, other_rows, 1);
+    const FMat noise = flows::standard_normal(batch, p, ratio_rng);
+    auto scope = tape.scope();
+    const auto draw = flow->evaluate_standardized_rsample(tape, tape.constant(c), noise);
+    const FMat u_q = draw.z_x.value(), log_q_draw = draw.log_prob.value();
+    const FMat log_q_joint = flow->evaluate_standardized_log_prob(tape, tape.constant(u_joint), tape.constant(c)).value();
+    const FMat offset_joint = offsets(u_joint, log_q_joint), offset_q = offsets(u_q, log_q_draw);
+    ratio.classifier.train();
+    const FVar r_joint = ratio.trainable_log_ratio_on_tape(tape, tape.constant(u_joint), yr);
+    const FVar r_q = ratio.trainable_log_ratio_on_tape(tape, tape.constant(u_q), yr);
+    const FVar r_other = ratio.trainable_log_ratio_on_tape(tape, tape.constant(u_other), yr);
+    ratio.classifier.eval();
+    const FVar loss = ad::add(ad::add(nn::bce_with_logits(ad::add(r_joint, tape.constant(offset_joint)), ones),
+                                      nn::bce_with_logits(ad::add(r_q, tape.constant(offset_q)), zeros)),
+                              ad::add(nn::bce_with_logits(r_joint, ones), nn::bce_with_logits(r_other, zeros)));
+    const double value = loss.item();
+    ratio_optimizer->zero_grad();
+    if (!std::isfinite(value)) return value;
+    tape.backward(loss);
+    if (options.ratio.clip_grad_norm > 0) optim::clip_grad_norm(ratio_parameters, options.ratio.clip_grad_norm);
+    ratio_optimizer->step();
+    return value;
+  };
+
+  optim::TrainingLoop loop({.max_steps = options.max_iterations, .min_steps = options.min_iterations, .eval_every = options.eval_every,
+                            .patience = options.patience, .stage = alternate ? "lfvi flow, alternating" : "lfvi flow"},
+                           alternate ? std::vector<std::string>{"loss", "ratio"} : std::vector<std::string>{"loss"});
+  auto parameters = flow->parameters();
+  loop.track(parameters);
+  if (alternate) loop.track(ratio_parameters);  // the classifier that goes with the best flow
+  optim::TrainingHooks hooks;
+  hooks.step = [&](int, std::span<double> losses) {
+    if (alternate) {
+      losses[1] = 0;
+      for (int s = 0; s < options.ratio_steps; ++s) losses[1] += ratio_step() / options.ratio_steps;
+    }
+    next_rows(rows, order, position, rng);
     const FMat c = repeated_rows(context, rows, k), yr = repeated_rows(y_ratio, rows, k);
     const FMat noise = flows::standard_normal(c.rows(), p, rng);
     auto scope = tape.scope();
@@ -313,8 +406,13 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
     if (options.clip_grad_norm > 0) optim::clip_grad_norm(parameters, options.clip_grad_norm);
     optimizer.step();
   };
+  const FMat val_u = alternate ? repeated_rows(u_table, validation, 1) : FMat(), val_pair_context = repeated_rows(context, validation, 1);
   hooks.validate = [&] {
     auto scope = tape.scope();
+    if (alternate) {  // held-out −log q_u(θ_i | y_i): independent of r, which moves
+      const FVar log_q = flow->evaluate_standardized_log_prob(tape, tape.constant(val_u), tape.constant(val_pair_context));
+      return -(static_cast<double>(ad::mean(log_q).item()) - static_cast<double>(log_u_scale));
+    }
     const auto draw = flow->evaluate_standardized_rsample(tape, tape.constant(val_context), val_noise);
     return static_cast<double>(Bound::negative_bound(bound.weights(tape, draw, val_y_ratio), static_cast<Eigen::Index>(kept), k).item());
   };

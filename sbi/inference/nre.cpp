@@ -113,15 +113,25 @@ void NreFit::log_ratio_gradient_unconstrained(const RowMatrix& u, const Vector& 
   for (Eigen::Index c = 0; c < p; ++c) gradient.col(c) = g.col(c).cast<double>() / standardization.u_sd[c];  // r's, scale included
 }
 
-FVar NreFit::log_ratio_on_tape(ad::Tape<float>& tape, const FVar& u_tilde, const FMat& y_tilde) const {
-  // clamped = inside ⊙ ũ + (1 − inside) ⊙ clamp(ũ): the value of clamp(ũ), the gradient masked.
+namespace {
+
+// clamped = inside ⊙ ũ + (1 − inside) ⊙ clamp(ũ): the value of clamp(ũ), the gradient masked.
+FVar clamped_on_tape(ad::Tape<float>& tape, const FVar& u_tilde, const Standardization& standardization) {
   FMat clamped = u_tilde.value(), inside;
-  FVar input = u_tilde;
-  if (standardization.clamp_standardized_parameters(clamped, inside)) {
-    const FMat edge = clamped.array() * (1.0f - inside.array());
-    input = ad::add(ad::mul(u_tilde, tape.constant(inside)), tape.constant(edge));
-  }
-  const FVar r = classifier.forward_constant(ad::concat_cols(input, tape.constant(y_tilde)));
+  if (!standardization.clamp_standardized_parameters(clamped, inside)) return u_tilde;
+  const FMat edge = clamped.array() * (1.0f - inside.array());
+  return ad::add(ad::mul(u_tilde, tape.constant(inside)), tape.constant(edge));
+}
+
+}  // namespace
+
+FVar NreFit::log_ratio_on_tape(ad::Tape<float>& tape, const FVar& u_tilde, const FMat& y_tilde) const {
+  const FVar r = classifier.forward_constant(ad::concat_cols(clamped_on_tape(tape, u_tilde, standardization), tape.constant(y_tilde)));
+  return logit_scale == 1.0 ? r : r * static_cast<float>(logit_scale);
+}
+
+FVar NreFit::trainable_log_ratio_on_tape(ad::Tape<float>& tape, const FVar& u_tilde, const FMat& y_tilde) {
+  const FVar r = classifier.forward(ad::concat_cols(clamped_on_tape(tape, u_tilde, standardization), tape.constant(y_tilde)));
   return logit_scale == 1.0 ? r : r * static_cast<float>(logit_scale);
 }
 

@@ -87,6 +87,10 @@ struct NreFit {
   // gains nothing by carrying mass beyond the parameters the classifier saw.
   ad::Var<float> log_ratio_on_tape(ad::Tape<float>& tape, const ad::Var<float>& u_tilde,
                                    const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic>& y_tilde) const;
+  // The same with the classifier's weights as the tape's parameters, for further training (LFVI's
+  // alternation, sbi/inference/lfvi_flow.hpp). Not thread-safe.
+  ad::Var<float> trainable_log_ratio_on_tape(ad::Tape<float>& tape, const ad::Var<float>& u_tilde,
+                                             const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic>& y_tilde);
 };
 
 // `member` > 0: another member of an ensemble of ratio estimators — other initial weights and

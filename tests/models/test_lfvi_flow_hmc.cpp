@@ -185,6 +185,74 @@ TEST_CASE("lfvi's flow against an ensemble of ratio estimators: members differ, 
   CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"ratio_ensemble", 0}}), Catch::StartsWith("inference.ratio_ensemble"));
 }
 
+TEST_CASE("lfvi's flow with the ratio estimator alternated recovers the conjugate posterior", "[models][lfvi]") {
+  const InferenceProblem problem = conjugate_problem();
+  const Vector exact_mean = *problem.observation / 2;
+  nlohmann::json options = flow_options();
+  options["ratio_training"] = "alternate";
+  const MethodRun run = run_method(builtin_methods().at("lfvi"), options, problem, {.simulations = 3000, .seed = 5});
+  const RowMatrix draws = run.posterior.sample(*problem.observation, 4000, 3);
+  REQUIRE(draws.allFinite());
+  // The tolerances of the test with the ratio trained once (above), for the same reasons.
+  for (Eigen::Index j = 0; j < 2; ++j) {
+    const double mean = draws.col(j).mean();
+    const double sd = std::sqrt((draws.col(j).array() - mean).square().mean());
+    INFO("parameter " << j << ": mean " << mean << " (exact " << exact_mean[j] << "), sd " << sd << " (exact " << kExactSd << ")");
+    CHECK(std::abs(mean - exact_mean[j]) < kExactSd / 3);
+    CHECK(sd > kExactSd / 1.3);
+    CHECK(sd < kExactSd * 1.3);
+  }
+  const Vector log_q = run.posterior.log_prob(draws, *problem.observation);
+  double kl = 0;
+  for (Eigen::Index r = 0; r < draws.rows(); ++r) kl += log_q[r] - exact_log_density(draws, r, *problem.observation);
+  kl /= static_cast<double>(draws.rows());
+  INFO("KL(q || p) estimate " << kl);
+  CHECK(kl < 0.3);
+  CHECK(kl > -0.05);
+  CHECK(run.posterior.info().options["ratio_training"] == "alternate");
+}
+
+TEST_CASE("lfvi's alternation trains the classifier on: another ratio than once, its loss in the curve, the same bits again", "[models][lfvi]") {
+  const InferenceProblem problem = conjugate_problem();
+  RowMatrix theta(600, 2), y(600, 2);
+  Rng rng(4);
+  for (Eigen::Index r = 0; r < theta.rows(); ++r)
+    for (Eigen::Index j = 0; j < 2; ++j) {
+      theta(r, j) = std::sqrt(0.1) * rng.normal();
+      y(r, j) = theta(r, j) + std::sqrt(0.1) * rng.normal();
+    }
+  const nlohmann::json base = {{"generator", "flow"}, {"flow", {{"type", "maf"}, {"transforms", 2}, {"hidden", {16}}}},
+                               {"ratio", {{"classifier", {{"hidden", {16}}, {"batch_size", 64}}}, {"max_epochs", 5}}},
+                               {"max_iterations", 40}, {"min_iterations", 0}, {"eval_every", 20}};
+  nlohmann::json alternating = base;
+  alternating["ratio_training"] = "alternate";
+  alternating["ratio_steps"] = 2;
+  const LfviFlowFit once = train_lfvi_flow(theta, y, *problem.prior, LfviFlowOptions::from_json(base));
+  const LfviFlowFit a = train_lfvi_flow(theta, y, *problem.prior, LfviFlowOptions::from_json(alternating));
+  CHECK(once.training.curve.loss_names == std::vector<std::string>{"loss"});
+  REQUIRE(a.training.curve.loss_names == std::vector<std::string>{"loss", "ratio"});
+  for (const auto& record : a.training.curve.records) {
+    CHECK(std::isfinite(record.losses[1]));
+    CHECK(record.losses[1] > 0);  // a sum of four cross-entropies
+    CHECK(std::isfinite(record.validation));
+  }
+  // The same classifier was trained first (same seed and table), then only the alternating one moved.
+  const Vector r_once = once.ratios[0].log_ratio_unconstrained(theta.topRows(20), *problem.observation);
+  const Vector r_alternated = a.ratios[0].log_ratio_unconstrained(theta.topRows(20), *problem.observation);
+  CHECK_FALSE((r_once.array() == r_alternated.array()).all());
+  const LfviFlowFit b = train_lfvi_flow(theta, y, *problem.prior, LfviFlowOptions::from_json(alternating));
+  CHECK((b.ratios[0].log_ratio_unconstrained(theta.topRows(20), *problem.observation).array() == r_alternated.array()).all());
+  CHECK(b.training.best_validation == a.training.best_validation);
+  // Options: "once" by default; bad values name their JSON path.
+  const Method& lfvi = builtin_methods().at("lfvi");
+  CHECK(parse_method_options(lfvi, {{"generator", "flow"}})["ratio_training"] == "once");
+  CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"ratio_training", "sometimes"}}),
+                    Catch::StartsWith("inference.ratio_training"));
+  CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"ratio_training", "alternate"}, {"ratio_ensemble", 2}}),
+                    Catch::StartsWith("inference.ratio_training"));
+  CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"ratio_steps", 0}}), Catch::StartsWith("inference.ratio_steps"));
+}
+
 TEST_CASE("HMC on the NLE and NRE posteriors agrees with slice sampling, with R-hat below 1.01", "[models][nle][nre][mcmc]") {
   const InferenceProblem problem = conjugate_problem();
   const nlohmann::json mcmc = {{"chains", 10}, {"warmup", 200}};
