@@ -322,12 +322,12 @@ Var<T> broadcast(Var<T> a, Eigen::Index rows, Eigen::Index cols) {
   // index modulo, 5 % of NPE's training time on gaussian_linear (perf, 2026-12-03).
   if (kind == 0) {
     node.value.setConstant(rows, cols, x(0, 0));
+  } else if (kind == 1) {
+    node.value.resize(rows, cols);
+    for (Eigen::Index c = 0; c < cols; ++c) node.value.col(c) = x.col(0);
   } else {
     node.value.resize(rows, cols);
-    for (Eigen::Index c = 0; c < cols; ++c) {
-      if (kind == 1) node.value.col(c) = x.col(0);
-      else node.value.col(c).setConstant(x(0, c));
-    }
+    for (Eigen::Index c = 0; c < cols; ++c) node.value.col(c).setConstant(x(0, c));
   }
   return tape.var(i);
 }

@@ -321,12 +321,7 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
   // the classifier's optimiser, its minibatches and the generator's draws it contrasts with.
   const bool alternate = options.ratio_training == "alternate";
   const float log_u_scale = static_cast<float>(flow->log_x_scale());
-  FMat u_table;
-  if (alternate) {
-    const RowMatrix u = prior.to_unconstrained(theta);
-    u_table.resize(n, p);
-    for (Eigen::Index j = 0; j < p; ++j) u_table.col(j) = ((u.col(j).array() - st.u_mean[j]) / st.u_sd[j]).cast<float>();
-  }
+  const FMat u_table = alternate ? st.standardize_parameters(prior.to_unconstrained(theta)) : FMat();
   NreFit& ratio = ratios.front();
   nn::ParameterList<float> ratio_parameters;
   std::optional<optim::Adam> ratio_optimizer;

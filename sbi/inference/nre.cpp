@@ -102,10 +102,7 @@ void NreFit::log_ratio_gradient_unconstrained(const RowMatrix& u, const Vector& 
   const auto p = u.cols();
   thread_local ad::Tape<float> tape;
   auto scope = tape.scope();
-  FMat u_tilde(u.rows(), p);
-  for (Eigen::Index c = 0; c < p; ++c)
-    u_tilde.col(c) = ((u.col(c).array() - standardization.u_mean[c]) / standardization.u_sd[c]).cast<float>();
-  const auto input = tape.variable(u_tilde);
+  const auto input = tape.variable(standardization.standardize_parameters(u));
   const auto r = log_ratio_on_tape(tape, input, y_tilde.cast<float>().transpose().replicate(u.rows(), 1));
   tape.backward(ad::sum(r));
   log_ratio = r.value().col(0).cast<double>();

@@ -49,10 +49,14 @@ Standardization Standardization::from_json(const nlohmann::json& j) {
   return s;
 }
 
-FMat Standardization::standardize_parameters_clamped(const RowMatrix& u) const {
+FMat Standardization::standardize_parameters(const RowMatrix& u) const {
   FMat out(u.rows(), u.cols());
   for (Eigen::Index c = 0; c < u.cols(); ++c) out.col(c) = ((u.col(c).array() - u_mean[c]) / u_sd[c]).cast<float>();
-  FMat inside;
+  return out;
+}
+
+FMat Standardization::standardize_parameters_clamped(const RowMatrix& u) const {
+  FMat out = standardize_parameters(u), inside;
   clamp_standardized_parameters(out, inside);
   return out;
 }

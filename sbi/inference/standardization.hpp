@@ -22,7 +22,9 @@ struct Standardization {
   // inputs to it (sbi/inference/nre.hpp) so that its posterior's tails follow the prior.
   Vector u_tilde_low, u_tilde_high;
 
-  // ũ = (u − u_mean)/u_sd of each row of u, clamped to [u_tilde_low, u_tilde_high] where those are kept.
+  // ũ = (u − u_mean)/u_sd of each row of u.
+  Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic> standardize_parameters(const RowMatrix& u) const;
+  // The same, clamped to [u_tilde_low, u_tilde_high] where those are kept.
   Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic> standardize_parameters_clamped(const RowMatrix& u) const;
   // Clamps standardised rows ũ in place to [u_tilde_low, u_tilde_high] (nothing when those are not
   // kept); `inside` is set to 1 where a value was not clamped and 0 where it was. True if any was.

@@ -41,6 +41,46 @@ double exact_log_density(const RowMatrix& theta, Eigen::Index r, const Vector& o
   return -0.5 * q / v - std::log(2 * std::numbers::pi * v);
 }
 
+// The conjugate model's table drawn directly: θ ~ N(0, 0.1 I), y ~ N(θ, 0.1 I).
+void conjugate_table(Eigen::Index rows, std::uint64_t seed, RowMatrix& theta, RowMatrix& y) {
+  theta.resize(rows, 2);
+  y.resize(rows, 2);
+  Rng rng(seed);
+  for (Eigen::Index r = 0; r < rows; ++r)
+    for (Eigen::Index j = 0; j < 2; ++j) {
+      theta(r, j) = std::sqrt(0.1) * rng.normal();
+      y(r, j) = theta(r, j) + std::sqrt(0.1) * rng.normal();
+    }
+}
+
+// A useful estimate of the conjugate posterior from 3000 simulations (the tolerances of the NPE/NLE/NRE
+// test beside it, test_posterior_kinds.cpp): its mean within a third of a posterior sd and its sd
+// within 30 % (the prior's sd is 41 % wider than the posterior's); 4000 independent draws add sd/63 of
+// noise. log q is exact and normalised: KL(q ‖ p) = E_q[log q − log p] ≥ 0 estimated on the draws. A q
+// at the edge of those tolerances (mean off by sd/3 in both coordinates, sd off by 30 %) has
+// KL ≈ 2·(1/9)/2 + 2·0.5·(1.69 − 1 − log 1.69) = 0.11 + 0.17; the estimate's own noise on 4000 draws
+// is below 0.01. So KL < 0.3, and clearly above −0.05 (a negative KL means an unnormalised q).
+void check_conjugate_posterior(const Posterior& posterior, const InferenceProblem& problem) {
+  const Vector exact_mean = *problem.observation / 2;
+  const RowMatrix draws = posterior.sample(*problem.observation, 4000, 3);
+  REQUIRE(draws.allFinite());
+  for (Eigen::Index j = 0; j < 2; ++j) {
+    const double mean = draws.col(j).mean();
+    const double sd = std::sqrt((draws.col(j).array() - mean).square().mean());
+    INFO("parameter " << j << ": mean " << mean << " (exact " << exact_mean[j] << "), sd " << sd << " (exact " << kExactSd << ")");
+    CHECK(std::abs(mean - exact_mean[j]) < kExactSd / 3);
+    CHECK(sd > kExactSd / 1.3);
+    CHECK(sd < kExactSd * 1.3);
+  }
+  const Vector log_q = posterior.log_prob(draws, *problem.observation);
+  double kl = 0;
+  for (Eigen::Index r = 0; r < draws.rows(); ++r) kl += log_q[r] - exact_log_density(draws, r, *problem.observation);
+  kl /= static_cast<double>(draws.rows());
+  INFO("KL(q || p) estimate " << kl);
+  CHECK(kl < 0.3);
+  CHECK(kl > -0.05);
+}
+
 nlohmann::json flow_options() {
   return {{"generator", "flow"},
           {"flow", {{"type", "maf"}, {"transforms", 3}, {"hidden", {32, 32}}}},
@@ -59,36 +99,12 @@ fs::path scratch(const std::string& name) {
 
 TEST_CASE("lfvi with a flow generator recovers the exact posterior of a conjugate Gaussian model", "[models][lfvi]") {
   const InferenceProblem problem = conjugate_problem();
-  const Vector exact_mean = *problem.observation / 2;
   const MethodRun run = run_method(builtin_methods().at("lfvi"), flow_options(), problem, {.simulations = 3000, .seed = 5});
   const Posterior& posterior = run.posterior;
   CHECK(posterior.kind() == "flow");
   CHECK(posterior.info().has_log_prob);
   CHECK(posterior.info().log_prob_normalized);
-  const RowMatrix draws = posterior.sample(*problem.observation, 4000, 3);
-  REQUIRE(draws.allFinite());
-  // The tolerances of the NPE/NLE/NRE test beside it (test_posterior_kinds.cpp): a useful estimate
-  // from 3000 simulations has its mean within a third of a posterior sd and its sd within 30 % (the
-  // prior's sd is 41 % wider than the posterior's); 4000 independent draws add sd/63 of noise.
-  for (Eigen::Index j = 0; j < 2; ++j) {
-    const double mean = draws.col(j).mean();
-    const double sd = std::sqrt((draws.col(j).array() - mean).square().mean());
-    INFO("parameter " << j << ": mean " << mean << " (exact " << exact_mean[j] << "), sd " << sd << " (exact " << kExactSd << ")");
-    CHECK(std::abs(mean - exact_mean[j]) < kExactSd / 3);
-    CHECK(sd > kExactSd / 1.3);
-    CHECK(sd < kExactSd * 1.3);
-  }
-  // log q is exact and normalised: KL(q ‖ p) = E_q[log q − log p] ≥ 0 estimated on the draws. A q
-  // at the edge of the tolerances above (mean off by sd/3 in both coordinates, sd off by 30 %) has
-  // KL ≈ 2·(1/9)/2 + 2·0.5·(1.69 − 1 − log 1.69) = 0.11 + 0.17; the estimate's own noise on 4000
-  // draws is below 0.01. So KL < 0.3, and clearly above −0.05 (a negative KL means an unnormalised q).
-  const Vector log_q = posterior.log_prob(draws, *problem.observation);
-  double kl = 0;
-  for (Eigen::Index r = 0; r < draws.rows(); ++r) kl += log_q[r] - exact_log_density(draws, r, *problem.observation);
-  kl /= static_cast<double>(draws.rows());
-  INFO("KL(q || p) estimate " << kl);
-  CHECK(kl < 0.3);
-  CHECK(kl > -0.05);
+  check_conjugate_posterior(posterior, problem);
   const auto report = posterior.diagnostics();
   CHECK(report.contains("ratio"));
   CHECK(report.contains("generator"));
@@ -151,14 +167,8 @@ TEST_CASE("lfvi's options choose the generator and are refused with their JSON p
 
 TEST_CASE("lfvi's flow against an ensemble of ratio estimators: members differ, share their inputs, and the run repeats bit for bit", "[models][lfvi]") {
   const InferenceProblem problem = conjugate_problem();
-  // The conjugate model's table drawn directly: θ ~ N(0, 0.1 I), y ~ N(θ, 0.1 I).
-  RowMatrix theta(600, 2), y(600, 2);
-  Rng rng(4);
-  for (Eigen::Index r = 0; r < theta.rows(); ++r)
-    for (Eigen::Index j = 0; j < 2; ++j) {
-      theta(r, j) = std::sqrt(0.1) * rng.normal();
-      y(r, j) = theta(r, j) + std::sqrt(0.1) * rng.normal();
-    }
+  RowMatrix theta, y;
+  conjugate_table(600, 4, theta, y);
   LfviFlowOptions options = LfviFlowOptions::from_json(
       {{"generator", "flow"}, {"flow", {{"type", "maf"}, {"transforms", 2}, {"hidden", {16}}}},
        {"ratio", {{"classifier", {{"hidden", {16}}, {"batch_size", 64}}}, {"max_epochs", 5}}}, {"ratio_ensemble", 3},
@@ -187,40 +197,17 @@ TEST_CASE("lfvi's flow against an ensemble of ratio estimators: members differ, 
 
 TEST_CASE("lfvi's flow with the ratio estimator alternated recovers the conjugate posterior", "[models][lfvi]") {
   const InferenceProblem problem = conjugate_problem();
-  const Vector exact_mean = *problem.observation / 2;
   nlohmann::json options = flow_options();
   options["ratio_training"] = "alternate";
   const MethodRun run = run_method(builtin_methods().at("lfvi"), options, problem, {.simulations = 3000, .seed = 5});
-  const RowMatrix draws = run.posterior.sample(*problem.observation, 4000, 3);
-  REQUIRE(draws.allFinite());
-  // The tolerances of the test with the ratio trained once (above), for the same reasons.
-  for (Eigen::Index j = 0; j < 2; ++j) {
-    const double mean = draws.col(j).mean();
-    const double sd = std::sqrt((draws.col(j).array() - mean).square().mean());
-    INFO("parameter " << j << ": mean " << mean << " (exact " << exact_mean[j] << "), sd " << sd << " (exact " << kExactSd << ")");
-    CHECK(std::abs(mean - exact_mean[j]) < kExactSd / 3);
-    CHECK(sd > kExactSd / 1.3);
-    CHECK(sd < kExactSd * 1.3);
-  }
-  const Vector log_q = run.posterior.log_prob(draws, *problem.observation);
-  double kl = 0;
-  for (Eigen::Index r = 0; r < draws.rows(); ++r) kl += log_q[r] - exact_log_density(draws, r, *problem.observation);
-  kl /= static_cast<double>(draws.rows());
-  INFO("KL(q || p) estimate " << kl);
-  CHECK(kl < 0.3);
-  CHECK(kl > -0.05);
+  check_conjugate_posterior(run.posterior, problem);  // the tolerances of the test with the ratio trained once
   CHECK(run.posterior.info().options["ratio_training"] == "alternate");
 }
 
 TEST_CASE("lfvi's alternation trains the classifier on: another ratio than once, its loss in the curve, the same bits again", "[models][lfvi]") {
   const InferenceProblem problem = conjugate_problem();
-  RowMatrix theta(600, 2), y(600, 2);
-  Rng rng(4);
-  for (Eigen::Index r = 0; r < theta.rows(); ++r)
-    for (Eigen::Index j = 0; j < 2; ++j) {
-      theta(r, j) = std::sqrt(0.1) * rng.normal();
-      y(r, j) = theta(r, j) + std::sqrt(0.1) * rng.normal();
-    }
+  RowMatrix theta, y;
+  conjugate_table(600, 4, theta, y);
   const nlohmann::json base = {{"generator", "flow"}, {"flow", {{"type", "maf"}, {"transforms", 2}, {"hidden", {16}}}},
                                {"ratio", {{"classifier", {{"hidden", {16}}, {"batch_size", 64}}}, {"max_epochs", 5}}},
                                {"max_iterations", 40}, {"min_iterations", 0}, {"eval_every", 20}};
