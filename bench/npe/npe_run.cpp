@@ -93,6 +93,23 @@ int main(int argc, char** argv) {
                              {"best_validation", fit.training.best_validation},
                              {"training_seconds", training_seconds},
                              {"sampling_seconds", sampling_seconds}};
+      // Every candidate's validation curve (per epoch: −log q, cumulative seconds), so that rules
+      // for stopping candidates early can be judged from one run.
+      nlohmann::json trials = nlohmann::json::array();
+      for (const sbi::flows::EstimatorTrial& trial : fit.trials) {
+        nlohmann::json validation = nlohmann::json::array(), seconds = nlohmann::json::array();
+        for (const sbi::optim::TrainingRecord& record : trial.result.curve.records) {
+          validation.push_back(record.validation);
+          seconds.push_back(record.seconds);
+        }
+        trials.push_back({{"estimator", trial.estimator.to_json()},
+                          {"kept", trial.kept},
+                          {"best_epoch", trial.result.best_epoch},
+                          {"best_validation", trial.result.best_validation},
+                          {"validation", validation},
+                          {"seconds", seconds}});
+      }
+      if (k == 0) line["trials"] = trials;
       const auto reference_path = folder / "reference_posterior_samples.csv";
       if (std::filesystem::exists(reference_path)) {
         const sbi::CsvTable reference = sbi::read_csv(reference_path);

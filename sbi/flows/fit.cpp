@@ -8,9 +8,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
+#include <exception>
+#include <functional>
 #include <limits>
+#include <mutex>
 #include <stdexcept>
+#include <thread>
 
 namespace sbi::flows {
 
@@ -27,6 +32,8 @@ bool DensityFitOptions::is_valid(std::string* why) const {
   if (!(clip_grad_norm >= 0)) return fail("clip_grad_norm: must be ≥ 0");
   if (!(learning_rate_decay > 0 && learning_rate_decay <= 1)) return fail("learning_rate_decay: must be in (0, 1]");
   if (decays < 0) return fail("decays: must be ≥ 0");
+  if (race_window < 0) return fail("race_window: must be ≥ 0");
+  if (!(race_margin >= 0) || !std::isfinite(race_margin)) return fail("race_margin: must be ≥ 0");
   return true;
 }
 
@@ -34,6 +41,7 @@ nlohmann::json DensityFitOptions::to_json() const {
   return {{"batch_size", batch_size},   {"learning_rate", learning_rate}, {"validation_fraction", validation_fraction},
           {"max_epochs", max_epochs},   {"patience", patience},           {"clip_grad_norm", clip_grad_norm},
           {"learning_rate_decay", learning_rate_decay}, {"decays", decays},
+          {"race_window", race_window}, {"race_margin", race_margin},
           {"z_score_x", z_score_x},     {"z_score_c", z_score_c},         {"seed", seed}};
 }
 
@@ -48,6 +56,8 @@ DensityFitOptions DensityFitOptions::from_json(const nlohmann::json& j, const st
   o.clip_grad_norm = r.optional_number_in("clip_grad_norm", o.clip_grad_norm, 0.0, 1e12);
   o.learning_rate_decay = r.optional_number_in("learning_rate_decay", o.learning_rate_decay, 1e-6, 1.0);
   o.decays = static_cast<int>(r.optional_integer("decays", o.decays, 0, 1000));
+  o.race_window = static_cast<int>(r.optional_integer("race_window", o.race_window, 0, 100000000));
+  o.race_margin = r.optional_number_in("race_margin", o.race_margin, 0.0, 1e6);
   o.z_score_x = r.optional_bool("z_score_x", o.z_score_x);
   o.z_score_c = r.optional_bool("z_score_c", o.z_score_c);
   o.seed = r.optional_seed("seed", o.seed);
@@ -81,7 +91,7 @@ void PlateauDecay::restore(const nlohmann::json& state) {
 std::string DensityFitResult::brief_report() const {
   char buffer[256];
   std::snprintf(buffer, sizeof buffer, "epochs %d (best %d%s), validation -log q %.4f, %lld/%lld rows, %.1f s", epochs, best_epoch,
-                interrupted ? ", interrupted" : stopped_early ? ", stopped early" : "", best_validation,
+                interrupted ? ", interrupted" : left_race ? ", left the race" : stopped_early ? ", stopped early" : "", best_validation,
                 static_cast<long long>(training_rows), static_cast<long long>(validation_rows), seconds);
   return buffer;
 }
@@ -92,6 +102,7 @@ nlohmann::json DensityFitResult::to_json() const {
           {"best_validation", best_validation},
           {"stopped_early", stopped_early},
           {"interrupted", interrupted},
+          {"left_race", left_race},
           {"skipped_steps", skipped_steps},
           {"final_learning_rate", final_learning_rate},
           {"seconds", seconds},
@@ -114,8 +125,11 @@ void column_statistics(const RowMatrix& data, const std::vector<Eigen::Index>& r
   }
 }
 
-DensityFitResult fit_density(ConditionalDensity& density, const RowMatrix& x, const RowMatrix& c, const DensityFitOptions& options,
-                             const TrainingCallbacks& callbacks) {
+namespace {
+
+// fit_density with the training loop's give_up hook (none: train to the end).
+DensityFitResult fit_density_until(ConditionalDensity& density, const RowMatrix& x, const RowMatrix& c, const DensityFitOptions& options,
+                                   const TrainingCallbacks& callbacks, const std::function<bool(const optim::TrainingCurve&)>& give_up) {
   std::string why;
   if (!options.is_valid(&why)) throw InputError("density fit: " + why);
   if (x.cols() != density.data_dim() || c.cols() != density.context_dim())
@@ -219,6 +233,7 @@ DensityFitResult fit_density(ConditionalDensity& density, const RowMatrix& x, co
       adam.set_learning_rate(schedule.rate());
     }
   };
+  hooks.give_up = give_up;
   const optim::TrainingOutcome outcome = loop.run(hooks, callbacks);
 
   result.curve = outcome.curve;
@@ -227,11 +242,114 @@ DensityFitResult fit_density(ConditionalDensity& density, const RowMatrix& x, co
   result.best_validation = outcome.best_validation;
   result.stopped_early = outcome.stopped_early;
   result.interrupted = outcome.interrupted;
+  result.left_race = outcome.gave_up;
   result.final_learning_rate = schedule.rate();
   result.seconds = outcome.seconds;
   result.training_rows = train_rows;
   result.validation_rows = static_cast<Eigen::Index>(split.validation.size());
   return result;
+}
+
+// Candidates trained side by side and compared epoch by epoch. After each epoch a candidate posts
+// its best validation loss so far and waits until every other candidate has posted the same epoch
+// (or finished), so what it is compared with does not depend on timing: the same seed keeps the
+// same candidates for any thread count. Compute slots bound how many candidates train at once; a
+// waiting candidate gives its slot up, so one thread interleaves the candidates epoch by epoch.
+//
+// A candidate leaves when it trails the leader (the lowest best loss at that epoch, finished
+// candidates included) by more than the margin and by more than kHorizon times what it gained on
+// the leader over the last `window` epochs: at that pace it would not catch up within kHorizon more
+// windows. The pace matters: a MAF can trail a spline flow by a nat for 50 epochs and then pass it
+// (slcp at 10^5, bench/npe/RESULTS.md §8).
+class CandidateRace {
+ public:
+  static constexpr double kHorizon = 3;
+
+  CandidateRace(std::size_t candidates, int slots, int window, double margin)
+      : best_(candidates), finished_(candidates, false), free_slots_(slots), window_(static_cast<std::size_t>(window)), margin_(margin) {}
+
+  void take_slot() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return free_slots_ > 0; });
+    --free_slots_;
+  }
+  void give_slot() {
+    {
+      std::lock_guard lock(mutex_);
+      ++free_slots_;
+    }
+    changed_.notify_all();
+  }
+
+  // Candidate i's check curve.records.size() (its epoch): true when i should leave the race.
+  bool trailing(std::size_t i, const optim::TrainingCurve& curve) {
+    const std::size_t epoch = curve.records.size();
+    std::unique_lock lock(mutex_);
+    ++free_slots_;
+    // A resumed fit posts its restored epochs at its first check.
+    std::vector<double>& own = best_[i];
+    for (std::size_t e = own.size(); e < epoch; ++e) {
+      const double previous = e == 0 ? std::numeric_limits<double>::infinity() : own[e - 1];
+      const double v = curve.records[e].validation;
+      own.push_back(std::isfinite(v) ? std::min(previous, v) : previous);
+    }
+    changed_.notify_all();
+    changed_.wait(lock, [&] {
+      for (std::size_t j = 0; j < best_.size(); ++j)
+        if (best_[j].size() < epoch && !finished_[j]) return false;
+      return true;
+    });
+    bool leave = false;
+    if (epoch > window_) {
+      std::size_t leader = i;
+      for (std::size_t j = 0; j < best_.size(); ++j)
+        if (best_at(j, epoch) < best_at(leader, epoch)) leader = j;
+      const double gap = best_at(i, epoch) - best_at(leader, epoch);
+      const double gained = (best_at(i, epoch - window_) - best_at(i, epoch)) - (best_at(leader, epoch - window_) - best_at(leader, epoch));
+      // An infinite gap (no finite loss yet) is left to patience; so is a NaN gain (∞ − ∞).
+      leave = std::isfinite(gap) && gap > margin_ && gap > kHorizon * gained;
+    }
+    changed_.wait(lock, [&] { return free_slots_ > 0; });
+    --free_slots_;
+    return leave;
+  }
+
+  // The lowest-numbered candidate not finished (the count when all are).
+  std::size_t first_running() {
+    std::lock_guard lock(mutex_);
+    return static_cast<std::size_t>(std::find(finished_.begin(), finished_.end(), false) - finished_.begin());
+  }
+
+  void finish(std::size_t i) {
+    {
+      std::lock_guard lock(mutex_);
+      finished_[i] = true;
+    }
+    changed_.notify_all();
+  }
+
+ private:
+  // Candidate j's best loss up to `epoch` (its last if it finished before); +∞ before its first.
+  double best_at(std::size_t j, std::size_t epoch) const {
+    const auto& b = best_[j];
+    if (b.empty() || epoch == 0) return std::numeric_limits<double>::infinity();
+    return b[std::min(epoch, b.size()) - 1];
+  }
+
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<std::vector<double>> best_;  // best_[i][e − 1]: candidate i's best validation loss up to epoch e
+  std::vector<bool> finished_;
+  int free_slots_;
+  std::size_t window_;
+  double margin_;
+};
+
+}  // namespace
+
+DensityFitResult fit_density(ConditionalDensity& density, const RowMatrix& x, const RowMatrix& c, const DensityFitOptions& options,
+                             const TrainingCallbacks& callbacks) {
+  return fit_density_until(density, x, c, options, callbacks, {});
 }
 
 }  // namespace sbi::flows
@@ -247,26 +365,54 @@ SelectedDensity fit_best_density(const std::vector<DensityEstimatorOptions>& can
   densities.reserve(k);
   for (const auto& candidate : candidates) densities.push_back(make_density(candidate, x.cols(), c.cols(), seed));
   std::vector<DensityFitResult> results(k);
-  const std::string first_type = to_string(candidates.front().type);
-  parallel_for(k, threads < 1 ? hardware_threads() : threads, [&](std::size_t i, std::size_t) {
+  const int workers = threads < 1 ? hardware_threads() : threads;
+  // Progress comes from one candidate: the first, or in a race the first still training.
+  auto callbacks_for = [&](std::size_t i, CandidateRace* race) {
     TrainingCallbacks own;
     own.stop = callbacks.stop;
     own.checkpoints = callbacks.checkpoints;
     own.checkpoint_key = i == 0 ? callbacks.checkpoint_key : callbacks.checkpoint_key + "-alternative-" + std::to_string(i);
-    if (i == 0 && callbacks.on_progress) {
+    if ((i == 0 || race) && callbacks.on_progress) {
       if (k == 1) {
         own.on_progress = callbacks.on_progress;
       } else {
-        const std::string label = " (" + first_type + "; " + std::to_string(k - 1) + " more estimator" + (k > 2 ? "s" : "") + " beside it)";
-        own.on_progress = [&callbacks, label](const TrainingProgress& p) {
+        const std::string label = " (" + to_string(candidates[i].type) + "; " + std::to_string(k - 1) + " more estimator" + (k > 2 ? "s" : "") +
+                                  (race ? " racing it)" : " beside it)");
+        own.on_progress = [&callbacks, label, race, i](const TrainingProgress& p) {
+          if (race && race->first_running() != i) return;
           TrainingProgress labelled = p;
           labelled.stage += label;
           callbacks.report(labelled);
         };
       }
     }
-    results[i] = fit_density(*densities[i], x, c, options, own);
-  });
+    return own;
+  };
+  if (k == 1 || options.race_window == 0) {
+    parallel_for(k, workers, [&](std::size_t i, std::size_t) { results[i] = fit_density(*densities[i], x, c, options, callbacks_for(i, nullptr)); });
+  } else {
+    // Every candidate needs its own thread to wait on the others; the slots keep `workers` of them busy.
+    CandidateRace race(k, std::min<int>(workers, static_cast<int>(k)), options.race_window, options.race_margin);
+    std::vector<std::exception_ptr> errors(k);
+    {
+      std::vector<std::jthread> racers;
+      racers.reserve(k);
+      for (std::size_t i = 0; i < k; ++i)
+        racers.emplace_back([&, i] {
+          race.take_slot();
+          try {
+            results[i] = fit_density_until(*densities[i], x, c, options, callbacks_for(i, &race),
+                                           [&race, i](const optim::TrainingCurve& curve) { return race.trailing(i, curve); });
+          } catch (...) {
+            errors[i] = std::current_exception();
+          }
+          race.give_slot();
+          race.finish(i);
+        });
+    }  // joins
+    for (const auto& error : errors)
+      if (error) std::rethrow_exception(error);
+  }
   std::size_t best = 0;
   for (std::size_t i = 1; i < k; ++i)
     // A non-finite validation loss never wins; ties keep the earlier candidate.
@@ -300,6 +446,7 @@ nlohmann::json density_training_summary(const DensityFitResult& result, const st
                        {"epochs", t.result.epochs},
                        {"best_epoch", t.result.best_epoch},
                        {"seconds", t.result.seconds},
+                       {"left_race", t.result.left_race},
                        {"kept", t.kept}});
     j["estimators"] = std::move(tried);
   }

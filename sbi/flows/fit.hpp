@@ -41,6 +41,12 @@ struct DensityFitOptions {
   double clip_grad_norm = 5.0;       // joint gradient norm bound per step (0 = no clipping)
   double learning_rate_decay = 1.0;  // factor applied when patience runs out (1 = stop there)
   int decays = 2;                    // how many times training continues with a lower rate
+  // fit_best_density only, with two or more candidates: the candidates race. After each epoch past
+  // the first race_window, one that trails the leader's best validation −log q by more than
+  // race_margin (nats per row) and by more than three times what it gained on the leader over the
+  // last race_window epochs stops there (0 = every candidate trains to its own end).
+  int race_window = 0;
+  double race_margin = 0.1;
   bool z_score_x = true;             // standardise x (and c) with training statistics
   bool z_score_c = true;
   std::uint64_t seed = 1;            // split and minibatch order (the weights come from the estimator's seed)
@@ -58,6 +64,7 @@ struct DensityFitResult {
   double best_validation = 0;        // mean −log q(x | c) on the validation rows at best_epoch
   bool stopped_early = false;
   bool interrupted = false;          // the stop flag was set
+  bool left_race = false;            // stopped by fit_best_density's race, behind another candidate
   int skipped_steps = 0;             // steps with a non-finite loss (no update made)
   double final_learning_rate = 0;    // after the plateau decays (the initial rate when none)
   double seconds = 0;

@@ -24,6 +24,7 @@ NpeOptions NleOptions::default_estimator() {
   // parser started from NPE's options (this function said 200 for library callers only).
   // NPE's learning-rate decay was measured on NPE only: NLE's grid ran without it.
   o.learning_rate_decay = 1.0;
+  o.race_window = 0;  // and so was the race between candidates
   return o;
 }
 

@@ -62,6 +62,8 @@ flows::DensityFitOptions NpeOptions::fit_options() const {
   f.clip_grad_norm = clip_grad_norm;
   f.learning_rate_decay = learning_rate_decay;
   f.decays = decays;
+  f.race_window = race_window;
+  f.race_margin = race_margin;
   f.seed = seed;
   return f;
 }
@@ -97,6 +99,8 @@ nlohmann::json NpeOptions::to_json() const {
           {"clip_grad_norm", clip_grad_norm},
           {"learning_rate_decay", learning_rate_decay},
           {"decays", decays},
+          {"race_window", race_window},
+          {"race_margin", race_margin},
           {"seed", seed}};
 }
 
@@ -128,6 +132,8 @@ NpeOptions NpeOptions::from_json(const nlohmann::json& section, const std::strin
   o.clip_grad_norm = r.optional_number_in("clip_grad_norm", o.clip_grad_norm, 0.0, 1e12);
   o.learning_rate_decay = r.optional_number_in("learning_rate_decay", o.learning_rate_decay, 1e-6, 1.0);
   o.decays = static_cast<int>(r.optional_integer("decays", o.decays, 0, 1000));
+  o.race_window = static_cast<int>(r.optional_integer("race_window", o.race_window, 0, 100000000));
+  o.race_margin = r.optional_number_in("race_margin", o.race_margin, 0.0, 1e6);
   o.seed = r.optional_seed("seed", o.seed);
   r.reject_unknown_keys();
   return o;

@@ -56,6 +56,12 @@ struct NpeOptions {
   // the training time (bench/npe/RESULTS.md §7).
   double learning_rate_decay = 0.25;
   int decays = 2;
+  // The candidates race (flows::DensityFitOptions::race_window): past the first 10 epochs, one that
+  // trails the leader by more than 0.1 nats per row and is not catching up stops (0 = all train to
+  // their ends). Chosen on the sbibm grid's curves (bench/npe/RESULTS.md §8): it kept the same
+  // estimator in 15 of 18 cells for about half the training time on one core.
+  int race_window = 10;
+  double race_margin = 0.1;
   std::uint64_t seed = 1;            // weights, split, minibatches
 
   // The estimator NPE uses unless the spec says otherwise (see bench/npe/RESULTS.md).

@@ -211,6 +211,10 @@ TrainingOutcome TrainingLoop::run(const TrainingHooks& hooks, const TrainingCall
       checks_since_best = 0;
       finished = false;
     }
+    if (hooks.give_up && regular_check && !stopping && hooks.give_up(outcome.curve) && !finished) {
+      finished = true;
+      outcome.gave_up = true;
+    }
     if (store && regular_check && !finished &&
         (stopping || outcome.curve.records.size() % static_cast<std::size_t>(std::max(1, store->every_checks)) == 0))
       save_checkpoint(step);

@@ -87,6 +87,7 @@ struct TrainingOutcome {
   double best_validation = 0;
   bool stopped_early = false;
   bool interrupted = false;
+  bool gave_up = false;  // ended by TrainingHooks::give_up
   double seconds = 0;
 };
 
@@ -101,6 +102,11 @@ struct TrainingHooks {
   // Returning true continues training from the best weights with the count reset (the method has
   // changed something, e.g. lowered its learning rate); false, or no hook, stops.
   std::function<bool()> on_plateau;
+  // Optional: called after every regular check (not when stopping) with the curve so far, restored
+  // records included; returning true ends training there as if patience had run out (the best
+  // weights kept). Called on the last check too, where its answer changes nothing, so that a caller
+  // can follow every check (flows::fit_best_density races candidates with it).
+  std::function<bool(const TrainingCurve&)> give_up;
   // Optional: a short status text for the progress report from the latest record.
   std::function<std::string(const TrainingRecord&)> status;
   // Optional, together: the method's own state outside the tracked parameters (random streams,

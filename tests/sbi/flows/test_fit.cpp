@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <limits>
 #include <numbers>
 
 using namespace flow_tests;
@@ -208,6 +209,92 @@ TEST_CASE("fit_best_density: each trial is what fit_density gives alone, the low
   REQUIRE(summary.at("estimators").size() == 3);
   CHECK(summary.at("estimators")[kept].at("kept") == true);
   CHECK_FALSE(density_training_summary(single.training, single.trials).contains("estimators"));
+}
+
+TEST_CASE("fit_best_density race: trailing candidates stop early, the rest is as without it, any thread count", "[flows][fit]") {
+  // The two-mode data of the test above, on which a one-component mixture trails the others.
+  const Eigen::Index n = 1000;
+  const RowMatrix c = normal_rows(n, 2, 41);
+  const RowMatrix noise = normal_rows(n, 2, 42, 0.1);
+  sbi::Rng coin(43);
+  RowMatrix x(n, 2);
+  for (Eigen::Index r = 0; r < n; ++r) {
+    const double s = coin.uniform() < 0.5 ? -1.0 : 1.0;
+    x.row(r) = c.row(r) + noise.row(r) + RowMatrix::Constant(1, 2, s);
+  }
+  DensityEstimatorOptions one = small_options("mog"), three = small_options("mog");
+  one.components = 1;
+  three.components = 3;
+  const std::vector<DensityEstimatorOptions> candidates = {one, three, small_options("maf")};
+  DensityFitOptions options;
+  options.max_epochs = 30;
+  options.batch_size = 50;
+  const SelectedDensity full = fit_best_density(candidates, x, c, 7, options, {}, /*threads=*/2);
+  options.race_window = 3;
+  options.race_margin = 0.05;
+  const SelectedDensity raced = fit_best_density(candidates, x, c, 7, options, {}, /*threads=*/2);
+  REQUIRE(raced.trials.size() == 3);
+
+  auto best_up_to = [](const DensityFitResult& r, std::size_t epochs) {
+    double best = std::numeric_limits<double>::infinity();
+    for (std::size_t e = 0; e < std::min(epochs, r.curve.records.size()); ++e) best = std::min(best, r.curve.records[e].validation);
+    return best;
+  };
+  // The rule, from the curves: behind the leader by more than the margin, and by more than three
+  // times what it gained on the leader over the last window (3 epochs).
+  auto should_leave = [&](std::size_t i, std::size_t epoch) {
+    std::size_t leader = 0;
+    for (std::size_t j = 1; j < candidates.size(); ++j)
+      if (best_up_to(raced.trials[j].result, epoch) < best_up_to(raced.trials[leader].result, epoch)) leader = j;
+    const auto& mine = raced.trials[i].result;
+    const auto& lead = raced.trials[leader].result;
+    const double gap = best_up_to(mine, epoch) - best_up_to(lead, epoch);
+    const double gained = (best_up_to(mine, epoch - 3) - best_up_to(mine, epoch)) - (best_up_to(lead, epoch - 3) - best_up_to(lead, epoch));
+    return gap > 0.05 && gap > 3 * gained;
+  };
+  for (std::size_t i = 0; i < candidates.size(); ++i) {
+    INFO("candidate " << i);
+    const DensityFitResult& r = raced.trials[i].result;
+    const DensityFitResult& f = full.trials[i].result;
+    // Up to where it stopped, a candidate trains as without the race.
+    REQUIRE(r.curve.records.size() <= f.curve.records.size());
+    for (std::size_t e = 0; e < r.curve.records.size(); ++e) CHECK(r.curve.records[e].validation == f.curve.records[e].validation);
+    const std::size_t epochs = r.curve.records.size();
+    // Never asked to leave before the window has passed, nor at an epoch the rule lets it stay.
+    for (std::size_t e = 4; e < epochs; ++e) CHECK_FALSE(should_leave(i, e));
+    if (!r.left_race) {
+      CHECK(r.best_validation == f.best_validation);
+      CHECK(epochs == f.curve.records.size());
+      continue;
+    }
+    CHECK_FALSE(raced.trials[i].kept);
+    CHECK(epochs >= 4);
+    CHECK(epochs < f.curve.records.size());
+    CHECK(should_leave(i, epochs));
+  }
+  CHECK(raced.trials[0].result.left_race);  // the one-component mixture cannot fit two modes
+  // The kept candidate is the best of those that finished, never one that left (it trailed whoever
+  // led then, and the leader's best only fell) — not always the full training's choice, since a
+  // candidate that trails early and catches up late is lost: the risk the rule bounds.
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < candidates.size(); ++i)
+    if (raced.trials[i].kept) kept = i;
+  CHECK_FALSE(raced.trials[kept].result.left_race);
+  for (const auto& t : raced.trials) CHECK(raced.training.best_validation <= t.result.best_validation);
+  CHECK(raced.training.best_validation == full.trials[kept].result.best_validation);
+  CHECK(density_training_summary(raced.training, raced.trials).at("estimators")[0].at("left_race") == true);
+  // The same candidates stop at the same epochs on one, two or three threads.
+  for (int threads : {1, 3}) {
+    INFO(threads << " threads");
+    const SelectedDensity again = fit_best_density(candidates, x, c, 7, options, {}, threads);
+    for (std::size_t i = 0; i < candidates.size(); ++i) {
+      CHECK(again.trials[i].result.curve.records.size() == raced.trials[i].result.curve.records.size());
+      CHECK(again.trials[i].result.best_validation == raced.trials[i].result.best_validation);
+    }
+  }
+  // An invalid race setting is an InputError.
+  options.race_margin = -1;
+  CHECK_THROWS_AS(fit_best_density(candidates, x, c, 7, options), sbi::InputError);
 }
 
 TEST_CASE("fit: every family learns a conditional Gaussian (KL and C2ST against exact samples)", "[flows][fit][.slow]") {

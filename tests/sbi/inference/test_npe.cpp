@@ -128,6 +128,13 @@ TEST_CASE("npe options: spec section, defaults, errors with the JSON path", "[np
   CHECK_THROWS_WITH(sbi::NpeOptions::from_json({{"density_estimator", {{"bins", 100}}}}), Catch::Contains("inference.density_estimator.bins"));
   CHECK_THROWS_WITH(sbi::NpeOptions::from_json({{"patience", 0}}), Catch::Contains("inference.patience"));
   CHECK_THROWS_WITH(sbi::NpeOptions::from_json({{"learning_rat", 0.1}}), Catch::Contains("learning_rat"));
+  // The candidates' race: on by default for NPE, its keys read and checked.
+  CHECK(sbi::NpeOptions{}.fit_options().race_window > 0);
+  const auto no_race = sbi::NpeOptions::from_json({{"race_window", 0}, {"race_margin", 0.5}});
+  CHECK(no_race.fit_options().race_window == 0);
+  CHECK(no_race.fit_options().race_margin == 0.5);
+  CHECK_THROWS_WITH(sbi::NpeOptions::from_json({{"race_window", -1}}), Catch::Contains("inference.race_window"));
+  CHECK_THROWS_WITH(sbi::NpeOptions::from_json({{"race_margin", "x"}}), Catch::Contains("inference.race_margin"));
 }
 
 TEST_CASE("npe options: alternatives default to two MAFs, keep the estimator's keys, and are refused by the sequential methods", "[npe]") {

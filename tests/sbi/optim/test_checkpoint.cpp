@@ -277,3 +277,53 @@ TEST_CASE("density fitting (NPE, NLE) and NRE resume exactly from a checkpoint t
   REQUIRE(ra.size() == rb.size());
   for (std::size_t i = 0; i < ra.size(); ++i) CHECK((ra[i]->value.array() == rb[i]->value.array()).all());
 }
+
+TEST_CASE("racing candidates (fit_best_density) resume exactly from the checkpoints taken when stopped", "[optim][checkpoint][flows]") {
+  // x | c = c ± 1 (a fair coin) + N(0, 0.1²): two modes, which a one-component mixture cannot fit,
+  // so it trails the others and leaves the race.
+  Rng rng(6);
+  RowMatrix c(600, 1), x(600, 1);
+  for (Eigen::Index i = 0; i < 600; ++i) {
+    c(i, 0) = rng.normal();
+    x(i, 0) = c(i, 0) + (rng.uniform() < 0.5 ? -1.0 : 1.0) + 0.1 * rng.normal();
+  }
+  flows::DensityEstimatorOptions one;
+  one.type = flows::DensityEstimatorOptions::Type::mog;
+  one.components = 1;
+  one.hidden = {16};
+  flows::DensityEstimatorOptions three = one;
+  three.components = 3;
+  flows::DensityEstimatorOptions maf;
+  maf.type = flows::DensityEstimatorOptions::Type::maf;
+  maf.transforms = 2;
+  maf.hidden = {16};
+  const std::vector<flows::DensityEstimatorOptions> candidates = {one, three, maf};
+  const flows::DensityFitOptions options{.batch_size = 50, .max_epochs = 25, .patience = 20, .race_window = 3, .race_margin = 0.05, .seed = 9};
+  auto fit = [&](CheckpointStore* store, int stop_after_checks, int threads) {
+    StopAfterChecks run(store, stop_after_checks);
+    run.callbacks.checkpoint_key = "npe";
+    return flows::fit_best_density(candidates, x, c, 3, options, run.callbacks, threads);
+  };
+  const auto uninterrupted = fit(nullptr, -1, 2);
+  REQUIRE(uninterrupted.trials.size() == 3);
+  REQUIRE(uninterrupted.trials[0].result.left_race);  // the scenario: someone leaves, after the stop below
+  REQUIRE(uninterrupted.trials[0].result.epochs > 2);
+  for (int threads : {1, 2}) {
+    INFO(threads << " threads");
+    MemoryCheckpoints store;
+    const auto stopped = fit(&store, 2, threads);  // candidate 0 reports progress: stopped after its second epoch
+    CHECK(stopped.trials[0].result.interrupted);
+    CHECK(store.saved.size() == 3);
+    const auto resumed = fit(&store, -1, threads);
+    for (std::size_t i = 0; i < 3; ++i) {
+      INFO("candidate " << i);
+      CHECK(resumed.trials[i].result.epochs == uninterrupted.trials[i].result.epochs);
+      CHECK(resumed.trials[i].result.left_race == uninterrupted.trials[i].result.left_race);
+      CHECK(resumed.trials[i].result.best_validation == uninterrupted.trials[i].result.best_validation);
+      CHECK(resumed.trials[i].kept == uninterrupted.trials[i].kept);
+    }
+    const auto pa = uninterrupted.density->parameters(), pb = resumed.density->parameters();
+    REQUIRE(pa.size() == pb.size());
+    for (std::size_t i = 0; i < pa.size(); ++i) CHECK((pa[i]->value.array() == pb[i]->value.array()).all());
+  }
+}

@@ -92,6 +92,37 @@ TEST_CASE("the stop flag ends training at the next step with the best weights so
   CHECK(reported == std::vector<std::size_t>{10, 20, 24});
 }
 
+TEST_CASE("give_up sees every check's curve and ends training there with the best weights", "[optim][training_loop]") {
+  Scripted s;
+  s.validation_losses = {5, 4, 1, 2, 3, 0.5, 0.1};
+  optim::TrainingLoop loop({.max_steps = 1000, .min_steps = 0, .eval_every = 10, .patience = 100}, {"loss"});
+  loop.track({&s.parameter});
+  auto hooks = s.hooks();
+  std::vector<std::size_t> seen;
+  hooks.give_up = [&](const optim::TrainingCurve& curve) {
+    seen.push_back(curve.records.size());
+    return curve.records.size() == 4;
+  };
+  const auto outcome = loop.run(hooks);
+  CHECK(seen == std::vector<std::size_t>{1, 2, 3, 4});
+  CHECK(outcome.gave_up);
+  CHECK(outcome.stopped_early);
+  CHECK(outcome.best_step == 30);
+  CHECK(s.parameter.value(0, 0) == 30.0f);
+  // At the last check give_up is still asked, but the run ends as it would have: not given up.
+  Scripted t;
+  t.validation_losses = {3, 2, 1};
+  optim::TrainingLoop short_loop({.max_steps = 30, .min_steps = 0, .eval_every = 10, .patience = 100}, {"loss"});
+  short_loop.track({&t.parameter});
+  auto short_hooks = t.hooks();
+  int asked = 0;
+  short_hooks.give_up = [&](const optim::TrainingCurve&) { return ++asked == 3; };
+  const auto full = short_loop.run(short_hooks);
+  CHECK(asked == 3);
+  CHECK_FALSE(full.gave_up);
+  CHECK_FALSE(full.stopped_early);
+}
+
 TEST_CASE("the training curve round-trips through its table form, and bad options are refused", "[optim][training_loop]") {
   optim::TrainingCurve curve;
   curve.loss_names = {"a", "b"};
