@@ -47,8 +47,8 @@ RowMatrix draw_samples(const Posterior& posterior, const Vector& observation, Ei
   return posterior.sample(observation, n, seed);
 }
 
-// "estimator kept by validation -log q: maf (tanh) -0.679 (nsf -0.440, maf -0.616)" from a training summary's
-// "estimators" list (flows::density_training_summary).
+// "estimator kept by validation -log q: maf (tanh) -0.679 (nsf -0.440 left the race at epoch 11, maf -0.616)"
+// from a training summary's "estimators" list (flows::density_training_summary).
 std::string describe_estimator_choice(const nlohmann::json& estimators) {
   std::string kept, others;
   char value[32];
@@ -56,7 +56,8 @@ std::string describe_estimator_choice(const nlohmann::json& estimators) {
     std::snprintf(value, sizeof value, " %.3f", e.value("best_validation_nll", 0.0));
     const auto& estimator = e.at("estimator");
     const std::string activation = estimator.value("activation", std::string("relu"));
-    const std::string entry = estimator.value("type", std::string("?")) + (activation == "relu" ? "" : " (" + activation + ")") + value;
+    std::string entry = estimator.value("type", std::string("?")) + (activation == "relu" ? "" : " (" + activation + ")") + value;
+    if (e.value("left_race", false)) entry += " left the race at epoch " + std::to_string(e.value("epochs", 0));
     if (e.value("kept", false)) kept = entry;
     else others += (others.empty() ? "" : ", ") + entry;
   }

@@ -59,7 +59,7 @@ struct NpeOptions {
   // The candidates race (flows::DensityFitOptions::race_window): past the first 10 epochs, one that
   // trails the leader by more than 0.1 nats per row and is not catching up stops (0 = all train to
   // their ends). Chosen on the sbibm grid's curves (bench/npe/RESULTS.md §8): it kept the same
-  // estimator in 15 of 18 cells for about half the training time on one core.
+  // estimator in 14 of 18 cells for about half the training time on one core; two cells got worse.
   int race_window = 10;
   double race_margin = 0.1;
   std::uint64_t seed = 1;            // weights, split, minibatches
