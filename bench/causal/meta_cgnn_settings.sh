@@ -1,6 +1,6 @@
 #!/bin/bash
 # Meta-CGNN settings, chosen on generated data only (never on Tübingen): meta-train with the options
-# in bench/causal/meta_cgnn/NAME.json, then decide the development set (generated, seed 1: 5 families
+# in bench/causal/meta_cgnn/NAME.json, then decide the development set (generated, seed 1: 7 families
 # x 4 sizes x 10 pairs) with the decision options given after NAME.
 #   bench/causal/meta_cgnn_settings.sh BUILD_DIR NAME [decision options, e.g. --adapt-steps 10]
 # Output: bench/causal/out/meta_cgnn_dev/NAME[TAG]/ (the model, summary.md, pairs.csv, train.log).

@@ -26,7 +26,9 @@ constexpr FamilyName kFamilies[] = {{MechanismFamily::additive, "additive"},
                                     {MechanismFamily::multiplicative, "multiplicative"},
                                     {MechanismFamily::post_nonlinear, "post-nonlinear"},
                                     {MechanismFamily::heteroscedastic, "heteroscedastic"},
-                                    {MechanismFamily::discretised, "discretised"}};
+                                    {MechanismFamily::discretised, "discretised"},
+                                    {MechanismFamily::spline, "spline"},
+                                    {MechanismFamily::non_additive, "non-additive"}};
 
 Vector standardised(Vector v) {
   const double mean = v.mean();
@@ -97,9 +99,9 @@ struct RandomFunction {
   bool monotone = true;
   double a[8], b[8], c[8], d = 0, sign = 1;
 
-  static RandomFunction draw(Rng& rng) {
+  static RandomFunction draw(Rng& rng, bool force_monotone = false) {
     RandomFunction f;
-    f.monotone = rng.uniform() < 0.5;
+    f.monotone = rng.uniform() < 0.5 || force_monotone;
     if (f.monotone) {
       for (int k = 0; k < 3; ++k) {
         f.a[k] = rng.uniform(0.5, 2.0);
@@ -204,6 +206,123 @@ Vector post_nonlinearity(Rng& rng, const Vector& u_raw, std::string* name) {
   }
 }
 
+// A cubic Hermite spline through `knots` equally spaced points on [low, high] with Catmull–Rom
+// slopes (one-sided at the ends), constant beyond them. Its knot values are the caller's.
+class HermiteSpline {
+ public:
+  static constexpr int kMaxKnots = 8;
+  HermiteSpline(double low, double high, const double* values, int knots) : low_(low), knots_(knots) {
+    step_ = (high - low) / (knots - 1);
+    for (int k = 0; k < knots; ++k) value_[k] = values[k];
+    for (int k = 0; k < knots; ++k) {
+      const int left = std::max(k - 1, 0), right = std::min(k + 1, knots - 1);
+      slope_[k] = (value_[right] - value_[left]) / ((right - left) * step_);
+    }
+  }
+  double operator()(double x) const {
+    const double u = std::clamp((x - low_) / step_, 0.0, static_cast<double>(knots_ - 1));
+    const int k = std::min(static_cast<int>(u), knots_ - 2);
+    const double t = u - k, t2 = t * t, t3 = t2 * t;
+    return (2 * t3 - 3 * t2 + 1) * value_[k] + (t3 - 2 * t2 + t) * step_ * slope_[k] + (-2 * t3 + 3 * t2) * value_[k + 1] +
+           (t3 - t2) * step_ * slope_[k + 1];
+  }
+  Vector operator()(const Vector& x) const {
+    Vector out(x.size());
+    for (Eigen::Index i = 0; i < x.size(); ++i) out[i] = (*this)(x[i]);
+    return out;
+  }
+
+ private:
+  double low_, step_;
+  int knots_;
+  double value_[kMaxKnots], slope_[kMaxKnots];
+};
+
+// A spline with 4–5 knots over the range of x widened by one standard deviation each side (x is
+// standardised), knot values from `draw_value`.
+template <class DrawValue>
+HermiteSpline random_spline(Rng& rng, const Vector& x, DrawValue draw_value) {
+  const int knots = 4 + static_cast<int>(rng.below(2));
+  double values[HermiteSpline::kMaxKnots];
+  for (int k = 0; k < knots; ++k) values[k] = draw_value();
+  return HermiteSpline(x.minCoeff() - 1.0, x.maxCoeff() + 1.0, values, knots);
+}
+
+// A cause from a Gaussian mixture of 1–5 components whose means and scales vary widely (clusters,
+// skew, outlying groups), standardised.
+Vector draw_mixture_cause(Rng& rng, Eigen::Index n, std::string* law) {
+  const int components = 1 + static_cast<int>(rng.below(5));
+  const double mean_spread = rng.uniform(0, 5), sd_spread = rng.uniform(0.2, 3);
+  double mean[5], sd[5], weight[5], total = 0;
+  for (int k = 0; k < components; ++k) {
+    mean[k] = mean_spread * rng.normal();
+    sd[k] = std::max(sd_spread * std::abs(rng.normal()), 0.02 * sd_spread);
+    weight[k] = rng.uniform(0.05, 1.0);
+    total += weight[k];
+  }
+  Vector x(n);
+  for (Eigen::Index i = 0; i < n; ++i) {
+    double u = rng.uniform() * total;
+    int k = 0;
+    while (k + 1 < components && u >= weight[k]) u -= weight[k++];
+    x[i] = mean[k] + sd[k] * rng.normal();
+  }
+  *law = "mixture-" + std::to_string(components);
+  return standardised(x);
+}
+
+// The spline family: Y = f(X) + σ·h(X)·E with f a random spline, h a positive random spline.
+Vector spline_effect(Rng& rng, const Vector& x, const Vector& e, std::string* function) {
+  Vector fx;
+  for (int attempt = 0;; ++attempt) {
+    fx = random_spline(rng, x, [&] { return rng.normal(); })(x);
+    const double sd = std::sqrt((fx.array() - fx.mean()).square().mean());
+    if (sd > 1e-6 || attempt == 7) break;
+  }
+  fx = standardised(fx);
+  const bool heteroscedastic = rng.uniform() < 0.5;
+  Vector scale = Vector::Ones(x.size());
+  if (heteroscedastic) scale = random_spline(rng, x, [&] { return rng.uniform(0.1, 1.0); })(x);
+  const double sigma = rng.uniform(0.1, 1.0);
+  *function = heteroscedastic ? "spline+heteroscedastic" : "spline";
+  return fx.array() + sigma * scale.array() * e.array();
+}
+
+// The non-additive family: Y = g(X, E), g a draw of a Gaussian process on the plane with an RBF kernel
+// (random Fourier features) plus a linear trend in X, smoother in E than in X; redrawn while it
+// hardly depends on X.
+Vector non_additive_effect(Rng& rng, const Vector& x, const Vector& e, std::string* function) {
+  constexpr int kFeatures = 16;
+  Vector y(x.size());
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    const double length_x = rng.uniform(0.5, 2.0), length_e = rng.uniform(1.0, 3.0), trend = rng.uniform(-1, 1);
+    y = trend * x;
+    for (int k = 0; k < kFeatures; ++k) {
+      const double a = rng.normal() * std::sqrt(2.0 / kFeatures), wx = rng.normal() / length_x, we = rng.normal() / length_e,
+                   c = rng.uniform(0, 2 * std::numbers::pi);
+      y.array() += a * (wx * x.array() + we * e.array() + c).cos();
+    }
+    // The share of Y's variance explained by X alone, from a binned conditional mean.
+    std::vector<Eigen::Index> order(x.size());
+    for (Eigen::Index i = 0; i < x.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](Eigen::Index a, Eigen::Index b) { return x[a] < x[b]; });
+    const Eigen::Index bins = std::max<Eigen::Index>(2, x.size() / 10);
+    double between = 0;
+    const double mean = y.mean();
+    for (Eigen::Index b = 0; b < bins; ++b) {
+      const Eigen::Index from = b * x.size() / bins, to = (b + 1) * x.size() / bins;
+      double m = 0;
+      for (Eigen::Index i = from; i < to; ++i) m += y[order[i]];
+      m /= static_cast<double>(to - from);
+      between += (to - from) * (m - mean) * (m - mean);
+    }
+    const double total = (y.array() - mean).square().sum();
+    if (total > 0 && between / total > 0.3) break;
+  }
+  *function = "gp-plane";
+  return y;
+}
+
 }  // namespace
 
 std::string to_string(MechanismFamily family) {
@@ -237,7 +356,16 @@ GeneratedPair generate_pair(MechanismFamily family, Eigen::Index n, std::uint64_
   Rng rng = Rng::stream(seed, index, kSyntheticSubstream + static_cast<std::uint64_t>(family));
   GeneratedPair out;
   out.family = family;
-  const Vector x = draw_cause(rng, n, &out.cause_law);
+  Vector x;
+  if (family == MechanismFamily::spline) {
+    x = draw_mixture_cause(rng, n, &out.cause_law);
+  } else {
+    x = draw_cause(rng, n, &out.cause_law);
+    if (family == MechanismFamily::non_additive) {  // a cause law of its own: a random monotone warp
+      x = standardised(RandomFunction::draw(rng, /*force_monotone=*/true)(x));
+      out.cause_law = "warped-" + out.cause_law;
+    }
+  }
   const Vector fx = draw_function_values(rng, x, &out.function);
   const Vector e = draw_noise(rng, n, &out.noise_law);
   const double sigma = rng.uniform(0.1, 0.6);
@@ -272,6 +400,12 @@ GeneratedPair generate_pair(MechanismFamily family, Eigen::Index n, std::uint64_
       out.function += which == 0 ? "+discrete-cause" : (which == 1 ? "+discrete-effect" : "+discrete-both");
       break;
     }
+    case MechanismFamily::spline:
+      effect = spline_effect(rng, x, e, &out.function);
+      break;
+    case MechanismFamily::non_additive:
+      effect = non_additive_effect(rng, x, e, &out.function);
+      break;
   }
   out.direction = rng.uniform() < 0.5 ? 1 : -1;
   out.pair.x = out.direction == 1 ? cause : effect;

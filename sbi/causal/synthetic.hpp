@@ -23,6 +23,15 @@
 // | heteroscedastic | Y = f(X) + σ·exp(β r(X))·E, r another random function, β ∈ [0.3, 1]           |
 // | discretised     | the additive model with the cause, the effect or both rounded to 3–20 levels   |
 // |                 | (many Tübingen variables are counts, years or coarse readings)                  |
+// | spline          | Y = f(X) + σ·h(X)·E with its own cause law, a Gaussian mixture of 1–5 components |
+// |                 | with widely varying means and scales; f a cubic Hermite spline with 4–5 knots  |
+// |                 | of N(0, 1) values, h (half of the pairs; else 1) a positive spline, σ ∈ [0.1, 1] |
+// |                 | (after the generator RCC was trained on: Lopez-Paz et al. 2015, §5; ranges ours) |
+// | non-additive    | Y = g(X, E), g a draw of a Gaussian process on the plane (RBF kernel, length     |
+// |                 | scales 0.5–2 in X and 1–3 in E, by random Fourier features) plus a linear trend  |
+// |                 | in X; redrawn while X explains < 30 % of Y's variance; the cause one of the    |
+// |                 | laws above warped by a random monotone function (after the SIM pairs of        |
+// |                 | Mooij et al. 2016, whose mechanisms are not additive in the noise)             |
 //
 // Half of the pairs store the cause in x (direction +1), half in y (−1), chosen by a coin from the
 // pair's stream. A pair depends only on (seed, index, family, size): the same call gives the same
@@ -38,9 +47,10 @@
 
 namespace sbi::causal {
 
-enum class MechanismFamily { additive, multiplicative, post_nonlinear, heteroscedastic, discretised };
+// New families go at the end: a family's number seeds its pairs' streams.
+enum class MechanismFamily { additive, multiplicative, post_nonlinear, heteroscedastic, discretised, spline, non_additive };
 
-// "additive", "multiplicative", "post-nonlinear", "heteroscedastic", "discretised".
+// "additive", "multiplicative", "post-nonlinear", "heteroscedastic", "discretised", "spline", "non-additive".
 std::string to_string(MechanismFamily family);
 // Throws InputError naming the known families.
 MechanismFamily mechanism_family_from_string(const std::string& name);
@@ -61,7 +71,8 @@ GeneratedPair generate_pair(MechanismFamily family, Eigen::Index n, std::uint64_
 
 // A benchmark set: for every family and size, `pairs_per_cell` pairs.
 struct SyntheticPairsOptions {
-  std::vector<std::string> families = {"additive", "multiplicative", "post-nonlinear", "heteroscedastic", "discretised"};
+  std::vector<std::string> families = {"additive",    "multiplicative", "post-nonlinear", "heteroscedastic",
+                                       "discretised", "spline",         "non-additive"};
   std::vector<Eigen::Index> sizes = {50, 100, 500, 1000};  // rows per pair, each ≥ 10
   int pairs_per_cell = 10;                                 // pairs per (family, size)
   std::uint64_t seed = 1;  // the development set uses 1, the test set 2; meta-training draws other streams

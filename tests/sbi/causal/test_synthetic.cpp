@@ -9,7 +9,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
+#include <numeric>
 #include <set>
 #include <unistd.h>
 
@@ -21,6 +23,23 @@ const sbi::Vector& cause_of(const GeneratedPair& g) { return g.direction == 1 ? 
 const sbi::Vector& effect_of(const GeneratedPair& g) { return g.direction == 1 ? g.pair.y : g.pair.x; }
 
 std::size_t distinct_values(const sbi::Vector& v) { return std::set<double>(v.data(), v.data() + v.size()).size(); }
+
+// The share of y's variance explained by x: between-bin variance of y over `bins` bins of x's order.
+double explained_share(const sbi::Vector& x, const sbi::Vector& y, Eigen::Index bins) {
+  std::vector<Eigen::Index> order(static_cast<std::size_t>(x.size()));
+  std::iota(order.begin(), order.end(), Eigen::Index{0});
+  std::sort(order.begin(), order.end(), [&](auto a, auto b) { return x[a] < x[b]; });
+  const double mean = y.mean();
+  double between = 0;
+  for (Eigen::Index b = 0; b < bins; ++b) {
+    const Eigen::Index from = b * x.size() / bins, to = (b + 1) * x.size() / bins;
+    double m = 0;
+    for (Eigen::Index i = from; i < to; ++i) m += y[order[static_cast<std::size_t>(i)]];
+    m /= static_cast<double>(to - from);
+    between += static_cast<double>(to - from) * (m - mean) * (m - mean);
+  }
+  return between / (y.array() - mean).square().sum();
+}
 
 }  // namespace
 
@@ -102,17 +121,41 @@ TEST_CASE("heteroscedastic pairs have a noise scale that varies with the cause",
   CHECK(heteroscedastic > additive + 0.3);
 }
 
+TEST_CASE("spline and non-additive pairs: the cause explains the share of the effect it should", "[causal][synthetic]") {
+  // Spline: Y = f(X) + σ h(X) E with sd f(X) = 1, σ ≤ 1, 0 < h ≤ 1 and Var E = 1, so X explains at
+  // least half of Y's variance in the population. Estimated by a binned conditional mean (bins of 20
+  // rows on 2000), whose error is a few per cent (the sample variance of Student t₅ noise has a
+  // relative sd of √(8/2000) ≈ 6 %): every pair above 0.4. Non-additive: the generator redraws g
+  // while this statistic (bins of n/10 rows) is below 0.3 on the pair itself, up to 8 times; with
+  // 2000 rows a pair can only miss when all 8 draws did, so nearly every one of the 40 holds it.
+  for (std::uint64_t k = 0; k < 40; ++k) {
+    const auto spline = generate_pair(MechanismFamily::spline, 2000, 13, k);
+    INFO(spline.function << " " << spline.cause_law);
+    CHECK_THAT(spline.cause_law, Catch::StartsWith("mixture-"));
+    CHECK_THAT(spline.function, Catch::StartsWith("spline"));
+    CHECK(explained_share(cause_of(spline), effect_of(spline), 100) > 0.4);
+  }
+  int non_additive_explained = 0;
+  for (std::uint64_t k = 0; k < 40; ++k) {
+    const auto g = generate_pair(MechanismFamily::non_additive, 2000, 13, k);
+    CHECK(g.function == "gp-plane");
+    non_additive_explained += explained_share(cause_of(g), effect_of(g), 200) > 0.3;
+  }
+  CHECK(non_additive_explained >= 38);
+}
+
 TEST_CASE("the stored direction is a fair coin", "[causal][synthetic]") {
-  // 400 pairs: under a fair coin the count of +1 is Binomial(400, ½), sd 10; |count − 200| > 50
-  // (five sd) has probability below 1e-6.
+  // 80 pairs per family: under a fair coin the count of +1 among n pairs is Binomial(n, ½), sd √n/2;
+  // five sd from n/2 has probability below 1e-6.
   SyntheticPairsOptions options;
   options.sizes = {20};
   options.pairs_per_cell = 80;
   const auto pairs = generate_pairs(options);
-  REQUIRE(pairs.size() == 400);
+  const auto n = static_cast<double>(80 * all_mechanism_families().size());
+  REQUIRE(pairs.size() == static_cast<std::size_t>(n));
   int forward = 0;
   for (const auto& p : pairs) forward += p.direction == 1;
-  CHECK(std::abs(forward - 200) <= 50);
+  CHECK(std::abs(forward - n / 2) <= 5 * std::sqrt(n) / 2);
 }
 
 TEST_CASE("a generated folder reads back as a benchmark, summarised by family and size", "[causal][synthetic]") {
