@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 #include <numbers>
+#include <numeric>
 
 namespace sbi::causal {
 
@@ -293,6 +294,7 @@ Vector spline_effect(Rng& rng, const Vector& x, const Vector& e, std::string* fu
 // hardly depends on X.
 Vector non_additive_effect(Rng& rng, const Vector& x, const Vector& e, std::string* function) {
   constexpr int kFeatures = 16;
+  const std::vector<Eigen::Index> order = detail::sorted_order(x);
   Vector y(x.size());
   for (int attempt = 0; attempt < 8; ++attempt) {
     const double length_x = rng.uniform(0.5, 2.0), length_e = rng.uniform(1.0, 3.0), trend = rng.uniform(-1, 1);
@@ -302,28 +304,40 @@ Vector non_additive_effect(Rng& rng, const Vector& x, const Vector& e, std::stri
                    c = rng.uniform(0, 2 * std::numbers::pi);
       y.array() += a * (wx * x.array() + we * e.array() + c).cos();
     }
-    // The share of Y's variance explained by X alone, from a binned conditional mean.
-    std::vector<Eigen::Index> order(x.size());
-    for (Eigen::Index i = 0; i < x.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(), [&](Eigen::Index a, Eigen::Index b) { return x[a] < x[b]; });
-    const Eigen::Index bins = std::max<Eigen::Index>(2, x.size() / 10);
-    double between = 0;
-    const double mean = y.mean();
-    for (Eigen::Index b = 0; b < bins; ++b) {
-      const Eigen::Index from = b * x.size() / bins, to = (b + 1) * x.size() / bins;
-      double m = 0;
-      for (Eigen::Index i = from; i < to; ++i) m += y[order[i]];
-      m /= static_cast<double>(to - from);
-      between += (to - from) * (m - mean) * (m - mean);
-    }
-    const double total = (y.array() - mean).square().sum();
-    if (total > 0 && between / total > 0.3) break;
+    const double share = detail::explained_share(order, y, std::max<Eigen::Index>(2, x.size() / 10));
+    if (share > 0.3) break;
   }
   *function = "gp-plane";
   return y;
 }
 
 }  // namespace
+
+namespace detail {
+
+std::vector<Eigen::Index> sorted_order(const Vector& x) {
+  std::vector<Eigen::Index> order(static_cast<std::size_t>(x.size()));
+  std::iota(order.begin(), order.end(), Eigen::Index{0});
+  std::sort(order.begin(), order.end(), [&](Eigen::Index a, Eigen::Index b) { return x[a] < x[b]; });
+  return order;
+}
+
+double explained_share(const std::vector<Eigen::Index>& order, const Vector& y, Eigen::Index bins) {
+  const auto n = static_cast<Eigen::Index>(order.size());
+  const double mean = y.mean();
+  double between = 0;
+  for (Eigen::Index b = 0; b < bins; ++b) {
+    const Eigen::Index from = b * n / bins, to = (b + 1) * n / bins;
+    double bin_mean = 0;
+    for (Eigen::Index i = from; i < to; ++i) bin_mean += y[order[static_cast<std::size_t>(i)]];
+    bin_mean /= static_cast<double>(to - from);
+    between += static_cast<double>(to - from) * (bin_mean - mean) * (bin_mean - mean);
+  }
+  const double total = (y.array() - mean).square().sum();
+  return total > 0 ? between / total : 0.0;
+}
+
+}  // namespace detail
 
 std::string to_string(MechanismFamily family) {
   for (const auto& f : kFamilies)

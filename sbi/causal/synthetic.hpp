@@ -91,4 +91,13 @@ std::vector<GeneratedPair> generate_pairs(const SyntheticPairsOptions& options);
 // then summarises by family (and by n_samples).
 void write_pairs_folder(const std::filesystem::path& dir, const std::vector<GeneratedPair>& pairs);
 
+namespace detail {
+// The indices of x in increasing order of its values.
+std::vector<Eigen::Index> sorted_order(const Vector& x);
+// The share of y's variance explained by x, as the between-bin variance of y over `bins` equal bins of
+// x's order (`order` from sorted_order(x)); 0 when y is constant. The non-additive family's check, and
+// the tests'.
+double explained_share(const std::vector<Eigen::Index>& order, const Vector& y, Eigen::Index bins);
+}  // namespace detail
+
 }  // namespace sbi::causal

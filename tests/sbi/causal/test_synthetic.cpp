@@ -24,21 +24,8 @@ const sbi::Vector& effect_of(const GeneratedPair& g) { return g.direction == 1 ?
 
 std::size_t distinct_values(const sbi::Vector& v) { return std::set<double>(v.data(), v.data() + v.size()).size(); }
 
-// The share of y's variance explained by x: between-bin variance of y over `bins` bins of x's order.
 double explained_share(const sbi::Vector& x, const sbi::Vector& y, Eigen::Index bins) {
-  std::vector<Eigen::Index> order(static_cast<std::size_t>(x.size()));
-  std::iota(order.begin(), order.end(), Eigen::Index{0});
-  std::sort(order.begin(), order.end(), [&](auto a, auto b) { return x[a] < x[b]; });
-  const double mean = y.mean();
-  double between = 0;
-  for (Eigen::Index b = 0; b < bins; ++b) {
-    const Eigen::Index from = b * x.size() / bins, to = (b + 1) * x.size() / bins;
-    double m = 0;
-    for (Eigen::Index i = from; i < to; ++i) m += y[order[static_cast<std::size_t>(i)]];
-    m /= static_cast<double>(to - from);
-    between += static_cast<double>(to - from) * (m - mean) * (m - mean);
-  }
-  return between / (y.array() - mean).square().sum();
+  return detail::explained_share(detail::sorted_order(x), y, bins);
 }
 
 }  // namespace
