@@ -295,10 +295,12 @@ int run_generate(const std::vector<std::string>& args) {
       ("families", po::value<std::string>()->default_value(families), "comma-separated mechanism families")
       ("sizes", po::value<std::string>()->default_value(sizes), "comma-separated rows per pair")
       ("pairs-per-cell", po::value<int>()->default_value(d.pairs_per_cell), "pairs per family and size")
-      ("seed", po::value<std::uint64_t>()->default_value(d.seed), "random seed (1: the development set, 2: the test set)");
+      ("seed", po::value<std::uint64_t>()->default_value(d.seed), "random seed (1: the development set, 2: the test set)")
+      ("cause-warp", po::value<double>()->default_value(d.cause_warp),
+       "probability that a pair's cause is passed through a random monotone function");
   po::positional_options_description positional;
   po::variables_map vm;
-  if (!parse_command_line(args, "sbi causal generate -o DIR [--families F,...] [--sizes N,...] [--pairs-per-cell K] [--seed S]", options,
+  if (!parse_command_line(args, "sbi causal generate -o DIR [--families F,...] [--sizes N,...] [--pairs-per-cell K] [--seed S] [--cause-warp P]", options,
                           positional, vm))
     return kExitOk;
   if (!vm.count("output")) throw po::error("the output folder is required: sbi causal generate -o DIR");
@@ -308,6 +310,7 @@ int run_generate(const std::vector<std::string>& args) {
   for (const long s : split_numbers(vm["sizes"].as<std::string>(), "--sizes")) o.sizes.push_back(s);
   o.pairs_per_cell = vm["pairs-per-cell"].as<int>();
   o.seed = vm["seed"].as<std::uint64_t>();
+  o.cause_warp = vm["cause-warp"].as<double>();
   std::string why;
   if (!o.is_valid(&why)) throw po::error(why);
   const auto pairs = causal::generate_pairs(o);

@@ -3,15 +3,19 @@
 # in bench/causal/meta_cgnn/NAME.json, then decide the development set (generated, seed 1: 7 families
 # x 4 sizes x 10 pairs) with the decision options given after NAME.
 #   bench/causal/meta_cgnn_settings.sh BUILD_DIR NAME [decision options, e.g. --adapt-steps 10]
+# DEV_CAUSE_WARP=P decides the same pairs with each cause warped with probability P instead
+# (`sbi causal generate --cause-warp P`); the output folder then ends in -devwarpP.
 # Output: bench/causal/out/meta_cgnn_dev/NAME[TAG]/ (the model, summary.md, pairs.csv, train.log).
 set -euo pipefail
 build=$1; name=$2; shift 2
 here=$(cd "$(dirname "$0")" && pwd)
 out=$here/out/meta_cgnn_dev
+warp=${DEV_CAUSE_WARP:-0}
 dev=$out/devset
-mkdir -p "$out"
-[ -f "$dev/meta.csv" ] || "$build/sbi" causal generate -o "$dev" --pairs-per-cell 10 --seed 1 > /dev/null
 tag=$(echo "$*" | tr -d ' -' )
+if [ "$warp" != 0 ]; then dev=$out/devset-warp$warp; tag=$tag-devwarp$warp; fi
+mkdir -p "$out"
+[ -f "$dev/meta.csv" ] || "$build/sbi" causal generate -o "$dev" --pairs-per-cell 10 --seed 1 --cause-warp "$warp" > /dev/null
 model=$out/$name/model
 if [ ! -f "$model/meta_cgnn.json" ]; then
   { date -u; uptime; } > "$out/$name.train.log"

@@ -60,6 +60,7 @@ struct MetaCgnnOptions {
   std::vector<std::string> families = {"additive",    "multiplicative", "post-nonlinear", "heteroscedastic",
                                        "discretised", "spline",         "non-additive"};
   std::vector<Eigen::Index> sizes = {50, 100, 200, 500, 1000};  // rows of a training data set (each equally likely)
+  double cause_warp = 0.0;          // probability that a training pair's cause is warped (synthetic.hpp)
   Eigen::Index training_rows = 200; // rows per data set and step in the MMD (a fresh random subset of larger sets)
   Eigen::Index encoder_rows = 500;  // rows the encoder sees (a fixed random subset of larger sets)
   double anticausal_weight = 0;     // weight of the reverse-direction fit

@@ -18,6 +18,7 @@ namespace sbi::causal {
 namespace {
 
 constexpr std::uint64_t kSyntheticSubstream = 0x5e7;
+constexpr std::uint64_t kCauseWarpSubstream = 0xca05e;  // + the family's number: the warp's own stream
 
 struct FamilyName {
   MechanismFamily family;
@@ -365,8 +366,16 @@ const std::vector<MechanismFamily>& all_mechanism_families() {
   return families;
 }
 
-GeneratedPair generate_pair(MechanismFamily family, Eigen::Index n, std::uint64_t seed, std::uint64_t index) {
+bool cause_warp_valid(double cause_warp, std::string* why) {
+  if (cause_warp >= 0 && cause_warp <= 1) return true;
+  if (why) *why = "cause_warp must be a probability, from 0 to 1";
+  return false;
+}
+
+GeneratedPair generate_pair(MechanismFamily family, Eigen::Index n, std::uint64_t seed, std::uint64_t index, double cause_warp) {
   if (n < 10) throw InputError("generate_pair: a pair needs at least 10 rows, got " + std::to_string(n));
+  std::string why;
+  if (!cause_warp_valid(cause_warp, &why)) throw InputError("generate_pair: " + why);
   Rng rng = Rng::stream(seed, index, kSyntheticSubstream + static_cast<std::uint64_t>(family));
   GeneratedPair out;
   out.family = family;
@@ -377,6 +386,13 @@ GeneratedPair generate_pair(MechanismFamily family, Eigen::Index n, std::uint64_
     x = draw_cause(rng, n, &out.cause_law);
     if (family == MechanismFamily::non_additive) {  // a cause law of its own: a random monotone warp
       x = standardised(RandomFunction::draw(rng, /*force_monotone=*/true)(x));
+      out.cause_law = "warped-" + out.cause_law;
+    }
+  }
+  if (cause_warp > 0 && family != MechanismFamily::non_additive) {
+    Rng warp_rng = Rng::stream(seed, index, kCauseWarpSubstream + static_cast<std::uint64_t>(family));
+    if (warp_rng.uniform() < cause_warp) {
+      x = standardised(RandomFunction::draw(warp_rng, /*force_monotone=*/true)(x));
       out.cause_law = "warped-" + out.cause_law;
     }
   }
@@ -454,11 +470,11 @@ bool SyntheticPairsOptions::is_valid(std::string* why) const {
   };
   if (!families_and_sizes_valid(families, sizes, why)) return false;
   if (pairs_per_cell < 1) return fail("pairs_per_cell must be at least 1");
-  return true;
+  return cause_warp_valid(cause_warp, why);
 }
 
 nlohmann::json SyntheticPairsOptions::to_json() const {
-  return {{"families", families}, {"sizes", sizes}, {"pairs_per_cell", pairs_per_cell}, {"seed", seed}};
+  return {{"families", families}, {"sizes", sizes}, {"pairs_per_cell", pairs_per_cell}, {"seed", seed}, {"cause_warp", cause_warp}};
 }
 
 SyntheticPairsOptions SyntheticPairsOptions::from_json(const nlohmann::json& j, const std::string& path) {
@@ -475,6 +491,7 @@ SyntheticPairsOptions SyntheticPairsOptions::from_json(const nlohmann::json& j, 
   }
   o.pairs_per_cell = static_cast<int>(reader.optional_integer("pairs_per_cell", o.pairs_per_cell, 1, 1000000));
   o.seed = reader.optional_seed("seed", 1);
+  o.cause_warp = reader.optional_number_in("cause_warp", o.cause_warp, 0.0, 1.0);
   reader.reject_unknown_keys();
   std::string why;
   if (!o.is_valid(&why)) throw InputError((path.empty() ? std::string("options") : path) + ": " + why);
@@ -489,7 +506,7 @@ std::vector<GeneratedPair> generate_pairs(const SyntheticPairsOptions& options) 
   for (const auto& name : options.families) {
     const MechanismFamily family = mechanism_family_from_string(name);
     for (const auto size : options.sizes)
-      for (int k = 0; k < options.pairs_per_cell; ++k) pairs.push_back(generate_pair(family, size, options.seed, index++));
+      for (int k = 0; k < options.pairs_per_cell; ++k) pairs.push_back(generate_pair(family, size, options.seed, index++, options.cause_warp));
   }
   return pairs;
 }

@@ -33,6 +33,12 @@
 // |                 | laws above warped by a random monotone function (after the SIM pairs of        |
 // |                 | Mooij et al. 2016, whose mechanisms are not additive in the noise)             |
 //
+// With a cause warp p > 0 (an option, 0 by default), each pair's cause is, with probability p, passed
+// through a random monotone function of the kind f is drawn from and standardised again (the
+// non-additive family's causes always are): real causes are not drawn from five laws, and a
+// meta-model trained on unwarped causes learns to recognise the cause by its marginal (bench/causal/
+// RESULTS.md). The warp has its own stream, so the pairs it leaves alone are those of p = 0.
+//
 // Half of the pairs store the cause in x (direction +1), half in y (−1), chosen by a coin from the
 // pair's stream. A pair depends only on (seed, index, family, size): the same call gives the same
 // bits on any machine with IEEE doubles and the same libm.
@@ -66,8 +72,11 @@ struct GeneratedPair {
   std::string cause_law, function, noise_law;  // what was drawn, for the meta.csv of a folder
 };
 
-// One pair of `n` rows of `family` from the stream (seed, index). n ≥ 10.
-GeneratedPair generate_pair(MechanismFamily family, Eigen::Index n, std::uint64_t seed, std::uint64_t index);
+// One pair of `n` rows of `family` from the stream (seed, index). n ≥ 10; cause_warp in [0, 1].
+GeneratedPair generate_pair(MechanismFamily family, Eigen::Index n, std::uint64_t seed, std::uint64_t index,
+                            double cause_warp = 0.0);
+// cause_warp is a probability; false with the reason in `why` otherwise.
+bool cause_warp_valid(double cause_warp, std::string* why);
 
 // A benchmark set: for every family and size, `pairs_per_cell` pairs.
 struct SyntheticPairsOptions {
@@ -76,6 +85,7 @@ struct SyntheticPairsOptions {
   std::vector<Eigen::Index> sizes = {50, 100, 500, 1000};  // rows per pair, each ≥ 10
   int pairs_per_cell = 10;                                 // pairs per (family, size)
   std::uint64_t seed = 1;  // the development set uses 1, the test set 2; meta-training draws other streams
+  double cause_warp = 0.0;  // probability that a pair's cause is warped (see the top of this file)
 
   bool is_valid(std::string* why = nullptr) const;
   nlohmann::json to_json() const;

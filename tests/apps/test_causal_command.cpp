@@ -95,6 +95,16 @@ TEST_CASE("sbi causal meta-train writes a meta-model that --method meta-cgnn --m
   CHECK_THAT(bench.out, Catch::Contains("family=additive") && Catch::Contains("family=discretised"));
   const std::string table = sbi::testing::read_text(dir / "out" / "pairs.csv");
   CHECK(std::count(table.begin(), table.end(), '\n') == 1 + 2 * 4);
+
+  // --cause-warp 1 marks every cause law as warped; a value that is not a probability is refused.
+  const auto warped = sbi::testing::run_cli("causal generate -o '" + (dir / "warped").string() +
+                                            "' --families additive --sizes 50 --pairs-per-cell 2 --cause-warp 1");
+  REQUIRE(warped.exit_code == 0);
+  CHECK_THAT(sbi::testing::read_text(dir / "warped" / "meta.csv"), Catch::Contains(",warped-"));
+  const auto bad = sbi::testing::run_cli("causal generate -o '" + (dir / "bad").string() + "' --cause-warp 1.5");
+  CHECK(bad.exit_code != 0);
+  CHECK_THAT(bad.err, Catch::Contains("cause_warp"));
+  CHECK_FALSE(std::filesystem::exists(dir / "bad"));
   std::filesystem::remove_all(dir);
 }
 

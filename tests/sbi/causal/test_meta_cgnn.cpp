@@ -57,6 +57,7 @@ TEST_CASE("Meta-CGNN options read from JSON with errors naming the path", "[caus
   o.encoder.kind = "kernel-mean";
   o.contrast_weight = 0.5;
   o.sizes = {50, 100};
+  o.cause_warp = 0.25;
   const auto back = MetaCgnnOptions::from_json(o.to_json(), "meta");
   CHECK(back.to_json() == o.to_json());
   CHECK_THROWS_WITH(MetaCgnnOptions::from_json(nlohmann::json::parse(R"({"encoder": {"kind": "deep"}})"), "meta"),
@@ -67,6 +68,8 @@ TEST_CASE("Meta-CGNN options read from JSON with errors naming the path", "[caus
                     Catch::Contains("families"));
   CHECK_THROWS_WITH(MetaCgnnOptions::from_json(nlohmann::json::parse(R"({"contrast_weight": -1})"), "meta"),
                     Catch::Contains("meta.contrast_weight"));
+  CHECK_THROWS_WITH(MetaCgnnOptions::from_json(nlohmann::json::parse(R"({"cause_warp": 2})"), "meta"),
+                    Catch::Contains("meta.cause_warp"));
   MetaCgnnDecisionOptions d;
   d.adapt = "generator";
   d.adapt_steps = 3;

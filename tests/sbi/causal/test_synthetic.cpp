@@ -131,6 +131,47 @@ TEST_CASE("spline and non-additive pairs: the cause explains the share of the ef
   CHECK(non_additive_explained >= 38);
 }
 
+TEST_CASE("a cause warp changes the cause's law, not its order, and leaves unwarped pairs alone", "[causal][synthetic]") {
+  // The warp is monotone and has its own stream: a warped pair's cause has the same order as the
+  // unwarped pair's, or the reverse (the same draws), a different law, is standardised again, and the direction coin
+  // is unchanged. The discretised family rounds after the warp (ties), the non-additive one is always
+  // warped already: both are checked separately.
+  for (const auto family : {MechanismFamily::additive, MechanismFamily::multiplicative, MechanismFamily::post_nonlinear,
+                            MechanismFamily::heteroscedastic, MechanismFamily::spline}) {
+    for (std::uint64_t k = 0; k < 5; ++k) {
+      const auto plain = generate_pair(family, 200, 5, k);
+      const auto warped = generate_pair(family, 200, 5, k, 1.0);
+      INFO(to_string(family) << " pair " << k);
+      CHECK_THAT(warped.cause_law, Catch::StartsWith("warped-"));
+      CHECK(warped.cause_law == "warped-" + plain.cause_law);
+      CHECK(warped.direction == plain.direction);
+      CHECK(cause_of(warped) != cause_of(plain));
+      // Increasing or decreasing (the warp's sign is drawn, as f's): the same order or its reverse
+      // (continuous values, no ties).
+      const auto order = detail::sorted_order(cause_of(warped));
+      auto plain_order = detail::sorted_order(cause_of(plain));
+      const bool same = order == plain_order;
+      std::reverse(plain_order.begin(), plain_order.end());
+      CHECK((same || order == plain_order));
+      CHECK(std::abs(cause_of(warped).mean()) < 1e-9);
+      CHECK(std::abs((cause_of(warped).array() - cause_of(warped).mean()).square().mean() - 1.0) < 1e-9);
+    }
+  }
+  const auto discretised = generate_pair(MechanismFamily::discretised, 200, 5, 0, 1.0);
+  CHECK_THAT(discretised.cause_law, Catch::StartsWith("warped-"));
+  const auto non_additive = generate_pair(MechanismFamily::non_additive, 200, 5, 0, 1.0);
+  CHECK(non_additive.pair.x == generate_pair(MechanismFamily::non_additive, 200, 5, 0).pair.x);
+  CHECK_THAT(non_additive.cause_law, Catch::StartsWith("warped-") && !Catch::StartsWith("warped-warped-"));
+  // p = 0.5: the number warped among 200 additive pairs is Binomial(200, 1/2): mean 100, sd 7.1; four
+  // standard deviations either side.
+  int warped = 0;
+  for (std::uint64_t k = 0; k < 200; ++k)
+    warped += generate_pair(MechanismFamily::additive, 20, 9, k, 0.5).cause_law.starts_with("warped-");
+  CHECK(warped > 100 - 28);
+  CHECK(warped < 100 + 28);
+  CHECK_THROWS_WITH(generate_pair(MechanismFamily::additive, 20, 9, 0, 1.5), Catch::Contains("cause_warp"));
+}
+
 TEST_CASE("the stored direction is a fair coin", "[causal][synthetic]") {
   // 80 pairs per family: under a fair coin the count of +1 among n pairs is Binomial(n, ½), sd √n/2;
   // five sd from n/2 has probability below 1e-6.
@@ -188,4 +229,7 @@ TEST_CASE("synthetic pair options read from JSON with located errors", "[causal]
                     Catch::Contains("families"));
   CHECK_THROWS_WITH(SyntheticPairsOptions::from_json(nlohmann::json::parse(R"({"size": [50]})"), "pairs"),
                     Catch::Contains("size"));
+  CHECK(SyntheticPairsOptions::from_json(nlohmann::json::parse(R"({"cause_warp": 0.25})"), "pairs").cause_warp == 0.25);
+  CHECK_THROWS_WITH(SyntheticPairsOptions::from_json(nlohmann::json::parse(R"({"cause_warp": 1.5})"), "pairs"),
+                    Catch::Contains("pairs.cause_warp"));
 }
