@@ -366,6 +366,14 @@ const std::vector<MechanismFamily>& all_mechanism_families() {
   return families;
 }
 
+namespace {
+// The cause through a random monotone function of f's kind, standardised again; its law says so.
+void warp_cause(Rng& rng, Vector& x, std::string& law) {
+  x = standardised(RandomFunction::draw(rng, /*force_monotone=*/true)(x));
+  law = "warped-" + law;
+}
+}  // namespace
+
 bool cause_warp_valid(double cause_warp, std::string* why) {
   if (cause_warp >= 0 && cause_warp <= 1) return true;
   if (why) *why = "cause_warp must be a probability, from 0 to 1";
@@ -385,16 +393,12 @@ GeneratedPair generate_pair(MechanismFamily family, Eigen::Index n, std::uint64_
   } else {
     x = draw_cause(rng, n, &out.cause_law);
     if (family == MechanismFamily::non_additive) {  // a cause law of its own: a random monotone warp
-      x = standardised(RandomFunction::draw(rng, /*force_monotone=*/true)(x));
-      out.cause_law = "warped-" + out.cause_law;
+      warp_cause(rng, x, out.cause_law);
     }
   }
   if (cause_warp > 0 && family != MechanismFamily::non_additive) {
     Rng warp_rng = Rng::stream(seed, index, kCauseWarpSubstream + static_cast<std::uint64_t>(family));
-    if (warp_rng.uniform() < cause_warp) {
-      x = standardised(RandomFunction::draw(warp_rng, /*force_monotone=*/true)(x));
-      out.cause_law = "warped-" + out.cause_law;
-    }
+    if (warp_rng.uniform() < cause_warp) warp_cause(warp_rng, x, out.cause_law);
   }
   const Vector fx = draw_function_values(rng, x, &out.function);
   const Vector e = draw_noise(rng, n, &out.noise_law);
