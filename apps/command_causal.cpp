@@ -296,11 +296,15 @@ int run_generate(const std::vector<std::string>& args) {
       ("sizes", po::value<std::string>()->default_value(sizes), "comma-separated rows per pair")
       ("pairs-per-cell", po::value<int>()->default_value(d.pairs_per_cell), "pairs per family and size")
       ("seed", po::value<std::uint64_t>()->default_value(d.seed), "random seed (1: the development set, 2: the test set)")
-      ("cause-warp", po::value<double>()->default_value(d.cause_warp),
-       "probability that a pair's cause is passed through a random monotone function");
+      ("cause-warp", po::value<double>()->default_value(d.distortions.cause_warp),
+       "probability that a pair's cause is passed through a random monotone function")
+      ("cause-noise", po::value<double>()->default_value(d.distortions.cause_noise),
+       "probability that a pair's cause is observed with measurement error")
+      ("confounding", po::value<double>()->default_value(d.distortions.confounding),
+       "probability that a hidden variable moves both cause and effect");
   po::positional_options_description positional;
   po::variables_map vm;
-  if (!parse_command_line(args, "sbi causal generate -o DIR [--families F,...] [--sizes N,...] [--pairs-per-cell K] [--seed S] [--cause-warp P]", options,
+  if (!parse_command_line(args, "sbi causal generate -o DIR [--families F,...] [--sizes N,...] [--pairs-per-cell K] [--seed S] [--cause-warp P] [--cause-noise P] [--confounding P]", options,
                           positional, vm))
     return kExitOk;
   if (!vm.count("output")) throw po::error("the output folder is required: sbi causal generate -o DIR");
@@ -310,7 +314,9 @@ int run_generate(const std::vector<std::string>& args) {
   for (const long s : split_numbers(vm["sizes"].as<std::string>(), "--sizes")) o.sizes.push_back(s);
   o.pairs_per_cell = vm["pairs-per-cell"].as<int>();
   o.seed = vm["seed"].as<std::uint64_t>();
-  o.cause_warp = vm["cause-warp"].as<double>();
+  o.distortions.cause_warp = vm["cause-warp"].as<double>();
+  o.distortions.cause_noise = vm["cause-noise"].as<double>();
+  o.distortions.confounding = vm["confounding"].as<double>();
   std::string why;
   if (!o.is_valid(&why)) throw po::error(why);
   const auto pairs = causal::generate_pairs(o);

@@ -67,7 +67,7 @@ Task draw_task(const MetaCgnnOptions& o, std::uint64_t seed, std::uint64_t index
   Rng rng = Rng::stream(seed, index, kTaskSubstream);
   const MechanismFamily family = mechanism_family_from_string(o.families[rng.below(o.families.size())]);
   const Eigen::Index n = o.sizes[rng.below(o.sizes.size())];
-  const GeneratedPair g = generate_pair(family, n, stream_seed(seed, kTrainingPairs), index, o.cause_warp);
+  const GeneratedPair g = generate_pair(family, n, stream_seed(seed, kTrainingPairs), index, o.distortions);
   const Vector cause = standardise(g.direction == 1 ? g.pair.x : g.pair.y);
   const Vector effect = standardise(g.direction == 1 ? g.pair.y : g.pair.x);
   Task task;
@@ -113,7 +113,7 @@ bool MetaCgnnOptions::is_valid(std::string* why) const {
   if (tasks_per_step < 1) return fail("tasks_per_step must be at least 1");
   if (!(learning_rate > 0) || !std::isfinite(learning_rate)) return fail("learning_rate must be a positive number");
   if (!families_and_sizes_valid(families, sizes, why)) return false;
-  if (!cause_warp_valid(cause_warp, why)) return false;
+  if (!distortions.is_valid(why)) return false;
   if (training_rows < 10) return fail("training_rows must be at least 10");
   if (encoder_rows < 10) return fail("encoder_rows must be at least 10");
   if (!(anticausal_weight >= 0) || !std::isfinite(anticausal_weight)) return fail("anticausal_weight must be >= 0");
@@ -126,20 +126,21 @@ bool MetaCgnnOptions::is_valid(std::string* why) const {
 }
 
 nlohmann::json MetaCgnnOptions::to_json() const {
-  return {{"encoder", encoder.to_json()},
+  nlohmann::json j = {{"encoder", encoder.to_json()},
           {"generator", generator.to_json()},
           {"steps", steps},
           {"tasks_per_step", tasks_per_step},
           {"learning_rate", learning_rate},
           {"families", families},
           {"sizes", sizes},
-          {"cause_warp", cause_warp},
           {"training_rows", training_rows},
           {"encoder_rows", encoder_rows},
           {"anticausal_weight", anticausal_weight},
           {"contrast_weight", contrast_weight},
           {"contrast_sharpness", contrast_sharpness},
           {"gammas", gammas}};
+  distortions.add_to_json(j);
+  return j;
 }
 
 MetaCgnnOptions MetaCgnnOptions::from_json(const nlohmann::json& j, const std::string& path) {
@@ -159,7 +160,7 @@ MetaCgnnOptions MetaCgnnOptions::from_json(const nlohmann::json& j, const std::s
       o.sizes.push_back(static_cast<Eigen::Index>(s));
     }
   }
-  o.cause_warp = reader.optional_number_in("cause_warp", o.cause_warp, 0.0, 1.0);
+  o.distortions = PairDistortions::read(reader, o.distortions);
   o.training_rows = reader.optional_integer("training_rows", o.training_rows, 10);
   o.encoder_rows = reader.optional_integer("encoder_rows", o.encoder_rows, 10);
   o.anticausal_weight = reader.optional_number_in("anticausal_weight", o.anticausal_weight, 0, 1e6);

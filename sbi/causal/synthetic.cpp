@@ -18,7 +18,10 @@ namespace sbi::causal {
 namespace {
 
 constexpr std::uint64_t kSyntheticSubstream = 0x5e7;
-constexpr std::uint64_t kCauseWarpSubstream = 0xca05e;  // + the family's number: the warp's own stream
+// + the family's number: each distortion's own stream
+constexpr std::uint64_t kCauseWarpSubstream = 0xca05e;
+constexpr std::uint64_t kCauseNoiseSubstream = 0xca05e0;
+constexpr std::uint64_t kConfoundingSubstream = 0xc0f0;
 
 struct FamilyName {
   MechanismFamily family;
@@ -374,17 +377,36 @@ void warp_cause(Rng& rng, Vector& x, std::string& law) {
 }
 }  // namespace
 
-bool cause_warp_valid(double cause_warp, std::string* why) {
-  if (cause_warp >= 0 && cause_warp <= 1) return true;
-  if (why) *why = "cause_warp must be a probability, from 0 to 1";
-  return false;
+bool PairDistortions::is_valid(std::string* why) const {
+  for (const auto& [key, p] : {std::pair{"cause_warp", cause_warp}, {"cause_noise", cause_noise}, {"confounding", confounding}}) {
+    if (p >= 0 && p <= 1) continue;
+    if (why) *why = std::string(key) + " must be a probability, from 0 to 1";
+    return false;
+  }
+  return true;
 }
 
-GeneratedPair generate_pair(MechanismFamily family, Eigen::Index n, std::uint64_t seed, std::uint64_t index, double cause_warp) {
+void PairDistortions::add_to_json(nlohmann::json& j) const {
+  j["cause_warp"] = cause_warp;
+  j["cause_noise"] = cause_noise;
+  j["confounding"] = confounding;
+}
+
+PairDistortions PairDistortions::read(JsonObjectReader& reader, const PairDistortions& defaults) {
+  PairDistortions d;
+  d.cause_warp = reader.optional_number_in("cause_warp", defaults.cause_warp, 0.0, 1.0);
+  d.cause_noise = reader.optional_number_in("cause_noise", defaults.cause_noise, 0.0, 1.0);
+  d.confounding = reader.optional_number_in("confounding", defaults.confounding, 0.0, 1.0);
+  return d;
+}
+
+GeneratedPair generate_pair(MechanismFamily family, Eigen::Index n, std::uint64_t seed, std::uint64_t index,
+                            const PairDistortions& distortions) {
   if (n < 10) throw InputError("generate_pair: a pair needs at least 10 rows, got " + std::to_string(n));
   std::string why;
-  if (!cause_warp_valid(cause_warp, &why)) throw InputError("generate_pair: " + why);
+  if (!distortions.is_valid(&why)) throw InputError("generate_pair: " + why);
   Rng rng = Rng::stream(seed, index, kSyntheticSubstream + static_cast<std::uint64_t>(family));
+  const auto family_number = static_cast<std::uint64_t>(family);
   GeneratedPair out;
   out.family = family;
   Vector x;
@@ -396,14 +418,24 @@ GeneratedPair generate_pair(MechanismFamily family, Eigen::Index n, std::uint64_
       warp_cause(rng, x, out.cause_law);
     }
   }
-  if (cause_warp > 0 && family != MechanismFamily::non_additive) {
-    Rng warp_rng = Rng::stream(seed, index, kCauseWarpSubstream + static_cast<std::uint64_t>(family));
-    if (warp_rng.uniform() < cause_warp) warp_cause(warp_rng, x, out.cause_law);
+  if (distortions.cause_warp > 0 && family != MechanismFamily::non_additive) {
+    Rng warp_rng = Rng::stream(seed, index, kCauseWarpSubstream + family_number);
+    if (warp_rng.uniform() < distortions.cause_warp) warp_cause(warp_rng, x, out.cause_law);
+  }
+  // The confounder moves the cause before the mechanism sees it; its share of the effect comes last.
+  Vector confounder;
+  Rng confounding_rng = Rng::stream(seed, index, kConfoundingSubstream + family_number);
+  if (distortions.confounding > 0 && confounding_rng.uniform() < distortions.confounding) {
+    confounder.resize(n);
+    for (Eigen::Index i = 0; i < n; ++i) confounder[i] = confounding_rng.normal();
+    x = standardised(x + confounding_rng.uniform(0.3, 1.0) * confounder);
   }
   const Vector fx = draw_function_values(rng, x, &out.function);
   const Vector e = draw_noise(rng, n, &out.noise_law);
   const double sigma = rng.uniform(0.1, 0.6);
   Vector cause = x, effect;
+  // The discretised family rounds after the distortions (a reading is rounded as it is taken).
+  int levels_cause = 0, levels_effect = 0;
   switch (family) {
     case MechanismFamily::additive:
       effect = fx + sigma * e;
@@ -428,9 +460,9 @@ GeneratedPair generate_pair(MechanismFamily family, Eigen::Index n, std::uint64_
     case MechanismFamily::discretised: {
       effect = fx + sigma * e;
       const auto which = rng.below(3);  // 0: cause, 1: effect, 2: both
-      const int levels_cause = 3 + static_cast<int>(rng.below(18)), levels_effect = 3 + static_cast<int>(rng.below(18));
-      if (which != 1) cause = discretise(cause, levels_cause);
-      if (which != 0) effect = discretise(effect, levels_effect);
+      const int cause_draw = 3 + static_cast<int>(rng.below(18)), effect_draw = 3 + static_cast<int>(rng.below(18));
+      if (which != 1) levels_cause = cause_draw;
+      if (which != 0) levels_effect = effect_draw;
       out.function += which == 0 ? "+discrete-cause" : (which == 1 ? "+discrete-effect" : "+discrete-both");
       break;
     }
@@ -441,6 +473,22 @@ GeneratedPair generate_pair(MechanismFamily family, Eigen::Index n, std::uint64_
       effect = non_additive_effect(rng, x, e, &out.function);
       break;
   }
+  if (confounder.size() > 0) {
+    const double sd = std::sqrt((effect.array() - effect.mean()).square().mean());
+    const double b = confounding_rng.uniform(0.2, 0.6);
+    effect += b * (sd > 0 ? sd : 1.0) * draw_function_values(confounding_rng, confounder, nullptr);
+    out.function += "+confounded";
+  }
+  if (distortions.cause_noise > 0) {
+    Rng noise_rng = Rng::stream(seed, index, kCauseNoiseSubstream + family_number);
+    if (noise_rng.uniform() < distortions.cause_noise) {
+      const double tau = noise_rng.uniform(0.1, 0.5);  // x is standardised: τ is the error's sd relative to the cause's
+      for (Eigen::Index i = 0; i < n; ++i) cause[i] += tau * noise_rng.normal();
+      out.cause_law = "noisy-" + out.cause_law;
+    }
+  }
+  if (levels_cause > 0) cause = discretise(cause, levels_cause);
+  if (levels_effect > 0) effect = discretise(effect, levels_effect);
   out.direction = rng.uniform() < 0.5 ? 1 : -1;
   out.pair.x = out.direction == 1 ? cause : effect;
   out.pair.y = out.direction == 1 ? effect : cause;
@@ -474,11 +522,13 @@ bool SyntheticPairsOptions::is_valid(std::string* why) const {
   };
   if (!families_and_sizes_valid(families, sizes, why)) return false;
   if (pairs_per_cell < 1) return fail("pairs_per_cell must be at least 1");
-  return cause_warp_valid(cause_warp, why);
+  return distortions.is_valid(why);
 }
 
 nlohmann::json SyntheticPairsOptions::to_json() const {
-  return {{"families", families}, {"sizes", sizes}, {"pairs_per_cell", pairs_per_cell}, {"seed", seed}, {"cause_warp", cause_warp}};
+  nlohmann::json j = {{"families", families}, {"sizes", sizes}, {"pairs_per_cell", pairs_per_cell}, {"seed", seed}};
+  distortions.add_to_json(j);
+  return j;
 }
 
 SyntheticPairsOptions SyntheticPairsOptions::from_json(const nlohmann::json& j, const std::string& path) {
@@ -495,7 +545,7 @@ SyntheticPairsOptions SyntheticPairsOptions::from_json(const nlohmann::json& j, 
   }
   o.pairs_per_cell = static_cast<int>(reader.optional_integer("pairs_per_cell", o.pairs_per_cell, 1, 1000000));
   o.seed = reader.optional_seed("seed", 1);
-  o.cause_warp = reader.optional_number_in("cause_warp", o.cause_warp, 0.0, 1.0);
+  o.distortions = PairDistortions::read(reader, o.distortions);
   reader.reject_unknown_keys();
   std::string why;
   if (!o.is_valid(&why)) throw InputError((path.empty() ? std::string("options") : path) + ": " + why);
@@ -510,7 +560,7 @@ std::vector<GeneratedPair> generate_pairs(const SyntheticPairsOptions& options) 
   for (const auto& name : options.families) {
     const MechanismFamily family = mechanism_family_from_string(name);
     for (const auto size : options.sizes)
-      for (int k = 0; k < options.pairs_per_cell; ++k) pairs.push_back(generate_pair(family, size, options.seed, index++, options.cause_warp));
+      for (int k = 0; k < options.pairs_per_cell; ++k) pairs.push_back(generate_pair(family, size, options.seed, index++, options.distortions));
   }
   return pairs;
 }

@@ -33,11 +33,21 @@
 // |                 | laws above warped by a random monotone function (after the SIM pairs of        |
 // |                 | Mooij et al. 2016, whose mechanisms are not additive in the noise)             |
 //
-// With a cause warp p > 0 (an option, 0 by default), each pair's cause is, with probability p, passed
-// through a random monotone function of the kind f is drawn from and standardised again (the
-// non-additive family's causes always are): real causes are not drawn from five laws, and a
-// meta-model trained on unwarped causes learns to recognise the cause by its marginal (bench/causal/
-// RESULTS.md). The warp has its own stream, so the pairs it leaves alone are those of p = 0.
+// Departures from these clean mechanisms (PairDistortions; all off by default), each applied to a
+// pair with its own probability, drawn from a stream of its own, so the pairs it leaves alone are
+// those it would be without it:
+//   cause warp     the cause passed through a random monotone function of the kind f is drawn from
+//                  and standardised again (the non-additive family's causes always are): real causes
+//                  are not drawn from five laws, and a meta-model trained on unwarped causes learns to
+//                  recognise the cause by its marginal (bench/causal/RESULTS.md);
+//   cause noise    the cause observed with independent Gaussian measurement error, sd τ ∈ [0.1, 0.5]
+//                  times its own (errors in variables: the effect responds to the true cause; a
+//                  discretised cause is rounded after the error, as a coarse reading would be);
+//   confounding    a hidden Z ~ N(0, 1) moving both variables: the cause becomes X + aZ, a ∈ [0.3, 1],
+//                  standardised, before the mechanism, and the effect gains b·sd(effect)·h(Z),
+//                  b ∈ [0.2, 0.6], h a random function of f's kind (before any rounding).
+// Both of the last two lower the accuracy of a meta-model trained without them on the same pairs
+// (bench/causal/RESULTS.md, "Measurement error and confounding").
 //
 // Half of the pairs store the cause in x (direction +1), half in y (−1), chosen by a coin from the
 // pair's stream. A pair depends only on (seed, index, family, size): the same call gives the same
@@ -50,6 +60,10 @@
 #include <filesystem>
 #include <string>
 #include <vector>
+
+namespace sbi {
+class JsonObjectReader;  // sbi/io/json_reader.hpp
+}
 
 namespace sbi::causal {
 
@@ -72,11 +86,25 @@ struct GeneratedPair {
   std::string cause_law, function, noise_law;  // what was drawn, for the meta.csv of a folder
 };
 
-// One pair of `n` rows of `family` from the stream (seed, index). n ≥ 10; cause_warp in [0, 1].
+// The probabilities of the departures above, each in [0, 1].
+struct PairDistortions {
+  double cause_warp = 0.0;
+  double cause_noise = 0.0;
+  double confounding = 0.0;
+
+  // False with the reason in `why` (naming the key) if one is not a probability.
+  bool is_valid(std::string* why = nullptr) const;
+  // Adds the keys "cause_warp", "cause_noise", "confounding" to an options object.
+  void add_to_json(nlohmann::json& j) const;
+  // Reads those keys of an options object (keys left out keep the values of `defaults`); errors name
+  // the JSON path.
+  static PairDistortions read(JsonObjectReader& reader, const PairDistortions& defaults);
+};
+
+// One pair of `n` rows of `family` from the stream (seed, index), with the distortions' probabilities.
+// n ≥ 10.
 GeneratedPair generate_pair(MechanismFamily family, Eigen::Index n, std::uint64_t seed, std::uint64_t index,
-                            double cause_warp = 0.0);
-// cause_warp is a probability; false with the reason in `why` otherwise.
-bool cause_warp_valid(double cause_warp, std::string* why);
+                            const PairDistortions& distortions = {});
 
 // A benchmark set: for every family and size, `pairs_per_cell` pairs.
 struct SyntheticPairsOptions {
@@ -85,7 +113,7 @@ struct SyntheticPairsOptions {
   std::vector<Eigen::Index> sizes = {50, 100, 500, 1000};  // rows per pair, each ≥ 10
   int pairs_per_cell = 10;                                 // pairs per (family, size)
   std::uint64_t seed = 1;  // the development set uses 1, the test set 2; meta-training draws other streams
-  double cause_warp = 0.0;  // probability that a pair's cause is warped (see the top of this file)
+  PairDistortions distortions;  // keys "cause_warp", "cause_noise", "confounding" (see the top of this file)
 
   bool is_valid(std::string* why = nullptr) const;
   nlohmann::json to_json() const;

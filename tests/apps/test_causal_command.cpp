@@ -105,6 +105,15 @@ TEST_CASE("sbi causal meta-train writes a meta-model that --method meta-cgnn --m
   CHECK(bad.exit_code != 0);
   CHECK_THAT(bad.err, Catch::Contains("cause_warp"));
   CHECK_FALSE(std::filesystem::exists(dir / "bad"));
+  // The same for measurement error on the cause and confounding.
+  const auto noisy = sbi::testing::run_cli("causal generate -o '" + (dir / "noisy").string() +
+                                           "' --families additive --sizes 50 --pairs-per-cell 2 --cause-noise 1 --confounding 1");
+  REQUIRE(noisy.exit_code == 0);
+  CHECK_THAT(sbi::testing::read_text(dir / "noisy" / "meta.csv"), Catch::Contains(",noisy-") && Catch::Contains("+confounded,"));
+  const auto bad_confounding = sbi::testing::run_cli("causal generate -o '" + (dir / "bad").string() + "' --confounding 2");
+  CHECK(bad_confounding.exit_code != 0);
+  CHECK_THAT(bad_confounding.err, Catch::Contains("confounding"));
+  CHECK_FALSE(std::filesystem::exists(dir / "bad"));
   std::filesystem::remove_all(dir);
 }
 

@@ -57,7 +57,7 @@ TEST_CASE("Meta-CGNN options read from JSON with errors naming the path", "[caus
   o.encoder.kind = "kernel-mean";
   o.contrast_weight = 0.5;
   o.sizes = {50, 100};
-  o.cause_warp = 0.25;
+  o.distortions = {.cause_warp = 0.25, .cause_noise = 0.1, .confounding = 0.2};
   const auto back = MetaCgnnOptions::from_json(o.to_json(), "meta");
   CHECK(back.to_json() == o.to_json());
   CHECK_THROWS_WITH(MetaCgnnOptions::from_json(nlohmann::json::parse(R"({"encoder": {"kind": "deep"}})"), "meta"),
@@ -70,6 +70,8 @@ TEST_CASE("Meta-CGNN options read from JSON with errors naming the path", "[caus
                     Catch::Contains("meta.contrast_weight"));
   CHECK_THROWS_WITH(MetaCgnnOptions::from_json(nlohmann::json::parse(R"({"cause_warp": 2})"), "meta"),
                     Catch::Contains("meta.cause_warp"));
+  CHECK_THROWS_WITH(MetaCgnnOptions::from_json(nlohmann::json::parse(R"({"confounding": -0.1})"), "meta"),
+                    Catch::Contains("meta.confounding"));
   MetaCgnnDecisionOptions d;
   d.adapt = "generator";
   d.adapt_steps = 3;
@@ -265,7 +267,7 @@ TEST_CASE("a small meta-model decides easy generated pairs better than chance", 
   // the bound sits over two binomial sd below its expected count. It trains on unwarped causes, as
   // then: with the default half warped, 300 steps are too few to learn more than the marginals.)
   MetaCgnnOptions o = tiny_options();
-  o.cause_warp = 0;
+  o.distortions.cause_warp = 0;
   o.encoder.kind = "kernel-mean";
   o.families = {"additive"};
   o.sizes = {100};

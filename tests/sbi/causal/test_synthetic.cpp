@@ -140,7 +140,7 @@ TEST_CASE("a cause warp changes the cause's law, not its order, and leaves unwar
                             MechanismFamily::heteroscedastic, MechanismFamily::spline}) {
     for (std::uint64_t k = 0; k < 5; ++k) {
       const auto plain = generate_pair(family, 200, 5, k);
-      const auto warped = generate_pair(family, 200, 5, k, 1.0);
+      const auto warped = generate_pair(family, 200, 5, k, {.cause_warp = 1.0});
       INFO(to_string(family) << " pair " << k);
       CHECK_THAT(warped.cause_law, Catch::StartsWith("warped-"));
       CHECK(warped.cause_law == "warped-" + plain.cause_law);
@@ -157,19 +157,75 @@ TEST_CASE("a cause warp changes the cause's law, not its order, and leaves unwar
       CHECK(std::abs((cause_of(warped).array() - cause_of(warped).mean()).square().mean() - 1.0) < 1e-9);
     }
   }
-  const auto discretised = generate_pair(MechanismFamily::discretised, 200, 5, 0, 1.0);
+  const auto discretised = generate_pair(MechanismFamily::discretised, 200, 5, 0, {.cause_warp = 1.0});
   CHECK_THAT(discretised.cause_law, Catch::StartsWith("warped-"));
-  const auto non_additive = generate_pair(MechanismFamily::non_additive, 200, 5, 0, 1.0);
+  const auto non_additive = generate_pair(MechanismFamily::non_additive, 200, 5, 0, {.cause_warp = 1.0});
   CHECK(non_additive.pair.x == generate_pair(MechanismFamily::non_additive, 200, 5, 0).pair.x);
   CHECK_THAT(non_additive.cause_law, Catch::StartsWith("warped-") && !Catch::StartsWith("warped-warped-"));
   // p = 0.5: the number warped among 200 additive pairs is Binomial(200, 1/2): mean 100, sd 7.1; four
   // standard deviations either side.
   int warped = 0;
   for (std::uint64_t k = 0; k < 200; ++k)
-    warped += generate_pair(MechanismFamily::additive, 20, 9, k, 0.5).cause_law.starts_with("warped-");
+    warped += generate_pair(MechanismFamily::additive, 20, 9, k, {.cause_warp = 0.5}).cause_law.starts_with("warped-");
   CHECK(warped > 100 - 28);
   CHECK(warped < 100 + 28);
-  CHECK_THROWS_WITH(generate_pair(MechanismFamily::additive, 20, 9, 0, 1.5), Catch::Contains("cause_warp"));
+  CHECK_THROWS_WITH(generate_pair(MechanismFamily::additive, 20, 9, 0, {.cause_warp = 1.5}), Catch::Contains("cause_warp"));
+}
+
+TEST_CASE("measurement error on the cause and a hidden confounder, each from its own stream", "[causal][synthetic]") {
+  for (const auto family : all_mechanism_families()) {
+    for (std::uint64_t k = 0; k < 4; ++k) {
+      INFO(to_string(family) << " pair " << k);
+      const auto plain = generate_pair(family, 2000, 21, k);
+      // Cause noise: the effect responds to the true cause, so it keeps its bits; the cause gains an
+      // error whose sd is τ ∈ [0.1, 0.5] of the standardised cause's (bounds widened by 10 % for the
+      // sd's sampling error at 2000 rows, about 1.6 %); a rounded cause is rounded after the error.
+      const auto noisy = generate_pair(family, 2000, 21, k, {.cause_noise = 1.0});
+      CHECK_THAT(noisy.cause_law, Catch::StartsWith("noisy-"));
+      CHECK(noisy.direction == plain.direction);
+      CHECK(effect_of(noisy) == effect_of(plain));
+      const sbi::Vector error = cause_of(noisy) - cause_of(plain);
+      const bool rounded = plain.function.find("discrete-cause") != std::string::npos ||
+                           plain.function.find("discrete-both") != std::string::npos;
+      if (rounded) {
+        std::vector<double> values(cause_of(noisy).begin(), cause_of(noisy).end());
+        std::sort(values.begin(), values.end());
+        CHECK(std::unique(values.begin(), values.end()) - values.begin() <= 20);
+      } else {
+        const double sd = std::sqrt((error.array() - error.mean()).square().mean());
+        CHECK(sd > 0.09);
+        CHECK(sd < 0.55);
+      }
+      // Confounding: the cause is moved before the mechanism (and standardised again unless rounded),
+      // the effect too; the direction coin is the pair's own.
+      const auto confounded = generate_pair(family, 2000, 21, k, {.confounding = 1.0});
+      CHECK_THAT(confounded.function, Catch::EndsWith("+confounded"));
+      CHECK(confounded.direction == plain.direction);
+      CHECK(cause_of(confounded) != cause_of(plain));
+      CHECK(effect_of(confounded) != effect_of(plain));
+      if (!rounded) {
+        CHECK(std::abs(cause_of(confounded).mean()) < 1e-9);
+        CHECK(std::abs((cause_of(confounded).array() - cause_of(confounded).mean()).square().mean() - 1.0) < 1e-9);
+      }
+    }
+  }
+  // p = 0.5 each: the pairs a distortion leaves alone are exactly those of p = 0, and how many it
+  // touches among 200 is Binomial(200, 1/2) (mean 100, sd 7.1; four sd either side).
+  int noisy = 0, confounded = 0;
+  for (std::uint64_t k = 0; k < 200; ++k) {
+    const auto plain = generate_pair(MechanismFamily::heteroscedastic, 30, 9, k);
+    const auto both = generate_pair(MechanismFamily::heteroscedastic, 30, 9, k, {.cause_noise = 0.5, .confounding = 0.5});
+    const bool is_noisy = both.cause_law.starts_with("noisy-"), is_confounded = both.function.ends_with("+confounded");
+    noisy += is_noisy;
+    confounded += is_confounded;
+    if (!is_noisy && !is_confounded) {
+      CHECK(both.pair.x == plain.pair.x);
+      CHECK(both.pair.y == plain.pair.y);
+    }
+  }
+  CHECK(std::abs(noisy - 100) < 28);
+  CHECK(std::abs(confounded - 100) < 28);
+  CHECK_THROWS_WITH(generate_pair(MechanismFamily::additive, 20, 9, 0, {.confounding = -1}), Catch::Contains("confounding"));
 }
 
 TEST_CASE("the stored direction is a fair coin", "[causal][synthetic]") {
@@ -229,7 +285,10 @@ TEST_CASE("synthetic pair options read from JSON with located errors", "[causal]
                     Catch::Contains("families"));
   CHECK_THROWS_WITH(SyntheticPairsOptions::from_json(nlohmann::json::parse(R"({"size": [50]})"), "pairs"),
                     Catch::Contains("size"));
-  CHECK(SyntheticPairsOptions::from_json(nlohmann::json::parse(R"({"cause_warp": 0.25})"), "pairs").cause_warp == 0.25);
+  CHECK(SyntheticPairsOptions::from_json(nlohmann::json::parse(R"({"cause_warp": 0.25})"), "pairs").distortions.cause_warp == 0.25);
+  CHECK(SyntheticPairsOptions::from_json(nlohmann::json::parse(R"({"cause_noise": 0.5})"), "pairs").distortions.cause_noise == 0.5);
+  CHECK_THROWS_WITH(SyntheticPairsOptions::from_json(nlohmann::json::parse(R"({"cause_noise": 1.5})"), "pairs"),
+                    Catch::Contains("pairs.cause_noise"));
   CHECK_THROWS_WITH(SyntheticPairsOptions::from_json(nlohmann::json::parse(R"({"cause_warp": 1.5})"), "pairs"),
                     Catch::Contains("pairs.cause_warp"));
 }
