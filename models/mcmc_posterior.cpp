@@ -44,12 +44,13 @@ auto read_state(const SavedPosterior& saved, const char* kind, F read) {
   }
 }
 
-// The sequential methods (snle, snre) save their surrogate's options plus "rounds" and
-// "sequential_record" (what each round simulated and how long it took).
+// The sequential methods (snle, snre) save their surrogate's options plus "rounds", "sequential_record"
+// (what each round simulated and how long it took) and, snre, "retrain_from_scratch".
 nlohmann::json method_options_without_rounds(nlohmann::json options) {
   if (options.is_object()) {
     options.erase("rounds");
     options.erase("sequential_record");
+    options.erase("retrain_from_scratch");
   }
   return options;
 }

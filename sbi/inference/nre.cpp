@@ -278,7 +278,7 @@ double validation_logit_scale(const nn::Mlp& classifier, const std::vector<AtomI
 }  // namespace
 
 NreFit train_nre(const RowMatrix& theta, const RowMatrix& y, const Prior& prior, const NreOptions& options, const TrainingCallbacks& callbacks,
-                 std::uint64_t member) {
+                 std::uint64_t member, const nn::Mlp* start_from) {
   if (std::string why; !options.is_valid(&why)) throw InputError("NRE options: " + why);
   const int atoms_needed = options.variant == "nre_a" ? 2 : options.variant == "nre_b" ? options.atoms : options.atoms + 1;
   // The validation loss needs more rows than atoms: a small table (SNRE's first round of 100 rows at
@@ -296,6 +296,11 @@ NreFit train_nre(const RowMatrix& theta, const RowMatrix& y, const Prior& prior,
   NreFit fit(nn::Mlp(layout, member_seed(1)));
   fit.standardization = table.standardization;
   nn::Mlp& classifier = fit.classifier;
+  if (start_from) {
+    if (start_from->options().widths != layout.widths || (start_from->layers().front().spectral_norm() != nullptr) != layout.spectral_norm)
+      throw InputError("NRE: the classifier to continue from has another architecture than the options ask for");
+    classifier.copy_weights_from(*start_from);
+  }
   optim::Adam optimizer(classifier.parameters(), {.learning_rate = options.classifier.learning_rate});
 
   // Validation: blocks of at most 1000 rows with their rolled atoms, fixed for the whole run.

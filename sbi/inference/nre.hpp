@@ -96,8 +96,11 @@ struct NreFit {
 // `member` > 0: another member of an ensemble of ratio estimators — other initial weights and
 // minibatches, the same validation split and standardisation as member 0 (so that their log ratios
 // take the same standardised inputs).
+// `start_from`: a classifier of the same architecture whose weights training continues from (SNRE's
+// later rounds) instead of fresh ones; the standardisation is still fitted to these rows and the
+// optimiser starts afresh. InputError if the architecture differs.
 NreFit train_nre(const RowMatrix& theta, const RowMatrix& y, const Prior& prior, const NreOptions& options,
-                 const TrainingCallbacks& callbacks = {}, std::uint64_t member = 0);
+                 const TrainingCallbacks& callbacks = {}, std::uint64_t member = 0, const nn::Mlp* start_from = nullptr);
 
 namespace detail {
 // The loss of the variant in `options` (the training loss, in double precision) for logits scaled by s:

@@ -4,6 +4,7 @@
 #include "sbi/io/csv.hpp"
 #include "sbi/io/json_reader.hpp"
 #include "sbi/mcmc/unconstrained.hpp"
+#include "sbi/nn/serialize.hpp"
 #include "sbi/random/rng.hpp"
 #include "sbi/simulation/table.hpp"
 #include "sbi/util/clock.hpp"
@@ -98,7 +99,19 @@ int resume_rounds(const SequentialProblem& problem, const nlohmann::json& identi
     next_index = entry.at("next_index").get<std::uint64_t>();
     ++rounds;
   }
-  if (rounds > 0) state.load(problem.checkpoint / saved.at("state").get<std::string>());
+  if (rounds > 0) {
+    state.load(problem.checkpoint / saved.at("state").get<std::string>());
+    if (state.load_json) {
+      if (!saved.contains("state_json")) throw FileError(file.string() + ": the fit's state_json is missing");
+      try {
+        state.load_json(saved.at("state_json"));
+      } catch (const nlohmann::json::exception& e) {
+        throw FileError(file.string() + ": state_json: " + e.what());
+      } catch (const InputError& e) {
+        throw FileError(file.string() + ": state_json: " + e.what());
+      }
+    }
+  }
   return rounds;
 }
 
@@ -147,7 +160,8 @@ void keep_round(const SequentialProblem& problem, const nlohmann::json& identity
     for (int r = 0; r < round && r < static_cast<int>(before.at("rounds").size()); ++r) rounds[static_cast<std::size_t>(r)] = before.at("rounds")[static_cast<std::size_t>(r)];
   }
   rounds.back()["next_index"] = end;
-  const nlohmann::json document = {{"identity", identity}, {"rounds", rounds}, {"state", state_name(round)}};
+  nlohmann::json document = {{"identity", identity}, {"rounds", rounds}, {"state", state_name(round)}};
+  if (state.save_json) document["state_json"] = state.save_json();
   write_file_atomically(file, document.dump(2) + "\n");
   if (round > 0) std::filesystem::remove(problem.checkpoint / state_name(round - 1));
 }
@@ -294,6 +308,7 @@ nlohmann::json SnleOptions::to_json() const {
 nlohmann::json SnreOptions::to_json() const {
   nlohmann::json j = nre.to_json();
   j["rounds"] = sequential.rounds;
+  j["retrain_from_scratch"] = retrain_from_scratch;
   return j;
 }
 
@@ -310,6 +325,11 @@ SnleOptions SnleOptions::from_json(const nlohmann::json& section, const std::str
 SnreOptions SnreOptions::from_json(const nlohmann::json& section, const std::string& path) {
   auto [rest, settings] = split_sequential_settings(section, path);
   SnreOptions o;
+  if (const auto it = rest.find("retrain_from_scratch"); it != rest.end()) {
+    const nlohmann::json only = {{"retrain_from_scratch", *it}};
+    o.retrain_from_scratch = JsonObjectReader(only, path).optional_bool("retrain_from_scratch", false);
+    rest.erase("retrain_from_scratch");
+  }
   o.nre = NreOptions::from_json(rest, path);
   o.sequential = settings;
   return o;
@@ -370,11 +390,23 @@ std::optional<NreFit> run_snre(const SequentialProblem& problem, const SnreOptio
   const auto fit_round = [&](int round) {
     NreOptions round_options = options.nre;
     round_options.seed = stream_seed(options.nre.seed, static_cast<std::uint64_t>(round), 0xf17);
-    fit.emplace(train_nre(record.theta, record.y, *problem.prior, round_options, callbacks));
+    const nn::Mlp* start_from = fit && !options.retrain_from_scratch ? &fit->classifier : nullptr;
+    // The argument is built before emplace replaces the last fit, so start_from stays valid.
+    fit.emplace(train_nre(record.theta, record.y, *problem.prior, round_options, callbacks, 0, start_from));
     return !fit->training.interrupted;
   };
   const auto log_surrogate = [&](const RowMatrix& theta) { return fit->log_ratio(theta, problem.observation, *problem.prior, data_names); };
-  run_sequential_rounds(problem, options.sequential, record, callbacks, mcmc_proposal(problem, options.nre.mcmc, log_surrogate), fit_round);
+  RoundState state;
+  state.save = [&](const std::filesystem::path& file) { nn::save(fit->classifier, file); };
+  state.load = [&](const std::filesystem::path& file) { fit.emplace(nn::load_mlp<float>(file)); };
+  state.save_json = [&] { return nlohmann::json{{"standardization", fit->standardization.to_json()}, {"logit_scale", fit->logit_scale}}; };
+  state.load_json = [&](const nlohmann::json& j) {
+    fit->standardization = Standardization::from_json(j.at("standardization"));
+    fit->logit_scale = j.at("logit_scale").get<double>();
+  };
+  state.identity = {{"name", "snre"}, {"options", options.to_json()}};
+  run_sequential_rounds(problem, options.sequential, record, callbacks, mcmc_proposal(problem, options.nre.mcmc, log_surrogate), fit_round,
+                        &state);
   return fit;
 }
 

@@ -10,8 +10,9 @@
 // Neither surrogate needs a correction for the proposal: NLE's q(y | θ) is a conditional density
 // whatever the θ it was fitted on, and a ratio classifier trained on pairs from any proposal p̃
 // learns p(y | θ)/p̃(y), whose denominator does not depend on θ, so π(θ)·exp r(θ, y_o) is still
-// the posterior up to a constant. NLE continues from the last round's weights (its standardisation
-// is refitted to all rows); NRE retrains from scratch each round (cheap beside the simulations).
+// the posterior up to a constant. NLE and NRE continue from the last round's weights (their
+// standardisation is refitted to all rows, the optimiser starts afresh); SNRE can retrain from
+// scratch instead ("retrain_from_scratch").
 //
 // Budget: `simulations` in total, split evenly over `rounds` (the first rounds take the remainder).
 // Simulation indices run on across rounds (round r starts where round r − 1 ended) and each row's
@@ -52,8 +53,12 @@ struct SnleOptions {
 struct SnreOptions {
   NreOptions nre;
   SequentialSettings sequential;
+  // Key "retrain_from_scratch": each round's classifier from fresh weights instead of the last
+  // round's. Continuing is the default: at 10^5 simulations on two_moons retraining took most of
+  // the run's 25 minutes (bench/RESULTS.md, "SNRE at 10^5").
+  bool retrain_from_scratch = false;
   bool is_valid(std::string* why = nullptr) const;
-  nlohmann::json to_json() const;  // NRE's keys plus "rounds"
+  nlohmann::json to_json() const;  // NRE's keys plus "rounds" and "retrain_from_scratch"
   static SnreOptions from_json(const nlohmann::json& section, const std::string& path = "inference");
 };
 
@@ -83,7 +88,7 @@ struct SequentialProblem {
   FailurePolicy failure_policy = FailurePolicy::drop;  // redraw acts as drop after round 1
   int max_redraws = 100;
   // Optional: a folder that keeps the finished rounds so that an interrupted run resumes (see
-  // run_sequential_rounds; methods "snpe" and "snle"). Empty = nothing kept.
+  // run_sequential_rounds; methods "snpe", "snle" and "snre"). Empty = nothing kept.
   std::filesystem::path checkpoint{};
 };
 
@@ -127,6 +132,10 @@ struct RoundState {
   std::function<void(const std::filesystem::path& file)> save;
   std::function<void(const std::filesystem::path& file)> load;
   nlohmann::json identity;  // the method and its options
+  // Optional: a small part of the fit kept in rounds.json itself (SNRE's standardisation), written
+  // and read with the file above.
+  std::function<nlohmann::json()> save_json;
+  std::function<void(const nlohmann::json&)> load_json;
 };
 
 void run_sequential_rounds(const SequentialProblem& problem, const SequentialSettings& settings, SequentialRecord& record,

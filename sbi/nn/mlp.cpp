@@ -144,6 +144,23 @@ void BasicMlp<T>::set_standardizer(BasicStandardizer<T> standardizer) {
   standardizer_ = std::move(standardizer);
 }
 
+template <class T>
+void BasicMlp<T>::copy_weights_from(const BasicMlp& other) {
+  if (other.options_.widths != options_.widths) throw std::invalid_argument("BasicMlp::copy_weights_from: the networks' widths differ");
+  for (std::size_t k = 0; k < layers_.size(); ++k) {
+    const auto& from = other.layers_[k];
+    auto& to = layers_[k];
+    to.weight().value = from.weight().value;
+    to.bias().value = from.bias().value;
+    const auto* from_sn = from.spectral_norm();
+    auto* to_sn = to.spectral_norm();
+    if ((from_sn == nullptr) != (to_sn == nullptr))
+      throw std::invalid_argument("BasicMlp::copy_weights_from: one network has spectral normalisation, the other not");
+    if (to_sn) to_sn->set_vectors(from_sn->u(), from_sn->v());
+  }
+  standardizer_ = other.standardizer_;
+}
+
 template class BasicMlp<float>;
 template class BasicMlp<double>;
 

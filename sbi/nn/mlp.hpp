@@ -89,6 +89,9 @@ class BasicMlp {
   bool training() const { return training_; }
 
   void set_standardizer(BasicStandardizer<T> standardizer);
+  // Takes the weights (and spectral-norm vectors and standardiser) of a network of the same widths,
+  // e.g. to continue training from an earlier fit; std::invalid_argument if the widths differ.
+  void copy_weights_from(const BasicMlp& other);
   const BasicStandardizer<T>& standardizer() const { return standardizer_; }
   const MlpOptions& options() const { return options_; }
   std::vector<BasicLinear<T>>& layers() { return layers_; }
