@@ -346,6 +346,7 @@ nlohmann::json SequentialRecord::to_json() const {
           {"round_seconds", round_seconds},
           {"failed", failed},
           {"interrupted", interrupted},
+          {"resumed_rounds", resumed_rounds},
           {"seconds", seconds}};
 }
 

@@ -88,7 +88,7 @@ struct SequentialProblem {
   FailurePolicy failure_policy = FailurePolicy::drop;  // redraw acts as drop after round 1
   int max_redraws = 100;
   // Optional: a folder that keeps the finished rounds so that an interrupted run resumes (see
-  // run_sequential_rounds; methods "snpe", "snle" and "snre"). Empty = nothing kept.
+  // run_sequential_rounds; every sequential method). Empty = nothing kept.
   std::filesystem::path checkpoint{};
 };
 

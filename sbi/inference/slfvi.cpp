@@ -2,6 +2,7 @@
 
 #include "sbi/core/error.hpp"
 #include "sbi/io/json_reader.hpp"
+#include "sbi/nn/serialize.hpp"
 #include "sbi/random/rng.hpp"
 
 #include <Eigen/Cholesky>
@@ -161,20 +162,71 @@ void run_slfvi(const SequentialProblem& problem, const SlfviOptions& options, Se
   if (!options.is_valid(&why)) throw InputError("SLFVI options: " + why);
   if (!problem.prior) throw InputError("a sequential method needs a prior");
   GeneratorSampler current;
+  // The last round's networks, kept for the checkpoint folder (adopt takes the fit itself).
+  std::optional<ImplicitGeneratorFit> kept;
+  const auto keep_copy = [&](const ImplicitGeneratorFit& fit) {
+    kept.emplace(nn::Mlp(fit.generator.options(), 0));
+    kept->generator.copy_weights_from(fit.generator);
+    if (fit.discriminator) {
+      kept->discriminator.emplace(fit.discriminator->options(), 0);
+      kept->discriminator->copy_weights_from(*fit.discriminator);
+    }
+    kept->standardization = fit.standardization;
+    kept->noise_dim = fit.noise_dim;
+    kept->training_rows = fit.training_rows;
+    kept->validation_rows = fit.validation_rows;
+  };
   const auto fit_round = [&](int round) {
     LfviOptions round_options = options.lfvi;
     round_options.seed = stream_seed(options.lfvi.seed, static_cast<std::uint64_t>(round), 0xf17);
     ImplicitGeneratorFit fit = train_lfvi(record.theta, record.y, *problem.prior, round_options, callbacks);
     const bool interrupted = fit.training.interrupted;
+    if (!problem.checkpoint.empty()) keep_copy(fit);
     current = adopt(std::move(fit));
     return !interrupted;
   };
+  // Resuming: the generator and discriminator in one file, the rest of the fit in its "extra".
+  RoundState state;
+  state.save = [&](const std::filesystem::path& file) {
+    std::vector<std::pair<std::string, const nn::Mlp*>> networks = {{"generator", &kept->generator}};
+    if (kept->discriminator) networks.emplace_back("discriminator", &*kept->discriminator);
+    nn::save_networks<float>(file, "slfvi-fit", networks,
+                             {{"standardization", kept->standardization.to_json()},
+                              {"noise_dim", kept->noise_dim},
+                              {"training_rows", kept->training_rows},
+                              {"validation_rows", kept->validation_rows}});
+  };
+  state.load = [&](const std::filesystem::path& file) {
+    nn::NetworkGroup<float> group = nn::load_networks<float>(file, "slfvi-fit");
+    const auto generator = group.networks.find("generator");
+    if (generator == group.networks.end()) throw FileError(file.string() + ": no generator network");
+    ImplicitGeneratorFit fit(std::move(generator->second));
+    if (const auto d = group.networks.find("discriminator"); d != group.networks.end()) fit.discriminator.emplace(std::move(d->second));
+    try {
+      fit.standardization = Standardization::from_json(group.extra.at("standardization"));
+      fit.noise_dim = group.extra.at("noise_dim").get<int>();
+      fit.training_rows = group.extra.at("training_rows").get<std::size_t>();
+      fit.validation_rows = group.extra.at("validation_rows").get<std::size_t>();
+    } catch (const nlohmann::json::exception& e) {
+      throw FileError(file.string() + ": " + e.what());
+    } catch (const InputError& e) {
+      throw FileError(file.string() + ": " + e.what());
+    }
+    const auto p = static_cast<Eigen::Index>(problem.prior->dim()), d = problem.observation.size();
+    const auto& widths = fit.generator.options().widths;
+    if (fit.noise_dim < 1 || widths.back() != p || widths.front() != d + fit.noise_dim || fit.standardization.u_mean.size() != p ||
+        fit.standardization.y_mean.size() != d || (fit.discriminator && fit.discriminator->options().widths.front() != p + d))
+      throw FileError(file.string() + ": the kept networks do not fit this problem's parameters and data (damaged?)");
+    keep_copy(fit);
+    current = adopt(std::move(fit));
+  };
+  state.identity = {{"name", "slfvi"}, {"options", options.to_json()}};
   const auto propose = [&](int round, std::size_t n) {
     EllipsoidProposal ellipsoid = ellipsoid_prior_proposal(current, *problem.prior, problem.observation, n, options,
                                                            stream_seed(problem.seed, static_cast<std::uint64_t>(round), 0x75f));
     return RoundProposal{std::move(ellipsoid.theta), std::move(ellipsoid.description)};
   };
-  run_sequential_rounds(problem, options.sequential, record, callbacks, propose, fit_round);
+  run_sequential_rounds(problem, options.sequential, record, callbacks, propose, fit_round, &state);
 }
 
 }  // namespace sbi

@@ -58,7 +58,8 @@ EllipsoidProposal ellipsoid_prior_proposal(const GeneratorSampler& sampler, cons
                                            const SlfviOptions& options, std::uint64_t seed);
 
 // Runs the rounds. After each round's fit, `adopt` takes the fit (to wrap it into whatever samples it,
-// e.g. models::ImplicitPosterior) and returns its sampler. Throws as run_snle.
+// e.g. models::ImplicitPosterior) and returns its sampler; a resumed run (problem.checkpoint, see
+// run_sequential_rounds) adopts the last kept round's fit read back from its folder. Throws as run_snle.
 void run_slfvi(const SequentialProblem& problem, const SlfviOptions& options, SequentialRecord& record, const TrainingCallbacks& callbacks,
                const std::function<GeneratorSampler(ImplicitGeneratorFit fit)>& adopt);
 

@@ -28,11 +28,11 @@ constexpr const char* scalar_name() {
 }
 
 template <class T>
-std::vector<NamedTensor<T>> tensors_of(const BasicMlp<T>& network) {
+std::vector<NamedTensor<T>> tensors_of(const BasicMlp<T>& network, const std::string& prefix_of_all = "") {
   std::vector<NamedTensor<T>> list;
   for (std::size_t k = 0; k < network.layers().size(); ++k) {
     const auto& layer = network.layers()[k];
-    const std::string prefix = "layer" + std::to_string(k);
+    const std::string prefix = prefix_of_all + "layer" + std::to_string(k);
     list.push_back({prefix + ".weight", layer.weight().value});
     list.push_back({prefix + ".bias", layer.bias().value});
     if (const auto* sn = layer.spectral_norm()) {
@@ -41,8 +41,8 @@ std::vector<NamedTensor<T>> tensors_of(const BasicMlp<T>& network) {
     }
   }
   if (!network.standardizer().empty()) {
-    list.push_back({"standardizer.mean", network.standardizer().mean});
-    list.push_back({"standardizer.sd", network.standardizer().sd});
+    list.push_back({prefix_of_all + "standardizer.mean", network.standardizer().mean});
+    list.push_back({prefix_of_all + "standardizer.sd", network.standardizer().sd});
   }
   return list;
 }
@@ -185,12 +185,14 @@ void save(const BasicMlp<T>& network, const std::filesystem::path& path) {
   write_tensor_file(path, "mlp", network.options().to_json(), tensors_of(network));
 }
 
+namespace {
+
+// The network of `options` whose tensors are "<prefix>layer<k>.weight" etc. in `file`.
 template <class T>
-BasicMlp<T> load_mlp(const std::filesystem::path& path) {
-  const TensorFile<T> file = read_tensor_file<T>(path, "mlp");
+BasicMlp<T> mlp_from_file(const TensorFile<T>& file, const nlohmann::json& options_json, const std::string& prefix) {
   MlpOptions options;
   try {
-    options = MlpOptions::from_json(file.options);
+    options = MlpOptions::from_json(options_json);
   } catch (const InputError& e) {
     file.fail(e.what());
   }
@@ -206,27 +208,64 @@ BasicMlp<T> load_mlp(const std::filesystem::path& path) {
   BasicMlp<T> network(options, 0);
   for (std::size_t k = 0; k < network.layers().size(); ++k) {
     auto& layer = network.layers()[k];
-    const std::string prefix = "layer" + std::to_string(k);
-    layer.weight().value = file.take(prefix + ".weight", layer.inputs(), layer.outputs());
-    layer.bias().value = file.take(prefix + ".bias", 1, layer.outputs());
+    const std::string name = prefix + "layer" + std::to_string(k);
+    layer.weight().value = file.take(name + ".weight", layer.inputs(), layer.outputs());
+    layer.bias().value = file.take(name + ".bias", 1, layer.outputs());
     if (auto* sn = layer.spectral_norm())
-      sn->set_vectors(file.take(prefix + ".spectral_u", layer.inputs(), 1), file.take(prefix + ".spectral_v", layer.outputs(), 1));
+      sn->set_vectors(file.take(name + ".spectral_u", layer.inputs(), 1), file.take(name + ".spectral_v", layer.outputs(), 1));
   }
-  if (file.tensors.count("standardizer.mean")) {
+  if (file.tensors.count(prefix + "standardizer.mean")) {
     const Eigen::Index d = options.widths.front();
     BasicStandardizer<T> standardizer;
-    standardizer.mean = file.take("standardizer.mean", 1, d);
-    standardizer.sd = file.take("standardizer.sd", 1, d);
+    standardizer.mean = file.take(prefix + "standardizer.mean", 1, d);
+    standardizer.sd = file.take(prefix + "standardizer.sd", 1, d);
     network.set_standardizer(std::move(standardizer));
   }
   network.zero_grad();
   return network;
 }
 
+}  // namespace
+
+template <class T>
+BasicMlp<T> load_mlp(const std::filesystem::path& path) {
+  const TensorFile<T> file = read_tensor_file<T>(path, "mlp");
+  return mlp_from_file(file, file.options, "");
+}
+
+template <class T>
+void save_networks(const std::filesystem::path& path, const std::string& kind,
+                   const std::vector<std::pair<std::string, const BasicMlp<T>*>>& networks, const nlohmann::json& extra) {
+  nlohmann::json options = nlohmann::json::object();
+  std::vector<NamedTensor<T>> tensors;
+  for (const auto& [name, network] : networks) {
+    if (name.empty() || name.find('/') != std::string::npos || options.contains(name))
+      throw std::invalid_argument("save_networks: network names must be unique, non-empty and without '/'");
+    options[name] = network->options().to_json();
+    for (auto& tensor : tensors_of(*network, name + "/")) tensors.push_back(std::move(tensor));
+  }
+  write_tensor_file(path, kind, nlohmann::json{{"networks", options}, {"extra", extra}}, tensors);
+}
+
+template <class T>
+NetworkGroup<T> load_networks(const std::filesystem::path& path, const std::string& kind) {
+  const TensorFile<T> file = read_tensor_file<T>(path, kind);
+  if (!file.options.is_object() || !file.options.contains("networks") || !file.options.at("networks").is_object() ||
+      !file.options.contains("extra"))
+    file.fail("malformed header (a group of networks needs \"networks\" and \"extra\")");
+  NetworkGroup<T> group;
+  for (const auto& [name, options] : file.options.at("networks").items()) group.networks.emplace(name, mlp_from_file(file, options, name + "/"));
+  group.extra = file.options.at("extra");
+  return group;
+}
+
 template void save(const BasicMlp<float>&, const std::filesystem::path&);
 template void save(const BasicMlp<double>&, const std::filesystem::path&);
 template BasicMlp<float> load_mlp(const std::filesystem::path&);
 template BasicMlp<double> load_mlp(const std::filesystem::path&);
+template void save_networks(const std::filesystem::path&, const std::string&, const std::vector<std::pair<std::string, const BasicMlp<float>*>>&,
+                            const nlohmann::json&);
+template NetworkGroup<float> load_networks(const std::filesystem::path&, const std::string&);
 template void write_tensor_file(const std::filesystem::path&, const std::string&, const nlohmann::json&,
                                 const std::vector<NamedTensor<float>>&);
 template void write_tensor_file(const std::filesystem::path&, const std::string&, const nlohmann::json&,

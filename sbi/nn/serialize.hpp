@@ -74,4 +74,21 @@ void save(const BasicMlp<T>& network, const std::filesystem::path& path);
 template <class T>
 BasicMlp<T> load_mlp(const std::filesystem::path& path);
 
+// Several named networks in one file of kind `kind` (a fit made of more than one network, such as a
+// generator and its discriminator), with `extra` JSON kept beside them (the fit's standardisation,
+// say). Tensors are named "<network>/<tensor>"; the header's options are
+// {"networks": {name: MlpOptions}, "extra": extra}. Names must be unique and without '/'.
+template <class T>
+void save_networks(const std::filesystem::path& path, const std::string& kind,
+                   const std::vector<std::pair<std::string, const BasicMlp<T>*>>& networks, const nlohmann::json& extra);
+
+template <class T>
+struct NetworkGroup {
+  std::map<std::string, BasicMlp<T>> networks;
+  nlohmann::json extra;
+};
+// Reads a file written by save_networks whose kind is `kind`; FileError naming the file for any problem.
+template <class T>
+NetworkGroup<T> load_networks(const std::filesystem::path& path, const std::string& kind);
+
 }  // namespace sbi::nn

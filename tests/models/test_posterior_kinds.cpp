@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
 
 using namespace sbi;
@@ -362,5 +363,39 @@ TEST_CASE("NPE, NLE and NRE recover the exact posterior of a conjugate Gaussian 
       REQUIRE(report.contains("mcmc"));
       CHECK(report["mcmc"].contains("diagnostics"));
     }
+  }
+}
+
+TEST_CASE("every sequential method resumes an interrupted run after its last finished round, with the uninterrupted run's draws",
+          "[models][resume]") {
+  const InferenceProblem problem = small_problem();
+  for (const char* name : {"snpe", "snle", "snre", "slfvi"}) {
+    INFO("method " << name);
+    const fs::path dir = scratch(std::string("resume_") + name);
+    nlohmann::json options = quick_options(name);
+    options["rounds"] = 3;
+    const Method& method = builtin_methods().at(name);
+    const MethodRun whole = run_method(method, options, problem, {.simulations = 600, .seed = 4, .threads = 2, .checkpoint = dir / "whole"});
+    REQUIRE(static_cast<bool>(whole.posterior));
+
+    // Stopped when round 3's proposal is being drawn: rounds 1 and 2 are kept, round 3 is not.
+    std::atomic<bool> stop{false};
+    TrainingCallbacks callbacks;
+    callbacks.stop = &stop;
+    callbacks.on_progress = [&](const TrainingProgress& p) {
+      if (p.stage.rfind("round 3/3: propose", 0) == 0) stop = true;
+    };
+    const MethodRun cut = run_method(method, options, problem, {.simulations = 600, .seed = 4, .threads = 2, .checkpoint = dir / "split"}, callbacks);
+    CHECK(cut.interrupted);
+    CHECK(fs::exists(dir / "split" / "round_1.sbt"));
+    CHECK_FALSE(fs::exists(dir / "split" / "round_2.sbt"));
+
+    const MethodRun resumed = run_method(method, options, problem, {.simulations = 600, .seed = 4, .threads = 2, .checkpoint = dir / "split"});
+    REQUIRE(static_cast<bool>(resumed.posterior));
+    CHECK(resumed.posterior.info().options["sequential_record"]["resumed_rounds"] == 2);
+    const RowMatrix a = whole.posterior.sample(*problem.observation, 300, 7), b = resumed.posterior.sample(*problem.observation, 300, 7);
+    REQUIRE(a.rows() == b.rows());
+    CHECK((a.array() == b.array()).all());
+    fs::remove_all(dir);
   }
 }

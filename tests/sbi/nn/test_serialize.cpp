@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -61,6 +62,51 @@ TEST_CASE("a saved network loads with bit-identical outputs", "[nn][io]") {
   auto as_double = sbi::nn::load_mlp<double>(path);
   CHECK(as_double.layers()[1].weight().value == net.layers()[1].weight().value.cast<double>());
   fs::remove(path);
+}
+
+TEST_CASE("a group of networks saves to one file with its extra JSON and loads bit-identical", "[nn][io]") {
+  auto first = make_network();
+  sbi::nn::MlpOptions small;
+  small.widths = {3, 8, 1};
+  sbi::nn::Mlp second(small, 5);
+  const auto path = temp_file("group.sbinn");
+  const nlohmann::json extra = {{"noise_dim", 2}, {"scale", 0.1}};
+  sbi::nn::save_networks<float>(path, "test-group", {{"generator", &first}, {"critic", &second}}, extra);
+  auto group = sbi::nn::load_networks<float>(path, "test-group");
+  CHECK(group.extra == extra);
+  REQUIRE(group.networks.count("generator") == 1);
+  REQUIRE(group.networks.count("critic") == 1);
+  const Eigen::MatrixXf x = Eigen::MatrixXf::Random(16, 4), z = Eigen::MatrixXf::Random(16, 3);
+  const Eigen::MatrixXf a = first.predict(x), b = group.networks.at("generator").predict(x);
+  CHECK(std::memcmp(a.data(), b.data(), sizeof(float) * a.size()) == 0);
+  const Eigen::MatrixXf c = second.predict(z), d = group.networks.at("critic").predict(z);
+  CHECK(std::memcmp(c.data(), d.data(), sizeof(float) * c.size()) == 0);
+  // Another kind, a damaged byte, a single network read as a group: each a FileError naming the file.
+  CHECK_THROWS_WITH(sbi::nn::load_networks<float>(path, "other-group"), Catch::Contains(path.string()) && Catch::Contains("other-group"));
+  std::string bytes = read_all(path);
+  bytes[bytes.size() - 3] ^= 0x5a;
+  write_all(path, bytes);
+  CHECK_THROWS_WITH(sbi::nn::load_networks<float>(path, "test-group"), Catch::Contains(path.string()) && Catch::Contains("checksum"));
+  sbi::nn::save(first, path);
+  CHECK_THROWS_AS(sbi::nn::load_networks<float>(path, "mlp"), sbi::FileError);
+  CHECK_THROWS_AS(sbi::nn::save_networks<float>(path, "g", {{"a/b", &first}}, {}), std::invalid_argument);
+  fs::remove(path);
+}
+
+TEST_CASE("copy_weights_from gives the same outputs, and refuses another architecture", "[nn]") {
+  auto trained = make_network();
+  sbi::nn::Mlp fresh(trained.options(), 99);
+  const Eigen::MatrixXf x = Eigen::MatrixXf::Random(8, 4);
+  trained.eval();
+  fresh.eval();
+  CHECK_FALSE(trained.predict(x).isApprox(fresh.predict(x)));
+  fresh.copy_weights_from(trained);
+  const Eigen::MatrixXf a = trained.predict(x), b = fresh.predict(x);
+  CHECK(std::memcmp(a.data(), b.data(), sizeof(float) * a.size()) == 0);
+  sbi::nn::MlpOptions other = trained.options();
+  other.widths = {4, 8, 2};
+  sbi::nn::Mlp narrower(other, 1);
+  CHECK_THROWS_AS(narrower.copy_weights_from(trained), std::invalid_argument);
 }
 
 TEST_CASE("bad network files give a clear FileError", "[nn][io]") {
