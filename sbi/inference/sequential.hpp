@@ -54,8 +54,9 @@ struct SnreOptions {
   NreOptions nre;
   SequentialSettings sequential;
   // Key "retrain_from_scratch": each round's classifier from fresh weights instead of the last
-  // round's. Continuing is the default: at 10^5 simulations on two_moons retraining took most of
-  // the run's 25 minutes (bench/RESULTS.md, "SNRE at 10^5").
+  // round's. Continuing is the default: at 10^4 it ran 2-4x faster on the six sbibm tasks, with a mean
+  // C2ST as good or slightly better on five and worse on slcp (.893 against .867; bench/RESULTS.md,
+  // "SNRE continuing from the last round's classifier").
   bool retrain_from_scratch = false;
   bool is_valid(std::string* why = nullptr) const;
   nlohmann::json to_json() const;  // NRE's keys plus "rounds" and "retrain_from_scratch"
