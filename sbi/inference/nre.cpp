@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <stdexcept>
 
 namespace sbi {
 
@@ -297,9 +298,11 @@ NreFit train_nre(const RowMatrix& theta, const RowMatrix& y, const Prior& prior,
   fit.standardization = table.standardization;
   nn::Mlp& classifier = fit.classifier;
   if (start_from) {
-    if (start_from->options().widths != layout.widths || (start_from->layers().front().spectral_norm() != nullptr) != layout.spectral_norm)
+    try {
+      classifier.copy_weights_from(*start_from);
+    } catch (const std::invalid_argument&) {
       throw InputError("NRE: the classifier to continue from has another architecture than the options ask for");
-    classifier.copy_weights_from(*start_from);
+    }
   }
   optim::Adam optimizer(classifier.parameters(), {.learning_rate = options.classifier.learning_rate});
 

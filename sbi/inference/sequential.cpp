@@ -100,17 +100,19 @@ int resume_rounds(const SequentialProblem& problem, const nlohmann::json& identi
     ++rounds;
   }
   if (rounds > 0) {
-    state.load(problem.checkpoint / saved.at("state").get<std::string>());
-    if (state.load_json) {
-      if (!saved.contains("state_json")) throw FileError(file.string() + ": the fit's state_json is missing");
+    // A kept fit that does not read back is a damaged file, named as such.
+    const auto read_from = [](const std::filesystem::path& where, const auto& read) {
       try {
-        state.load_json(saved.at("state_json"));
+        read();
       } catch (const nlohmann::json::exception& e) {
-        throw FileError(file.string() + ": state_json: " + e.what());
+        throw FileError(where.string() + ": " + e.what());
       } catch (const InputError& e) {
-        throw FileError(file.string() + ": state_json: " + e.what());
+        throw FileError(where.string() + ": " + e.what());
       }
-    }
+    };
+    const auto state_file = problem.checkpoint / saved.at("state").get<std::string>();
+    read_from(state_file, [&] { state.load(state_file); });
+    if (state.load_json) read_from(file, [&] { state.load_json(saved.at("state_json")); });
   }
   return rounds;
 }

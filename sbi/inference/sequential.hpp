@@ -131,6 +131,7 @@ using FitRound = std::function<bool(int round)>;
 // rows). A folder from another run is refused (InputError naming the first difference).
 struct RoundState {
   std::function<void(const std::filesystem::path& file)> save;
+  // JSON and InputError problems while loading become a FileError naming the file.
   std::function<void(const std::filesystem::path& file)> load;
   nlohmann::json identity;  // the method and its options
   // Optional: a small part of the fit kept in rounds.json itself (SNRE's standardisation), written

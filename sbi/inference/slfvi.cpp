@@ -202,16 +202,10 @@ void run_slfvi(const SequentialProblem& problem, const SlfviOptions& options, Se
     if (generator == group.networks.end()) throw FileError(file.string() + ": no generator network");
     ImplicitGeneratorFit fit(std::move(generator->second));
     if (const auto d = group.networks.find("discriminator"); d != group.networks.end()) fit.discriminator.emplace(std::move(d->second));
-    try {
-      fit.standardization = Standardization::from_json(group.extra.at("standardization"));
-      fit.noise_dim = group.extra.at("noise_dim").get<int>();
-      fit.training_rows = group.extra.at("training_rows").get<std::size_t>();
-      fit.validation_rows = group.extra.at("validation_rows").get<std::size_t>();
-    } catch (const nlohmann::json::exception& e) {
-      throw FileError(file.string() + ": " + e.what());
-    } catch (const InputError& e) {
-      throw FileError(file.string() + ": " + e.what());
-    }
+    fit.standardization = Standardization::from_json(group.extra.at("standardization"));
+    fit.noise_dim = group.extra.at("noise_dim").get<int>();
+    fit.training_rows = group.extra.at("training_rows").get<std::size_t>();
+    fit.validation_rows = group.extra.at("validation_rows").get<std::size_t>();
     const auto p = static_cast<Eigen::Index>(problem.prior->dim()), d = problem.observation.size();
     const auto& widths = fit.generator.options().widths;
     if (fit.noise_dim < 1 || widths.back() != p || widths.front() != d + fit.noise_dim || fit.standardization.u_mean.size() != p ||

@@ -12,12 +12,12 @@
 #include "sbi/util/version.hpp"
 #include "sbi/workflows/run.hpp"
 #include "simulators/gaussian.hpp"
+#include "../sbi/inference/sequential_resume.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
-#include <atomic>
 #include <fstream>
 
 using namespace sbi;
@@ -379,13 +379,9 @@ TEST_CASE("every sequential method resumes an interrupted run after its last fin
     REQUIRE(static_cast<bool>(whole.posterior));
 
     // Stopped when round 3's proposal is being drawn: rounds 1 and 2 are kept, round 3 is not.
-    std::atomic<bool> stop{false};
-    TrainingCallbacks callbacks;
-    callbacks.stop = &stop;
-    callbacks.on_progress = [&](const TrainingProgress& p) {
-      if (p.stage.rfind("round 3/3: propose", 0) == 0) stop = true;
-    };
-    const MethodRun cut = run_method(method, options, problem, {.simulations = 600, .seed = 4, .threads = 2, .checkpoint = dir / "split"}, callbacks);
+    testing::StopAtProposal stop_at_round_3(3, 3);
+    const MethodRun cut =
+        run_method(method, options, problem, {.simulations = 600, .seed = 4, .threads = 2, .checkpoint = dir / "split"}, stop_at_round_3.callbacks);
     CHECK(cut.interrupted);
     CHECK(fs::exists(dir / "split" / "round_1.sbt"));
     CHECK_FALSE(fs::exists(dir / "split" / "round_2.sbt"));

@@ -5,12 +5,12 @@
 #include "sbi/inference/snpe.hpp"
 #include "sbi/priors/prior.hpp"
 #include "sbi/simulation/table.hpp"
+#include "sequential_resume.hpp"
 #include "simulators/gaussian.hpp"
 
 #include <catch2/catch.hpp>
 #include <unistd.h>
 
-#include <atomic>
 #include <cmath>
 #include <filesystem>
 
@@ -167,14 +167,9 @@ TEST_CASE("snpe: rounds are recorded, the budget is exact, the same seed gives t
 
 TEST_CASE("snpe: a stop request ends the run after the round in progress", "[snpe]") {
   SequentialProblem problem = narrow_problem(600);
-  std::atomic<bool> stop{false};
-  TrainingCallbacks callbacks;
-  callbacks.stop = &stop;
-  callbacks.on_progress = [&](const TrainingProgress& p) {
-    if (p.stage.rfind("round 2/3: propose", 0) == 0) stop = true;
-  };
+  testing::StopAtProposal cut(2, 3);
   SequentialRecord record;
-  const auto fit = run_snpe(problem, small_options(3, 4), record, callbacks);
+  const auto fit = run_snpe(problem, small_options(3, 4), record, cut.callbacks);
   REQUIRE(fit);  // round 1's fit
   CHECK(record.interrupted);
   CHECK(record.round_seconds.size() == 1);
@@ -222,14 +217,9 @@ TEST_CASE("snpe: an interrupted run resumes after its last finished round, with 
 
   // Interrupted once round 3's proposal is drawn (before it simulates): rounds 1 and 2 are kept.
   problem.checkpoint = base / "split";
-  std::atomic<bool> stop{false};
-  TrainingCallbacks callbacks;
-  callbacks.stop = &stop;
-  callbacks.on_progress = [&](const TrainingProgress& p) {
-    if (p.stage.rfind("round 3/3: propose", 0) == 0) stop = true;
-  };
+  testing::StopAtProposal cut(3, 3);
   SequentialRecord first;
-  REQUIRE(run_snpe(problem, options, first, callbacks));
+  REQUIRE(run_snpe(problem, options, first, cut.callbacks));
   CHECK(first.interrupted);
   CHECK(fs::exists(problem.checkpoint / "round_1.sbt"));
   CHECK_FALSE(fs::exists(problem.checkpoint / "round_2.sbt"));
@@ -238,12 +228,7 @@ TEST_CASE("snpe: an interrupted run resumes after its last finished round, with 
   SequentialRecord second;
   const auto fit_second = run_snpe(problem, options, second);
   REQUIRE(fit_second);
-  CHECK(second.resumed_rounds == 2);
-  CHECK_FALSE(second.interrupted);
-  CHECK(second.simulations == whole.simulations);
-  CHECK(second.proposals == whole.proposals);
-  CHECK((second.theta.array() == whole.theta.array()).all());
-  CHECK(second.index_of_row == whole.index_of_row);
+  testing::check_resumed_as_whole(second, whole, 2);
   const RowMatrix a = fit_whole->sample(problem.observation, 200, 4), b = fit_second->sample(problem.observation, 200, 4);
   CHECK((a.array() == b.array()).all());
 

@@ -6,12 +6,12 @@
 #include "sbi/nn/serialize.hpp"
 #include "sbi/priors/prior.hpp"
 #include "sbi/simulation/table.hpp"
+#include "sequential_resume.hpp"
 #include "simulators/gaussian.hpp"
 
 #include <catch2/catch.hpp>
 #include <unistd.h>
 
-#include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -130,14 +130,10 @@ TEST_CASE("snre: an interrupted run resumes after its last finished round, with 
 
   // Interrupted once round 3's proposal is being drawn: rounds 1 and 2 are kept.
   problem.checkpoint = base / "split";
-  std::atomic<bool> stop{false};
-  TrainingCallbacks callbacks;
-  callbacks.stop = &stop;
-  callbacks.on_progress = [&](const TrainingProgress& p) {
-    if (p.stage.rfind("round 3/3: propose", 0) == 0) stop = true;
-  };
+  testing::StopAtProposal cut(3, 3);
+
   SequentialRecord first;
-  REQUIRE(run_snre(problem, options, first, callbacks));
+  REQUIRE(run_snre(problem, options, first, cut.callbacks));
   CHECK(first.interrupted);
   CHECK(fs::exists(problem.checkpoint / "round_1.sbt"));
   CHECK_FALSE(fs::exists(problem.checkpoint / "round_2.sbt"));
@@ -147,11 +143,7 @@ TEST_CASE("snre: an interrupted run resumes after its last finished round, with 
   SequentialRecord second;
   const auto fit_second = run_snre(problem, options, second);
   REQUIRE(fit_second);
-  CHECK(second.resumed_rounds == 2);
-  CHECK_FALSE(second.interrupted);
-  CHECK(second.simulations == whole.simulations);
-  CHECK((second.theta.array() == whole.theta.array()).all());
-  CHECK(second.index_of_row == whole.index_of_row);
+  testing::check_resumed_as_whole(second, whole, 2);
   RowMatrix grid(50, 2);
   for (Eigen::Index i = 0; i < grid.rows(); ++i) grid.row(i) << -1.0 + 0.04 * static_cast<double>(i), 0.5 - 0.02 * static_cast<double>(i);
   const Vector r_whole = fit_whole->log_ratio(grid, problem.observation, *problem.prior);
