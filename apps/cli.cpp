@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <new>
 #include <unistd.h>
 
 namespace sbi::cli {
@@ -64,6 +65,9 @@ int run_guarded(const std::string& command, const std::function<int()>& body) {
     std::cerr << "sbi " << command << ": simulation error: " << e.what() << "\n";
   } catch (const FileError& e) {
     std::cerr << "sbi " << command << ": file error: " << e.what() << "\n";
+  } catch (const std::bad_alloc&) {
+    std::cerr << "sbi " << command << ": error: out of memory: the run needs more memory than this machine has "
+              << "(too many samples, simulations or rows at once? ask for fewer)\n";
   } catch (const std::exception& e) {
     std::cerr << "sbi " << command << ": error: " << e.what() << "\n";
   }

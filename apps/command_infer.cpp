@@ -183,7 +183,7 @@ int execute_infer(InferRequest request, bool resume, bool force, int threads, bo
   request.spec_checksum = checksum;
   const InferenceProblem problem = simulators::problem_from_spec(spec, request.observation.string());
   const Method& method = builtin_methods().at(request.method.empty() ? spec_method(spec) : request.method);
-  parse_method_options(method, spec.inference);  // a bad field fails before anything is simulated
+  const nlohmann::json parsed_options = parse_method_options(method, spec.inference);  // a bad field fails before anything is simulated
   // Under MPI the posterior is trained on rank 0; the quick calibration check sends it to the workers.
   if (!request.no_check) ship_posteriors_for_calibration(models::posterior_to_bytes, models::posterior_from_bytes);
   if (serve_simulator_if_worker(problem.simulator)) return kExitOk;  // under MPI, a worker rank (apps/main.cpp)
@@ -219,10 +219,14 @@ int execute_infer(InferRequest request, bool resume, bool force, int threads, bo
     // Sequential methods keep their finished rounds in DIR/rounds (a table per round); --resume
     // continues after them, a new run (or --force) starts afresh.
     settings.checkpoint = folder / "rounds";
-    if (!resume) std::filesystem::remove_all(settings.checkpoint);
   }
+  // A budget (or table) too small for the method fails before the folder is claimed.
+  check_simulation_budget(method, parsed_options, table ? static_cast<std::size_t>(table->rows()) : settings.simulations,
+                          table ? settings.table_source + " (rows)" : "inference.simulations");
+  if (!settings.checkpoint.empty() && !resume) std::filesystem::remove_all(settings.checkpoint);
   if (!spec.reference_posterior.empty() && !std::filesystem::is_regular_file(spec.reference_posterior))
     throw InputError("reference_posterior: " + spec.reference_posterior.string() + " is not a file");
+  const bool folder_existed = std::filesystem::exists(folder);
   std::filesystem::create_directories(folder);
   if (!resume) checkpoints.remove_all();  // --force: a new run does not continue an old one's training
   if (resume && !quiet) {
@@ -241,7 +245,24 @@ int execute_infer(InferRequest request, bool resume, bool force, int threads, bo
   ProgressDisplay progress(quiet);
   TrainingCallbacks callbacks = progress.callbacks();
   callbacks.checkpoints = &checkpoints;
-  MethodRun run = run_method(method, spec.inference, problem, settings, callbacks);
+  MethodRun run;
+  try {
+    run = run_method(method, spec.inference, problem, settings, callbacks);
+  } catch (...) {
+    // A run that failed before keeping anything (no table rows, no finished round, no training
+    // checkpoint) leaves no "unfinished run" behind: there is nothing for --resume to continue, and
+    // the folder is as it was.
+    const bool kept_something = (!settings.write_table_to.empty() && std::filesystem::exists(settings.write_table_to)) ||
+                                (!settings.checkpoint.empty() && std::filesystem::exists(settings.checkpoint / "rounds.json")) ||
+                                !checkpoints.empty();
+    if (!resume && !kept_something) {
+      std::error_code ignored;
+      std::filesystem::remove(folder / "run.json", ignored);
+      if (!settings.checkpoint.empty()) std::filesystem::remove_all(settings.checkpoint, ignored);
+      if (!folder_existed && std::filesystem::is_empty(folder, ignored)) std::filesystem::remove(folder, ignored);
+    }
+    throw;
+  }
   progress.finish();
   if (run.simulation && !quiet) std::fprintf(stderr, "simulated: %s\n", run.simulation->brief_report().c_str());
   if (!run.posterior) {

@@ -18,17 +18,52 @@
 #include "sbi/inference/sequential.hpp"
 #include "sbi/inference/slfvi.hpp"
 #include "sbi/inference/snpe.hpp"
+#include "sbi/optim/training.hpp"
 #include "sbi/util/clock.hpp"
 #include "sbi/util/version.hpp"
 #include "sbi/workflows/run.hpp"
 
 #include <chrono>
+#include <cstdio>
 #include <functional>
 #include <map>
 
 namespace sbi {
 
 namespace {
+
+// Method::minimum_simulations: the floors the methods' own checks would otherwise hit only after
+// simulating (sbi/flows/fit.cpp's split, StandardizedTable's 20 rows, NRE's atoms).
+std::string short_number(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", value);
+  return text;
+}
+
+SimulationFloor density_fit_floor(double validation_fraction) {
+  return {static_cast<std::size_t>(optim::minimum_rows_for_split(validation_fraction, 2, 1)),
+          "2 training rows and 1 validation row at validation_fraction " + short_number(validation_fraction)};
+}
+
+SimulationFloor standardized_floor(double validation_fraction) {
+  SimulationFloor floor = density_fit_floor(validation_fraction);
+  if (floor.simulations < 20) floor = {20, "its standardised table needs 20 rows"};
+  return floor;
+}
+
+SimulationFloor nre_floor(const NreOptions& options) {
+  return {minimum_nre_rows(options), "20 rows, and training and validation sets each larger than the " + options.variant + " loss's " +
+                                         (options.variant == "nre_a" ? std::string("2") : std::to_string(options.atoms)) + " atoms"};
+}
+
+// A sequential method trains its first round on that round's rows alone: budget / rounds (the first
+// round takes the remainder) must reach the one-round floor.
+SimulationFloor first_round_floor(const SimulationFloor& one_round, const SequentialSettings& settings) {
+  if (settings.rounds <= 1) return one_round;
+  const auto rounds = static_cast<std::size_t>(settings.rounds);
+  return {(one_round.simulations - 1) * rounds + 1, std::to_string(rounds) + " rounds, the first of at least " +
+                                                         std::to_string(one_round.simulations) + " rows: " + one_round.reason};
+}
 
 PosteriorInfo info_for(const TrainingInput& input, const std::string& method, nlohmann::json options, double training_seconds) {
   PosteriorInfo info;
@@ -128,6 +163,10 @@ MethodRegistry make_builtin_methods() {
                   if (lfvi_flow_requested(section, path)) return LfviFlowOptions::from_json(section, path).to_json();
                   return LfviOptions::from_json(implicit_lfvi_section(section), path).to_json();
                 },
+                .minimum_simulations = [](const nlohmann::json& o) {
+                  if (lfvi_flow_requested(o, "inference")) return nre_floor(LfviFlowOptions::from_json(o, "inference").ratio);
+                  return standardized_floor(LfviOptions::from_json(implicit_lfvi_section(o), "inference").validation_fraction);
+                },
                 .train = [](const TrainingInput& in, const nlohmann::json& o, const TrainingCallbacks& cb) {
                   if (!lfvi_flow_requested(o, "inference"))
                     return train_implicit<LfviOptions>(in, implicit_lfvi_section(o), cb, "lfvi", train_lfvi);
@@ -144,6 +183,9 @@ MethodRegistry make_builtin_methods() {
                 .needs = MethodNeeds::table,
                 .amortized = true,
                 .parse_options = options_parser<MmdGeneratorOptions>(),
+                .minimum_simulations = [](const nlohmann::json& o) {
+                  return standardized_floor(MmdGeneratorOptions::from_json(o, "inference").validation_fraction);
+                },
                 .train = [](const TrainingInput& in, const nlohmann::json& o, const TrainingCallbacks& cb) {
                   return train_implicit<MmdGeneratorOptions>(in, o, cb, "mmd", train_mmd_generator);
                 }});
@@ -152,6 +194,7 @@ MethodRegistry make_builtin_methods() {
        .needs = MethodNeeds::table,
        .amortized = true,
        .parse_options = options_parser<NpeOptions>(),
+       .minimum_simulations = [](const nlohmann::json& o) { return density_fit_floor(NpeOptions::from_json(o, "inference").validation_fraction); },
        .train = [](const TrainingInput& in, const nlohmann::json& o, const TrainingCallbacks& cb) {
          NpeOptions options = NpeOptions::from_json(o, "inference");
          options.seed = in.seed;
@@ -165,6 +208,9 @@ MethodRegistry make_builtin_methods() {
        .needs = MethodNeeds::table,
        .amortized = true,
        .parse_options = options_parser<NleOptions>(),
+       .minimum_simulations = [](const nlohmann::json& o) {
+         return density_fit_floor(NleOptions::from_json(o, "inference").estimator.validation_fraction);
+       },
        .train = [](const TrainingInput& in, const nlohmann::json& o, const TrainingCallbacks& cb) {
          NleOptions options = NleOptions::from_json(o, "inference");
          options.estimator.seed = in.seed;
@@ -178,6 +224,7 @@ MethodRegistry make_builtin_methods() {
        .needs = MethodNeeds::table,
        .amortized = true,
        .parse_options = options_parser<NreOptions>(),
+       .minimum_simulations = [](const nlohmann::json& o) { return nre_floor(NreOptions::from_json(o, "inference")); },
        .train = [](const TrainingInput& in, const nlohmann::json& o, const TrainingCallbacks& cb) {
          NreOptions options = NreOptions::from_json(o, "inference");
          options.seed = in.seed;
@@ -192,6 +239,10 @@ MethodRegistry make_builtin_methods() {
        .needs = MethodNeeds::simulator,
        .amortized = false,
        .parse_options = options_parser<SnleOptions>(),
+       .minimum_simulations = [](const nlohmann::json& o) {
+         const SnleOptions options = SnleOptions::from_json(o, "inference");
+         return first_round_floor(density_fit_floor(options.nle.estimator.validation_fraction), options.sequential);
+       },
        .train = [](const TrainingInput& in, const nlohmann::json& o, const TrainingCallbacks& cb) {
          SnleOptions options = SnleOptions::from_json(o, "inference");
          options.nle.estimator.seed = in.seed;
@@ -206,6 +257,10 @@ MethodRegistry make_builtin_methods() {
        .needs = MethodNeeds::simulator,
        .amortized = false,
        .parse_options = options_parser<SnreOptions>(),
+       .minimum_simulations = [](const nlohmann::json& o) {
+         const SnreOptions options = SnreOptions::from_json(o, "inference");
+         return first_round_floor(nre_floor(options.nre), options.sequential);
+       },
        .train = [](const TrainingInput& in, const nlohmann::json& o, const TrainingCallbacks& cb) {
          SnreOptions options = SnreOptions::from_json(o, "inference");
          options.nre.seed = in.seed;
@@ -221,6 +276,10 @@ MethodRegistry make_builtin_methods() {
        .needs = MethodNeeds::simulator,
        .amortized = false,
        .parse_options = options_parser<SnpeOptions>(),
+       .minimum_simulations = [](const nlohmann::json& o) {
+         const SnpeOptions options = SnpeOptions::from_json(o, "inference");
+         return first_round_floor(density_fit_floor(options.npe.validation_fraction), options.sequential);
+       },
        .train = [](const TrainingInput& in, const nlohmann::json& o, const TrainingCallbacks& cb) {
          SnpeOptions options = SnpeOptions::from_json(o, "inference");
          options.npe.seed = in.seed;
@@ -235,6 +294,10 @@ MethodRegistry make_builtin_methods() {
        .needs = MethodNeeds::simulator,
        .amortized = false,
        .parse_options = options_parser<SlfviOptions>(),
+       .minimum_simulations = [](const nlohmann::json& o) {
+         const SlfviOptions options = SlfviOptions::from_json(o, "inference");
+         return first_round_floor(standardized_floor(options.lfvi.validation_fraction), options.sequential);
+       },
        .train = [](const TrainingInput& in, const nlohmann::json& o, const TrainingCallbacks& cb) {
          SlfviOptions options = SlfviOptions::from_json(o, "inference");
          options.lfvi.seed = in.seed;
@@ -273,6 +336,11 @@ MethodRegistry make_builtin_methods() {
                 .needs = MethodNeeds::simulator,
                 .amortized = false,
                 .parse_options = options_parser<SmcAbcOptions>(),
+                .minimum_simulations = [](const nlohmann::json& o) {
+                  const SmcAbcOptions options = SmcAbcOptions::from_json(o, "inference");
+                  if (options.population == 0) return SimulationFloor{4, "SMC-ABC's smallest budget"};
+                  return SimulationFloor{2 * options.population, "twice the population of " + std::to_string(options.population)};
+                },
                 .train = [](const TrainingInput& in, const nlohmann::json& o, const TrainingCallbacks& cb) {
                   SmcAbcOptions options = SmcAbcOptions::from_json(o, "inference");
                   options.budget = in.budget;

@@ -6,6 +6,14 @@
 
 namespace sbi {
 
+void check_simulation_budget(const Method& method, const nlohmann::json& parsed_options, std::size_t simulations, const std::string& where) {
+  if (!method.minimum_simulations) return;
+  const SimulationFloor floor = method.minimum_simulations(parsed_options);
+  if (simulations >= floor.simulations) return;
+  throw InputError(where + ": " + std::to_string(simulations) + " simulations are too few for " + method.name + ": it needs at least " +
+                   std::to_string(floor.simulations) + (floor.reason.empty() ? "" : " (" + floor.reason + ")"));
+}
+
 void MethodRegistry::add(Method method) {
   if (method.name.empty() || !method.parse_options || !method.train)
     throw std::invalid_argument("MethodRegistry::add: a method needs a name, parse_options and train (\"" + method.name + "\")");

@@ -13,6 +13,7 @@
 // | `parse_options`        | (the spec's "inference" section, its JSON path) → the options as a JSON  |
 // |                        | object with every default filled in; InputError names the bad field       |
 // | `train`                | (TrainingInput, options JSON, TrainingCallbacks) → Posterior             |
+// | `minimum_simulations`  | (options JSON) → the smallest budget it can train on, and why (optional) |
 //
 // Registering a method (see models/registry.cpp for the built-in ones):
 //
@@ -67,14 +68,29 @@ struct TrainingInput {
   std::filesystem::path checkpoint{};
 };
 
+// A method's smallest workable budget and the reason for it ("10 rounds, each of at least 24 rows").
+struct SimulationFloor {
+  std::size_t simulations = 0;
+  std::string reason{};
+};
+
 struct Method {
   std::string name{};
   std::string summary{};
   MethodNeeds needs = MethodNeeds::table;
   bool amortized = true;
   std::function<nlohmann::json(const nlohmann::json& section, const std::string& path)> parse_options;
+  // The fewest simulations (table methods: table rows) the method can train on with these parsed
+  // options, and why; empty = no floor beyond the spec's 20. Checked before anything is simulated
+  // (check_simulation_budget), so a budget too small for, say, 10 rounds fails at once with the
+  // spec's JSON path instead of after the first round.
+  std::function<SimulationFloor(const nlohmann::json& options)> minimum_simulations{};
   std::function<Posterior(const TrainingInput&, const nlohmann::json& options, const TrainingCallbacks&)> train;
 };
+
+// Throws InputError "<where>: N simulations are too few for METHOD: it needs at least M (why)" when
+// `simulations` is below the method's floor for these parsed options.
+void check_simulation_budget(const Method& method, const nlohmann::json& parsed_options, std::size_t simulations, const std::string& where);
 
 // The options parser of an options struct in the library's style (see the top of this file).
 template <class Options>

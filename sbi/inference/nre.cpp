@@ -19,6 +19,20 @@ namespace sbi {
 using FMat = ad::Matrix<float>;
 using FVar = ad::Var<float>;
 
+namespace {
+// Atoms per y in the loss: NRE-A a contrastive pair, NRE-B K, NRE-C K plus the independent class.
+int nre_atoms_needed(const NreOptions& options) {
+  return options.variant == "nre_a" ? 2 : options.variant == "nre_b" ? options.atoms : options.atoms + 1;
+}
+
+// The validation loss needs more rows than atoms: a small table (SNRE's first round of 100 rows at a
+// budget of 10^3) gets a larger share held out, up to half, rather than an error.
+double nre_validation_fraction(const NreOptions& options, Eigen::Index rows) {
+  const int atoms_needed = nre_atoms_needed(options);
+  return std::max(options.validation_fraction, std::min(0.5, (atoms_needed + 1.5) / std::max(static_cast<double>(rows), 1.0)));
+}
+}  // namespace
+
 bool NreOptions::is_valid(std::string* why) const {
   auto fail = [&](const std::string& message) {
     if (why) *why = message;
@@ -31,7 +45,9 @@ bool NreOptions::is_valid(std::string* why) const {
   if (balance > 0 && variant != "nre_a") return fail("balance: the BNRE balancing term needs \"variant\": \"nre_a\"");
   std::string inner;
   if (!classifier.is_valid(&inner)) return fail("classifier." + inner);
-  if (static_cast<int>(classifier.batch_size) <= atoms) return fail("classifier.batch_size: must exceed atoms (atoms come from the minibatch)");
+  if (static_cast<int>(classifier.batch_size) <= nre_atoms_needed(*this))
+    return fail("classifier.batch_size: must exceed the atoms per row (" + std::to_string(nre_atoms_needed(*this)) +
+                "; they come from the minibatch)");
   if (!(gradient_penalty >= 0)) return fail("gradient_penalty: must be ≥ 0");
   if (data_transform != "none" && data_transform != "log" && data_transform != "auto")
     return fail("data_transform: must be \"none\", \"log\" or \"auto\"");
@@ -278,14 +294,23 @@ double validation_logit_scale(const nn::Mlp& classifier, const std::vector<AtomI
 
 }  // namespace
 
+
+std::size_t minimum_nre_rows(const NreOptions& options) {
+  const auto atoms_needed = static_cast<Eigen::Index>(nre_atoms_needed(options));
+  for (Eigen::Index n = 20;; ++n) {
+    // As optim::train_validation_split counts the validation rows.
+    const auto validation = static_cast<Eigen::Index>(std::llround(nre_validation_fraction(options, n) * static_cast<double>(n)));
+    const Eigen::Index batch = std::min(static_cast<Eigen::Index>(options.classifier.batch_size), n - validation);
+    // Ends: is_valid asks for batch_size > atoms_needed, and both sets grow with n.
+    if (validation > atoms_needed && batch > atoms_needed) return static_cast<std::size_t>(n);
+  }
+}
+
 NreFit train_nre(const RowMatrix& theta, const RowMatrix& y, const Prior& prior, const NreOptions& options, const TrainingCallbacks& callbacks,
                  std::uint64_t member, const nn::Mlp* start_from) {
   if (std::string why; !options.is_valid(&why)) throw InputError("NRE options: " + why);
-  const int atoms_needed = options.variant == "nre_a" ? 2 : options.variant == "nre_b" ? options.atoms : options.atoms + 1;
-  // The validation loss needs more rows than atoms: a small table (SNRE's first round of 100 rows at
-  // a budget of 10^3) gets a larger share held out, up to half, rather than an error.
-  const double rows = static_cast<double>(theta.rows());
-  const double fraction = std::max(options.validation_fraction, std::min(0.5, (atoms_needed + 1.5) / std::max(rows, 1.0)));
+  const int atoms_needed = nre_atoms_needed(options);
+  const double fraction = nre_validation_fraction(options, theta.rows());
   StandardizedTable table = StandardizedTable::make(theta, y, prior, fraction, options.seed, options.data_transform, "NRE");
   const Eigen::Index p = table.u_train.cols(), d = table.y_train.cols(), n = table.u_train.rows();
   const auto batch = std::min<Eigen::Index>(static_cast<Eigen::Index>(options.classifier.batch_size), n);

@@ -93,6 +93,10 @@ struct NreFit {
                                              const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic>& y_tilde);
 };
 
+// The fewest table rows train_nre accepts with these options: 20 (the standardised table's floor),
+// and enough that the training and validation sets each hold more rows than the loss has atoms.
+std::size_t minimum_nre_rows(const NreOptions& options);
+
 // `member` > 0: another member of an ensemble of ratio estimators — other initial weights and
 // minibatches, the same validation split and standardisation as member 0 (so that their log ratios
 // take the same standardised inputs).

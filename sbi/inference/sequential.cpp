@@ -1,6 +1,7 @@
 #include "sbi/inference/sequential.hpp"
 
 #include "sbi/core/error.hpp"
+#include "sbi/inference/standardization.hpp"
 #include "sbi/io/csv.hpp"
 #include "sbi/io/json_reader.hpp"
 #include "sbi/mcmc/unconstrained.hpp"
@@ -362,6 +363,8 @@ std::optional<NleFit> run_snle(const SequentialProblem& problem, const SnleOptio
   std::optional<NleFit> fit;
   const auto fit_round = [&](int round) {
     const RowMatrix u = problem.prior->to_unconstrained(record.theta);
+    check_standardizable(u, problem.prior->names(), "prior parameter", "SNLE");
+    check_standardizable(record.y, {}, "data column", "SNLE");
     // A fresh optimiser each round, from the last weights (as SNPE; a resumed run is then the same).
     for (auto* parameter : density->parameters()) parameter->state.clear();
     flows::DensityFitOptions fit_options = options.nle.estimator.fit_options();

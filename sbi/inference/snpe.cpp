@@ -2,6 +2,7 @@
 
 #include "sbi/autodiff/ops.hpp"
 #include "sbi/core/error.hpp"
+#include "sbi/inference/standardization.hpp"
 #include "sbi/io/json_reader.hpp"
 #include "sbi/optim/adam.hpp"
 #include "sbi/optim/training.hpp"
@@ -349,6 +350,8 @@ std::optional<NpeFit> run_snpe(const SequentialProblem& problem, const SnpeOptio
   std::optional<NpeFit> fit;
   const auto fit_round = [&](int round) {
     const RowMatrix u = prior.to_unconstrained(record.theta);
+    check_standardizable(u, prior.names(), "prior parameter", "SNPE");
+    check_standardizable(record.y, {}, "data column", "SNPE");
     // Each round starts a fresh optimiser from the last weights (Adam keeps its moments in the
     // parameters; clearing them makes a round depend on the weights alone, so a resumed run is the same).
     for (auto* parameter : density->parameters()) parameter->state.clear();

@@ -136,6 +136,19 @@ Split train_validation_split(Eigen::Index n, double validation_fraction, std::ui
   return split;
 }
 
+Eigen::Index minimum_rows_for_split(double validation_fraction, Eigen::Index train, Eigen::Index validation) {
+  if (!(validation_fraction > 0 && validation_fraction < 1))
+    throw std::invalid_argument("minimum_rows_for_split: validation_fraction must be in (0, 1)");
+  // Start below the answer (the counts are n·f and n·(1 − f), rounded to nearest) and step to the first n.
+  const double below = std::max((static_cast<double>(validation) - 0.5) / validation_fraction,
+                                (static_cast<double>(train) - 0.5) / (1 - validation_fraction));
+  Eigen::Index n = std::max<Eigen::Index>(1, static_cast<Eigen::Index>(below) - 1);
+  for (;; ++n) {
+    const auto held_out = static_cast<Eigen::Index>(std::llround(validation_fraction * static_cast<double>(n)));
+    if (held_out >= validation && n - held_out >= train) return n;
+  }
+}
+
 template <class T>
 void gather_rows(const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>& data, std::span<const Eigen::Index> rows,
                  Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>& out) {

@@ -79,6 +79,9 @@ struct Split {
 // round(n · validation_fraction) random rows for validation, the rest for training; both sorted.
 // Depends only on (n, fraction, seed).
 Split train_validation_split(Eigen::Index n, double validation_fraction, std::uint64_t seed);
+// The fewest rows whose split at this fraction has at least `train` training and `validation`
+// validation rows (fraction in (0, 1)).
+Eigen::Index minimum_rows_for_split(double validation_fraction, Eigen::Index train, Eigen::Index validation);
 
 // Rows of `data` at `rows`, in that order. The second form writes into `out` (reused storage).
 template <class T>

@@ -62,6 +62,9 @@ MethodRun run_method(const Method& method, const nlohmann::json& options, const 
     provenance.simulator_options = problem.simulator.info().options;
   }
 
+  // A budget too small for the method fails here, before anything is simulated.
+  if (method.needs == MethodNeeds::simulator || !settings.table) check_simulation_budget(method, parsed, settings.simulations, "inference.simulations");
+
   std::optional<PriorTableRun> simulated;
   if (method.needs == MethodNeeds::table) {
     if (settings.table) {
@@ -92,6 +95,9 @@ MethodRun run_method(const Method& method, const nlohmann::json& options, const 
     }
     const auto& table = *input.table;
     if (table.rows() < 1) throw InputError("the training table has no rows (every simulation failed?)");
+    check_simulation_budget(method, parsed, static_cast<std::size_t>(table.rows()),
+                            settings.table ? (settings.table_source.empty() ? "the table" : settings.table_source) + " (rows)"
+                                           : "the simulated table (rows kept)");
     // Simulations spent: the table's indices count every attempt, dropped failures included.
     provenance.simulations = table.indices.empty() ? static_cast<std::size_t>(table.rows()) : static_cast<std::size_t>(table.indices.back() + 1);
   } else {

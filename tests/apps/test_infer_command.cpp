@@ -291,3 +291,51 @@ TEST_CASE("values near 1e308 in the prior or the observation stop sbi infer with
   CHECK_FALSE(fs::exists(dir / "b" / "samples.csv"));
   fs::remove_all(dir);
 }
+
+TEST_CASE("a budget or table too small for the method fails before anything is simulated, and a failed run leaves no unfinished run behind",
+          "[cli][infer][hostile]") {
+  const auto dir = cli_scratch_dir("infer_budget");
+  const auto write_spec = [&](const std::string& name, const std::string& inference) {
+    std::string spec = kSmallSpec;
+    const auto begin = spec.find("\"method\""), end = spec.find('}', spec.find("\"discriminator\"")) + 1;
+    spec.replace(begin, end - begin, inference);
+    std::ofstream(dir / name) << spec;
+    return (dir / name).string();
+  };
+  // 30 simulations in 10 rounds: SNLE's first round would hold 3 rows, too few to hold one out.
+  auto r = run_cli("infer " + write_spec("snle.json", R"("method": "snle", "simulations": 30, "rounds": 10)") + " -o " + (dir / "a").string() +
+                   " --quiet");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("inference.simulations: 30 simulations are too few for snle: it needs at least 41") &&
+                        Catch::Contains("10 rounds"));
+  CHECK_FALSE(fs::exists(dir / "a"));
+  // NRE-C's atoms: 20 simulations cannot give both sets more than 11 rows.
+  r = run_cli("infer " + write_spec("nre.json", R"("method": "nre", "simulations": 20)") + " -o " + (dir / "b").string() + " --quiet");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("inference.simulations: 20 simulations are too few for nre: it needs at least 24") && Catch::Contains("atoms"));
+  CHECK_FALSE(fs::exists(dir / "b"));
+  // The same floor for a given table names the table.
+  r = run_cli("simulate " + write_spec("npe.json", R"("method": "npe", "simulations": 20)") + " -n 20 -o " + (dir / "t.sbt").string() + " --quiet");
+  REQUIRE(r.exit_code == 0);
+  r = run_cli("infer " + (dir / "nre.json").string() + " --table " + (dir / "t.sbt").string() + " -o " + (dir / "c").string() + " --quiet");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("t.sbt (rows): 20 simulations are too few for nre"));
+  CHECK_FALSE(fs::exists(dir / "c"));
+
+  // A sequential run that fails in its first round (θ near 1e308 overflows the standardisation) has
+  // kept nothing: the folder is left as it was, so the next attempt is not told to --resume.
+  std::string huge = kSmallSpec;
+  huge.replace(huge.find("\"seed\""), 0,
+               R"("prior": [{"name": "big", "dist": "normal", "mu": 1.5e308, "sigma": 1e150}, {"name": "small", "dist": "normal", "mu": 0, "sigma": 1}], )");
+  const auto begin = huge.find("\"method\""), end = huge.find('}', huge.find("\"discriminator\"")) + 1;
+  huge.replace(begin, end - begin, R"("method": "snpe", "simulations": 100, "rounds": 2, "max_epochs": 2)");
+  std::ofstream(dir / "huge.json") << huge;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    INFO("attempt " << attempt);
+    r = run_cli("infer " + (dir / "huge.json").string() + " -o " + (dir / "d").string() + " --quiet --no-check");
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.err, Catch::Contains("\"big\"") && !Catch::Contains("unfinished run"));
+    CHECK_FALSE(fs::exists(dir / "d"));
+  }
+  fs::remove_all(dir);
+}

@@ -99,7 +99,7 @@ TEST_CASE("NRE training is reproducible and its options are checked with JSON pa
   CHECK(error_of(R"({"variant": "nre_d"})") == "inference.variant: expected one of \"nre_a\", \"nre_b\" or \"nre_c\", got \"nre_d\"");
   CHECK(error_of(R"({"variant": "nre_c", "balance": 10})") == "inference.balance: the BNRE balancing term needs \"variant\": \"nre_a\"");
   CHECK(error_of(R"({"atoms": 300, "classifier": {"batch_size": 100}})") ==
-        "inference.classifier.batch_size: must exceed atoms (atoms come from the minibatch)");
+        "inference.classifier.batch_size: must exceed the atoms per row (301; they come from the minibatch)");
   CHECK(error_of(R"({"method": "nre", "simulations": 100, "seed": 4, "ensemble": 3})") == "no error");
   CHECK_THAT(error_of(R"({"atom": 4})"), Catch::StartsWith("inference.atom: unknown key"));
 }
@@ -271,4 +271,31 @@ TEST_CASE("a table of 100 rows (SNRE's first round at 10^3 in 10 rounds) holds o
   // 20 rows (NRE's minimum) cannot be split into two parts of more than 11 rows each: a clear error.
   const Conjugate tiny(20);
   CHECK_THROWS_WITH(train_nre(tiny.theta, tiny.y, *tiny.prior, options), Catch::Contains("NRE:") && Catch::Contains("atoms"));
+}
+
+TEST_CASE("minimum_nre_rows is the smallest table train_nre accepts, for each variant", "[nre][inference]") {
+  for (const char* variant : {"nre_a", "nre_b", "nre_c"}) {
+    INFO(variant);
+    NreOptions options;
+    options.variant = variant;
+    options.classifier.hidden = {8};
+    options.classifier.batch_size = 32;
+    options.max_epochs = 1;
+    const std::size_t least = minimum_nre_rows(options);
+    CHECK(least >= 20);
+    const Conjugate enough(static_cast<Eigen::Index>(least));
+    CHECK_NOTHROW(train_nre(enough.theta, enough.y, *enough.prior, options));
+    if (least > 20) {
+      const Conjugate short_by_one(static_cast<Eigen::Index>(least) - 1);
+      CHECK_THROWS_AS(train_nre(short_by_one.theta, short_by_one.y, *short_by_one.prior, options), InputError);
+    }
+  }
+  // NRE-C's 10 atoms plus the independent class need more than 11 rows on each side: 24 of 20 + 4.
+  NreOptions defaults;
+  CHECK(minimum_nre_rows(defaults) == 24);
+  // A batch no larger than the atoms per row could never train: is_valid says so by name.
+  defaults.classifier.batch_size = 11;
+  std::string why;
+  CHECK_FALSE(defaults.is_valid(&why));
+  CHECK_THAT(why, Catch::Contains("classifier.batch_size") && Catch::Contains("11"));
 }

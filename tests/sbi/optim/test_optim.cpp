@@ -135,6 +135,21 @@ TEST_CASE("seeded shuffling and splits are reproducible and complete", "[optim]"
   CHECK(all == expected);
   CHECK(sbi::optim::train_validation_split(1000, 0.2, 8).validation != s1.validation);
 
+  // The smallest n whose split has the asked-for counts: checked against the split itself.
+  for (const double fraction : {0.01, 0.1, 0.25, 0.5, 0.9}) {
+    for (const auto [train, validation] : {std::pair<Eigen::Index, Eigen::Index>{2, 1}, {12, 12}, {1, 30}}) {
+      INFO("fraction " << fraction << ", train " << train << ", validation " << validation);
+      const Eigen::Index n = sbi::optim::minimum_rows_for_split(fraction, train, validation);
+      const auto fits = [&](Eigen::Index rows) {
+        const auto split = sbi::optim::train_validation_split(rows, fraction, 1);
+        return static_cast<Eigen::Index>(split.train.size()) >= train && static_cast<Eigen::Index>(split.validation.size()) >= validation;
+      };
+      CHECK(fits(n));
+      CHECK_FALSE(fits(n - 1));
+    }
+  }
+  CHECK(sbi::optim::minimum_rows_for_split(0.1, 2, 1) == 5);  // llround(0.5) = 1 validation row
+
   const Mat data = (Mat(3, 2) << 1, 2, 3, 4, 5, 6).finished();
   const std::vector<Eigen::Index> rows = {2, 0};
   CHECK(sbi::optim::gather_rows(data, rows) == (Mat(2, 2) << 5, 6, 1, 2).finished());
