@@ -18,6 +18,7 @@
 #include "sbi/inference/sequential.hpp"
 #include "sbi/inference/slfvi.hpp"
 #include "sbi/inference/snpe.hpp"
+#include "sbi/io/json_reader.hpp"
 #include "sbi/optim/training.hpp"
 #include "sbi/util/clock.hpp"
 #include "sbi/util/version.hpp"
@@ -34,15 +35,9 @@ namespace {
 
 // Method::minimum_simulations: the floors the methods' own checks would otherwise hit only after
 // simulating (sbi/flows/fit.cpp's split, StandardizedTable's 20 rows, NRE's atoms).
-std::string short_number(double value) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%g", value);
-  return text;
-}
-
 SimulationFloor density_fit_floor(double validation_fraction) {
   return {static_cast<std::size_t>(optim::minimum_rows_for_split(validation_fraction, 2, 1)),
-          "2 training rows and 1 validation row at validation_fraction " + short_number(validation_fraction)};
+          "2 training rows and 1 validation row at validation_fraction " + format_number(validation_fraction)};
 }
 
 SimulationFloor standardized_floor(double validation_fraction) {

@@ -347,9 +347,17 @@ class CandidateRace {
 
 }  // namespace
 
+void check_density_trained(const DensityFitResult& result, const DensityFitOptions& options) {
+  if (result.interrupted || std::isfinite(result.best_validation)) return;
+  throw InputError("density fit: the validation loss was never finite, so no weights are worth keeping: training diverged "
+                   "(learning_rate " + format_number(options.learning_rate) + "; try a smaller one)");
+}
+
 DensityFitResult fit_density(ConditionalDensity& density, const RowMatrix& x, const RowMatrix& c, const DensityFitOptions& options,
                              const TrainingCallbacks& callbacks) {
-  return fit_density_until(density, x, c, options, callbacks, {});
+  DensityFitResult result = fit_density_until(density, x, c, options, callbacks, {});
+  check_density_trained(result, options);
+  return result;
 }
 
 }  // namespace sbi::flows
@@ -419,6 +427,7 @@ SelectedDensity fit_best_density(const std::vector<DensityEstimatorOptions>& can
     if (std::isfinite(results[i].best_validation) &&
         (!std::isfinite(results[best].best_validation) || results[i].best_validation < results[best].best_validation))
       best = i;
+  check_density_trained(results[best], options);
   SelectedDensity selected;
   if (k > 1)
     for (std::size_t i = 0; i < k; ++i) selected.trials.push_back({candidates[i], results[i], i == best});

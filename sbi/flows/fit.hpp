@@ -75,8 +75,13 @@ struct DensityFitResult {
   nlohmann::json to_json() const;
 };
 
+// InputError when training ended (not interrupted) without one finite validation loss: the weights
+// are whatever the diverged optimiser left, and sampling them would give NaN.
+void check_density_trained(const DensityFitResult& result, const DensityFitOptions& options);
+
 // Fits `density` in place. x: n × data_dim, c: n × context_dim, all finite. Throws InputError for
-// shapes, non-finite rows or too few rows (at least 2 training and 1 validation row).
+// shapes, non-finite rows or too few rows (at least 2 training and 1 validation row), and when
+// training diverged (check_density_trained).
 DensityFitResult fit_density(ConditionalDensity& density, const RowMatrix& x, const RowMatrix& c, const DensityFitOptions& options = {},
                              const TrainingCallbacks& callbacks = {});
 

@@ -246,6 +246,9 @@ ImplicitGeneratorFit train_lfvi(const RowMatrix& theta, const RowMatrix& y, cons
     return std::string(text);
   };
   fit.training = training.loop.run(training.hooks, callbacks);
+  optim::require_finite_validation(fit.training, "LFVI", "generator.learning_rate " + format_number(options.generator.learning_rate) +
+                                                             ", discriminator.learning_rate " + format_number(options.discriminator.learning_rate) +
+                                                             "; try smaller ones");
   discriminator.eval();
   return fit;
 }

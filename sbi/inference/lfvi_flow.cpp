@@ -417,6 +417,7 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
     return std::string(text);
   };
   optim::TrainingOutcome outcome = loop.run(hooks, callbacks);
+  optim::require_finite_validation(outcome, "LFVI (flow)", "learning_rate " + format_number(options.learning_rate) + "; try a smaller one");
 
   NpeOptions npe;
   npe.density_estimator = options.flow;

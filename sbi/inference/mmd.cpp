@@ -1,6 +1,7 @@
 #include "sbi/inference/mmd.hpp"
 
 #include "sbi/core/error.hpp"
+#include "sbi/io/json_reader.hpp"
 #include "sbi/inference/method.hpp"
 #include "sbi/nn/losses.hpp"
 #include "sbi/optim/adam.hpp"
@@ -57,6 +58,7 @@ ImplicitGeneratorFit train_mmd_generator(const RowMatrix& theta, const RowMatrix
     return std::string(text);
   };
   fit.training = training.loop.run(training.hooks, callbacks);
+  optim::require_finite_validation(fit.training, "MMD generator", "generator.learning_rate " + format_number(options.generator.learning_rate) + "; try a smaller one");
   return fit;
 }
 

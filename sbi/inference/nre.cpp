@@ -412,6 +412,7 @@ NreFit train_nre(const RowMatrix& theta, const RowMatrix& y, const Prior& prior,
     };
   }
   fit.training = loop.run(hooks, callbacks);
+  optim::require_finite_validation(fit.training, "NRE", "classifier.learning_rate " + format_number(options.classifier.learning_rate) + "; try a smaller one");
   classifier.eval();
   if (options.scale_to_validation && !fit.training.interrupted) fit.logit_scale = validation_logit_scale(classifier, validation_blocks, options);
   return fit;

@@ -186,6 +186,7 @@ flows::DensityFitResult fit_atomic(flows::ConditionalDensity& density, const Row
   result.seconds = outcome.seconds;
   result.training_rows = train_rows;
   result.validation_rows = static_cast<Eigen::Index>(split.validation.size());
+  flows::check_density_trained(result, options);
   return result;
 }
 

@@ -234,4 +234,10 @@ TrainingOutcome TrainingLoop::run(const TrainingHooks& hooks, const TrainingCall
   return outcome;
 }
 
+void require_finite_validation(const TrainingOutcome& outcome, const std::string& what, const std::string& hint) {
+  if (outcome.interrupted || std::isfinite(outcome.best_validation)) return;
+  throw InputError(what + ": the validation loss was never finite, so no weights are worth keeping: training diverged" +
+                   (hint.empty() ? std::string() : " (" + hint + ")"));
+}
+
 }  // namespace sbi::optim

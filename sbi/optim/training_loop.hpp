@@ -91,6 +91,11 @@ struct TrainingOutcome {
   double seconds = 0;
 };
 
+// InputError "<what>: the validation loss was never finite ... (<hint>)" when a run that was not
+// interrupted ended without one finite validation loss: training diverged, the weights are whatever
+// the optimiser left, and sampling them would give NaN.
+void require_finite_validation(const TrainingOutcome& outcome, const std::string& what, const std::string& hint);
+
 struct TrainingHooks {
   // One optimisation step (1-based); writes its losses (one per loss name) into `losses`.
   std::function<void(int step, std::span<double> losses)> step;

@@ -339,3 +339,28 @@ TEST_CASE("a budget or table too small for the method fails before anything is s
   }
   fs::remove_all(dir);
 }
+
+TEST_CASE("training that diverges stops with an error naming the learning rate instead of saving NaN weights", "[cli][infer][hostile]") {
+  const auto dir = cli_scratch_dir("infer_diverged");
+  // A learning rate of 10^9 sends every trainer's weights to ±∞ or NaN within its first steps.
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"("method": "npe", "simulations": 200, "max_epochs": 2, "learning_rate": 1e9)", "learning_rate 1e+09"},
+      {R"("method": "nre", "simulations": 200, "max_epochs": 2, "classifier": {"learning_rate": 1e9})", "classifier.learning_rate 1e+09"},
+      {R"("method": "mmd", "simulations": 200, "max_iterations": 100, "min_iterations": 50, "eval_every": 50,
+          "generator": {"hidden": [16], "learning_rate": 1e9})", "generator.learning_rate 1e+09"},
+      {R"("method": "lfvi", "simulations": 200, "max_iterations": 100, "min_iterations": 50, "eval_every": 50,
+          "generator": {"hidden": [16], "learning_rate": 1e9}, "discriminator": {"hidden": [16]})", "generator.learning_rate 1e+09"}};
+  for (const auto& [inference, rate] : cases) {
+    INFO(inference);
+    std::string spec = kSmallSpec;
+    const auto begin = spec.find("\"method\""), end = spec.find('}', spec.find("\"discriminator\"")) + 1;
+    spec.replace(begin, end - begin, inference);
+    std::ofstream(dir / "spec.json") << spec;
+    const auto r = run_cli("infer " + (dir / "spec.json").string() + " -o " + (dir / "out").string() + " --quiet --no-check --force");
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.err, Catch::Contains("never finite") && Catch::Contains("diverged") && Catch::Contains(rate));
+    CHECK_FALSE(fs::exists(dir / "out" / "posterior.json"));
+    CHECK_FALSE(fs::exists(dir / "out" / "samples.csv"));
+  }
+  fs::remove_all(dir);
+}
