@@ -53,13 +53,25 @@ CausePair read_pair(const std::filesystem::path& path, Eigen::Index min_rows) {
   return pair;
 }
 
+namespace {
+// The plain formulas overflow for values near ±1e308 (squares, sums, ranges) and lose the spread of
+// values near 1e-300 (squares underflow). Such columns are divided by their largest magnitude first,
+// which leaves the result unchanged in exact arithmetic; other columns keep the plain formula's bits.
+bool needs_rescaling(const Vector& v) {
+  const double largest = v.cwiseAbs().maxCoeff();
+  return largest > 1e150 || (largest > 0 && largest < 1e-150);
+}
+}  // namespace
+
 Vector standardise(const Vector& v) {
+  if (needs_rescaling(v)) return standardise(v / v.cwiseAbs().maxCoeff());
   const double mean = v.mean();
   const double sd = std::sqrt((v.array() - mean).square().mean());
   return (v.array() - mean) / (sd > 0 ? sd : 1.0);
 }
 
 Vector min_max_scale(const Vector& v) {
+  if (needs_rescaling(v)) return min_max_scale(v / v.cwiseAbs().maxCoeff());
   const double low = v.minCoeff(), high = v.maxCoeff();
   return (v.array() - low) / (high > low ? high - low : 1.0);
 }

@@ -91,6 +91,37 @@ TEST_CASE("IGCI finds a uniform cause of y = x^3 with the expected score", "[cau
   CHECK(igci(swapped, IgciEstimator::slope, IgciReference::uniform).direction == -1);
 }
 
+TEST_CASE("the baselines give the same score for a pair measured in units near 1e300 or 1e-300", "[causal]") {
+  // Standardising such columns with the plain formulas overflows (squares of 1e300) or underflows;
+  // dividing by the largest magnitude first changes the standardised values by rounding only
+  // (relative 1e-16), so scores agree far below the 1e-6 asked here, and are finite.
+  const Eigen::Index n = 100;
+  sbi::Rng rng = sbi::Rng::stream(2026, 5);
+  CausePair pair;
+  pair.x.resize(n);
+  pair.y.resize(n);
+  for (Eigen::Index i = 0; i < n; ++i) {
+    pair.x[i] = rng.normal();
+    pair.y[i] = std::pow(pair.x[i], 3) + 0.1 * rng.normal();
+  }
+  const CausePair tiny_and_huge{"", pair.x * 1e300, pair.y * 1e-300};
+  const CausePair near_max{"", pair.x * (1.7e308 / pair.x.cwiseAbs().maxCoeff()), -pair.y * (1.7e308 / pair.y.cwiseAbs().maxCoeff())};
+  MethodOptions options;
+  for (const std::string method : {"anm", "igci", "igci-slope-uniform", "igci-entropy-gauss", "reci", "fit"}) {
+    INFO(method);
+    const double plain = run_method(method, pair, options, 1).score;
+    REQUIRE(std::isfinite(plain));
+    const auto scaled = run_method(method, tiny_and_huge, options, 1);
+    CHECK(std::isfinite(scaled.criterion_xy));
+    CHECK(std::isfinite(scaled.criterion_yx));
+    CHECK(scaled.score == Approx(plain).epsilon(1e-6).margin(1e-9));
+    // Y negated: a decreasing mechanism, still finite (its score differs from the plain pair's).
+    const auto extreme = run_method(method, near_max, options, 1);
+    CHECK(std::isfinite(extreme.score));
+    CHECK(std::isfinite(extreme.criterion_xy));
+  }
+}
+
 TEST_CASE("accuracy and the accuracy-decision-rate area on a hand example", "[causal]") {
   // |score| order: 3 (right), 2 (wrong), 1 (right), 0.5 (wrong): running accuracies 1, 1/2, 2/3, 1/2.
   std::vector<Decision> d = {{1, 1, 3.0}, {1, 1, -2.0}, {1, 1, 1.0}, {-1, 1, 0.5}};
