@@ -215,6 +215,7 @@ CompareReport compare_methods(const std::vector<CompareEntry>& entries, const In
     if (!entry.method) throw InputError("compare: an entry has no method");
     if (!seen.insert(entry.method->name).second) throw InputError("compare: method \"" + entry.method->name + "\" is listed twice");
     parsed.push_back(parse_method_options(*entry.method, entry.options, "inference (" + entry.method->name + ")"));
+    check_simulation_budget(*entry.method, parsed.back(), settings.simulations, "the budget");
   }
 
   const auto wall_start = std::chrono::steady_clock::now();

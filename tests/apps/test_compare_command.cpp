@@ -123,5 +123,11 @@ TEST_CASE("sbi compare rejects an unknown method with a clear message", "[abc][c
   CHECK(r.exit_code != 0);
   CHECK(r.err.find("max_iterations") != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(dir / "report.md"));
+  // A budget too small for one of the methods (SNRE's 5 rounds of at least 24 rows) fails before
+  // any method runs.
+  r = run_cli("compare '" + kSpec + "' --methods rejection,snre --budget 100 -o '" + dir.string() + "'");
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("the budget: 100 simulations are too few for snre: it needs at least 116") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir / "report.md"));
   std::filesystem::remove_all(dir);
 }
