@@ -48,6 +48,36 @@ void PythonSimulator::call_once(const sbi::RowMatrix& theta, sbi::RowMatrix& y, 
   if (y.size() > 0) std::memcpy(y.data(), values.data(), sizeof(double) * static_cast<std::size_t>(y.size()));
 }
 
+void PythonSimulator::name_the_failing_row(py::error_already_set& error, const sbi::RowMatrix& theta,
+                                           std::span<const std::uint64_t> stream_seeds) const {
+  // The user's exception keeps its type and traceback; a note (Python 3.11) says which θ raised it.
+  // Each row depends on its own seed only, so calling the rows one at a time finds the first that
+  // raises, as it would have in the batch.
+  std::string note;
+  const auto n = theta.rows();
+  if (n == 1) {
+    note = "raised by simulator \"" + info_.name + "\" at " + sbi::describe_theta(info_.parameter_names, sbi::row_span(theta, 0));
+  } else {
+    sbi::RowMatrix one_y(1, static_cast<Eigen::Index>(info_.data_names.size()));
+    for (Eigen::Index r = 0; r < n && note.empty(); ++r) {
+      try {
+        const sbi::RowMatrix one_theta = theta.middleRows(r, 1);
+        call_once(one_theta, one_y, stream_seeds.empty() ? stream_seeds : stream_seeds.subspan(static_cast<std::size_t>(r), 1));
+      } catch (py::error_already_set&) {
+        note = "raised by simulator \"" + info_.name + "\" at " + sbi::describe_theta(info_.parameter_names, sbi::row_span(theta, r)) +
+               " (row " + std::to_string(r) + " of a batch of " + std::to_string(n) + "; called alone it raises too)";
+      } catch (const std::exception&) {
+        // A row alone may return a shape the batch would not have; it is not the row we look for.
+      }
+    }
+    if (note.empty())
+      note = "raised by simulator \"" + info_.name + "\" on a batch of " + std::to_string(n) + " rows, the first at " +
+             sbi::describe_theta(info_.parameter_names, sbi::row_span(theta, 0)) + " (no row raises when called alone)";
+  }
+  const py::object value = error.value();
+  if (py::hasattr(value, "add_note")) value.attr("add_note")(note);
+}
+
 void PythonSimulator::simulate_batch(const sbi::RowMatrix& theta, sbi::RowMatrix& y, std::span<const std::uint64_t> stream_seeds,
                                      std::span<sbi::SimulationOutcome> outcomes) const {
   py::gil_scoped_acquire gil;
@@ -56,8 +86,13 @@ void PythonSimulator::simulate_batch(const sbi::RowMatrix& theta, sbi::RowMatrix
   } catch (py::error_already_set& error) {
     // First Ctrl-C during a library call: stop after this batch, which is simulated again in full
     // (each row depends on its seed only, so the values are the ones it would have had).
-    if (!error.matches(PyExc_KeyboardInterrupt) || !CallContext::stop_active_call()) throw;
-    call_once(theta, y, stream_seeds);
+    if (error.matches(PyExc_KeyboardInterrupt)) {
+      if (!CallContext::stop_active_call()) throw;
+      call_once(theta, y, stream_seeds);
+    } else {
+      name_the_failing_row(error, theta, stream_seeds);
+      throw;
+    }
   }
   for (auto& outcome : outcomes) outcome = {};  // non-finite rows are flagged by the runner
 }

@@ -35,6 +35,8 @@ class PythonSimulator final : public sbi::SimulatorModel {
  private:
   // One call of the function; throws py::error_already_set for a Python error.
   void call_once(const sbi::RowMatrix& theta, sbi::RowMatrix& y, std::span<const std::uint64_t> stream_seeds) const;
+  // Adds a note to the user's exception naming the θ that raised it (found row by row).
+  void name_the_failing_row(py::error_already_set& error, const sbi::RowMatrix& theta, std::span<const std::uint64_t> stream_seeds) const;
 
   py::function function_;
   sbi::SimulatorInfo info_;

@@ -100,6 +100,19 @@ def test_simulator_errors_are_python_exceptions(gaussian_linear_2d):
 
     with pytest.raises(ZeroDivisionError, match="inside the simulator"):
         sbipp.simulate(sbipp.Simulator(raises, ["theta_1", "theta_2"], 2), 20, prior)
+
+    # A simulator that fails for some θ only: the exception keeps its type and says which θ raised it.
+    def fails_above(theta, seeds):
+        if np.any(theta[:, 0] > 1.0):
+            raise ValueError("rate out of range")
+        return theta.copy()
+
+    with pytest.raises(ValueError, match="rate out of range") as caught:
+        sbipp.simulate(sbipp.Simulator(fails_above, ["theta_1", "theta_2"], 2), 200, prior, seed=3)
+    notes = getattr(caught.value, "__notes__", [])
+    assert len(notes) == 1 and "theta_1=" in notes[0] and "called alone it raises too" in notes[0], notes
+    culprit = float(notes[0].split("theta_1=")[1].split(",")[0])
+    assert culprit > 1.0
     with pytest.raises(sbipp.InputError, match="dim"):
         sbipp.Simulator.builtin("gaussian_linear", {"dim": 0})
     with pytest.raises(sbipp.InputError, match="options.dimm"):
