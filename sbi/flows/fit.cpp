@@ -348,9 +348,8 @@ class CandidateRace {
 }  // namespace
 
 void check_density_trained(const DensityFitResult& result, const DensityFitOptions& options) {
-  if (result.interrupted || std::isfinite(result.best_validation)) return;
-  throw InputError("density fit: the validation loss was never finite, so no weights are worth keeping: training diverged "
-                   "(learning_rate " + format_number(options.learning_rate) + "; try a smaller one)");
+  optim::require_finite_validation(result.best_validation, result.interrupted, "density fit",
+                                   "learning_rate " + format_number(options.learning_rate) + "; try a smaller one");
 }
 
 DensityFitResult fit_density(ConditionalDensity& density, const RowMatrix& x, const RowMatrix& c, const DensityFitOptions& options,

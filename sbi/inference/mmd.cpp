@@ -1,8 +1,8 @@
 #include "sbi/inference/mmd.hpp"
 
 #include "sbi/core/error.hpp"
-#include "sbi/io/json_reader.hpp"
 #include "sbi/inference/method.hpp"
+#include "sbi/io/json_reader.hpp"
 #include "sbi/nn/losses.hpp"
 #include "sbi/optim/adam.hpp"
 

@@ -294,7 +294,6 @@ double validation_logit_scale(const nn::Mlp& classifier, const std::vector<AtomI
 
 }  // namespace
 
-
 std::size_t minimum_nre_rows(const NreOptions& options) {
   const auto atoms_needed = static_cast<Eigen::Index>(nre_atoms_needed(options));
   for (Eigen::Index n = 20;; ++n) {

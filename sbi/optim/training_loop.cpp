@@ -234,8 +234,8 @@ TrainingOutcome TrainingLoop::run(const TrainingHooks& hooks, const TrainingCall
   return outcome;
 }
 
-void require_finite_validation(const TrainingOutcome& outcome, const std::string& what, const std::string& hint) {
-  if (outcome.interrupted || std::isfinite(outcome.best_validation)) return;
+void require_finite_validation(double best_validation, bool interrupted, const std::string& what, const std::string& hint) {
+  if (interrupted || std::isfinite(best_validation)) return;
   throw InputError(what + ": the validation loss was never finite, so no weights are worth keeping: training diverged" +
                    (hint.empty() ? std::string() : " (" + hint + ")"));
 }

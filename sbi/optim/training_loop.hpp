@@ -94,7 +94,10 @@ struct TrainingOutcome {
 // InputError "<what>: the validation loss was never finite ... (<hint>)" when a run that was not
 // interrupted ended without one finite validation loss: training diverged, the weights are whatever
 // the optimiser left, and sampling them would give NaN.
-void require_finite_validation(const TrainingOutcome& outcome, const std::string& what, const std::string& hint);
+void require_finite_validation(double best_validation, bool interrupted, const std::string& what, const std::string& hint);
+inline void require_finite_validation(const TrainingOutcome& outcome, const std::string& what, const std::string& hint) {
+  require_finite_validation(outcome.best_validation, outcome.interrupted, what, hint);
+}
 
 struct TrainingHooks {
   // One optimisation step (1-based); writes its losses (one per loss name) into `losses`.
