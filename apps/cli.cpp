@@ -59,6 +59,10 @@ int run_guarded(const std::string& command, const std::function<int()>& body) {
   } catch (const po::error& e) {
     std::cerr << "sbi " << command << ": " << e.what() << "\n(see sbi " << command << " --help)\n";
     return kExitUsage;
+  } catch (const Interrupted& e) {
+    // Work stopped on Ctrl-C that the command did not say more about.
+    std::cerr << "sbi " << command << ": interrupted: " << e.what() << "\n";
+    return kExitInterrupted;
   } catch (const InputError& e) {
     std::cerr << "sbi " << command << ": error: " << e.what() << "\n";
   } catch (const SimulationError& e) {

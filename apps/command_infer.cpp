@@ -11,6 +11,7 @@
 #include "sbi/diagnostics/calibration.hpp"
 #include "sbi/diagnostics/calibration_report.hpp"
 #include "sbi/diagnostics/summaries.hpp"
+#include "sbi/inference/watched_chains.hpp"
 #include "sbi/io/checkpoint_files.hpp"
 #include "sbi/io/checksum.hpp"
 #include "sbi/io/csv.hpp"
@@ -29,7 +30,10 @@ namespace {
 
 // Draws n samples, with what the kind reports about how: implicit generators their refinement,
 // MCMC kinds their chains' R-hat and ESS (and a warning when the chains have not mixed).
-RowMatrix draw_samples(const Posterior& posterior, const Vector& observation, Eigen::Index n, std::uint64_t seed, int refine, std::string& note) {
+// MCMC chains show their progress and stop on Ctrl-C (sbi::Interrupted) through `progress`.
+RowMatrix draw_samples(const Posterior& posterior, const Vector& observation, Eigen::Index n, std::uint64_t seed, int refine, std::string& note,
+                       ProgressDisplay& progress) {
+  const TrainingCallbacks callbacks = progress.callbacks();
   if (const auto* implicit = posterior.model_as<models::ImplicitPosterior>()) {
     models::SamplingReport report;
     RowMatrix samples = implicit->sample(observation, n, seed, refine, &report);
@@ -38,13 +42,16 @@ RowMatrix draw_samples(const Posterior& posterior, const Vector& observation, Ei
     return samples;
   }
   if (const auto* mcmc = posterior.model_as<models::McmcPosterior>()) {
-    McmcResult result = mcmc->sample_with_report(observation, n, seed);
+    McmcResult result = mcmc->sample_with_report(observation, n, seed, watched_by(mcmc->mcmc_options(), callbacks, "sample (MCMC)"));
+    progress.finish();
     note = "MCMC: " + result.brief_report();
     if (!result.diagnostics.converged())
       note += "\nwarning: the chains have not mixed (R-hat above 1.01 or a small ESS); more warm-up or chains may help (inference.mcmc)";
     return std::move(result.samples);
   }
-  return posterior.sample(observation, n, seed);
+  RowMatrix samples = posterior.sample(observation, n, seed, callbacks);
+  progress.finish();
+  return samples;
 }
 
 // "estimator kept by validation -log q: maf (tanh) -0.679 (nsf -0.440 left the race at epoch 11, maf -0.616)"
@@ -302,7 +309,15 @@ int execute_infer(InferRequest request, bool resume, bool force, int threads, bo
   }
   const bool given_observation = !request.observation.empty();
   std::string note;
-  const RowMatrix samples = draw_samples(posterior, *problem.observation, static_cast<Eigen::Index>(n_samples), settings.seed, -1, note);
+  RowMatrix samples;
+  try {
+    samples = draw_samples(posterior, *problem.observation, static_cast<Eigen::Index>(n_samples), settings.seed, -1, note, progress);
+  } catch (const Interrupted&) {
+    progress.finish();
+    std::fprintf(stderr, "sbi infer: interrupted while drawing samples; the posterior is saved in %s: sbi sample %s --observation FILE -o FILE "
+                 "draws them\n", folder.string().c_str(), folder.string().c_str());
+    return kExitInterrupted;
+  }
   write_csv(folder / "samples.csv", posterior.parameter_names(), samples);
   std::printf("%zu samples for the %s observation in %s", n_samples, given_observation ? "given" : "spec's", (folder / "samples.csv").string().c_str());
   if (!note.empty()) std::printf("\n%s", note.c_str());
@@ -388,7 +403,15 @@ int run_sample(const std::vector<std::string>& args) {
   if (!posterior.model_as<models::ImplicitPosterior>() && !vm["refine"].defaulted())
     throw po::error("--refine applies to implicit-generator posteriors (lfvi) only");
   std::string note;
-  const RowMatrix samples = draw_samples(posterior, observation, n, seed, refine, note);
+  ProgressDisplay progress(quiet_flag(vm));
+  RowMatrix samples;
+  try {
+    samples = draw_samples(posterior, observation, n, seed, refine, note, progress);
+  } catch (const Interrupted&) {
+    progress.finish();
+    std::fprintf(stderr, "sbi sample: interrupted while drawing samples; nothing was written\n");
+    return kExitInterrupted;
+  }
   write_csv(vm["output"].as<std::string>(), posterior.parameter_names(), samples);
   std::printf("%lld samples written to %s\n%s%s\n%s", static_cast<long long>(samples.rows()), vm["output"].as<std::string>().c_str(),
               note.c_str(), note.empty() ? "" : "\n", format_summary_table(summarise(samples, posterior.parameter_names())).c_str());

@@ -38,6 +38,17 @@ EnsemblePosterior::EnsemblePosterior(std::vector<Posterior> members, PosteriorIn
 }
 
 RowMatrix EnsemblePosterior::sample(const Vector& observation, Eigen::Index n, std::uint64_t seed) const {
+  return draw(n, seed, [&](const Posterior& member, Eigen::Index count, std::uint64_t s) { return member.sample(observation, count, s); });
+}
+
+RowMatrix EnsemblePosterior::sample_watched(const Vector& observation, Eigen::Index n, std::uint64_t seed,
+                                            const TrainingCallbacks& callbacks) const {
+  return draw(n, seed,
+              [&](const Posterior& member, Eigen::Index count, std::uint64_t s) { return member.sample(observation, count, s, callbacks); });
+}
+
+RowMatrix EnsemblePosterior::draw(Eigen::Index n, std::uint64_t seed,
+                                  const std::function<RowMatrix(const Posterior&, Eigen::Index, std::uint64_t)>& member_sample) const {
   const auto k = static_cast<std::uint64_t>(members_.size());
   Rng rng(stream_seed(seed, 0, 0xe45e));
   std::vector<Eigen::Index> counts(members_.size(), 0);
@@ -46,7 +57,7 @@ RowMatrix EnsemblePosterior::sample(const Vector& observation, Eigen::Index n, s
   Eigen::Index row = 0;
   for (std::size_t m = 0; m < members_.size(); ++m) {
     if (counts[m] == 0) continue;
-    draws.middleRows(row, counts[m]) = members_[m].sample(observation, counts[m], stream_seed(seed, m + 1, 0xe45e));
+    draws.middleRows(row, counts[m]) = member_sample(members_[m], counts[m], stream_seed(seed, m + 1, 0xe45e));
     row += counts[m];
   }
   // Member blocks come out in order: shuffle so that any prefix is a fair sample of the mixture.

@@ -28,6 +28,8 @@ class EnsemblePosterior final : public PosteriorModelBase {
   EnsemblePosterior(std::vector<Posterior> members, PosteriorInfo info);
 
   RowMatrix sample(const Vector& observation, Eigen::Index n, std::uint64_t seed) const override;
+  // Each member's watched sample in turn (the same draws as sample()).
+  RowMatrix sample_watched(const Vector& observation, Eigen::Index n, std::uint64_t seed, const TrainingCallbacks& callbacks) const override;
   Vector log_prob(const RowMatrix& theta, const Vector& observation) const override;
   nlohmann::json save_state(const std::filesystem::path& folder, std::vector<std::string>& files) const override;
   // {"members": K, "member_diagnostics": [...]}
@@ -40,6 +42,8 @@ class EnsemblePosterior final : public PosteriorModelBase {
   const std::vector<Posterior>& members() const { return members_; }
 
  private:
+  RowMatrix draw(Eigen::Index n, std::uint64_t seed,
+                 const std::function<RowMatrix(const Posterior& member, Eigen::Index count, std::uint64_t seed)>& member_sample) const;
   std::vector<Posterior> members_;
 };
 

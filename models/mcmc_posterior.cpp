@@ -3,6 +3,7 @@
 #include "models/ensemble_posterior.hpp"
 #include "models/flow_posterior.hpp"
 #include "sbi/core/error.hpp"
+#include "sbi/inference/watched_chains.hpp"
 #include "sbi/io/csv.hpp"
 #include "sbi/mcmc/unconstrained.hpp"
 #include "sbi/nn/serialize.hpp"
@@ -13,6 +14,9 @@
 namespace sbi::models {
 
 namespace fs = std::filesystem;
+
+// The progress stage of a watched sample().
+constexpr const char* kMcmcSampleStage = "sample (MCMC)";
 
 namespace {
 
@@ -97,6 +101,11 @@ McmcResult McmcPosterior::sample_with_report(const Vector& observation, Eigen::I
 
 RowMatrix McmcPosterior::sample(const Vector& observation, Eigen::Index n, std::uint64_t seed) const {
   return sample_with_report(observation, n, seed).samples;
+}
+
+RowMatrix McmcPosterior::sample_watched(const Vector& observation, Eigen::Index n, std::uint64_t seed,
+                                        const TrainingCallbacks& callbacks) const {
+  return sample_with_report(observation, n, seed, watched_by(mcmc_, callbacks, kMcmcSampleStage)).samples;
 }
 
 Vector McmcPosterior::log_prob(const RowMatrix& theta, const Vector& observation) const {
@@ -261,6 +270,9 @@ class ResampledMcmcPosterior final : public PosteriorModel {
   PriorPtr prior_ptr() const override { return wrapped_.prior_ptr(); }
   RowMatrix sample(const Vector& observation, Eigen::Index n, std::uint64_t seed) const override {
     return mcmc_.sample_with_report(observation, n, seed, options_).samples;
+  }
+  RowMatrix sample_watched(const Vector& observation, Eigen::Index n, std::uint64_t seed, const TrainingCallbacks& callbacks) const override {
+    return mcmc_.sample_with_report(observation, n, seed, watched_by(options_, callbacks, kMcmcSampleStage)).samples;
   }
   Vector log_prob(const RowMatrix& theta, const Vector& observation) const override { return mcmc_.log_prob(theta, observation); }
   nlohmann::json diagnostics() const override { return wrapped_.diagnostics(); }

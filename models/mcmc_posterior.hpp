@@ -38,6 +38,8 @@ inline constexpr const char* kRatioMcmcKind = "ratio_mcmc";
 class McmcPosterior : public PosteriorModelBase {
  public:
   RowMatrix sample(const Vector& observation, Eigen::Index n, std::uint64_t seed) const override;
+  // Chains that stop with callbacks.stop (sbi::Interrupted) and report as the stage "sample (MCMC)".
+  RowMatrix sample_watched(const Vector& observation, Eigen::Index n, std::uint64_t seed, const TrainingCallbacks& callbacks) const override;
   // log π(θ) + the surrogate, per row (−∞ outside the prior's support); unnormalised.
   Vector log_prob(const RowMatrix& theta, const Vector& observation) const override;
   // {"training": ..., "mcmc": the last run (options, seed, statistics, R-hat and ESS) or null}.

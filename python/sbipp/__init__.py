@@ -94,6 +94,23 @@ def load_table(path):
     return Table.load(os.fspath(path))
 
 
+def _posterior_sample(self, observation, n, seed=1, refine=None, progress=None):
+    """n draws (rows) for `observation`; the same seed gives the same draws as `sbi sample --seed`.
+
+    refine (lfvi, mmd): importance-resampling oversampling factor, 0 = off (default: as trained).
+    progress: as for infer; posteriors sampled by MCMC (nle, nre, snle, snre) show their chains'
+    progress, and Ctrl-C stops them, raising Interrupted (no samples are kept: chains stopped early
+    have none worth keeping)."""
+    with _Progress(progress) as bar:
+        draws, interrupted = self._sample(observation, n, seed, refine, bar.callback)
+    if interrupted:
+        raise Interrupted("sample: interrupted while the MCMC chains ran; no samples were kept")
+    return draws
+
+
+Posterior.sample = _posterior_sample
+
+
 def load_posterior(folder):
     """A posterior folder written by Posterior.save or `sbi infer`, whatever its method."""
     return _core.load_posterior(os.fspath(folder))

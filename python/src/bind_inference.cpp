@@ -42,20 +42,28 @@ py::dict info_dict(const sbi::PosteriorInfo& info) {
   return d;
 }
 
-py::array_t<double> sample_posterior(const sbi::Posterior& posterior, const DoubleArray& observation, Eigen::Index n, std::uint64_t seed,
-                                     std::optional<int> refine) {
+// (draws or None, interrupted): MCMC kinds report to `progress` and stop on Ctrl-C, with no samples
+// kept; sbipp's Posterior.sample raises Interrupted then.
+py::tuple sample_posterior(const sbi::Posterior& posterior, const DoubleArray& observation, Eigen::Index n, std::uint64_t seed,
+                           std::optional<int> refine, py::object progress) {
   const sbi::Vector y = to_vector(observation, "observation", static_cast<std::ptrdiff_t>(posterior.data_dim()));
   if (n < 1) throw sbi::InputError("n: expected a positive number of samples, got " + std::to_string(n));
   sbi::check_observation(y, posterior.data_names());
   const auto* implicit = posterior.model_as<sbi::models::ImplicitPosterior>();
   if (refine && !implicit) throw sbi::InputError("refine: applies to implicit-generator posteriors (lfvi, mmd) only");
+  CallContext context(std::move(progress));
   sbi::RowMatrix draws;
-  {
+  bool stopped = false;
+  try {
     py::gil_scoped_release release;
     // As `sbi sample`: implicit generators with their saved refinement setting unless told otherwise.
-    draws = implicit ? implicit->sample(y, n, seed, refine.value_or(-1), nullptr) : posterior.sample(y, n, seed);
+    draws = implicit ? implicit->sample(y, n, seed, refine.value_or(-1), nullptr) : posterior.sample(y, n, seed, context.callbacks());
+  } catch (const sbi::Interrupted&) {
+    stopped = true;
   }
-  return to_numpy(std::move(draws));
+  context.rethrow_pending();
+  if (stopped) return py::make_tuple(py::none(), true);
+  return py::make_tuple(to_numpy(std::move(draws)), false);
 }
 
 py::tuple run_method(const std::string& name, const py::object& options, const PriorHandle& prior, const std::optional<sbi::Simulator>& simulator,
@@ -182,9 +190,8 @@ void bind_inference(py::module_& m) {
   py::class_<sbi::Posterior>(m, "Posterior", R"(A trained posterior, whatever the method: sample, log_prob (when the method has a density), save.
 
 sbipp.load_posterior(folder) reads one saved here or by `sbi infer`; `sbi sample` reads one saved here.)")
-      .def("sample", &sample_posterior, py::arg("observation"), py::arg("n"), py::arg("seed") = 1, py::arg("refine") = py::none(),
-           "n draws (rows) for `observation`; the same seed gives the same draws as `sbi sample --seed`. `refine` (lfvi, mmd): "
-           "importance-resampling oversampling factor, 0 = off (default: as trained).")
+      .def("_sample", &sample_posterior, py::arg("observation"), py::arg("n"), py::arg("seed"), py::arg("refine"), py::arg("progress"),
+           "(draws or None, interrupted); see Posterior.sample.")
       .def(
           "log_prob",
           [](const sbi::Posterior& posterior, const DoubleArray& theta, const DoubleArray& observation) {

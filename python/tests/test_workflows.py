@@ -226,6 +226,39 @@ def test_sigint_during_training_returns_the_posterior_so_far(tmp_path):
     assert "[sbipp] interrupted" in err
 
 
+def test_sigint_while_mcmc_samples_raises_interrupted_and_keeps_nothing():
+    # A real Ctrl-C while an NLE posterior's chains run (a warm-up of 10^8 iterations: they would not
+    # end by themselves). The progress callable sees the chains' stage, so the signal comes during them.
+    code = """
+        import sys, sbipp
+        simulator = sbipp.Simulator.builtin("gaussian_linear", {"dim": 2})
+        prior = sbipp.Prior.builtin("gaussian_linear", {"dim": 2})
+        table = sbipp.simulate(simulator, 300, prior)
+        posterior = sbipp.infer("nle", table, prior, max_epochs=5, density_estimator={"type": "maf", "transforms": 2, "hidden": [16]},
+                                mcmc={"chains": 4, "warmup": 10**8, "init_candidates": 200})
+        stages = []
+        def progress(stage, done, total, unit, status):
+            if not stages:
+                stages.append(stage)
+                print(stage, unit, total, flush=True)
+        try:
+            posterior.sample([0.4, -0.2], 100, progress=progress)
+        except sbipp.Interrupted as stopped:
+            print("interrupted", stopped.partial, flush=True)
+    """
+    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=os.environ.copy())
+    try:
+        assert child.stdout.readline().split()[:2] == ["sample", "(MCMC)"]
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 0, err
+    assert out.strip() == "interrupted None"
+
+
 def test_calibration_of_a_posterior(gaussian_linear_2d, tmp_path):
     python, _, prior = gaussian_linear_2d
     table = sbipp.simulate(python, 400, prior, seed=1)

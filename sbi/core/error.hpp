@@ -23,4 +23,11 @@ class FileError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Work stopped on request (Ctrl-C) where nothing partial is worth returning: MCMC chains stopped
+// before their samples are complete. The caller says what is kept and how to continue.
+class Interrupted : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 }  // namespace sbi

@@ -44,6 +44,10 @@ Vector PosteriorModel::log_prob(const RowMatrix&, const Vector&) const {
                    "\") has no density; it can only be sampled");
 }
 
+RowMatrix PosteriorModel::sample_watched(const Vector& observation, Eigen::Index n, std::uint64_t seed, const TrainingCallbacks&) const {
+  return sample(observation, n, seed);
+}
+
 PosteriorModelBase::PosteriorModelBase(PriorPtr prior, Names data_names, PosteriorInfo info)
     : prior_(std::move(prior)), data_names_(std::move(data_names)), info_(std::move(info)) {
   if (!prior_) throw InputError("posterior: no prior");
@@ -68,6 +72,12 @@ RowMatrix Posterior::sample(const Vector& observation, Eigen::Index n, std::uint
   if (n < 1) throw InputError("sample: the number of samples must be at least 1, got " + std::to_string(n));
   check_observation(observation, data_names());
   return model().sample(observation, n, seed);
+}
+
+RowMatrix Posterior::sample(const Vector& observation, Eigen::Index n, std::uint64_t seed, const TrainingCallbacks& callbacks) const {
+  if (n < 1) throw InputError("sample: the number of samples must be at least 1, got " + std::to_string(n));
+  check_observation(observation, data_names());
+  return model().sample_watched(observation, n, seed, callbacks);
 }
 
 Vector Posterior::log_prob(const RowMatrix& theta, const Vector& observation) const {

@@ -52,6 +52,9 @@
 namespace sbi::optim {
 struct TrainingCurve;  // sbi/optim/training_loop.hpp
 }
+namespace sbi {
+struct TrainingCallbacks;  // sbi/optim/training_loop.hpp
+}
 
 namespace sbi {
 
@@ -100,6 +103,10 @@ class PosteriorModel {
   // n draws (rows) for `observation`; throws InputError for an observation of the wrong length or,
   // for a non-amortised posterior, another observation than the one it was made for.
   virtual RowMatrix sample(const Vector& observation, Eigen::Index n, std::uint64_t seed) const = 0;
+  // sample() for a caller that can be interrupted: kinds whose sampling can take minutes (MCMC)
+  // report progress through `callbacks` and stop when callbacks.stop is set, throwing
+  // sbi::Interrupted (chains stopped early leave no samples worth keeping). The default is sample().
+  virtual RowMatrix sample_watched(const Vector& observation, Eigen::Index n, std::uint64_t seed, const TrainingCallbacks& callbacks) const;
   // log q(θ | y) per row of theta (−∞ outside the prior's support). The default throws InputError
   // saying that this kind has no density.
   virtual Vector log_prob(const RowMatrix& theta, const Vector& observation) const;
@@ -147,6 +154,8 @@ class Posterior {
 
   // See PosteriorModel. Checks n ≥ 1 and the observation's length and finiteness first.
   RowMatrix sample(const Vector& observation, Eigen::Index n, std::uint64_t seed) const;
+  // The same, interruptible and reporting progress (PosteriorModel::sample_watched).
+  RowMatrix sample(const Vector& observation, Eigen::Index n, std::uint64_t seed, const TrainingCallbacks& callbacks) const;
   Vector log_prob(const RowMatrix& theta, const Vector& observation) const;
   nlohmann::json diagnostics() const { return model().diagnostics(); }
 

@@ -2,6 +2,7 @@
 
 #include "sbi/core/error.hpp"
 #include "sbi/inference/standardization.hpp"
+#include "sbi/inference/watched_chains.hpp"
 #include "sbi/io/csv.hpp"
 #include "sbi/io/json_reader.hpp"
 #include "sbi/mcmc/unconstrained.hpp"
@@ -227,7 +228,14 @@ void run_sequential_rounds(const SequentialProblem& problem, const SequentialSet
       }
     } else {
       callbacks.report({stage + ": propose", 0, n, "draw", ""});
-      RoundProposal proposal = propose(round, n);
+      RoundProposal proposal;
+      try {
+        proposal = propose(round, n);
+      } catch (const Interrupted&) {
+        // Stopped while sampling the proposal (MCMC): the finished rounds are kept, this one is redone on resume.
+        record.interrupted = true;
+        break;
+      }
       RowMatrix& proposals = proposal.theta;
       if (proposals.cols() != static_cast<Eigen::Index>(prior.dim()))
         throw std::logic_error("run_sequential_rounds: the proposal has the wrong number of columns");
@@ -278,12 +286,17 @@ namespace {
 // SNLE's and SNRE's proposal: the current posterior estimate π(θ)·exp(surrogate), by MCMC in the
 // prior's unconstrained space, seeded by stream_seed(seed, round, 0x5e9).
 using LogSurrogate = std::function<Vector(const RowMatrix& theta)>;
-ProposeRound mcmc_proposal(const SequentialProblem& problem, const McmcOptions& mcmc, LogSurrogate log_surrogate) {
-  return [&problem, mcmc, log_surrogate = std::move(log_surrogate)](int round, std::size_t n) {
+// The chains stop with callbacks.stop (sbi::Interrupted) and report their progress as the round's
+// "propose" stage.
+ProposeRound mcmc_proposal(const SequentialProblem& problem, const McmcOptions& mcmc, LogSurrogate log_surrogate,
+                           const TrainingCallbacks& callbacks, int rounds) {
+  return [&problem, mcmc, log_surrogate = std::move(log_surrogate), &callbacks, rounds](int round, std::size_t n) {
     const UnconstrainedPosterior target(problem.prior, [&](const RowMatrix& theta, Eigen::Ref<Vector> out) { out = log_surrogate(theta); });
+    const McmcOptions chains =
+        watched_by(mcmc, callbacks, "round " + std::to_string(round + 1) + "/" + std::to_string(rounds) + ": propose (MCMC)");
     RoundProposal proposal;
     proposal.theta =
-        target.sample(static_cast<Eigen::Index>(n), stream_seed(problem.seed, static_cast<std::uint64_t>(round), 0x5e9), mcmc).samples;
+        target.sample(static_cast<Eigen::Index>(n), stream_seed(problem.seed, static_cast<std::uint64_t>(round), 0x5e9), chains).samples;
     proposal.description = "posterior estimate (MCMC)";
     return proposal;
   };
@@ -382,7 +395,7 @@ std::optional<NleFit> run_snle(const SequentialProblem& problem, const SnleOptio
     fit.emplace(density, options.nle);
   };
   state.identity = {{"name", "snle"}, {"options", options.to_json()}};
-  run_sequential_rounds(problem, options.sequential, record, callbacks, mcmc_proposal(problem, options.nle.mcmc, log_surrogate), fit_round,
+  run_sequential_rounds(problem, options.sequential, record, callbacks, mcmc_proposal(problem, options.nle.mcmc, log_surrogate, callbacks, options.sequential.rounds), fit_round,
                         &state);
   return fit;
 }
@@ -411,7 +424,7 @@ std::optional<NreFit> run_snre(const SequentialProblem& problem, const SnreOptio
     fit->logit_scale = j.at("logit_scale").get<double>();
   };
   state.identity = {{"name", "snre"}, {"options", options.to_json()}};
-  run_sequential_rounds(problem, options.sequential, record, callbacks, mcmc_proposal(problem, options.nre.mcmc, log_surrogate), fit_round,
+  run_sequential_rounds(problem, options.sequential, record, callbacks, mcmc_proposal(problem, options.nre.mcmc, log_surrogate, callbacks, options.sequential.rounds), fit_round,
                         &state);
   return fit;
 }

@@ -160,6 +160,7 @@ class Chain {
   // proposals()) or has completed iteration end − 1 (returns 0).
   int advance(std::size_t end);
   const RowMatrix& proposals() const { return core_.proposals; }
+  std::size_t iterations_done() const { return iteration_; }
   // The values at the points asked for: log densities and (HMC) gradients as rows.
   void deliver(const double* log_density, const double* gradient);
   void set_mixture(const GaussianMixture* mixture) { mixture_ = mixture; }

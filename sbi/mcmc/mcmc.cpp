@@ -336,6 +336,7 @@ McmcResult run_mcmc(const McmcTarget& target, const McmcInitialDistribution& ini
     RowMatrix gradient;
     evaluate_in_calls(evaluate, x, lp, gradient, kCandidateRowsPerCall, threads, stats.target_calls);
     stats.init_evaluations += static_cast<std::uint64_t>(candidates);
+    if (options.stop && options.stop->load()) throw Interrupted("MCMC: stopped on request while weighting the starting candidates; no samples were kept");
     // Importance weights target / initial density. The chains take distinct candidates, drawn
     // without replacement with probabilities ∝ weight (the Gumbel-top-k trick: the `chains` largest
     // log w_i + G_i), so that they start spread over the regions the candidates found rather
@@ -378,12 +379,25 @@ McmcResult run_mcmc(const McmcTarget& target, const McmcInitialDistribution& ini
   }
 
   std::vector<std::uint64_t> block_calls(options.chain_blocks, 0), block_rows(options.chain_blocks, 0);
+  // Progress: chain iterations over all phases (the exploring chains' first half of warm-up included).
+  const std::size_t iterations_due =
+      schedule.jumps ? static_cast<std::size_t>(started) * schedule.jump_begin + static_cast<std::size_t>(chain_count) * (schedule.total - schedule.jump_begin)
+                     : static_cast<std::size_t>(chain_count) * schedule.total;
+  std::atomic<std::size_t> iterations_done{0};
+  std::atomic<bool> stopped{false};
+  auto stop_requested = [&] { return options.stop && options.stop->load(std::memory_order_relaxed); };
+  auto throw_if_stopped = [&](const char* where) {
+    if (stopped || stop_requested())
+      throw Interrupted(std::string("MCMC: stopped on request ") + where + " (" + std::to_string(iterations_done.load()) + " of " +
+                        std::to_string(iterations_due) + " chain iterations done); no samples were kept");
+  };
+  throw_if_stopped("while starting the chains");
   // Runs chains 0..count−1 up to iteration `end`, in chain_blocks blocks whose chains share each
   // target call.
   auto run_phase = [&](std::size_t end, Eigen::Index count) {
     const auto per_call = static_cast<Eigen::Index>(options.chains_per_call(static_cast<std::size_t>(count)));
     const auto block_count = static_cast<std::size_t>((count + per_call - 1) / per_call);
-    parallel_for(block_count, threads, [&](std::size_t block, std::size_t) {
+    parallel_for(block_count, threads, [&](std::size_t block, std::size_t worker) {
       const Eigen::Index begin = static_cast<Eigen::Index>(block) * per_call, size = std::min(per_call, count - begin);
       struct Request {
         Chain* chain;
@@ -393,7 +407,24 @@ McmcResult run_mcmc(const McmcTarget& target, const McmcInitialDistribution& ini
       for (Eigen::Index c = begin; c < begin + size; ++c) active.push_back({&chains[static_cast<std::size_t>(c)], 0, 0});
       RowMatrix batch, gradient(0, dim);
       Vector lp;
+      // This block's iterations already counted in iterations_done.
+      std::size_t counted = 0;
+      for (Eigen::Index c = begin; c < begin + size; ++c) counted += chains[static_cast<std::size_t>(c)].iterations_done();
+      auto last_report = std::chrono::steady_clock::now();
       for (;;) {
+        if (stop_requested()) stopped = true;
+        if (stopped) break;
+        if (options.on_progress) {
+          std::size_t now_done = 0;
+          for (Eigen::Index c = begin; c < begin + size; ++c) now_done += chains[static_cast<std::size_t>(c)].iterations_done();
+          iterations_done += now_done - counted;
+          counted = now_done;
+          // Only the calling thread (worker 0) reports, so the callback never runs concurrently.
+          if (const auto now = std::chrono::steady_clock::now(); worker == 0 && now - last_report > std::chrono::milliseconds(100)) {
+            last_report = now;
+            options.on_progress(iterations_done.load(), iterations_due);
+          }
+        }
         waiting.clear();
         Eigen::Index rows = 0;
         for (const Request& r : active)
@@ -413,6 +444,10 @@ McmcResult run_mcmc(const McmcTarget& target, const McmcInitialDistribution& ini
         active.swap(waiting);
       }
     });
+    throw_if_stopped(end == schedule.total ? "while sampling" : "during warm-up");
+    // Exact at the phase's end (the blocks count their last iterations only when they step again).
+    iterations_done = end == schedule.total ? iterations_due : static_cast<std::size_t>(count) * end;
+    if (options.on_progress) options.on_progress(iterations_done.load(), iterations_due);
   };
 
   mcmc_detail::GaussianMixture mixture;

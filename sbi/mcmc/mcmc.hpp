@@ -80,7 +80,9 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 
@@ -118,6 +120,14 @@ struct McmcOptions {
   // row r alone; they never depend on `threads`.
   std::size_t chain_blocks = 2;
   int threads = 0;                      // 0 = all cores; results do not depend on it
+
+  // Not options but hooks, never saved. `stop`, set from outside (Ctrl-C), makes run_mcmc throw
+  // sbi::Interrupted at the chains' next step: chains stopped early give no samples worth keeping.
+  // `on_progress(done, total)` is called on the calling thread, at most about ten times a second
+  // and once at the end of each phase, with chain iterations done and due (all chains, warm-up
+  // included).
+  const std::atomic<bool>* stop = nullptr;
+  std::function<void(std::size_t done, std::size_t total)> on_progress{};
 
   std::size_t resolved_exploration_chains() const;
   // Chains per group when `running` chains run: ceil(running / chain_blocks).

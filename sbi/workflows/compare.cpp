@@ -267,7 +267,13 @@ CompareReport compare_methods(const std::vector<CompareEntry>& entries, const In
     ComparedMethod compared;
     compared.name = method.name;
     compared.summary = method.summary;
-    compared.samples = run.posterior.sample(*problem.observation, static_cast<Eigen::Index>(settings.samples), settings.seed);
+    try {
+      compared.samples = run.posterior.sample(*problem.observation, static_cast<Eigen::Index>(settings.samples), settings.seed, callbacks);
+    } catch (const Interrupted&) {
+      // Stopped while its MCMC chains ran: this method has no samples, the ones before it stay in the report.
+      report.interrupted = true;
+      break;
+    }
     compared.options = run.posterior.info().options;
     compared.diagnostics = run.posterior.diagnostics();
     const bool table_method = method.needs == MethodNeeds::table;

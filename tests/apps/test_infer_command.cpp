@@ -5,8 +5,11 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cmath>
+#include <csignal>
 #include <fstream>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -362,5 +365,78 @@ TEST_CASE("training that diverges stops with an error naming the learning rate i
     CHECK_FALSE(fs::exists(dir / "out" / "posterior.json"));
     CHECK_FALSE(fs::exists(dir / "out" / "samples.csv"));
   }
+  fs::remove_all(dir);
+}
+
+namespace {
+// Starts `sbi <arguments>` in the background with its output in out/err, and returns its pid.
+pid_t start_cli(const std::string& arguments, const fs::path& out, const fs::path& err) {
+  const std::string command = std::string("exec '") + SBI_CLI_PATH + "' " + arguments + " >'" + out.string() + "' 2>'" + err.string() + "' </dev/null";
+  const pid_t child = fork();
+  if (child == 0) {
+    execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return child;
+}
+
+// Waits until `ready()` or the child's exit (then the test fails with its stderr).
+template <class Ready>
+void wait_until(pid_t child, const fs::path& err, const Ready& ready) {
+  while (!ready()) {
+    int status = 0;
+    if (waitpid(child, &status, WNOHANG) == child) FAIL("sbi exited before the point to interrupt it:\n" << read_text(err));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+int exit_status(pid_t child) {
+  int status = 0;
+  waitpid(child, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::size_t thread_count(pid_t pid) {
+  std::error_code ec;
+  const fs::path tasks = "/proc/" + std::to_string(pid) + "/task";
+  std::size_t n = 0;
+  for (auto it = fs::directory_iterator(tasks, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) ++n;
+  return n;
+}
+}  // namespace
+
+TEST_CASE("Ctrl-C while MCMC draws the samples stops the chains: sbi infer keeps the posterior, sbi sample writes nothing",
+          "[cli][infer][interrupt]") {
+  const auto dir = cli_scratch_dir("mcmc_interrupt");
+  // A warm-up of 10^8 iterations: without the stop the chains would run for days. Two threads, so
+  // that the chains' worker thread shows that sampling has begun.
+  std::string spec = kSmallSpec;
+  const auto begin = spec.find("\"method\""), end = spec.find('}', spec.find("\"discriminator\"")) + 1;
+  spec.replace(begin, end - begin,
+               R"("method": "nle", "simulations": 300, "max_epochs": 5, "density_estimator": {"type": "maf", "transforms": 2, "hidden": [16]},
+                  "mcmc": {"chains": 4, "warmup": 100000000, "init_candidates": 200, "threads": 2})");
+  std::ofstream(dir / "spec.json") << spec;
+  const auto folder = dir / "posterior";
+  const pid_t infer = start_cli("infer " + (dir / "spec.json").string() + " -o " + folder.string() + " --quiet --no-check", dir / "out.txt",
+                                dir / "err.txt");
+  REQUIRE(infer > 0);
+  // The run is marked finished once the posterior is saved, just before the samples are drawn.
+  wait_until(infer, dir / "err.txt", [&] { return read_text(folder / "run.json").find("\"finished\"") != std::string::npos; });
+  kill(infer, SIGINT);
+  CHECK(exit_status(infer) == 130);
+  CHECK_THAT(read_text(dir / "err.txt"), Catch::Contains("interrupted while drawing samples; the posterior is saved in"));
+  CHECK(fs::exists(folder / "posterior.json"));
+  CHECK_FALSE(fs::exists(folder / "samples.csv"));
+
+  std::ofstream(dir / "obs.csv") << "data_1,data_2\n0.4,-0.2\n";
+  const pid_t sample = start_cli("sample " + folder.string() + " --observation " + (dir / "obs.csv").string() + " -n 100 -o " +
+                                     (dir / "samples.csv").string(),
+                                 dir / "out.txt", dir / "err.txt");
+  REQUIRE(sample > 0);
+  wait_until(sample, dir / "err.txt", [&] { return thread_count(sample) >= 2; });
+  kill(sample, SIGINT);
+  CHECK(exit_status(sample) == 130);
+  CHECK_THAT(read_text(dir / "err.txt"), Catch::Contains("sbi sample: interrupted while drawing samples; nothing was written"));
+  CHECK_FALSE(fs::exists(dir / "samples.csv"));
   fs::remove_all(dir);
 }

@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <string>
 
@@ -13,12 +14,17 @@ namespace sbi::testing {
 
 struct StopAtProposal {
   std::atomic<bool> stop{false};
+  // The most chain iterations the cut round's MCMC proposal reported (SNLE, SNRE): 0 when the
+  // chains stopped at once.
+  std::size_t proposal_chain_iterations = 0;
   TrainingCallbacks callbacks;
   StopAtProposal(int round, int rounds) {
     const std::string stage = "round " + std::to_string(round) + "/" + std::to_string(rounds) + ": propose";
     callbacks.stop = &stop;
     callbacks.on_progress = [this, stage](const TrainingProgress& p) {
-      if (p.stage.rfind(stage, 0) == 0) stop = true;
+      if (p.stage.rfind(stage, 0) != 0) return;
+      stop = true;
+      if (p.stage == stage + " (MCMC)") proposal_chain_iterations = std::max(proposal_chain_iterations, p.done);
     };
   }
   StopAtProposal(const StopAtProposal&) = delete;  // the callback points at this object

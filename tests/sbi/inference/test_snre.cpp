@@ -135,6 +135,9 @@ TEST_CASE("snre: an interrupted run resumes after its last finished round, with 
   SequentialRecord first;
   REQUIRE(run_snre(problem, options, first, cut.callbacks));
   CHECK(first.interrupted);
+  // The stop reached the proposal's MCMC chains, which ended before their first iteration.
+  CHECK(cut.proposal_chain_iterations == 0);
+  CHECK(first.proposals.size() == 2);
   CHECK(fs::exists(problem.checkpoint / "round_1.sbt"));
   CHECK_FALSE(fs::exists(problem.checkpoint / "round_2.sbt"));
 

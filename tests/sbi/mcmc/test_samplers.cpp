@@ -12,6 +12,9 @@
 #include <cmath>
 #include <limits>
 #include <numbers>
+#include <thread>
+#include <utility>
+#include <vector>
 
 using namespace sbi;
 using namespace sbi::test;
@@ -185,6 +188,70 @@ TEST_CASE("the same seed gives the same bits for any thread count and any groupi
     }
     const McmcResult other = run_mcmc(target, wide_normal(2.0), 1200, 10, o);
     CHECK(other.samples != reference.samples);
+  }
+}
+
+TEST_CASE("progress counts every chain iteration, on the calling thread, and does not change the draws", "[mcmc][progress]") {
+  const McmcTarget target = gaussian_target(Vector::Zero(2), Matrix::Identity(2, 2));
+  McmcOptions o;
+  o.chains = 8;
+  o.exploration_chains = 12;
+  o.warmup = 100;
+  o.threads = 2;
+  const McmcResult plain = run_mcmc(target, wide_normal(2.0), 800, 3, o);
+  std::vector<std::pair<std::size_t, std::size_t>> reports;
+  const auto caller = std::this_thread::get_id();
+  bool other_thread = false;
+  o.on_progress = [&](std::size_t done, std::size_t total) {
+    other_thread = other_thread || std::this_thread::get_id() != caller;
+    reports.emplace_back(done, total);
+  };
+  const McmcResult watched = run_mcmc(target, wide_normal(2.0), 800, 3, o);
+  CHECK(watched.draws == plain.draws);
+  CHECK_FALSE(other_thread);
+  // 12 exploring chains to the jump phase at iteration 50, then 8 chains to 100 + 800/8 = 200.
+  const std::size_t due = 12 * 50 + 8 * (200 - 50);
+  REQUIRE(reports.size() >= 2);  // at least the end of each phase
+  CHECK(reports[reports.size() - 2] == std::pair<std::size_t, std::size_t>{12 * 50, due});
+  CHECK(reports.back() == std::pair<std::size_t, std::size_t>{due, due});
+  for (std::size_t i = 1; i < reports.size(); ++i) {
+    CHECK(reports[i].first >= reports[i - 1].first);
+    CHECK(reports[i].second == due);
+  }
+}
+
+TEST_CASE("a stop request ends the chains with sbi::Interrupted", "[mcmc][interrupt]") {
+  std::atomic<long> calls{0};
+  const McmcTarget inner = gaussian_target(Vector::Zero(2), Matrix::Identity(2, 2));
+  McmcTarget counting = inner;
+  counting.log_density = [&](const RowMatrix& x, Eigen::Ref<Vector> lp) {
+    ++calls;
+    inner.log_density(x, lp);
+  };
+  std::atomic<bool> stop{true};
+  McmcOptions o;
+  o.chains = 8;
+  o.warmup = 100;
+  o.threads = 2;
+  o.stop = &stop;
+  o.init = McmcOptions::Init::prior;
+  // Asked before the start: no chain step is taken.
+  CHECK_THROWS_AS(run_mcmc(counting, wide_normal(2.0), 800, 3, o), Interrupted);
+  o.init = McmcOptions::Init::sir;
+  o.init_candidates = 500;
+  calls = 0;
+  CHECK_THROWS_WITH(run_mcmc(counting, wide_normal(2.0), 800, 3, o), Catch::Contains("while weighting the starting candidates"));
+  CHECK(calls == (500 + 255) / 256);  // the candidates' calls only
+  // Asked from a progress report (40 exploring chains to iteration 50, 8 on to 200): the chains stop at their next step.
+  stop = false;
+  o.on_progress = [&](std::size_t done, std::size_t total) {
+    if (done < total) stop = true;
+  };
+  try {
+    run_mcmc(counting, wide_normal(2.0), 800, 3, o);
+    FAIL("run_mcmc finished although a stop was requested");
+  } catch (const Interrupted& e) {
+    CHECK_THAT(e.what(), Catch::Contains("stopped on request") && Catch::Contains("of 3200 chain iterations done"));
   }
 }
 
