@@ -396,7 +396,7 @@ int run_sample(const std::vector<std::string>& args) {
   if (!vm.count("observation")) throw po::error("--observation FILE is required");
   if (!vm.count("output")) throw po::error("-o FILE is required");
   const Posterior posterior = load_posterior(vm["posterior"].as<std::string>());
-  const Vector observation = read_observation_csv(vm["observation"].as<std::string>());
+  const Vector observation = read_observation_csv(vm["observation"].as<std::string>(), posterior.data_names());
   const auto n = static_cast<Eigen::Index>(vm.count("samples") ? count_option(vm, "samples", 1) : 10000);
   const std::uint64_t seed = seed_option(vm).value_or(1);
   const int refine = vm["refine"].as<int>();

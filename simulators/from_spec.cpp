@@ -52,11 +52,9 @@ SpecModel build_spec_model(const Spec& spec) {
 }
 
 Vector read_observation_for(const Simulator& simulator, const std::string& file) {
-  Vector observation = read_observation_csv(file);
-  if (static_cast<std::size_t>(observation.size()) != simulator.data_dim())
-    throw InputError(file + ": " + std::to_string(observation.size()) + " values, but simulator \"" + simulator.name() + "\" produces " +
-                     std::to_string(simulator.data_dim()));
-  return observation;
+  // Matched by the header, as the spec's observation file is: a file whose columns come in another
+  // order than the simulator's data gives the same observation.
+  return read_observation_csv(file, simulator.info().data_names);
 }
 
 InferenceProblem problem_from_spec(const Spec& spec, const std::string& observation_file) {
@@ -65,7 +63,7 @@ InferenceProblem problem_from_spec(const Spec& spec, const std::string& observat
   problem.simulator = model.simulator;
   problem.prior = model.prior;
   if (!observation_file.empty()) problem.observation = read_observation_for(model.simulator, observation_file);
-  else problem.observation = spec.observation;
+  else problem.observation = model.observation;
   problem.spec = spec.document;
   problem.failure_policy = spec.failure_policy;
   problem.max_redraws = spec.max_redraws;

@@ -27,7 +27,8 @@ SpecModel build_spec_model(const Spec& spec);
 // and the spec itself for provenance.
 InferenceProblem problem_from_spec(const Spec& spec, const std::string& observation_file = {});
 
-// The observation in `file` for `simulator` (header + one row); InputError when it does not fit.
+// The observation in `file` for `simulator` (header + one row), its columns matched to the data names by
+// the header; InputError naming a missing or unknown column.
 Vector read_observation_for(const Simulator& simulator, const std::string& file);
 
 }  // namespace sbi::simulators

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <csignal>
 #include <fstream>
+#include <map>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -438,5 +439,46 @@ TEST_CASE("Ctrl-C while MCMC draws the samples stops the chains: sbi infer keeps
   CHECK(exit_status(sample) == 130);
   CHECK_THAT(read_text(dir / "err.txt"), Catch::Contains("sbi sample: interrupted while drawing samples; nothing was written"));
   CHECK_FALSE(fs::exists(dir / "samples.csv"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("an observation file is matched to the data by its header, whatever the order of its columns", "[cli][infer][observation]") {
+  const auto dir = cli_scratch_dir("observation_order");
+  std::ofstream(dir / "forward.csv") << "data_1,data_2\n0.4,-0.2\n";
+  std::ofstream(dir / "reversed.csv") << "data_2,data_1\n-0.2,0.4\n";
+  std::string spec = kSmallSpec;
+  const auto at = spec.find("\"observation\": [0.4, -0.2]");
+  REQUIRE(at != std::string::npos);
+  spec.replace(at, std::string("\"observation\": [0.4, -0.2]").size(), "\"observation\": {\"file\": \"OBS\"}");
+  std::map<std::string, std::string> samples;
+  for (const std::string file : {"forward.csv", "reversed.csv"}) {
+    std::string s = spec;
+    s.replace(s.find("OBS"), 3, file);
+    std::ofstream(dir / ("spec_" + file + ".json")) << s;
+    const auto r = run_cli("infer " + (dir / ("spec_" + file + ".json")).string() + " -o " + (dir / ("run_" + file)).string() + " --quiet --no-check");
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    samples["spec " + file] = read_text(dir / ("run_" + file) / "samples.csv");
+    // The same file given on the command line, to infer and to sample.
+    const auto o = run_cli("infer " + (dir / "spec_forward.csv.json").string() + " -o " + (dir / ("given_" + file)).string() +
+                           " --quiet --no-check --observation " + (dir / file).string());
+    REQUIRE(o.exit_code == 0);
+    samples["infer --observation " + file] = read_text(dir / ("given_" + file) / "samples.csv");
+    const auto d = run_cli("sample " + (dir / "run_forward.csv").string() + " --observation " + (dir / file).string() + " -n 500 --seed 3 -o " +
+                           (dir / ("sample_" + file)).string());
+    REQUIRE(d.exit_code == 0);
+    samples["sample --observation " + file] = read_text(dir / ("sample_" + file));
+  }
+  for (const std::string how : {"spec ", "infer --observation ", "sample --observation "}) {
+    INFO(how);
+    CHECK(samples[how + "forward.csv"] == samples[how + "reversed.csv"]);
+  }
+  CHECK(samples["spec forward.csv"] == samples["sample --observation reversed.csv"]);
+  // A column that is not a data name is named, not read by position.
+  std::ofstream(dir / "other.csv") << "y_1,y_2\n0.4,-0.2\n";
+  const auto bad = run_cli("sample " + (dir / "run_forward.csv").string() + " --observation " + (dir / "other.csv").string() + " -o " +
+                           (dir / "x.csv").string());
+  CHECK(bad.exit_code == 1);
+  CHECK_THAT(bad.err, Catch::Contains("column 1 of the header (\"y_1\") is not a data name; the data are: data_1, data_2"));
   fs::remove_all(dir);
 }
