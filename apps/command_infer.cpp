@@ -16,6 +16,7 @@
 #include "sbi/io/checksum.hpp"
 #include "sbi/io/csv.hpp"
 #include "sbi/io/json_reader.hpp"
+#include "sbi/simulation/imported_table.hpp"
 #include "sbi/simulation/table.hpp"
 #include "simulators/from_spec.hpp"
 
@@ -105,7 +106,9 @@ void quick_calibration(const Posterior& posterior, const InferenceProblem& probl
     return;
   }
   if (!problem.simulator) {
-    std::printf("\ncalibration: not checked by default without a simulator; run %s\n", full_check.c_str());
+    // Trained on simulations made elsewhere: a check needs new simulations, so a spec with a simulator.
+    std::printf("\ncalibration: not checked: without a simulator there are no new simulations to check on; given a spec with the "
+                "simulator that made the table: %s --spec SPEC\n", full_check.c_str());
     return;
   }
   CalibrationOptions options = CalibrationOptions::quick();
@@ -130,6 +133,21 @@ void quick_calibration(const Posterior& posterior, const InferenceProblem& probl
   const auto files = write_calibration_report(result, folder / "calibration", posterior.method() + " posterior (" + how + ")");
   std::printf("\ncalibration (%s, %zu simulated cases, %.1f s): %s\n  report: %s; a finer check: %s\n", how.c_str(), result.draws,
               result.timings.total, result.plain_summary().c_str(), files.markdown.string().c_str(), full_check.c_str());
+}
+
+// The table to train on: one written by sbi++, or (for a spec without a simulator) a plain CSV of
+// simulations made elsewhere, imported with the spec's prior naming its θ columns.
+ReferenceTable load_training_table(const std::filesystem::path& path, const Spec& spec) {
+  if (is_sbi_table_file(path)) return read_table(path);
+  if (spec.has_simulator())
+    throw InputError(path.string() + ": not a table written by sbi++ (sbi simulate); a CSV of simulations made elsewhere can only be "
+                     "trained on by a spec without a simulator (remove \"simulator\"), since nothing ties its rows to this one");
+  if (!spec.prior) throw InputError("prior: missing (required without a simulator: its parameter names pick the θ columns of " + path.string() + ")");
+  ImportedTable imported = import_csv_simulations(path, *spec.prior);
+  if (imported.dropped > 0)  // said even with --quiet (which silences progress): it changes what is trained on
+    std::fprintf(stderr, "%s: %zu row%s with NaN or infinite data left out (failed simulations)\n", path.string().c_str(), imported.dropped,
+                 imported.dropped == 1 ? "" : "s");
+  return std::move(imported.table);
 }
 
 // What an `sbi infer` run was asked to do, saved as <output>/run.json when it starts, so that
@@ -188,8 +206,24 @@ int execute_infer(InferRequest request, bool resume, bool force, int threads, bo
     throw InputError(request.spec.string() + ": the spec changed since the run in " + folder.string() +
                      " started; resuming would mix two runs (start a new one with -o, or --force)");
   request.spec_checksum = checksum;
-  const InferenceProblem problem = simulators::problem_from_spec(spec, request.observation.string());
   const Method& method = builtin_methods().at(request.method.empty() ? spec_method(spec) : request.method);
+  // The training table: --table, or the spec's inference.table (relative to the spec).
+  const std::string table_source = !request.table.empty() ? request.table.string() : JsonObjectReader(spec.inference, "inference").optional_string("table", "");
+  std::filesystem::path table_path = table_source;
+  if (!table_source.empty() && request.table.empty() && table_path.is_relative()) table_path = spec.directory / table_path;
+  if (!table_source.empty() && method.needs != MethodNeeds::table)
+    throw InputError("method \"" + method.name + "\" simulates by itself and does not train on a table");
+  std::optional<ReferenceTable> table;
+  InferenceProblem problem;
+  if (spec.has_simulator()) {
+    problem = simulators::problem_from_spec(spec, request.observation.string());
+  } else {
+    if (table_source.empty())
+      throw InputError("simulator: missing: give a simulator, or train on simulations made elsewhere with \"inference\": {\"table\": FILE} "
+                       "or --table FILE (a CSV whose header names the prior's parameters and the data, one row per simulation)");
+    table = load_training_table(table_path, spec);
+    problem = simulators::problem_from_table_spec(spec, table->metadata, request.observation.string());
+  }
   const nlohmann::json parsed_options = parse_method_options(method, spec.inference);  // a bad field fails before anything is simulated
   // Under MPI the posterior is trained on rank 0; the quick calibration check sends it to the workers.
   if (!request.no_check) ship_posteriors_for_calibration(models::posterior_to_bytes, models::posterior_from_bytes);
@@ -209,16 +243,11 @@ int execute_infer(InferRequest request, bool resume, bool force, int threads, bo
   if (resume && request.state == "finished")
     throw InputError(folder.string() + ": the run there finished; nothing to resume (sbi sample " + folder.string() + " draws from it)");
 
-  std::string table_source = !request.table.empty() ? request.table.string() : JsonObjectReader(spec.inference, "inference").optional_string("table", "");
-  std::optional<ReferenceTable> table;
   if (!table_source.empty()) {
-    if (method.needs != MethodNeeds::table) throw InputError("method \"" + method.name + "\" simulates by itself and does not train on a table");
-    std::filesystem::path path = table_source;
-    if (request.table.empty() && path.is_relative()) path = spec.directory / path;
-    table = read_table(path);
+    if (!table) table = load_training_table(table_path, spec);
     settings.table = &*table;
-    settings.table_source = path.string();
-    if (!quiet) std::fprintf(stderr, "training on %lld rows of %s\n", static_cast<long long>(table->rows()), path.string().c_str());
+    settings.table_source = table_path.string();
+    if (!quiet) std::fprintf(stderr, "training on %lld rows of %s\n", static_cast<long long>(table->rows()), table_path.string().c_str());
   } else if (method.needs == MethodNeeds::table) {
     settings.write_table_to = folder / "table.sbt";
     settings.continue_table = resume;  // an interrupted run's rows are kept, the missing ones simulated

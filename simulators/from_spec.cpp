@@ -7,8 +7,19 @@
 
 namespace sbi::simulators {
 
+namespace {
+std::string joined_names(const Names& names) {
+  std::string out;
+  for (const auto& name : names) out += (out.empty() ? "" : ", ") + name;
+  return "(" + out + ")";
+}
+}  // namespace
+
 SpecModel build_spec_model(const Spec& spec) {
   SpecModel model;
+  if (!spec.has_simulator())
+    throw InputError("simulator: missing (required here): a built-in {\"name\": ...} or an external {\"command\": [...]}; a spec "
+                     "without one can only train on simulations made elsewhere (sbi infer with \"inference\": {\"table\": FILE} or --table)");
   if (spec.has_external_simulator()) {
     if (!spec.prior) throw InputError("prior: missing (required with an external simulator: it names the parameters)");
     model.prior = spec.prior;
@@ -64,6 +75,33 @@ InferenceProblem problem_from_spec(const Spec& spec, const std::string& observat
   problem.prior = model.prior;
   if (!observation_file.empty()) problem.observation = read_observation_for(model.simulator, observation_file);
   else problem.observation = model.observation;
+  problem.spec = spec.document;
+  problem.failure_policy = spec.failure_policy;
+  problem.max_redraws = spec.max_redraws;
+  return problem;
+}
+
+InferenceProblem problem_from_table_spec(const Spec& spec, const TableMetadata& table, const std::string& observation_file) {
+  if (!spec.prior) throw InputError("prior: missing (required without a simulator: it names the parameters, the table's θ columns)");
+  if (table.parameter_names != spec.prior->names())
+    throw InputError("prior: names the parameters " + joined_names(spec.prior->names()) + " but the table's are " + joined_names(table.parameter_names));
+  InferenceProblem problem;
+  problem.prior = spec.prior;
+  const std::string data = "the table's data columns " + joined_names(table.data_names);
+  if (!observation_file.empty()) {
+    problem.observation = read_observation_csv(observation_file, table.data_names);
+  } else if (!spec.observation_names.empty()) {
+    problem.observation = match_observation({spec.observation_names, *spec.observation}, table.data_names,
+                                            "observation.file (" + spec.observation_file.string() + ")");
+  } else if (spec.observation) {
+    if (static_cast<std::size_t>(spec.observation->size()) != table.data_names.size())
+      throw InputError("observation: has " + std::to_string(spec.observation->size()) + " values but " + data + " are " +
+                       std::to_string(table.data_names.size()));
+    problem.observation = spec.observation;
+  }
+  if (spec.true_parameters && static_cast<std::size_t>(spec.true_parameters->size()) != spec.prior->dim())
+    throw InputError("true_parameters: has " + std::to_string(spec.true_parameters->size()) + " values but the prior has " +
+                     std::to_string(spec.prior->dim()) + " parameters");
   problem.spec = spec.document;
   problem.failure_policy = spec.failure_policy;
   problem.max_redraws = spec.max_redraws;

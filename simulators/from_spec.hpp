@@ -2,6 +2,7 @@
 // Turns a spec's "simulator" and "prior" sections into a Simulator and its prior.
 #include "sbi/spec/spec.hpp"
 #include "sbi/simulation/simulator.hpp"
+#include "sbi/simulation/table.hpp"
 #include "sbi/workflows/run.hpp"
 
 #include <string>
@@ -26,6 +27,12 @@ SpecModel build_spec_model(const Spec& spec);
 // `observation_file` when not empty: a header naming the data columns and one row), failure policy,
 // and the spec itself for provenance.
 InferenceProblem problem_from_spec(const Spec& spec, const std::string& observation_file = {});
+
+// The problem of a spec without a simulator that trains on `table` (simulations made elsewhere):
+// the spec's prior (required; its names must be the table's parameter names) and observation (the
+// spec's, or `observation_file` when not empty) matched to the table's data names. InputError
+// naming the spec field that does not fit.
+InferenceProblem problem_from_table_spec(const Spec& spec, const TableMetadata& table, const std::string& observation_file = {});
 
 // The observation in `file` for `simulator` (header + one row), its columns matched to the data names by
 // the header; InputError naming a missing or unknown column.

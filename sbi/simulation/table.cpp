@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <optional>
 #include <set>
 
@@ -837,6 +838,17 @@ void ReferenceTable::append(const SimulationChunk& chunk) {
 
 // ------------------------------------------------------------------------------------------------
 // Reading, writing, recovering
+
+bool is_sbi_table_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw FileError(path.string() + ": cannot open for reading");
+  char head[12] = {};
+  in.read(head, sizeof head);
+  const auto got = static_cast<std::size_t>(in.gcount());
+  const std::string_view start(head, got);
+  if (got >= 6 && std::memcmp(head, kBinaryMagic, 6) == 0) return true;  // "SBITBL", any version
+  return got > 0 && kCsvPrefix.substr(0, std::min(got, kCsvPrefix.size())) == start.substr(0, std::min(got, kCsvPrefix.size()));
+}
 
 ReferenceTable read_table(const std::filesystem::path& path) {
   // A writer may be rewriting a commit record while we read it: a table that fails to parse is read

@@ -108,6 +108,10 @@ struct ReferenceTable {
 
 // Reads a table (either format, either version). FileError names the byte offset of any damage.
 ReferenceTable read_table(const std::filesystem::path& path);
+// True when the file starts as a table written by sbi++ (either format; a damaged one too), false
+// for anything else (a plain CSV of simulations made elsewhere: sbi/simulation/imported_table.hpp).
+// FileError when it cannot be opened.
+bool is_sbi_table_file(const std::filesystem::path& path);
 // Writes a complete table atomically (temporary file + rename).
 void write_table(const ReferenceTable& table, const std::filesystem::path& path, TableFormat format);
 

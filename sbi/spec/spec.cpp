@@ -115,14 +115,16 @@ Spec parse_spec(const nlohmann::json& document, const std::filesystem::path& dir
   JsonObjectReader top(document, "");
   spec.description = top.optional_string("description", "");
 
-  const auto* simulator = top.get("simulator");
-  if (!simulator) throw InputError("simulator: missing (required): a built-in {\"name\": ...} or an external {\"command\": [...]}");
-  if (!simulator->is_object()) throw InputError("simulator: expected an object, got " + json_type_description(*simulator));
-  if (!simulator->contains("name") && !simulator->contains("command"))
-    throw InputError("simulator: expected a \"name\" (built-in simulator) or a \"command\" (external program)");
-  if (simulator->contains("name") && simulator->contains("command"))
-    throw InputError("simulator: give either \"name\" or \"command\", not both");
-  spec.simulator = *simulator;
+  // Optional: a spec without a simulator trains on simulations made elsewhere (sbi infer with a
+  // table); the commands that simulate say that they need one (simulators::build_spec_model).
+  if (const auto* simulator = top.get("simulator")) {
+    if (!simulator->is_object()) throw InputError("simulator: expected an object, got " + json_type_description(*simulator));
+    if (!simulator->contains("name") && !simulator->contains("command"))
+      throw InputError("simulator: expected a \"name\" (built-in simulator) or a \"command\" (external program)");
+    if (simulator->contains("name") && simulator->contains("command"))
+      throw InputError("simulator: give either \"name\" or \"command\", not both");
+    spec.simulator = *simulator;
+  }
 
   if (const auto* prior = top.get("prior")) spec.prior = prior_from_json(*prior, "prior");
 

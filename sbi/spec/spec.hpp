@@ -5,6 +5,8 @@
 //   {"description": "...",
 //    "simulator": {"name": "lotka_volterra", "options": {}}        built-in, or
 //                 {"command": ["python3", "sim.py"], "workers": 2, "timeout_s": 30, ...}
+//                 (omitted: the spec trains on simulations made elsewhere, `sbi infer` with
+//                 "inference": {"table": "sims.csv"} or --table; then "prior" is required),
 //    "prior": [{"name": "alpha", "dist": "lognormal", "mu": -0.125, "sigma": 0.5}, ...]
 //             (optional for built-in simulators: the task's own prior),
 //    "observation": [30.1, 12.5]  or  {"file": "obs.csv"}          (header line of data names + one
@@ -34,7 +36,7 @@ struct Spec {
   nlohmann::json document;          // the whole spec as read
   std::filesystem::path directory;  // base for relative paths
   std::string description;
-  nlohmann::json simulator;         // the "simulator" section, checked by the simulator layer
+  nlohmann::json simulator;         // the "simulator" section, checked by the simulator layer; null when absent
   PriorPtr prior;                   // null when omitted (a built-in simulator supplies its own)
   // The observation as written: a list in the simulator's data order, or a file's row in the file's
   // column order. Use simulators::SpecModel::observation, which is matched to the data names.
@@ -51,6 +53,7 @@ struct Spec {
   nlohmann::json inference = nlohmann::json::object();  // checked by the inference code
   std::size_t output_samples = 10000;
 
+  bool has_simulator() const { return !simulator.is_null(); }
   bool has_external_simulator() const { return simulator.contains("command"); }
 };
 

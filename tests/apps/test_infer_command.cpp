@@ -10,6 +10,7 @@
 #include <csignal>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -480,5 +481,72 @@ TEST_CASE("an observation file is matched to the data by its header, whatever th
                            (dir / "x.csv").string());
   CHECK(bad.exit_code == 1);
   CHECK_THAT(bad.err, Catch::Contains("column 1 of the header (\"y_1\") is not a data name; the data are: data_1, data_2"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("a spec without a simulator trains on a plain CSV of simulations made elsewhere, as on the same rows simulated here",
+          "[cli][infer][import]") {
+  const auto dir = cli_scratch_dir("import");
+  std::ofstream(dir / "spec.json") << kSmallSpec;
+  REQUIRE(run_cli("simulate " + (dir / "spec.json").string() + " -n 300 -o " + (dir / "table.csv").string() + " --quiet").exit_code == 0);
+  // The same rows as a plain CSV: no comment lines, no index, the data columns first, renamed.
+  {
+    std::ifstream in(dir / "table.csv");
+    std::ofstream out(dir / "plain.csv");
+    out << "x_1,x_2,a,b\n";
+    for (std::string line; std::getline(in, line);) {
+      if (line.empty() || line[0] == '#' || line.rfind("index,", 0) == 0) continue;
+      std::vector<std::string> cells;
+      std::stringstream cells_in(line);
+      for (std::string cell; std::getline(cells_in, cell, ',');) cells.push_back(cell);
+      REQUIRE(cells.size() == 5);
+      out << cells[3] << ',' << cells[4] << ',' << cells[1] << ',' << cells[2] << '\n';
+    }
+    out << "0.5,nan,0.1,0.1\n";  // a failed simulation: left out
+  }
+  // gaussian_linear's prior, N(0, 0.1² I), under the new names; the observation file in another order.
+  std::ofstream(dir / "obs.csv") << "x_2,x_1\n-0.2,0.4\n";
+  std::ofstream(dir / "no_simulator.json") << R"({
+    "prior": [{"name": "a", "dist": "normal", "mu": 0, "sigma": 0.1}, {"name": "b", "dist": "normal", "mu": 0, "sigma": 0.1}],
+    "observation": {"file": "obs.csv"}, "seed": 3,
+    "inference": {"method": "npe", "table": "plain.csv", "max_epochs": 5}, "output": {"samples": 500}})";
+  std::string spec = kSmallSpec;
+  const auto begin = spec.find("\"method\""), end = spec.find('}', spec.find("\"discriminator\"")) + 1;
+  spec.replace(begin, end - begin, R"("method": "npe", "max_epochs": 5)");
+  std::ofstream(dir / "with_simulator.json") << spec;
+
+  const auto imported = run_cli("infer " + (dir / "no_simulator.json").string() + " -o " + (dir / "imported").string() + " --quiet");
+  INFO(imported.err);
+  REQUIRE(imported.exit_code == 0);
+  CHECK_THAT(imported.err, Catch::Contains("plain.csv: 1 row with NaN or infinite data left out"));
+  CHECK_THAT(imported.out, Catch::Contains("calibration: not checked: without a simulator"));
+  const auto simulated = run_cli("infer " + (dir / "with_simulator.json").string() + " -o " + (dir / "simulated").string() +
+                                 " --quiet --no-check --table " + (dir / "table.csv").string());
+  REQUIRE(simulated.exit_code == 0);
+  // The same rows, seed and observation: the same draws, under the spec's own parameter names.
+  const std::string a = read_text(dir / "imported" / "samples.csv"), b = read_text(dir / "simulated" / "samples.csv");
+  CHECK(a.substr(0, a.find('\n')) == "a,b");
+  CHECK(a.substr(a.find('\n')) == b.substr(b.find('\n')));
+  const auto saved = nlohmann::json::parse(read_text(dir / "imported" / "posterior.json"));
+  CHECK(saved["data_names"] == nlohmann::json{"x_1", "x_2"});
+  CHECK(saved["provenance"]["simulator_options"]["imported_from"] == "plain.csv");
+
+  // What does not fit is named.
+  auto r = run_cli("infer " + (dir / "with_simulator.json").string() + " -o " + (dir / "x").string() + " --table " + (dir / "plain.csv").string());
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("not a table written by sbi++") && Catch::Contains("remove \"simulator\""));
+  r = run_cli("infer " + (dir / "no_simulator.json").string() + " -o " + (dir / "x").string() + " -m snpe");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("method \"snpe\" simulates by itself"));
+  r = run_cli("simulate " + (dir / "no_simulator.json").string() + " -n 10 -o " + (dir / "x.csv").string());
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("simulator: missing (required here)"));
+  std::ofstream(dir / "wrong_observation.json") << R"({
+    "prior": [{"name": "a", "dist": "normal", "mu": 0, "sigma": 0.1}, {"name": "b", "dist": "normal", "mu": 0, "sigma": 0.1}],
+    "observation": [1, 2, 3], "inference": {"method": "npe", "table": "plain.csv"}})";
+  r = run_cli("infer " + (dir / "wrong_observation.json").string() + " -o " + (dir / "x").string());
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("observation: has 3 values but the table's data columns (x_1, x_2) are 2"));
+  CHECK_FALSE(fs::exists(dir / "x"));
   fs::remove_all(dir);
 }
