@@ -194,6 +194,23 @@ def test_ctrl_c_in_a_python_simulator_stops_infer(gaussian_linear_2d):
     assert stopped.value.partial is None
 
 
+def interrupt_python(code, ready, pause=0.0):
+    """Runs `code` in a new interpreter, sends SIGINT once its first line of output passes `ready`
+    (after `pause` seconds), and returns (stdout, stderr) of a run that must then end normally."""
+    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=os.environ.copy())
+    try:
+        assert ready(child.stdout.readline())
+        time.sleep(pause)
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 0, err
+    return out, err
+
+
 def test_sigint_during_training_returns_the_posterior_so_far(tmp_path):
     # A real Ctrl-C (SIGINT) while the library trains with the GIL released.
     code = """
@@ -211,17 +228,7 @@ def test_sigint_during_training_returns_the_posterior_so_far(tmp_path):
         except sbipp.Interrupted as stopped:
             print("interrupted", stopped.partial.method, stopped.partial.sample([0.0, 0.0], 5).shape, flush=True)
     """
-    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env=os.environ.copy())
-    try:
-        assert child.stdout.readline().strip() == "training"
-        time.sleep(0.3)
-        child.send_signal(signal.SIGINT)
-        out, err = child.communicate(timeout=30)
-    finally:
-        if child.poll() is None:
-            child.kill()
-    assert child.returncode == 0, err
+    out, err = interrupt_python(code, lambda line: line.strip() == "training", pause=0.3)
     assert out.strip() == "interrupted mmd (5, 2)"
     assert "[sbipp] interrupted" in err
 
@@ -246,16 +253,7 @@ def test_sigint_while_mcmc_samples_raises_interrupted_and_keeps_nothing():
         except sbipp.Interrupted as stopped:
             print("interrupted", stopped.partial, flush=True)
     """
-    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env=os.environ.copy())
-    try:
-        assert child.stdout.readline().split()[:2] == ["sample", "(MCMC)"]
-        child.send_signal(signal.SIGINT)
-        out, err = child.communicate(timeout=60)
-    finally:
-        if child.poll() is None:
-            child.kill()
-    assert child.returncode == 0, err
+    out, _ = interrupt_python(code, lambda line: line.split()[:2] == ["sample", "(MCMC)"])
     assert out.strip() == "interrupted None"
 
 
