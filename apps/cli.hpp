@@ -2,12 +2,15 @@
 // Shared pieces of the `sbi` command-line program.
 #include "sbi/optim/training_loop.hpp"
 #include "sbi/simulation/runner.hpp"
+#include "sbi/simulation/table.hpp"
+#include "sbi/spec/spec.hpp"
 #include "sbi/util/progress.hpp"
 
 #include <boost/program_options.hpp>
 
 #include <atomic>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -90,6 +93,11 @@ class ProgressDisplay {
   std::string stage_;
   std::unique_ptr<ProgressBar> bar_;
 };
+
+// The table a command trains on: one written by sbi++, or (for a spec without a simulator) a plain
+// CSV of simulations made elsewhere, imported with the spec's prior naming its θ columns
+// (sbi/simulation/imported_table.hpp; rows left out for non-finite data are reported on stderr).
+ReferenceTable load_training_table(const std::filesystem::path& path, const Spec& spec);
 
 // Registered subcommands (defined in the command_*.cpp files).
 Command simulate_command();

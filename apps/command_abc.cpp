@@ -76,21 +76,35 @@ int run_abc(const std::vector<std::string>& args) {
   const std::filesystem::path folder = vm["output"].as<std::string>();
   const Spec spec = read_spec(vm["spec"].as<std::string>());
   const bool own_observation = vm.count("observation") > 0;
-  const InferenceProblem problem = simulators::problem_from_spec(spec, own_observation ? vm["observation"].as<std::string>() : "");
+  const std::string observation_file = own_observation ? vm["observation"].as<std::string>() : "";
+  std::optional<ReferenceTable> table;
+  InferenceProblem problem;
+  if (spec.has_simulator()) {
+    problem = simulators::problem_from_spec(spec, observation_file);
+  } else {
+    // Simulations made elsewhere: rejection ABC on them (SMC-ABC simulates as it goes).
+    if (smc || !vm.count("table"))
+      throw InputError("simulator: missing: give a simulator, or run rejection ABC on simulations made elsewhere with --table FILE (a CSV "
+                       "whose header names the prior's parameters and the data, one row per simulation)");
+    table = load_training_table(vm["table"].as<std::string>(), spec);
+    problem = simulators::problem_from_table_spec(spec, table->metadata, observation_file);
+  }
   if (!problem.observation) throw InputError("the spec has no observation; give one with --observation FILE");
   if (serve_simulator_if_worker(problem.simulator)) return kExitOk;  // under MPI, a worker rank (apps/main.cpp)
   RunSettings settings;
   settings.seed = seed_option(vm).value_or(spec.seed);
   settings.threads = threads_flag(vm);
-  settings.simulations = vm.count("budget") ? count_option(vm, "budget", 4) : spec_simulations(spec, 4);
+  // Without --budget: the spec's inference.simulations, or all the rows of a table made elsewhere.
+  settings.simulations = vm.count("budget")                        ? count_option(vm, "budget", 4)
+                         : table && !spec.inference.contains("simulations") ? static_cast<std::size_t>(table->rows())
+                                                                            : spec_simulations(spec, 4);
   const std::size_t n_samples = vm.count("samples") ? count_option(vm, "samples", 1) : spec.output_samples;
   if (std::filesystem::exists(folder / "posterior.json") && !vm["force"].as<bool>())
     throw InputError(folder.string() + ": already holds a saved posterior; use --force to replace it, or another -o folder");
 
-  std::optional<ReferenceTable> table;
   if (vm.count("table")) {
     settings.table_source = vm["table"].as<std::string>();
-    table = read_table(settings.table_source);
+    if (!table) table = load_training_table(settings.table_source, spec);
     if (static_cast<std::size_t>(table->rows()) < settings.simulations)
       throw InputError(settings.table_source + " has " + std::to_string(table->rows()) + " rows, fewer than the budget of " +
                        std::to_string(settings.simulations));

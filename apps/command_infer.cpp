@@ -16,7 +16,6 @@
 #include "sbi/io/checksum.hpp"
 #include "sbi/io/csv.hpp"
 #include "sbi/io/json_reader.hpp"
-#include "sbi/simulation/imported_table.hpp"
 #include "sbi/simulation/table.hpp"
 #include "simulators/from_spec.hpp"
 
@@ -133,21 +132,6 @@ void quick_calibration(const Posterior& posterior, const InferenceProblem& probl
   const auto files = write_calibration_report(result, folder / "calibration", posterior.method() + " posterior (" + how + ")");
   std::printf("\ncalibration (%s, %zu simulated cases, %.1f s): %s\n  report: %s; a finer check: %s\n", how.c_str(), result.draws,
               result.timings.total, result.plain_summary().c_str(), files.markdown.string().c_str(), full_check.c_str());
-}
-
-// The table to train on: one written by sbi++, or (for a spec without a simulator) a plain CSV of
-// simulations made elsewhere, imported with the spec's prior naming its θ columns.
-ReferenceTable load_training_table(const std::filesystem::path& path, const Spec& spec) {
-  if (is_sbi_table_file(path)) return read_table(path);
-  if (spec.has_simulator())
-    throw InputError(path.string() + ": not a table written by sbi++ (sbi simulate); a CSV of simulations made elsewhere can only be "
-                     "trained on by a spec without a simulator (remove \"simulator\"), since nothing ties its rows to this one");
-  if (!spec.prior) throw InputError("prior: missing (required without a simulator: its parameter names pick the θ columns of " + path.string() + ")");
-  ImportedTable imported = import_csv_simulations(path, *spec.prior);
-  if (imported.dropped > 0)  // said even with --quiet (which silences progress): it changes what is trained on
-    std::fprintf(stderr, "%s: %zu row%s with NaN or infinite data left out (failed simulations)\n", path.string().c_str(), imported.dropped,
-                 imported.dropped == 1 ? "" : "s");
-  return std::move(imported.table);
 }
 
 // What an `sbi infer` run was asked to do, saved as <output>/run.json when it starts, so that

@@ -531,6 +531,19 @@ TEST_CASE("a spec without a simulator trains on a plain CSV of simulations made 
   CHECK(saved["data_names"] == nlohmann::json{"x_1", "x_2"});
   CHECK(saved["provenance"]["simulator_options"]["imported_from"] == "plain.csv");
 
+  // Rejection ABC on the same rows: the same draws as on the table simulated here.
+  const auto abc_imported = run_cli("abc " + (dir / "no_simulator.json").string() + " --table " + (dir / "plain.csv").string() +
+                                    " --keep 30 -n 200 --quiet -o " + (dir / "abc_imported").string());
+  INFO(abc_imported.err);
+  REQUIRE(abc_imported.exit_code == 0);
+  const auto abc_simulated = run_cli("abc " + (dir / "with_simulator.json").string() + " --table " + (dir / "table.csv").string() +
+                                     " --budget 300 --keep 30 -n 200 --quiet -o " +
+                                     (dir / "abc_simulated").string());
+  INFO(abc_simulated.err);
+  REQUIRE(abc_simulated.exit_code == 0);
+  const std::string c = read_text(dir / "abc_imported" / "samples.csv"), d = read_text(dir / "abc_simulated" / "samples.csv");
+  CHECK(c.substr(c.find('\n')) == d.substr(d.find('\n')));
+
   // What does not fit is named.
   auto r = run_cli("infer " + (dir / "with_simulator.json").string() + " -o " + (dir / "x").string() + " --table " + (dir / "plain.csv").string());
   CHECK(r.exit_code == 1);
