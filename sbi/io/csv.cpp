@@ -160,7 +160,14 @@ CsvTable read_csv(const std::filesystem::path& path, std::size_t max_rows, bool 
   while (reader.next(line)) {
     if (line.empty() || line[0] == '#') continue;
     if (!have_header) {
+      // Spreadsheets write a UTF-8 byte-order mark first and may pad names with blanks; neither is
+      // part of a name.
+      if (line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);
       table.header = split_csv_line(line);
+      for (auto& name : table.header) {
+        const auto begin = name.find_first_not_of(" \t");
+        name = begin == std::string::npos ? std::string() : name.substr(begin, name.find_last_not_of(" \t") - begin + 1);
+      }
       have_header = true;
       continue;
     }

@@ -24,7 +24,8 @@ struct CsvTable {
 // into memory).
 inline constexpr std::size_t kMaxCsvLineBytes = std::size_t{64} << 20;
 
-// Reads a header line and numeric rows. Lines starting with '#' are skipped. "nan", "inf" and
+// Reads a header line and numeric rows. Lines starting with '#' are skipped; a UTF-8 byte-order
+// mark before the header and blanks around its names are dropped. "nan", "inf" and
 // "-inf" are read as such; any other non-numeric cell is an error naming its line and column.
 // max_rows = 0 reads all rows. show_content = false keeps the file's text (header names, cells)
 // out of error messages, for files named by someone else (an observation in a spec).

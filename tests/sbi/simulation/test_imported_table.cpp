@@ -63,6 +63,16 @@ TEST_CASE("an index column gives the simulation indices; rows with non-finite da
   CHECK(imported.table.metadata.dropped == 2);
 }
 
+TEST_CASE("a spreadsheet's export reads as written: a byte-order mark, blanks around names, CRLF line ends", "[table][import]") {
+  const UniformPrior prior = box();
+  const ScratchCsv csv("\xEF\xBB\xBF" "a , b,\ty\r\n0.25,1.5,3\r\n0.5,0.5,4\r\n");
+  const ImportedTable imported = import_csv_simulations(csv.path, prior);
+  REQUIRE(imported.table.rows() == 2);
+  CHECK(imported.table.metadata.data_names == Names{"y"});
+  CHECK(imported.table.theta(0, 1) == 1.5);
+  CHECK(imported.table.y(1, 0) == 4);
+}
+
 TEST_CASE("what cannot be trained on is refused with the file, the row and the column", "[table][import]") {
   const UniformPrior prior = box();
   const std::vector<std::pair<std::string, std::string>> cases = {
