@@ -10,7 +10,7 @@ void check_simulation_budget(const Method& method, const nlohmann::json& parsed_
   if (!method.minimum_simulations) return;
   const SimulationFloor floor = method.minimum_simulations(parsed_options);
   if (simulations >= floor.simulations) return;
-  throw InputError(where + ": " + std::to_string(simulations) + " simulations are too few for " + method.name + ": it needs at least " +
+  throw InputError(where + ": " + std::to_string(simulations) + (simulations == 1 ? " simulation is" : " simulations are") + " too few for " + method.name + ": it needs at least " +
                    std::to_string(floor.simulations) + (floor.reason.empty() ? "" : " (" + floor.reason + ")"));
 }
 

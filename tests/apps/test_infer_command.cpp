@@ -504,10 +504,10 @@ TEST_CASE("a spec without a simulator trains on a plain CSV of simulations made 
     }
     out << "0.5,nan,0.1,0.1\n";  // a failed simulation: left out
   }
-  // gaussian_linear's prior, N(0, 0.1² I), under the new names; the observation file in another order.
+  // gaussian_linear's prior, N(0, 0.1 I), under the new names; the observation file in another order.
   std::ofstream(dir / "obs.csv") << "x_2,x_1\n-0.2,0.4\n";
   std::ofstream(dir / "no_simulator.json") << R"({
-    "prior": [{"name": "a", "dist": "normal", "mu": 0, "sigma": 0.1}, {"name": "b", "dist": "normal", "mu": 0, "sigma": 0.1}],
+    "prior": [{"name": "a", "dist": "normal", "mu": 0, "sigma": 0.31622776601683794}, {"name": "b", "dist": "normal", "mu": 0, "sigma": 0.31622776601683794}],
     "observation": {"file": "obs.csv"}, "seed": 3,
     "inference": {"method": "npe", "table": "plain.csv", "max_epochs": 5}, "output": {"samples": 500}})";
   std::string spec = kSmallSpec;
@@ -555,7 +555,7 @@ TEST_CASE("a spec without a simulator trains on a plain CSV of simulations made 
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Catch::Contains("simulator: missing (required here)"));
   std::ofstream(dir / "wrong_observation.json") << R"({
-    "prior": [{"name": "a", "dist": "normal", "mu": 0, "sigma": 0.1}, {"name": "b", "dist": "normal", "mu": 0, "sigma": 0.1}],
+    "prior": [{"name": "a", "dist": "normal", "mu": 0, "sigma": 0.31622776601683794}, {"name": "b", "dist": "normal", "mu": 0, "sigma": 0.31622776601683794}],
     "observation": [1, 2, 3], "inference": {"method": "npe", "table": "plain.csv"}})";
   r = run_cli("infer " + (dir / "wrong_observation.json").string() + " -o " + (dir / "x").string());
   CHECK(r.exit_code == 1);
