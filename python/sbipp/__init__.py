@@ -20,6 +20,7 @@ progress bar, and Ctrl-C stops them cleanly (raising sbipp.Interrupted with what
 """
 
 import os
+import warnings
 
 from . import _core
 from ._core import (
@@ -89,9 +90,22 @@ def load_spec(spec, observation=None):
     return Spec.load(os.fspath(spec), os.fspath(observation) if observation else "")
 
 
-def load_table(path):
-    """A table file written by `sbi simulate` or Table.save (CSV or binary .sbt)."""
-    return Table.load(os.fspath(path))
+def load_table(path, prior=None):
+    """A table file written by `sbi simulate` or Table.save (CSV or binary .sbt), or, with `prior`, a
+    plain CSV of simulations made elsewhere: a header naming the columns, the prior's parameter names
+    are θ, an optional "index" column the simulation indices, every other column is data. Rows with
+    NaN or infinite data are failed simulations, left out (a warning says how many)."""
+    path = os.fspath(path)
+    if Table.is_table_file(path):
+        return Table.load(path)
+    if prior is None:
+        raise InputError(f"{path}: not a table written by sbi++; a plain CSV of simulations made elsewhere needs prior= "
+                         "(its parameter names pick the θ columns)")
+    table, dropped = Table.import_csv(path, prior)
+    if dropped:
+        warnings.warn(f"{path}: {dropped} row{'' if dropped == 1 else 's'} with NaN or infinite data left out (failed simulations)",
+                      stacklevel=2)
+    return table
 
 
 def _posterior_sample(self, observation, n, seed=1, refine=None, progress=None):

@@ -3,6 +3,7 @@
 #include "python/src/common.hpp"
 #include "python/src/handles.hpp"
 #include "sbi/core/error.hpp"
+#include "sbi/simulation/imported_table.hpp"
 #include "sbi/simulation/table.hpp"
 #include "sbi/workflows/prior_table.hpp"
 
@@ -71,6 +72,16 @@ makes one from your own simulations.)")
       .def_static(
           "load", [](const std::filesystem::path& path) { return std::make_shared<sbi::ReferenceTable>(sbi::read_table(path)); }, py::arg("path"),
           "Reads a table file (CSV or binary .sbt).")
+      .def_static(
+          "import_csv",
+          [](const std::filesystem::path& path, const PriorHandle& prior) {
+            if (!prior) throw sbi::InputError("prior: missing (its parameter names pick the θ columns)");
+            sbi::ImportedTable imported = sbi::import_csv_simulations(path, *prior);
+            return py::make_tuple(std::make_shared<sbi::ReferenceTable>(std::move(imported.table)), imported.dropped);
+          },
+          py::arg("path"), py::arg("prior"),
+          "(table, rows dropped): a plain CSV of simulations made elsewhere; see sbipp.load_table.")
+      .def_static("is_table_file", &sbi::is_sbi_table_file, py::arg("path"), "True for a file written as an sbi++ table (either format).")
       .def_property_readonly("theta",
                              [](py::object self) {
                                const auto& t = self.cast<const sbi::ReferenceTable&>();

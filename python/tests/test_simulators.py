@@ -65,6 +65,25 @@ def test_table_files_round_trip_and_match_the_cli(gaussian_linear_2d, sbi_cli, s
     assert np.array_equal(sbipp.simulate(spec, 200).y, table.y)
 
 
+def test_a_plain_csv_of_simulations_made_elsewhere_loads_with_its_prior(gaussian_linear_2d, tmp_path):
+    _, builtin, prior = gaussian_linear_2d
+    table = sbipp.simulate(builtin, 200, prior, seed=4)
+    # The columns as another program might write them: data first, then θ, a failed run at the end.
+    rows = np.hstack([table.y, table.theta])
+    text = ",".join(table.data_names + table.parameter_names) + "\n"
+    text += "".join(",".join(repr(float(v)) for v in row) + "\n" for row in rows) + "nan,0.1,0.1,0.1\n"
+    (tmp_path / "sims.csv").write_text(text)
+    with pytest.warns(UserWarning, match="1 row with NaN or infinite data left out"):
+        loaded = sbipp.load_table(tmp_path / "sims.csv", prior)
+    assert np.array_equal(loaded.theta, table.theta) and np.array_equal(loaded.y, table.y)
+    assert loaded.parameter_names == table.parameter_names and loaded.data_names == table.data_names
+    with pytest.raises(sbipp.InputError, match="needs prior="):
+        sbipp.load_table(tmp_path / "sims.csv")
+    (tmp_path / "bad.csv").write_text("theta_1,data_1\n0.1,0.2\n")
+    with pytest.raises(sbipp.InputError, match='no column "theta_2"'):
+        sbipp.load_table(tmp_path / "bad.csv", prior)
+
+
 def test_table_views_are_read_only(gaussian_linear_2d):
     _, builtin, prior = gaussian_linear_2d
     table = sbipp.simulate(builtin, 10, prior, seed=1)
