@@ -51,6 +51,8 @@ int run_compare(const std::vector<std::string>& args) {
       ("budget", po::value<Count>(), "simulations per method (default: the spec's inference.simulations, else 10000)")
       ("reference,r", po::value<std::string>(), "reference posterior samples (CSV) for C2ST; without it, MMD² between methods")
       ("observation", po::value<std::string>(), "observation CSV (header + one row) instead of the spec's")
+      ("table", po::value<std::string>(), "train every method on this table instead of simulating one (a spec without a simulator: a plain CSV "
+                                          "of simulations made elsewhere)")
       ("inference", po::value<std::string>(), "JSON object merged over every compared method's options, e.g. '{\"max_iterations\": 2000}'")
       ("options", po::value<std::vector<std::string>>()->composing(), "METHOD=JSON: options of one method, e.g. smc='{\"population\": 500}' (repeatable)")
       ("samples,n", po::value<Count>(), "posterior draws per method (default: the spec's output.samples, 10000)")
@@ -74,7 +76,16 @@ int run_compare(const std::vector<std::string>& args) {
 
   const Spec spec = read_spec(spec_path);
   const bool own_observation = vm.count("observation") > 0;
-  const InferenceProblem problem = simulators::problem_from_spec(spec, own_observation ? vm["observation"].as<std::string>() : "");
+  const std::string observation_file = own_observation ? vm["observation"].as<std::string>() : "";
+  std::optional<ReferenceTable> table;
+  if (vm.count("table")) {
+    table = load_training_table(vm["table"].as<std::string>(), spec);
+    if (vm.count("budget")) throw po::error("--budget and --table: the table's rows are the budget");
+  }
+  if (!spec.has_simulator() && !table)
+    throw InputError("simulator: missing: give a simulator, or compare the table methods on simulations made elsewhere with --table FILE");
+  const InferenceProblem problem = spec.has_simulator() ? simulators::problem_from_spec(spec, observation_file)
+                                                        : simulators::problem_from_table_spec(spec, table->metadata, observation_file);
   if (serve_simulator_if_worker(problem.simulator)) return kExitOk;  // under MPI, a worker rank (apps/main.cpp)
 
   CompareSettings settings;
@@ -82,7 +93,11 @@ int run_compare(const std::vector<std::string>& args) {
   settings.threads = threads_flag(vm);
   settings.samples = vm.count("samples") ? count_option(vm, "samples", 2) : spec.output_samples;
   if (vm.count("calibration")) settings.calibration_draws = count_option(vm, "calibration", 1);
-  settings.simulations = vm.count("budget") ? count_option(vm, "budget", 20) : spec_simulations(spec, 20);
+  settings.simulations = table ? static_cast<std::size_t>(table->rows()) : vm.count("budget") ? count_option(vm, "budget", 20) : spec_simulations(spec, 20);
+  if (table) {
+    settings.table = &*table;
+    settings.table_source = vm["table"].as<std::string>();
+  }
   settings.spec_source = spec_path;
   settings.observation_source = own_observation ? "`" + vm["observation"].as<std::string>() + "`" : "the spec";
   if (!own_observation && spec.true_parameters) settings.true_parameters = spec.true_parameters;

@@ -49,6 +49,7 @@ nlohmann::json CompareReport::to_json() const {
   report["observation"] = as_list(observation);
   report["observation_source"] = settings.observation_source;
   report["budget"] = settings.simulations;
+  report["table"] = settings.table_source.empty() ? nlohmann::json(nullptr) : nlohmann::json(settings.table_source);
   report["seed"] = settings.seed;
   report["samples_per_method"] = settings.samples;
   report["reference"] = settings.reference ? nlohmann::json(settings.reference_source) : nlohmann::json(nullptr);
@@ -97,8 +98,11 @@ std::string CompareReport::markdown() const {
      << ", " << created << ".\n\n";
   md << "Methods:\n\n";
   for (const auto& m : methods) md << "- **" << m.name << "**: " << m.summary << "\n";
-  md << "\nMethods that learn from prior simulations share one table, simulated once; its time is counted in each method that "
-        "uses it. Methods that simulate by themselves get the same budget.\n\n";
+  if (!settings.table_source.empty())
+    md << "\nEvery method trains on the same table, `" << settings.table_source << "` (" << settings.simulations << " rows).\n\n";
+  else
+    md << "\nMethods that learn from prior simulations share one table, simulated once; its time is counted in each method that "
+          "uses it. Methods that simulate by themselves get the same budget.\n\n";
   if (interrupted) md << "**Interrupted**: the methods after the last one listed did not run.\n\n";
   if (settings.reference) {
     md << "## Accuracy\n\nC2ST against `" << settings.reference_source
@@ -201,7 +205,12 @@ CompareReport compare_methods(const std::vector<CompareEntry>& entries, const In
                               const std::filesystem::path& folder, const TrainingCallbacks& callbacks) {
   if (entries.empty()) throw InputError("compare: no method to compare");
   if (!problem.prior) throw InputError("compare: the problem has no prior");
-  if (!problem.simulator) throw InputError("compare: the problem has no simulator");
+  if (!problem.simulator && !settings.table)
+    throw InputError("compare: the problem has no simulator (give one, or a table of simulations made elsewhere)");
+  if (!problem.simulator && settings.calibration_draws > 0)
+    throw InputError("compare: a calibration check simulates new cases, and the problem has no simulator");
+  if (settings.table && static_cast<std::size_t>(settings.table->rows()) != settings.simulations)
+    throw std::logic_error("compare_methods: with a given table, settings.simulations must be its row count");
   if (!problem.observation) throw InputError("compare: no observation (the spec's \"observation\" or --observation)");
   if (settings.samples < 2) throw InputError("compare: at least 2 posterior draws per method are needed");
   const Names& names = problem.prior->names();
@@ -213,6 +222,9 @@ CompareReport compare_methods(const std::vector<CompareEntry>& entries, const In
   std::vector<nlohmann::json> parsed;
   for (const auto& entry : entries) {
     if (!entry.method) throw InputError("compare: an entry has no method");
+    if (settings.table && entry.method->needs != MethodNeeds::table)
+      throw InputError("compare: method \"" + entry.method->name + "\" simulates by itself, and the comparison trains on the given table " +
+                       settings.table_source + "; compare the methods that train on a table (npe, nle, nre, lfvi, mmd, rejection)");
     if (!seen.insert(entry.method->name).second) throw InputError("compare: method \"" + entry.method->name + "\" is listed twice");
     parsed.push_back(parse_method_options(*entry.method, entry.options, "inference (" + entry.method->name + ")"));
     check_simulation_budget(*entry.method, parsed.back(), settings.simulations, "the budget");
@@ -220,17 +232,18 @@ CompareReport compare_methods(const std::vector<CompareEntry>& entries, const In
 
   const auto wall_start = std::chrono::steady_clock::now();
   CompareReport report;
-  report.simulator = problem.simulator.name();
+  report.simulator = problem.simulator ? problem.simulator.name() : "simulations from " + settings.table_source;
   report.parameter_names = names;
   report.observation = *problem.observation;
   report.settings = settings;
+  report.settings.table = nullptr;  // the report outlives the caller's table; table_source names it
   report.created = utc_timestamp();
   if (!folder.empty()) std::filesystem::create_directories(folder);
 
   // One table for every method that learns from prior simulations: no simulation is spent twice.
   std::optional<PriorTableRun> table;
   const bool needs_table = std::any_of(entries.begin(), entries.end(), [](const CompareEntry& e) { return e.method->needs == MethodNeeds::table; });
-  if (needs_table) {
+  if (needs_table && !settings.table) {
     table = simulate_prior_table(problem.simulator, *problem.prior,
                                  {.simulations = settings.simulations, .seed = settings.seed, .threads = settings.threads,
                                   .failure_policy = problem.failure_policy, .max_redraws = problem.max_redraws},
@@ -256,8 +269,8 @@ CompareReport compare_methods(const std::vector<CompareEntry>& entries, const In
     run_settings.seed = settings.seed;
     run_settings.threads = settings.threads;
     if (method.needs == MethodNeeds::table) {
-      run_settings.table = &table->table;
-      run_settings.table_source = "simulated (shared by the compared methods)";
+      run_settings.table = settings.table ? settings.table : &table->table;
+      run_settings.table_source = settings.table ? settings.table_source : "simulated (shared by the compared methods)";
     }
     MethodRun run = run_method(method, parsed[k], problem, run_settings, callbacks);
     if (!run.posterior) {

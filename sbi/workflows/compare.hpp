@@ -43,6 +43,11 @@ struct CompareSettings {
   // (ABC) are not checked (that would re-run them per draw; `sbi diagnose --calibration --rerun`).
   std::size_t calibration_draws = 0;
   Eigen::Index calibration_samples = 300;
+  // A table of simulations made elsewhere, shared by every method instead of one simulated here
+  // (then the methods must all train on a table, `simulations` is its row count and the problem
+  // needs no simulator; calibration, which simulates, needs one).
+  const ReferenceTable* table = nullptr;
+  std::string table_source{};
 };
 
 struct ComparedMethod {

@@ -131,3 +131,49 @@ TEST_CASE("sbi compare rejects an unknown method with a clear message", "[abc][c
   CHECK_FALSE(std::filesystem::exists(dir / "report.md"));
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("sbi compare trains every method on a given table: a plain CSV of simulations made elsewhere, or a table simulated here",
+          "[abc][compare][cli][import]") {
+  const auto dir = cli_scratch_dir("compare_table");
+  REQUIRE(run_cli("simulate '" + kTestSpec + "' -n 600 -o '" + (dir / "table.csv").string() + "' --quiet").exit_code == 0);
+  {
+    // The same rows without sbi++'s comment lines and index column.
+    std::ifstream in(dir / "table.csv");
+    std::ofstream out(dir / "plain.csv");
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty() && line[0] != '#') out << line.substr(line.find(',') + 1) << '\n';
+  }
+  std::ofstream(dir / "no_simulator.json") << R"({
+    "prior": [{"name": "theta_1", "dist": "normal", "mu": 0.0, "sigma": 0.31622776601683794},
+              {"name": "theta_2", "dist": "normal", "mu": 0.0, "sigma": 0.31622776601683794}],
+    "observation": [0.6, -0.4], "seed": 1})";
+  const auto imported = run_cli("compare '" + (dir / "no_simulator.json").string() + "' --table '" + (dir / "plain.csv").string() +
+                                "' --methods rejection,npe --options 'npe={\"max_epochs\": 5}' -n 500 -o '" + (dir / "imported").string() + "' --quiet");
+  INFO(imported.err);
+  REQUIRE(imported.exit_code == 0);
+  const auto report = nlohmann::json::parse(read_text(dir / "imported" / "report.json"));
+  CHECK(report["budget"] == 600);
+  CHECK(report["table"] == (dir / "plain.csv").string());
+  CHECK_THAT(read_text(dir / "imported" / "report.md"), Catch::Contains("Every method trains on the same table"));
+  // The spec with its simulator, on the table simulated here: the same rows, the same draws.
+  const auto simulated = run_cli("compare '" + kTestSpec + "' --table '" + (dir / "table.csv").string() + "' --methods rejection -n 500 -o '" +
+                                 (dir / "simulated").string() + "' --quiet");
+  INFO(simulated.err);
+  REQUIRE(simulated.exit_code == 0);
+  CHECK(read_text(dir / "imported" / "samples_rejection.csv") == read_text(dir / "simulated" / "samples_rejection.csv"));
+  // Methods that simulate, calibration, and a budget beside the table are refused.
+  auto r = run_cli("compare '" + (dir / "no_simulator.json").string() + "' --table '" + (dir / "plain.csv").string() + "' --methods rejection,smc -o '" +
+                   (dir / "x").string() + "' --quiet");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("method \"smc\" simulates by itself"));
+  r = run_cli("compare '" + (dir / "no_simulator.json").string() + "' --table '" + (dir / "plain.csv").string() +
+              "' --methods npe --calibration 10 -o '" + (dir / "x").string() + "' --quiet");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("calibration check simulates new cases"));
+  r = run_cli("compare '" + (dir / "no_simulator.json").string() + "' --methods rejection -o '" + (dir / "x").string() + "' --quiet");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("simulator: missing"));
+  r = run_cli("compare '" + kTestSpec + "' --table '" + (dir / "table.csv").string() + "' --budget 100 --methods rejection -o '" + (dir / "x").string() + "'");
+  CHECK(r.exit_code == 2);
+  std::filesystem::remove_all(dir);
+}
