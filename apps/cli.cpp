@@ -2,7 +2,7 @@
 
 #include "sbi/core/error.hpp"
 #include "sbi/parallel/cluster.hpp"
-#include "sbi/simulation/imported_table.hpp"
+#include "simulators/from_spec.hpp"
 
 #include <cctype>
 #include <charconv>
@@ -153,12 +153,7 @@ void ProgressDisplay::finish() {
 }
 
 ReferenceTable load_training_table(const std::filesystem::path& path, const Spec& spec) {
-  if (is_sbi_table_file(path)) return read_table(path);
-  if (spec.has_simulator())
-    throw InputError(path.string() + ": not a table written by sbi++ (sbi simulate); a CSV of simulations made elsewhere can only be "
-                     "trained on by a spec without a simulator (remove \"simulator\"), since nothing ties its rows to this one");
-  if (!spec.prior) throw InputError("prior: missing (required without a simulator: its parameter names pick the θ columns of " + path.string() + ")");
-  ImportedTable imported = import_csv_simulations(path, *spec.prior);
+  ImportedTable imported = simulators::load_spec_table(spec, path);
   if (imported.dropped > 0)  // said even with --quiet (which silences progress): it changes what is trained on
     std::fprintf(stderr, "%s: %zu row%s with NaN or infinite data left out (failed simulations)\n", path.string().c_str(), imported.dropped,
                  imported.dropped == 1 ? "" : "s");

@@ -192,17 +192,15 @@ int execute_infer(InferRequest request, bool resume, bool force, int threads, bo
   request.spec_checksum = checksum;
   const Method& method = builtin_methods().at(request.method.empty() ? spec_method(spec) : request.method);
   // The training table: --table, or the spec's inference.table (relative to the spec).
-  const std::string table_source = !request.table.empty() ? request.table.string() : JsonObjectReader(spec.inference, "inference").optional_string("table", "");
-  std::filesystem::path table_path = table_source;
-  if (!table_source.empty() && request.table.empty() && table_path.is_relative()) table_path = spec.directory / table_path;
-  if (!table_source.empty() && method.needs != MethodNeeds::table)
+  const std::filesystem::path table_path = !request.table.empty() ? request.table : simulators::spec_table_path(spec);
+  if (!table_path.empty() && method.needs != MethodNeeds::table)
     throw InputError("method \"" + method.name + "\" simulates by itself and does not train on a table");
   std::optional<ReferenceTable> table;
   InferenceProblem problem;
   if (spec.has_simulator()) {
     problem = simulators::problem_from_spec(spec, request.observation.string());
   } else {
-    if (table_source.empty())
+    if (table_path.empty())
       throw InputError("simulator: missing: give a simulator, or train on simulations made elsewhere with \"inference\": {\"table\": FILE} "
                        "or --table FILE (a CSV whose header names the prior's parameters and the data, one row per simulation)");
     table = load_training_table(table_path, spec);
@@ -227,7 +225,7 @@ int execute_infer(InferRequest request, bool resume, bool force, int threads, bo
   if (resume && request.state == "finished")
     throw InputError(folder.string() + ": the run there finished; nothing to resume (sbi sample " + folder.string() + " draws from it)");
 
-  if (!table_source.empty()) {
+  if (!table_path.empty()) {
     if (!table) table = load_training_table(table_path, spec);
     settings.table = &*table;
     settings.table_source = table_path.string();

@@ -108,4 +108,19 @@ InferenceProblem problem_from_table_spec(const Spec& spec, const TableMetadata& 
   return problem;
 }
 
+ImportedTable load_spec_table(const Spec& spec, const std::filesystem::path& path) {
+  if (is_sbi_table_file(path)) return {read_table(path), 0};
+  if (spec.has_simulator())
+    throw InputError(path.string() + ": not a table written by sbi++ (sbi simulate); a CSV of simulations made elsewhere can only be "
+                     "trained on by a spec without a simulator (remove \"simulator\"), since nothing ties its rows to this one");
+  if (!spec.prior) throw InputError("prior: missing (required without a simulator: its parameter names pick the θ columns of " + path.string() + ")");
+  return import_csv_simulations(path, *spec.prior);
+}
+
+std::filesystem::path spec_table_path(const Spec& spec) {
+  const std::string table = JsonObjectReader(spec.inference, "inference").optional_string("table", "");
+  if (table.empty()) return {};
+  return spec.directory / table;  // an absolute name replaces the folder
+}
+
 }  // namespace sbi::simulators

@@ -2,9 +2,11 @@
 // Turns a spec's "simulator" and "prior" sections into a Simulator and its prior.
 #include "sbi/spec/spec.hpp"
 #include "sbi/simulation/simulator.hpp"
+#include "sbi/simulation/imported_table.hpp"
 #include "sbi/simulation/table.hpp"
 #include "sbi/workflows/run.hpp"
 
+#include <filesystem>
 #include <string>
 
 namespace sbi::simulators {
@@ -33,6 +35,16 @@ InferenceProblem problem_from_spec(const Spec& spec, const std::string& observat
 // spec's, or `observation_file` when not empty) matched to the table's data names. InputError
 // naming the spec field that does not fit.
 InferenceProblem problem_from_table_spec(const Spec& spec, const TableMetadata& table, const std::string& observation_file = {});
+
+// A table to train on for `spec`: one written by sbi++ (read_table), or, for a spec without a
+// simulator, a plain CSV of simulations made elsewhere imported with the spec's prior naming its θ
+// columns (sbi/simulation/imported_table.hpp). A plain CSV with a spec that has a simulator is an
+// InputError: nothing ties its rows to that simulator.
+ImportedTable load_spec_table(const Spec& spec, const std::filesystem::path& path);
+
+// The path of the spec's "inference": {"table": ...} resolved against the spec's folder; empty when
+// the spec names none.
+std::filesystem::path spec_table_path(const Spec& spec);
 
 // The observation in `file` for `simulator` (header + one row), its columns matched to the data names by
 // the header; InputError naming a missing or unknown column.

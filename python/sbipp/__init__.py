@@ -81,13 +81,19 @@ class Interrupted(KeyboardInterrupt):
 def load_spec(spec, observation=None):
     """A spec from a JSON file (path) or a dict (relative paths resolve against the current folder).
 
-    `observation`: a CSV file (header + one row) that replaces the spec's observation.
+    `observation`: a CSV file (header + one row) that replaces the spec's observation. A spec without
+    a simulator trains on the simulations its "inference": {"table": ...} names (spec.table).
     """
     if isinstance(spec, Spec):
         return spec
     if isinstance(spec, dict):
-        return Spec.from_dict(spec, ".", os.fspath(observation) if observation else "")
-    return Spec.load(os.fspath(spec), os.fspath(observation) if observation else "")
+        loaded = Spec.from_dict(spec, ".", os.fspath(observation) if observation else "")
+    else:
+        loaded = Spec.load(os.fspath(spec), os.fspath(observation) if observation else "")
+    if loaded.dropped_rows:
+        warnings.warn(f"{loaded.table_source}: {loaded.dropped_rows} row{'' if loaded.dropped_rows == 1 else 's'} with NaN or infinite "
+                      "data left out (failed simulations)", stacklevel=3)
+    return loaded
 
 
 def load_table(path, prior=None):
@@ -278,7 +284,9 @@ def infer(method=None, source=None, prior=None, *, observation=None, simulations
         method = problem.spec.method
     given_table = table if table is not None else problem.table
     table_source = "given" if given_table is not None else ""
-    if given_table is None and problem.spec is not None and "table" in problem.spec.inference:
+    if given_table is None and problem.spec is not None and problem.spec.table is not None:
+        given_table, table_source = problem.spec.table, problem.spec.table_source  # simulations made elsewhere
+    elif given_table is None and problem.spec is not None and "table" in problem.spec.inference:
         needs_table = any(m["name"] == method and m["needs"] == "table" for m in _core.methods())
         if needs_table:
             path = os.path.join(os.fspath(problem.spec.directory), problem.spec.inference["table"])

@@ -142,7 +142,13 @@ sbipp.load_spec("spec.json") or sbipp.load_spec({...dict...}); errors name the J
             return std::make_shared<SpecHandle>(sbi::parse_spec(to_json(document, "spec"), directory), observation_file);
           },
           py::arg("document"), py::arg("directory") = std::filesystem::path("."), py::arg("observation_file") = "")
-      .def_property_readonly("simulator", [](const SpecHandle& s) { return s.problem.simulator; })
+      .def_property_readonly("simulator", [](const SpecHandle& s) -> py::object { return s.problem.simulator ? py::cast(s.problem.simulator) : py::none(); },
+                             "The simulator, or None for a spec that trains on simulations made elsewhere (see table).")
+      .def_property_readonly("table", [](const SpecHandle& s) -> py::object { return s.table ? py::cast(s.table) : py::none(); },
+                             "A spec without a simulator: the table its inference.table names (read when the spec was loaded); else None.")
+      .def_property_readonly("table_source", [](const SpecHandle& s) { return s.table_source; })
+      .def_property_readonly("dropped_rows", [](const SpecHandle& s) { return s.dropped_rows; },
+                             "Rows of that table left out for NaN or infinite data (failed simulations).")
       .def_property_readonly("prior", [](const SpecHandle& s) { return prior_handle(s.problem.prior); })
       .def_property_readonly("observation",
                              [](const SpecHandle& s) -> py::object { return s.problem.observation ? py::object(to_numpy(*s.problem.observation)) : py::none(); })
@@ -159,7 +165,10 @@ sbipp.load_spec("spec.json") or sbipp.load_spec({...dict...}); errors name the J
       .def_property_readonly("description", [](const SpecHandle& s) { return s.spec.description; })
       .def_property_readonly("directory", [](const SpecHandle& s) { return s.spec.directory; })
       .def_property_readonly("document", [](const SpecHandle& s) { return from_json(s.spec.document); })
-      .def("__repr__", [](const SpecHandle& s) { return "<sbipp.Spec: simulator \"" + s.problem.simulator.name() + "\", method " + sbi::spec_method(s.spec) + ">"; });
+      .def("__repr__", [](const SpecHandle& s) {
+        const std::string source = s.problem.simulator ? "simulator \"" + s.problem.simulator.name() + "\"" : "table " + s.table_source;
+        return "<sbipp.Spec: " + source + ", method " + sbi::spec_method(s.spec) + ">";
+      });
 }
 
 }  // namespace sbipp

@@ -84,6 +84,30 @@ def test_a_plain_csv_of_simulations_made_elsewhere_loads_with_its_prior(gaussian
         sbipp.load_table(tmp_path / "bad.csv", prior)
 
 
+def test_a_spec_without_a_simulator_trains_on_its_plain_csv(gaussian_linear_2d, tmp_path):
+    _, builtin, prior = gaussian_linear_2d
+    table = sbipp.simulate(builtin, 300, prior, seed=4)
+    rows = np.hstack([table.theta, table.y])
+    text = "a,b,x_1,x_2\n" + "".join(",".join(repr(float(v)) for v in row) + "\n" for row in rows)
+    (tmp_path / "sims.csv").write_text(text)
+    (tmp_path / "obs.csv").write_text("x_2,x_1\n-0.2,0.4\n")
+    sd = 0.1 ** 0.5
+    spec = {"prior": [{"name": "a", "dist": "normal", "mu": 0, "sigma": sd}, {"name": "b", "dist": "normal", "mu": 0, "sigma": sd}],
+            "observation": {"file": "obs.csv"}, "seed": 3, "inference": {"method": "npe", "table": "sims.csv", "max_epochs": 5}}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    loaded = sbipp.load_spec(tmp_path / "spec.json")
+    assert loaded.simulator is None and len(loaded.table) == 300
+    assert list(loaded.observation) == [0.4, -0.2]  # matched to the table's data names
+    from_spec = sbipp.infer(tmp_path / "spec.json", progress=False)
+    by_hand = sbipp.infer("npe", sbipp.load_table(tmp_path / "sims.csv", loaded.prior), loaded.prior, seed=3, max_epochs=5, progress=False)
+    assert from_spec.data_names == ["x_1", "x_2"]
+    assert np.array_equal(from_spec.sample([0.4, -0.2], 200, seed=1), by_hand.sample([0.4, -0.2], 200, seed=1))
+    del spec["inference"]["table"]
+    spec["observation"] = [0.4, -0.2]
+    with pytest.raises(sbipp.InputError, match="simulator: missing"):
+        sbipp.load_spec(spec)
+
+
 def test_table_views_are_read_only(gaussian_linear_2d):
     _, builtin, prior = gaussian_linear_2d
     table = sbipp.simulate(builtin, 10, prior, seed=1)
