@@ -51,6 +51,9 @@ simulators::SpecModel posterior_spec_model(const Posterior& posterior, const po:
   const auto& recorded = posterior.info().provenance.spec;
   if (recorded.is_null())
     throw InputError(folder + ": the posterior records no spec (it was trained from a table or in C++); give the simulator's spec with --spec FILE");
+  if (recorded.is_object() && !recorded.contains("simulator"))
+    throw InputError(folder + ": the posterior was trained on simulations made elsewhere (" + posterior.info().provenance.table +
+                     "), and a calibration check simulates new cases: give a spec with the simulator that made them with --spec FILE");
   return simulators::build_spec_model(parse_spec(recorded, std::filesystem::current_path()));
 }
 

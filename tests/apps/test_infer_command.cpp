@@ -530,6 +530,10 @@ TEST_CASE("a spec without a simulator trains on a plain CSV of simulations made 
   const auto saved = nlohmann::json::parse(read_text(dir / "imported" / "posterior.json"));
   CHECK(saved["data_names"] == nlohmann::json{"x_1", "x_2"});
   CHECK(saved["provenance"]["simulator_options"]["imported_from"] == "plain.csv");
+  // A calibration check needs new simulations: it asks for the simulator's spec, and runs with it.
+  auto check = run_cli("diagnose " + (dir / "imported").string() + " --calibration 20 -L 50 --quiet");
+  CHECK(check.exit_code == 1);
+  CHECK_THAT(check.err, Catch::Contains("trained on simulations made elsewhere") && Catch::Contains("--spec FILE"));
 
   // Rejection ABC on the same rows: the same draws as on the table simulated here.
   const auto abc_imported = run_cli("abc " + (dir / "no_simulator.json").string() + " --table " + (dir / "plain.csv").string() +
