@@ -228,7 +228,7 @@ bool McmcDiagnostics::converged(double threshold) const {
   return std::isfinite(worst) && worst < threshold;
 }
 
-std::string McmcDiagnostics::brief_report() const {
+std::string McmcDiagnostics::brief_report(bool with_chain_shape) const {
   auto name = [&](Eigen::Index i) {
     return static_cast<std::size_t>(i) < parameter_names.size() ? parameter_names[static_cast<std::size_t>(i)]
                                                                  : "parameter " + std::to_string(i + 1);
@@ -247,8 +247,8 @@ std::string McmcDiagnostics::brief_report() const {
   const Eigen::Index worst_rhat = worst(rhat, true), worst_ess = worst(ess_bulk, false), worst_tail = worst(ess_tail, false);
   text += "R-hat max " + number_text(rhat[worst_rhat], "%.3f") + " (" + name(worst_rhat) + "), bulk ESS min " +
           number_text(ess_bulk[worst_ess], "%.0f") + " (" + name(worst_ess) + "), tail ESS min " +
-          number_text(ess_tail[worst_tail], "%.0f") + " (" + name(worst_tail) + "), " + std::to_string(chains) + " chains x " +
-          std::to_string(draws_per_chain) + " draws";
+          number_text(ess_tail[worst_tail], "%.0f") + " (" + name(worst_tail) + ")";
+  if (with_chain_shape) text += ", " + std::to_string(chains) + " chains x " + std::to_string(draws_per_chain) + " draws";
   return text;
 }
 

@@ -63,8 +63,9 @@ struct McmcDiagnostics {
   double min_ess_bulk() const;
   // Every R̂ below `threshold` (1.01 as recommended by the paper) and finite.
   bool converged(double threshold = 1.01) const;
-  // One line: "R̂ max 1.004 (theta_3), bulk ESS min 1830 (theta_1), 20 chains × 500 draws".
-  std::string brief_report() const;
+  // One line: "R-hat max 1.004 (theta_3), bulk ESS min 1830 (theta_1), tail ESS min 1700 (theta_1), 20 chains x
+  // 500 draws" (the chains and draws only with with_chain_shape).
+  std::string brief_report(bool with_chain_shape = true) const;
   // One line per parameter.
   std::string full_report() const;
   nlohmann::json to_json() const;

@@ -218,7 +218,7 @@ std::string McmcResult::brief_report() const {
   std::snprintf(buffer, sizeof buffer, "%s: %lld samples, %lld chains x %lld draws; ", sampler.c_str(),
                 static_cast<long long>(samples.rows()), static_cast<long long>(chains), static_cast<long long>(draws_per_chain));
   std::string text = buffer;
-  text += diagnostics.brief_report();
+  text += diagnostics.brief_report(/*with_chain_shape=*/false);  // said at the start
   std::snprintf(buffer, sizeof buffer, "; %llu evaluations in %.3g s", static_cast<unsigned long long>(statistics.evaluations),
                 statistics.seconds);
   return text + buffer;
