@@ -444,7 +444,7 @@ McmcResult run_mcmc(const McmcTarget& target, const McmcInitialDistribution& ini
         active.swap(waiting);
       }
     });
-    throw_if_stopped(end == schedule.total ? "while sampling" : "during warm-up");
+    throw_if_stopped("while the chains ran");
     // Exact at the phase's end (the blocks count their last iterations only when they step again).
     iterations_done = end == schedule.total ? iterations_due : static_cast<std::size_t>(count) * end;
     if (options.on_progress) options.on_progress(iterations_done.load(), iterations_due);
