@@ -29,7 +29,7 @@ int run_abc(const std::vector<std::string>& args) {
       ("quantile", po::value<double>(), "rejection: accept this fraction of the nearest simulations")
       ("epsilon", po::value<double>(), "rejection: accept simulations within this distance")
       ("regression", po::bool_switch(), "rejection: Beaumont et al. 2002 regression adjustment")
-      ("table", po::value<std::string>(), "rejection: use the first BUDGET rows of this reference table instead of simulating")
+      ("table", po::value<std::string>(), "rejection: use the first BUDGET rows of this table instead of simulating (without --budget: the spec's inference.simulations, else all); with a spec without a simulator, a plain CSV of simulations made elsewhere")
       ("scale", po::value<std::string>()->default_value("mad"), "statistic scale for distances: mad | sd")
       ("population", po::value<Count>(), "smc: particles per generation (default 100, or 300 above 10^4 simulations)")
       ("epsilon-quantile", po::value<double>(), "smc: next epsilon = this quantile of the previous distances (default 0.5)")
@@ -94,7 +94,7 @@ int run_abc(const std::vector<std::string>& args) {
   RunSettings settings;
   settings.seed = seed_option(vm).value_or(spec.seed);
   settings.threads = threads_flag(vm);
-  // Without --budget: the spec's inference.simulations, or all the rows of a table made elsewhere.
+  // Without --budget: the spec's inference.simulations, else all the rows of a given table.
   settings.simulations = vm.count("budget")                        ? count_option(vm, "budget", 4)
                          : table && !spec.inference.contains("simulations") ? static_cast<std::size_t>(table->rows())
                                                                             : spec_simulations(spec, 4);

@@ -347,7 +347,7 @@ int run_infer(const std::vector<std::string>& args) {
       ("spec", po::value<std::string>(), "the JSON spec (simulator, prior, observation, inference settings)")
       ("output,o", po::value<std::string>(), "folder for the posterior, samples.csv and the table")
       ("method,m", po::value<std::string>(), "a registered method (default: the spec's inference.method, else npe)")
-      ("table", po::value<std::string>(), "train on this reference table instead of simulating (else the spec's inference.table)")
+      ("table", po::value<std::string>(), "train on this table instead of simulating (else the spec's inference.table): one written by sbi simulate, or, with a spec without a simulator, a plain CSV of simulations made elsewhere")
       ("observation", po::value<std::string>(), "observation CSV (header + one row) instead of the spec's")
       ("samples,n", po::value<Count>(), "posterior samples to draw (default: the spec's output.samples, 10000)")
       ("force", po::bool_switch(), "replace a posterior (or an unfinished run) already in the output folder")
