@@ -45,11 +45,11 @@ ImportedTable import_csv_simulations(const std::filesystem::path& path, const Pr
   }
   Names data_names;
   for (std::size_t c = 0; c < header.size(); ++c) {
+    if (std::find(parameters.begin(), parameters.end(), header[c]) != parameters.end()) continue;  // θ (even a parameter called "index")
     if (header[c] == "index") {
       index_column = static_cast<Eigen::Index>(c);
       continue;
     }
-    if (std::find(parameters.begin(), parameters.end(), header[c]) != parameters.end()) continue;
     data_columns.push_back(static_cast<Eigen::Index>(c));
     data_names.push_back(header[c]);
   }

@@ -73,6 +73,15 @@ TEST_CASE("a spreadsheet's export reads as written: a byte-order mark, blanks ar
   CHECK(imported.table.y(1, 0) == 4);
 }
 
+TEST_CASE("a parameter called index is a parameter, not the simulation indices", "[table][import]") {
+  const UniformPrior prior(Vector::Constant(1, 0.0), Vector::Constant(1, 10.0), {"index"});
+  const ScratchCsv csv("index,y\n5,1\n2,2\n");
+  const ImportedTable imported = import_csv_simulations(csv.path, prior);
+  REQUIRE(imported.table.rows() == 2);
+  CHECK(imported.table.theta(1, 0) == 2);
+  CHECK(imported.table.indices == std::vector<std::uint64_t>{0, 1});
+}
+
 TEST_CASE("what cannot be trained on is refused with the file, the row and the column", "[table][import]") {
   const UniformPrior prior = box();
   const std::vector<std::pair<std::string, std::string>> cases = {
