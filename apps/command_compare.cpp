@@ -79,8 +79,8 @@ int run_compare(const std::vector<std::string>& args) {
   const std::string observation_file = own_observation ? vm["observation"].as<std::string>() : "";
   std::optional<ReferenceTable> table;
   if (vm.count("table")) {
-    table = load_training_table(vm["table"].as<std::string>(), spec);
     if (vm.count("budget")) throw po::error("--budget and --table: the table's rows are the budget");
+    table = load_training_table(vm["table"].as<std::string>(), spec);
   }
   if (!spec.has_simulator() && !table)
     throw InputError("simulator: missing: give a simulator, or compare the table methods on simulations made elsewhere with --table FILE");

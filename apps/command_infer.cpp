@@ -11,7 +11,6 @@
 #include "sbi/diagnostics/calibration.hpp"
 #include "sbi/diagnostics/calibration_report.hpp"
 #include "sbi/diagnostics/summaries.hpp"
-#include "sbi/inference/watched_chains.hpp"
 #include "sbi/io/checkpoint_files.hpp"
 #include "sbi/io/checksum.hpp"
 #include "sbi/io/csv.hpp"
@@ -42,7 +41,7 @@ RowMatrix draw_samples(const Posterior& posterior, const Vector& observation, Ei
     return samples;
   }
   if (const auto* mcmc = posterior.model_as<models::McmcPosterior>()) {
-    McmcResult result = mcmc->sample_with_report(observation, n, seed, watched_by(mcmc->mcmc_options(), callbacks, "sample (MCMC)"));
+    McmcResult result = mcmc->sample_with_report(observation, n, seed, callbacks);
     progress.finish();
     note = "MCMC: " + result.brief_report();
     if (!result.diagnostics.converged())

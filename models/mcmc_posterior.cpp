@@ -103,9 +103,14 @@ RowMatrix McmcPosterior::sample(const Vector& observation, Eigen::Index n, std::
   return sample_with_report(observation, n, seed).samples;
 }
 
+McmcResult McmcPosterior::sample_with_report(const Vector& observation, Eigen::Index n, std::uint64_t seed,
+                                             const TrainingCallbacks& callbacks) const {
+  return sample_with_report(observation, n, seed, watched_by(mcmc_, callbacks, kMcmcSampleStage));
+}
+
 RowMatrix McmcPosterior::sample_watched(const Vector& observation, Eigen::Index n, std::uint64_t seed,
                                         const TrainingCallbacks& callbacks) const {
-  return sample_with_report(observation, n, seed, watched_by(mcmc_, callbacks, kMcmcSampleStage)).samples;
+  return sample_with_report(observation, n, seed, callbacks).samples;
 }
 
 Vector McmcPosterior::log_prob(const RowMatrix& theta, const Vector& observation) const {

@@ -49,6 +49,9 @@ class McmcPosterior : public PosteriorModelBase {
   // sampling settings when given.
   McmcResult sample_with_report(const Vector& observation, Eigen::Index n, std::uint64_t seed,
                                 const std::optional<McmcOptions>& options = std::nullopt) const;
+  // The same with the saved settings, the chains stopping with callbacks.stop (sbi::Interrupted) and
+  // reporting their progress as the stage "sample (MCMC)".
+  McmcResult sample_with_report(const Vector& observation, Eigen::Index n, std::uint64_t seed, const TrainingCallbacks& callbacks) const;
   const McmcOptions& mcmc_options() const { return mcmc_; }
 
   // The learnt term, log q(y | θ) or r(θ, y), per row of theta (inside the support).

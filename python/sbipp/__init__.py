@@ -90,10 +90,15 @@ def load_spec(spec, observation=None):
         loaded = Spec.from_dict(spec, ".", os.fspath(observation) if observation else "")
     else:
         loaded = Spec.load(os.fspath(spec), os.fspath(observation) if observation else "")
-    if loaded.dropped_rows:
-        warnings.warn(f"{loaded.table_source}: {loaded.dropped_rows} row{'' if loaded.dropped_rows == 1 else 's'} with NaN or infinite "
-                      "data left out (failed simulations)", stacklevel=3)
+    _warn_dropped(loaded.table_source, loaded.dropped_rows, stacklevel=3)
     return loaded
+
+
+def _warn_dropped(source, dropped, stacklevel):
+    """Says that `dropped` rows of an imported table were left out (as `sbi infer` does on stderr)."""
+    if dropped:
+        warnings.warn(f"{source}: {dropped} row{'' if dropped == 1 else 's'} with NaN or infinite data left out (failed simulations)",
+                      stacklevel=stacklevel + 1)
 
 
 def load_table(path, prior=None):
@@ -108,9 +113,7 @@ def load_table(path, prior=None):
         raise InputError(f"{path}: not a table written by sbi++; a plain CSV of simulations made elsewhere needs prior= "
                          "(its parameter names pick the θ columns)")
     table, dropped = Table.import_csv(path, prior)
-    if dropped:
-        warnings.warn(f"{path}: {dropped} row{'' if dropped == 1 else 's'} with NaN or infinite data left out (failed simulations)",
-                      stacklevel=2)
+    _warn_dropped(path, dropped, stacklevel=2)
     return table
 
 

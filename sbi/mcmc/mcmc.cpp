@@ -420,9 +420,11 @@ McmcResult run_mcmc(const McmcTarget& target, const McmcInitialDistribution& ini
           iterations_done += now_done - counted;
           counted = now_done;
           // Only the calling thread (worker 0) reports, so the callback never runs concurrently.
-          if (const auto now = std::chrono::steady_clock::now(); worker == 0 && now - last_report > std::chrono::milliseconds(100)) {
-            last_report = now;
-            options.on_progress(iterations_done.load(), iterations_due);
+          if (worker == 0) {
+            if (const auto now = std::chrono::steady_clock::now(); now - last_report > std::chrono::milliseconds(100)) {
+              last_report = now;
+              options.on_progress(iterations_done.load(), iterations_due);
+            }
           }
         }
         waiting.clear();

@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <limits>
@@ -211,8 +212,8 @@ TEST_CASE("progress counts every chain iteration, on the calling thread, and doe
   CHECK_FALSE(other_thread);
   // 12 exploring chains to the jump phase at iteration 50, then 8 chains to 100 + 800/8 = 200.
   const std::size_t due = 12 * 50 + 8 * (200 - 50);
-  REQUIRE(reports.size() >= 2);  // at least the end of each phase
-  CHECK(reports[reports.size() - 2] == std::pair<std::size_t, std::size_t>{12 * 50, due});
+  REQUIRE(reports.size() >= 2);  // at least the end of each phase, and timed reports between on a slow machine
+  CHECK(std::find(reports.begin(), reports.end(), std::pair<std::size_t, std::size_t>{12 * 50, due}) != reports.end());
   CHECK(reports.back() == std::pair<std::size_t, std::size_t>{due, due});
   for (std::size_t i = 1; i < reports.size(); ++i) {
     CHECK(reports[i].first >= reports[i - 1].first);
