@@ -91,7 +91,12 @@ int run_calibration_check(const po::variables_map& vm) {
       settings.simulations = budget;
       settings.seed = seed;
       settings.threads = 1;  // the draws already run in parallel
-      return run_method(method, method_options, for_this, settings).posterior;
+      // Ctrl-C stops a re-run in its rounds or chains; its case is then left out, as the cases not begun.
+      TrainingCallbacks callbacks;
+      callbacks.stop = &interrupt_flag();
+      MethodRun run = run_method(method, method_options, for_this, settings, callbacks);
+      if (run.interrupted || !run.posterior) throw Interrupted("calibration: a re-run of " + method.name + " was interrupted");
+      return std::move(run.posterior);
     };
   }
   // Under MPI every rank holds the posterior (and can re-run its method): rank 0 hands out the pairs
@@ -119,7 +124,8 @@ int run_calibration_check(const po::variables_map& vm) {
   const std::filesystem::path out = vm.count("output") ? std::filesystem::path(vm["output"].as<std::string>())
                                                        : std::filesystem::path(folder) / "calibration";
   const auto files = write_calibration_report(result, out, posterior.method() + " posterior in " + folder);
-  std::printf("%s\n%s\n\n%s\nreport: %s", result.plain_summary().c_str(), result.brief_report().c_str(), result.full_report().c_str(),
+  // The full report begins with the brief one.
+  std::printf("%s\n\n%s\nreport: %s", result.plain_summary().c_str(), result.full_report().c_str(),
               files.markdown.string().c_str());
   for (const auto& picture : files.pictures) std::printf(", %s", (out / picture).string().c_str());
   std::printf("\n");

@@ -273,9 +273,13 @@ struct PairValues {
 
 // One pair's posterior draws and ranks, into slot `slot` of `out`: a function of (seed, index) and the
 // pair only. `clock` started before the posterior was obtained (its time counts as sampling).
+// An MCMC kind's chains stop at `stop` with sbi::Interrupted, leaving the slot not done.
 void evaluate_pair(const PairContext& c, const Posterior& posterior, std::uint64_t index, const Vector& y,
-                   const Eigen::Ref<const Eigen::RowVectorXd>& truth, Workspace& w, PairValues& out, std::size_t slot, Clock::time_point clock) {
-  const RowMatrix draws_all = posterior.sample(y, c.L, stream_seed(c.root, index, kSampleStream));
+                   const Eigen::Ref<const Eigen::RowVectorXd>& truth, Workspace& w, PairValues& out, std::size_t slot, Clock::time_point clock,
+                   const std::atomic<bool>* stop) {
+  TrainingCallbacks sampling;
+  sampling.stop = stop;
+  const RowMatrix draws_all = posterior.sample(y, c.L, stream_seed(c.root, index, kSampleStream), sampling);
   if (draws_all.rows() != c.L || draws_all.cols() != c.d)
     throw InputError("calibration: posterior kind \"" + posterior.kind() + "\" returned " + std::to_string(draws_all.rows()) + "×" +
                      std::to_string(draws_all.cols()) + " draws, expected " + std::to_string(c.L) + "×" + std::to_string(c.d));
@@ -457,8 +461,12 @@ std::string evaluate_chunk(const PairContext& c, const PairPosterior& posterior_
     if (stop && stop->load()) return;
     const auto clock = Clock::now();
     const Vector y = pairs.y.row(static_cast<Eigen::Index>(k)).transpose();
-    const Posterior posterior = posterior_for_pair(y, pairs.indices[k]);
-    evaluate_pair(c, posterior, pairs.indices[k], y, pairs.theta.row(static_cast<Eigen::Index>(k)), workspaces[worker], values, k, clock);
+    try {
+      const Posterior posterior = posterior_for_pair(y, pairs.indices[k]);
+      evaluate_pair(c, posterior, pairs.indices[k], y, pairs.theta.row(static_cast<Eigen::Index>(k)), workspaces[worker], values, k, clock, stop);
+    } catch (const Interrupted&) {
+      // Stopped inside the pair (a re-run or MCMC chains): it stays not done.
+    }
   });
   cluster::ByteWriter w;
   const auto d = static_cast<std::size_t>(c.d);
@@ -697,8 +705,13 @@ CalibrationResult run(const Run& run) {
       const std::uint64_t index = pairs.indices[p];
       const Vector y = pairs.y.row(static_cast<Eigen::Index>(p)).transpose();
       const auto clock = Clock::now();
-      const Posterior posterior = posterior_for_pair(y, index);
-      evaluate_pair(context, posterior, index, y, pairs.theta.row(static_cast<Eigen::Index>(p)), workspaces[worker], values, p, clock);
+      try {
+        const Posterior posterior = posterior_for_pair(y, index);
+        evaluate_pair(context, posterior, index, y, pairs.theta.row(static_cast<Eigen::Index>(p)), workspaces[worker], values, p, clock,
+                      run.callbacks.stop);
+      } catch (const Interrupted&) {
+        return;  // stopped inside the pair (a re-run or MCMC chains): it stays not done
+      }
       const std::size_t count = finished.fetch_add(1) + 1;
       if (run.callbacks.on_progress && (count % report_every == 0 || count == n_pairs)) {
         std::lock_guard lock(progress_mutex);
@@ -975,7 +988,8 @@ std::string CalibrationResult::full_report() const {
   if (non_finite_samples) out << "posterior draws with non-finite values (left out of the ranks): " << non_finite_samples << "\n";
   if (non_finite_log_prob) out << "NaN log_prob values (ranked as -inf): " << non_finite_log_prob << "\n";
   const double s = options.significance;
-  if (!sbc.empty()) {
+  if (draws == 0) out << "no simulated case was evaluated: no SBC, coverage or TARP figures\n";
+  if (draws > 0 && !sbc.empty()) {
     out << "SBC (" << sbc[0].ranks.bins << " bins; fails when the chi-square p < " << fmt("%.3g", s) << "/" << sbc.size() << "):\n";
     for (const auto& p : sbc) {
       out << "  " << p.parameter << ": chi2(" << p.ranks.chi_square_df << ") = " << fmt("%.1f", p.ranks.chi_square)
@@ -984,7 +998,7 @@ std::string CalibrationResult::full_report() const {
           << (p.passed ? "" : "  FAILED") << "\n";
     }
   }
-  if (coverage) {
+  if (draws > 0 && coverage) {
     const auto& c = *coverage;
     out << "expected coverage (HPD regions from " << c.density << "; band " << fmt("%.3g", 100 * (1 - s)) << " % simultaneous):\n";
     out << "  level  observed  band\n";
@@ -996,7 +1010,7 @@ std::string CalibrationResult::full_report() const {
     out << "  HPD rank: mean z = " << fmt("%.2f", c.hpd_ranks.mean_z) << " (< 0: θ* in low-density places), KS p = " << fmt("%.3g", c.hpd_ranks.ks_p)
         << "\n";
   }
-  if (tarp) {
+  if (draws > 0 && tarp) {
     const auto& t = *tarp;
     out << "TARP (reference " << t.reference << "): D = " << fmt("%.4f", t.distance) << " (band ±" << fmt("%.4f", t.band) << "), p = "
         << fmt("%.3g", t.f.ks_p) << ", area " << fmt("%.4f", t.area) << ", ATC " << fmt("%+.4f", t.atc) << ", spread z = " << fmt("%.2f", t.f.spread_z) << " (" << t.f.shape()

@@ -188,88 +188,92 @@ std::string calibration_markdown(const CalibrationResult& r, const std::string& 
      << " s; summed over threads: posterior sampling " << fmt("%.2f", r.timings.sampling) << " s, density " << fmt("%.2f", r.timings.density)
      << " s, ranks " << fmt("%.2f", r.timings.statistics) << " s) |\n\n";
 
-  md << "## What passed\n\n| check | statistic | passes when | result |\n|---|---|---|---|\n";
-  if (r.coverage) {
-    const auto& c = *r.coverage;
-    md << "| expected coverage (HPD regions, " << c.density << ") | max \\|observed − nominal\\| = " << fmt("%.3f", c.max_deviation) << "; "
-       << c.below << " levels below, " << c.above << " above their band | every level inside its " << band_percent(s)
-       << " simultaneous band | " << (c.passed ? "passed" : "**failed**") << " |\n";
-  }
-  for (const auto& p : r.sbc)
-    md << "| SBC " << p.parameter << " | χ²(" << p.ranks.chi_square_df << ") = " << fmt("%.1f", p.ranks.chi_square) << ", p = "
-       << fmt("%.3g", p.ranks.chi_square_p) << " (" << (p.passed ? p.ranks.shape() : p.ranks.shape(0.0)) << ") | p ≥ " << fmt("%.3g", p.p_threshold) << " | "
-       << (p.passed ? "passed" : "**failed**") << " |\n";
-  if (r.tarp) {
-    const auto& t = *r.tarp;
-    md << "| TARP | D = " << fmt("%.4f", t.distance) << ", p = " << fmt("%.3g", t.f.ks_p) << " | p ≥ " << fmt("%.3g", s) << " (D ≤ "
-       << fmt("%.4f", t.band) << ") | " << (t.passed ? "passed" : "**failed**") << " |\n";
-  }
-  md << "\n";
-
-  if (r.coverage) {
-    const auto& c = *r.coverage;
-    md << "## Expected coverage\n\n";
-    md << "Share of draws whose true parameter θ\\* lies inside the posterior's highest-density region of each credibility level ("
-       << (c.density == "kde" ? "densities from a kernel density estimate of the posterior draws, since the posterior has no log_prob"
-                              : "densities from the posterior's log_prob")
-       << "), and inside each parameter's central interval. Above the diagonal: under-confident (regions too wide); below: "
-          "over-confident (too narrow).\n\n";
-    if (has(pictures, "coverage.png")) md << "![expected coverage](coverage.png)\n\n";
-    md << "| level | HPD coverage | " << band_percent(s) << " band |";
-    for (std::size_t j = 0; j < c.marginal.size(); ++j) md << " central, " << r.parameter_names[j] << " |";
-    md << "\n|---|---|---|";
-    for (std::size_t j = 0; j < c.marginal.size(); ++j) md << "---|";
-    md << "\n";
-    for (std::size_t k = 0; k < c.levels.size(); ++k) {
-      const bool outside = c.observed[k] < c.band_low[k] || c.observed[k] > c.band_high[k];
-      md << "| " << fmt("%.2f", c.levels[k]) << " | " << (outside ? "**" : "") << fmt("%.3f", c.observed[k]) << (outside ? "**" : "") << " | "
-         << fmt("%.3f", c.band_low[k]) << "–" << fmt("%.3f", c.band_high[k]) << " |";
-      for (const auto& m : c.marginal) md << " " << fmt("%.3f", m[k]) << " |";
-      md << "\n";
+  if (r.draws == 0) {
+    md << "No simulated case was evaluated, so nothing was checked.\n\n";
+  } else {
+    md << "## What passed\n\n| check | statistic | passes when | result |\n|---|---|---|---|\n";
+    if (r.coverage) {
+      const auto& c = *r.coverage;
+      md << "| expected coverage (HPD regions, " << c.density << ") | max \\|observed − nominal\\| = " << fmt("%.3f", c.max_deviation) << "; "
+         << c.below << " levels below, " << c.above << " above their band | every level inside its " << band_percent(s)
+         << " simultaneous band | " << (c.passed ? "passed" : "**failed**") << " |\n";
+    }
+    for (const auto& p : r.sbc)
+      md << "| SBC " << p.parameter << " | χ²(" << p.ranks.chi_square_df << ") = " << fmt("%.1f", p.ranks.chi_square) << ", p = "
+         << fmt("%.3g", p.ranks.chi_square_p) << " (" << (p.passed ? p.ranks.shape() : p.ranks.shape(0.0)) << ") | p ≥ " << fmt("%.3g", p.p_threshold) << " | "
+         << (p.passed ? "passed" : "**failed**") << " |\n";
+    if (r.tarp) {
+      const auto& t = *r.tarp;
+      md << "| TARP | D = " << fmt("%.4f", t.distance) << ", p = " << fmt("%.3g", t.f.ks_p) << " | p ≥ " << fmt("%.3g", s) << " (D ≤ "
+         << fmt("%.4f", t.band) << ") | " << (t.passed ? "passed" : "**failed**") << " |\n";
     }
     md << "\n";
-  }
-  if (!r.sbc.empty()) {
-    md << "## Simulation-based calibration\n\n";
-    md << "Rank of θ\\* among the L posterior draws, per parameter, in " << r.sbc[0].ranks.bins
-       << " bins. Flat: calibrated; ∪-shaped: over-confident; ∩-shaped: under-confident; skewed: biased.\n\n";
-    if (has(pictures, "sbc_ranks.png")) md << "![SBC rank histograms](sbc_ranks.png)\n\n";
-    md << "| parameter | χ² | p | KS D | KS p | mean z | spread z | shape |\n|---|---|---|---|---|---|---|---|\n";
-    for (const auto& p : r.sbc)
-      md << "| " << p.parameter << " | " << fmt("%.1f", p.ranks.chi_square) << " | " << fmt("%.3g", p.ranks.chi_square_p) << " | "
-         << fmt("%.4f", p.ranks.ks_statistic) << " | " << fmt("%.3g", p.ranks.ks_p) << " | " << fmt("%.2f", p.ranks.mean_z) << " | "
-         << fmt("%.2f", p.ranks.spread_z) << " | " << p.ranks.shape() << " |\n";
-    md << "\n";
-  }
-  if (r.tarp) {
-    const auto& t = *r.tarp;
-    md << "## TARP\n\n";
-    md << "Expected coverage probability of balls around random reference points (" << (t.reference == "box" ? "uniform in the prior's box" : "drawn from the prior")
-       << "): D = " << fmt("%.4f", t.distance) << " is its largest distance to the diagonal (p = " << fmt("%.3g", t.f.ks_p)
-       << "), the area between curve and diagonal " << fmt("%.4f", t.area) << ", the area to curve above α = ½ (ATC, as sbi's check_tarp) "
-       << fmt("%+.4f", t.atc) << "; spread z = " << fmt("%.2f", t.f.spread_z)
-       << " (> 0: over-confident, < 0: under-confident).\n\n";
-    if (has(pictures, "tarp.png")) md << "![TARP](tarp.png)\n\n";
-  }
 
-  md << "## How this was decided\n\n";
-  md << "- Every statistic is a fractional rank u = (k + U)/(L + 1) of θ\\* among the L posterior draws (k draws below it, ties broken at "
-        "random, U uniform): for a calibrated posterior θ\\* and the draws are exchangeable, so u is exactly uniform on (0, 1) whatever "
-        "L is, and the tests below have exact null distributions.\n";
-  md << "- Coverage: at credibility c, the number of draws with θ\\* inside the c-HPD region (u > 1 − c) is Binomial(N, c) under calibration. "
-        "The band holds the counts between the binomial quantiles s/(2K) and 1 − s/(2K) (s = "
-     << fmt("%.3g", s) << ", K = " << r.options.levels.size() << " levels; Bonferroni): a calibrated posterior stays inside at every level with probability ≥ "
-     << band_percent(s) << ". At N = " << r.draws << " that band is ±" << fmt("%.3f", r.resolution()) << " at c = 0.5.\n";
-  if (!r.sbc.empty())
-    md << "- SBC: a χ²(B − 1) test of the rank histogram per parameter, failed when p < s/d (Bonferroni over the d parameters). The picture's grey "
-          "band holds each bin count between binomial quantiles at s/(2B) and 1 − s/(2B): a uniform histogram stays inside it in every bin "
-          "with probability ≥ "
-       << band_percent(s) << " (simultaneous); the dashed lines are the pointwise band.\n";
-  if (r.tarp) md << "- TARP: the Kolmogorov–Smirnov test of the f values (Stephens' approximation), failed when p < s.\n";
-  md << "- Verdict: calibrated when every check passes (a calibrated posterior fails one with probability at most " << fmt("%.3g", 3 * s)
-     << "). Otherwise the direction comes from coverage (below its band only: over-confident; above only: under-confident; both: "
-        "miscalibrated), or, when coverage passed, from the spread of the failed SBC/TARP ranks (∪-shaped: over-confident, ∩-shaped: "
-        "under-confident).\n\n";
+    if (r.coverage) {
+      const auto& c = *r.coverage;
+      md << "## Expected coverage\n\n";
+      md << "Share of draws whose true parameter θ\\* lies inside the posterior's highest-density region of each credibility level ("
+         << (c.density == "kde" ? "densities from a kernel density estimate of the posterior draws, since the posterior has no log_prob"
+                                : "densities from the posterior's log_prob")
+         << "), and inside each parameter's central interval. Above the diagonal: under-confident (regions too wide); below: "
+            "over-confident (too narrow).\n\n";
+      if (has(pictures, "coverage.png")) md << "![expected coverage](coverage.png)\n\n";
+      md << "| level | HPD coverage | " << band_percent(s) << " band |";
+      for (std::size_t j = 0; j < c.marginal.size(); ++j) md << " central, " << r.parameter_names[j] << " |";
+      md << "\n|---|---|---|";
+      for (std::size_t j = 0; j < c.marginal.size(); ++j) md << "---|";
+      md << "\n";
+      for (std::size_t k = 0; k < c.levels.size(); ++k) {
+        const bool outside = c.observed[k] < c.band_low[k] || c.observed[k] > c.band_high[k];
+        md << "| " << fmt("%.2f", c.levels[k]) << " | " << (outside ? "**" : "") << fmt("%.3f", c.observed[k]) << (outside ? "**" : "") << " | "
+           << fmt("%.3f", c.band_low[k]) << "–" << fmt("%.3f", c.band_high[k]) << " |";
+        for (const auto& m : c.marginal) md << " " << fmt("%.3f", m[k]) << " |";
+        md << "\n";
+      }
+      md << "\n";
+    }
+    if (!r.sbc.empty()) {
+      md << "## Simulation-based calibration\n\n";
+      md << "Rank of θ\\* among the L posterior draws, per parameter, in " << r.sbc[0].ranks.bins
+         << " bins. Flat: calibrated; ∪-shaped: over-confident; ∩-shaped: under-confident; skewed: biased.\n\n";
+      if (has(pictures, "sbc_ranks.png")) md << "![SBC rank histograms](sbc_ranks.png)\n\n";
+      md << "| parameter | χ² | p | KS D | KS p | mean z | spread z | shape |\n|---|---|---|---|---|---|---|---|\n";
+      for (const auto& p : r.sbc)
+        md << "| " << p.parameter << " | " << fmt("%.1f", p.ranks.chi_square) << " | " << fmt("%.3g", p.ranks.chi_square_p) << " | "
+           << fmt("%.4f", p.ranks.ks_statistic) << " | " << fmt("%.3g", p.ranks.ks_p) << " | " << fmt("%.2f", p.ranks.mean_z) << " | "
+           << fmt("%.2f", p.ranks.spread_z) << " | " << p.ranks.shape() << " |\n";
+      md << "\n";
+    }
+    if (r.tarp) {
+      const auto& t = *r.tarp;
+      md << "## TARP\n\n";
+      md << "Expected coverage probability of balls around random reference points (" << (t.reference == "box" ? "uniform in the prior's box" : "drawn from the prior")
+         << "): D = " << fmt("%.4f", t.distance) << " is its largest distance to the diagonal (p = " << fmt("%.3g", t.f.ks_p)
+         << "), the area between curve and diagonal " << fmt("%.4f", t.area) << ", the area to curve above α = ½ (ATC, as sbi's check_tarp) "
+         << fmt("%+.4f", t.atc) << "; spread z = " << fmt("%.2f", t.f.spread_z)
+         << " (> 0: over-confident, < 0: under-confident).\n\n";
+      if (has(pictures, "tarp.png")) md << "![TARP](tarp.png)\n\n";
+    }
+
+    md << "## How this was decided\n\n";
+    md << "- Every statistic is a fractional rank u = (k + U)/(L + 1) of θ\\* among the L posterior draws (k draws below it, ties broken at "
+          "random, U uniform): for a calibrated posterior θ\\* and the draws are exchangeable, so u is exactly uniform on (0, 1) whatever "
+          "L is, and the tests below have exact null distributions.\n";
+    md << "- Coverage: at credibility c, the number of draws with θ\\* inside the c-HPD region (u > 1 − c) is Binomial(N, c) under calibration. "
+          "The band holds the counts between the binomial quantiles s/(2K) and 1 − s/(2K) (s = "
+       << fmt("%.3g", s) << ", K = " << r.options.levels.size() << " levels; Bonferroni): a calibrated posterior stays inside at every level with probability ≥ "
+       << band_percent(s) << ". At N = " << r.draws << " that band is ±" << fmt("%.3f", r.resolution()) << " at c = 0.5.\n";
+    if (!r.sbc.empty())
+      md << "- SBC: a χ²(B − 1) test of the rank histogram per parameter, failed when p < s/d (Bonferroni over the d parameters). The picture's grey "
+            "band holds each bin count between binomial quantiles at s/(2B) and 1 − s/(2B): a uniform histogram stays inside it in every bin "
+            "with probability ≥ "
+         << band_percent(s) << " (simultaneous); the dashed lines are the pointwise band.\n";
+    if (r.tarp) md << "- TARP: the Kolmogorov–Smirnov test of the f values (Stephens' approximation), failed when p < s.\n";
+    md << "- Verdict: calibrated when every check passes (a calibrated posterior fails one with probability at most " << fmt("%.3g", 3 * s)
+       << "). Otherwise the direction comes from coverage (below its band only: over-confident; above only: under-confident; both: "
+          "miscalibrated), or, when coverage passed, from the spread of the failed SBC/TARP ranks (∪-shaped: over-confident, ∩-shaped: "
+          "under-confident).\n\n";
+  }
   if (!notes.empty()) {
     md << "## Notes\n\n";
     for (const auto& note : notes) md << "- " << note << "\n";

@@ -407,7 +407,7 @@ std::size_t thread_count(pid_t pid) {
 }
 }  // namespace
 
-TEST_CASE("Ctrl-C while MCMC draws the samples stops the chains: sbi infer keeps the posterior, sbi sample writes nothing",
+TEST_CASE("Ctrl-C while MCMC draws the samples stops the chains: sbi infer keeps the posterior, a calibration check reports the cases done, sbi sample writes nothing",
           "[cli][infer][interrupt]") {
   const auto dir = cli_scratch_dir("mcmc_interrupt");
   // A warm-up of 10^8 iterations: without the stop the chains would run for days. Two threads, so
@@ -429,6 +429,15 @@ TEST_CASE("Ctrl-C while MCMC draws the samples stops the chains: sbi infer keeps
   CHECK_THAT(read_text(dir / "err.txt"), Catch::Contains("interrupted while drawing samples; the posterior is saved in"));
   CHECK(fs::exists(folder / "posterior.json"));
   CHECK_FALSE(fs::exists(folder / "samples.csv"));
+
+  // A calibration check's cases draw by the same chains: Ctrl-C stops them and the report says so.
+  const pid_t check = start_cli("diagnose " + folder.string() + " --calibration 4 --threads 2 -o " + (dir / "calibration").string(),
+                                dir / "out.txt", dir / "err.txt");
+  REQUIRE(check > 0);
+  wait_until(check, dir / "err.txt", [&] { return thread_count(check) >= 2; });
+  kill(check, SIGINT);
+  CHECK(exit_status(check) == 130);
+  CHECK_THAT(read_text(dir / "out.txt"), Catch::Contains("interrupted"));
 
   std::ofstream(dir / "obs.csv") << "data_1,data_2\n0.4,-0.2\n";
   const pid_t sample = start_cli("sample " + folder.string() + " --observation " + (dir / "obs.csv").string() + " -n 100 -o " +

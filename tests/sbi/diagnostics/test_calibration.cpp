@@ -1,4 +1,5 @@
 #include "sbi/diagnostics/calibration.hpp"
+#include "sbi/diagnostics/calibration_report.hpp"
 
 #include "sbi/core/error.hpp"
 #include "tests/sbi/diagnostics/linear_gaussian_posterior.hpp"
@@ -9,6 +10,7 @@
 #include <atomic>
 #include <cmath>
 #include <mutex>
+#include <stdexcept>
 
 using namespace sbi;
 using sbi::testing::LinearGaussianModel;
@@ -349,6 +351,12 @@ TEST_CASE("calibration: checks can be switched off; progress is reported; the st
   const auto nothing = run_calibration(gaussian(1.0), model.simulator(), test_options(), stopping);
   CHECK(nothing.draws == 0);
   CHECK(nothing.verdict == CalibrationVerdict::inconclusive);
+  // No statistics of zero cases (they would read as passed).
+  CHECK_THAT(nothing.full_report(), Catch::Contains("no simulated case was evaluated"));
+  CHECK_THAT(nothing.full_report(), !Catch::Contains("SBC (") && !Catch::Contains("expected coverage (") && !Catch::Contains("TARP ("));
+  const std::string markdown = calibration_markdown(nothing, "nothing", {}, {});
+  CHECK_THAT(markdown, Catch::Contains("No simulated case was evaluated, so nothing was checked."));
+  CHECK_THAT(markdown, !Catch::Contains("passed"));
 }
 
 TEST_CASE("calibration: failed simulations follow the failure policy", "[diagnostics][calibration]") {
@@ -441,6 +449,74 @@ class DamagedPosterior final : public PosteriorModel {
 };
 
 }  // namespace
+
+namespace {
+
+// Sampling that only stops when asked (as MCMC chains): the 41st call raises the stop flag and, like
+// the chains, then throws sbi::Interrupted because callbacks.stop is set. The unwatched sample() must
+// not be used by a caller that can be interrupted.
+class StopsOnlyWhenAsked final : public PosteriorModel {
+ public:
+  StopsOnlyWhenAsked(Posterior inner, std::atomic<bool>& stop) : inner_(std::move(inner)), stop_(stop) {}
+  const PosteriorInfo& info() const override { return inner_.info(); }
+  const Names& parameter_names() const override { return inner_.parameter_names(); }
+  const Names& data_names() const override { return inner_.data_names(); }
+  const Prior& prior() const override { return inner_.prior(); }
+  PriorPtr prior_ptr() const override { return inner_.prior_ptr(); }
+  RowMatrix sample(const Vector&, Eigen::Index, std::uint64_t) const override {
+    throw std::logic_error("sampled without a way to stop it");
+  }
+  RowMatrix sample_watched(const Vector& observation, Eigen::Index n, std::uint64_t seed, const TrainingCallbacks& callbacks) const override {
+    if (++calls_ == 41) stop_ = true;
+    if (callbacks.stop_requested()) throw Interrupted("stopped");
+    return inner_.sample(observation, n, seed);
+  }
+  Vector log_prob(const RowMatrix& theta, const Vector& observation) const override { return inner_.log_prob(theta, observation); }
+  nlohmann::json save_state(const std::filesystem::path&, std::vector<std::string>&) const override { return {}; }
+
+ private:
+  Posterior inner_;
+  std::atomic<bool>& stop_;
+  mutable std::atomic<int> calls_{0};
+};
+
+}  // namespace
+
+TEST_CASE("calibration: Ctrl-C reaches a case's sampling and a re-run; the cases finished are kept", "[diagnostics][calibration]") {
+  const LinearGaussianModel model;
+  for (const int threads : {1, 2}) {
+    INFO(threads << " threads");
+    std::atomic<bool> stop{false};
+    TrainingCallbacks callbacks;
+    callbacks.stop = &stop;
+    const Posterior stoppable(std::make_shared<StopsOnlyWhenAsked>(gaussian(1.0), stop));
+    const auto r = run_calibration(stoppable, model.simulator(), test_options(threads), callbacks);
+    CHECK(r.interrupted);
+    // 40 cases finished before the stop; on two threads the other one may finish its case too.
+    CHECK(r.draws >= 40);
+    CHECK(r.draws <= 41);
+    CHECK(r.draw_index.size() == r.draws);
+    CHECK(r.brief_report().find("interrupted") != std::string::npos);
+  }
+  // A re-run per observation that is stopped says so with sbi::Interrupted: its case is left out, not
+  // evaluated on a half-trained posterior, and no case starts after the stop.
+  std::atomic<bool> stop{false};
+  TrainingCallbacks callbacks;
+  callbacks.stop = &stop;
+  std::atomic<int> calls{0};
+  const Posterior posterior = gaussian(1.0);
+  const PosteriorForObservation rerun = [&](const Vector&, std::uint64_t) {
+    if (++calls == 25) {
+      stop = true;
+      throw Interrupted("a re-run was interrupted");
+    }
+    return posterior;
+  };
+  const auto r = run_calibration(rerun, model.simulator(), *model.prior(), test_options(1), callbacks);
+  CHECK(r.interrupted);
+  CHECK(r.draws == 24);
+  CHECK(calls == 25);
+}
 
 TEST_CASE("calibration: non-finite posterior draws and NaN log_prob values are counted, not fatal", "[diagnostics][calibration]") {
   const LinearGaussianModel model;

@@ -137,7 +137,7 @@ TEST_CASE("seeded shuffling and splits are reproducible and complete", "[optim]"
 
   // The smallest n whose split has the asked-for counts: checked against the split itself.
   for (const double fraction : {0.01, 0.1, 0.25, 0.5, 0.9}) {
-    for (const auto [train, validation] : {std::pair<Eigen::Index, Eigen::Index>{2, 1}, {12, 12}, {1, 30}}) {
+    for (const auto& [train, validation] : {std::pair<Eigen::Index, Eigen::Index>{2, 1}, {12, 12}, {1, 30}}) {
       INFO("fraction " << fraction << ", train " << train << ", validation " << validation);
       const Eigen::Index n = sbi::optim::minimum_rows_for_split(fraction, train, validation);
       const auto fits = [&](Eigen::Index rows) {
