@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# The README's main job (data/specs/lotka_volterra.json: SNLE, 10 rounds, 10^4 simulations) on sbibm
+# The README's main job (data/specs/lotka_volterra.json: SNRE, 10 rounds, 10^4 simulations; SNLE before 2026-12-04) on sbibm
 # Lotka-Volterra observations 1-5, one run at a time: wall time, C2ST against each reference
 # posterior (sbibm protocol), the load average before each run. Observation 1 is the one the default
 # was chosen on; 2-5 are held out. Appends one JSON line per run to bench/sequential/results.jsonl.
 #   bash bench/sequential/lv_observations.sh [method] [rounds] [observations]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-method=${1:-snle}
+method=${1:-snre}
 rounds=${2:-10}
 observations=${3:-"1 2 3 4 5"}
 out=$(mktemp -d)
