@@ -205,7 +205,7 @@ class DiscriminatorStep {
 }  // namespace
 
 ImplicitGeneratorFit train_lfvi(const RowMatrix& theta, const RowMatrix& y, const Prior& prior, const LfviOptions& options,
-                                const TrainingCallbacks& callbacks) {
+                                const TrainingCallbacks& callbacks, const ImplicitGeneratorFit* start) {
   if (std::string why; !options.is_valid(&why)) throw InputError("LFVI options: " + why);
   detail::GeneratorTrainingData data(theta, y, prior, options, "LFVI");
   const Eigen::Index p = data.parameters(), d = data.data_columns();
@@ -216,6 +216,13 @@ ImplicitGeneratorFit train_lfvi(const RowMatrix& theta, const RowMatrix& y, cons
   fit.discriminator.emplace(discriminator_layout, stream_seed(options.seed, 2));
   nn::Mlp& generator = fit.generator;
   nn::Mlp& discriminator = *fit.discriminator;
+  if (start) {
+    if (!start->discriminator || start->noise_dim != fit.noise_dim || start->generator.options().widths != generator.options().widths ||
+        start->discriminator->options().widths != discriminator.options().widths)
+      throw InputError("LFVI: the fit to continue from has other networks than these options and data give");
+    generator.copy_weights_from(start->generator);
+    discriminator.copy_weights_from(*start->discriminator);
+  }
 
   optim::Adam generator_optimizer(generator.parameters(), {.learning_rate = effective_generator_learning_rate(options), .beta1 = 0.5});
   DiscriminatorStep discriminator_step(options, discriminator);

@@ -74,7 +74,10 @@ double effective_generator_learning_rate(const LfviOptions& options);
 
 // Trains on a reference table (θ in the prior's support, y finite). The fit's training curve has the
 // losses "discriminator" and "generator" and the validation MMD².
+// `start` (sequential rounds): training begins from its generator's and discriminator's weights
+// instead of fresh ones (InputError when the layouts differ); the standardisation, the optimisers and
+// the weight average are this table's and new.
 ImplicitGeneratorFit train_lfvi(const RowMatrix& theta, const RowMatrix& y, const Prior& prior, const LfviOptions& options,
-                                const TrainingCallbacks& callbacks = {});
+                                const TrainingCallbacks& callbacks = {}, const ImplicitGeneratorFit* start = nullptr);
 
 }  // namespace sbi

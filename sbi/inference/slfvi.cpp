@@ -44,6 +44,7 @@ nlohmann::json SlfviOptions::to_json() const {
   j["inflation"] = inflation;
   j["region_samples"] = region_samples;
   j["max_prior_draws"] = max_prior_draws;
+  j["retrain_from_scratch"] = retrain_from_scratch;
   return j;
 }
 
@@ -52,7 +53,7 @@ SlfviOptions SlfviOptions::from_json(const nlohmann::json& section, const std::s
   SlfviOptions o;
   o.sequential = settings;
   nlohmann::json own = nlohmann::json::object();
-  for (const char* key : {"truncation_quantile", "inflation", "region_samples", "max_prior_draws"})
+  for (const char* key : {"truncation_quantile", "inflation", "region_samples", "max_prior_draws", "retrain_from_scratch"})
     if (const auto it = rest.find(key); it != rest.end()) {
       own[key] = *it;
       rest.erase(key);
@@ -62,6 +63,7 @@ SlfviOptions SlfviOptions::from_json(const nlohmann::json& section, const std::s
   o.inflation = r.optional_number_in("inflation", o.inflation, 1, 100);
   o.region_samples = r.optional_integer("region_samples", o.region_samples, 100, 100000000);
   o.max_prior_draws = r.optional_number_in("max_prior_draws", o.max_prior_draws, 1, 1e9);
+  o.retrain_from_scratch = r.optional_bool("retrain_from_scratch", o.retrain_from_scratch);
   o.lfvi = LfviOptions::from_json(rest, path);
   return o;
 }
@@ -162,8 +164,10 @@ void run_slfvi(const SequentialProblem& problem, const SlfviOptions& options, Se
   if (!options.is_valid(&why)) throw InputError("SLFVI options: " + why);
   if (!problem.prior) throw InputError("a sequential method needs a prior");
   GeneratorSampler current;
-  // The last round's networks, kept for the checkpoint folder (adopt takes the fit itself).
+  // The last round's networks, kept for the checkpoint folder and the next round's start (adopt takes
+  // the fit itself).
   std::optional<ImplicitGeneratorFit> kept;
+  const bool keep = !problem.checkpoint.empty() || !options.retrain_from_scratch;
   const auto keep_copy = [&](const ImplicitGeneratorFit& fit) {
     kept.emplace(nn::Mlp(fit.generator.options(), 0));
     kept->generator.copy_weights_from(fit.generator);
@@ -179,9 +183,10 @@ void run_slfvi(const SequentialProblem& problem, const SlfviOptions& options, Se
   const auto fit_round = [&](int round) {
     LfviOptions round_options = options.lfvi;
     round_options.seed = stream_seed(options.lfvi.seed, static_cast<std::uint64_t>(round), 0xf17);
-    ImplicitGeneratorFit fit = train_lfvi(record.theta, record.y, *problem.prior, round_options, callbacks);
+    const ImplicitGeneratorFit* start = options.retrain_from_scratch || !kept ? nullptr : &*kept;
+    ImplicitGeneratorFit fit = train_lfvi(record.theta, record.y, *problem.prior, round_options, callbacks, start);
     const bool interrupted = fit.training.interrupted;
-    if (!problem.checkpoint.empty()) keep_copy(fit);
+    if (keep) keep_copy(fit);
     current = adopt(std::move(fit));
     return !interrupted;
   };

@@ -369,10 +369,15 @@ TEST_CASE("NPE, NLE and NRE recover the exact posterior of a conjugate Gaussian 
 TEST_CASE("every sequential method resumes an interrupted run after its last finished round, with the uninterrupted run's draws",
           "[models][resume]") {
   const InferenceProblem problem = small_problem();
-  for (const char* name : {"snpe", "snle", "snre", "slfvi"}) {
-    INFO("method " << name);
-    const fs::path dir = scratch(std::string("resume_") + name);
+  // SLFVI twice: retrained each round (its default) and continuing from the last round's networks,
+  // which a resumed run reads back from its kept round.
+  const std::vector<std::pair<std::string, nlohmann::json>> runs = {
+      {"snpe", {}}, {"snle", {}}, {"snre", {}}, {"slfvi", {}}, {"slfvi", {{"retrain_from_scratch", false}}}};
+  for (const auto& [name, extra] : runs) {
+    INFO("method " << name << " " << extra.dump());
+    const fs::path dir = scratch("resume_" + name + (extra.empty() ? "" : "_continuing"));
     nlohmann::json options = quick_options(name);
+    if (extra.is_object()) options.update(extra);
     options["rounds"] = 3;
     const Method& method = builtin_methods().at(name);
     const MethodRun whole = run_method(method, options, problem, {.simulations = 600, .seed = 4, .threads = 2, .checkpoint = dir / "whole"});

@@ -2,6 +2,7 @@
 // fallback, and the rounds on a conjugate Gaussian model.
 #include "sbi/core/error.hpp"
 #include "sbi/inference/slfvi.hpp"
+#include "sbi/simulation/simulator.hpp"
 #include "sbi/priors/prior.hpp"
 #include "simulators/gaussian.hpp"
 
@@ -37,6 +38,42 @@ TEST_CASE("slfvi options: defaults, round trip, errors with their JSON path", "[
   CHECK(SlfviOptions::from_json(o.to_json()).to_json() == o.to_json());
   CHECK_THROWS_WITH(SlfviOptions::from_json({{"inflation", 0.5}}), Catch::StartsWith("inference.inflation"));
   CHECK_THROWS_WITH(SlfviOptions::from_json({{"inflaton", 2}}), Catch::StartsWith("inference.inflaton: unknown key"));
+  CHECK(defaults.retrain_from_scratch);
+  const SlfviOptions continuing = SlfviOptions::from_json({{"retrain_from_scratch", false}});
+  CHECK_FALSE(continuing.retrain_from_scratch);
+  CHECK_FALSE(SlfviOptions::from_json(continuing.to_json()).retrain_from_scratch);
+  CHECK_THROWS_WITH(SlfviOptions::from_json({{"retrain_from_scratch", 1}}), Catch::StartsWith("inference.retrain_from_scratch"));
+}
+
+TEST_CASE("lfvi: training can start from an earlier fit's networks (SLFVI's continuing rounds)", "[slfvi][lfvi]") {
+  const auto prior = simulators::gaussian_linear_prior({.dim = 2});
+  const Simulator simulator = simulators::make_gaussian_linear({.dim = 2});
+  Rng rng(5);
+  const RowMatrix theta = prior->sample_batch(rng, 200);
+  RowMatrix y(200, 2);
+  std::vector<std::uint64_t> seeds(200);
+  for (std::size_t i = 0; i < seeds.size(); ++i) seeds[i] = 100 + i;
+  std::vector<SimulationOutcome> outcomes(200);
+  simulator.simulate_batch(theta, y, seeds, outcomes);
+  // Learning rates so small that 20 steps move no weight visibly: a fit is its starting networks.
+  LfviOptions options;
+  options.generator.hidden = {16};
+  options.discriminator.hidden = {16};
+  options.generator.learning_rate = options.discriminator.learning_rate = 1e-12;
+  options.max_iterations = 20;
+  options.min_iterations = 0;
+  options.eval_every = 10;
+  const ImplicitGeneratorFit first = train_lfvi(theta, y, *prior, options);
+  options.seed = 2;  // other fresh weights
+  const ImplicitGeneratorFit fresh = train_lfvi(theta, y, *prior, options);
+  const ImplicitGeneratorFit continued = train_lfvi(theta, y, *prior, options, {}, &first);
+  ad::Matrix<float> input = ad::Matrix<float>::Random(50, 2 + first.noise_dim);
+  const auto output = [&](const ImplicitGeneratorFit& fit) { return ad::Matrix<float>(const_cast<nn::Mlp&>(fit.generator).predict(input)); };
+  CHECK((output(continued) - output(first)).cwiseAbs().maxCoeff() < 1e-5f);
+  CHECK((output(fresh) - output(first)).cwiseAbs().maxCoeff() > 1e-2f);
+  // Networks of another layout are refused.
+  options.generator.hidden = {8};
+  CHECK_THROWS_WITH(train_lfvi(theta, y, *prior, options, {}, &first), Catch::Contains("other networks"));
 }
 
 TEST_CASE("slfvi: the ellipsoidal truncated prior, and the fallback that says so", "[slfvi]") {
