@@ -165,10 +165,7 @@ MethodRegistry make_builtin_methods() {
                 .train = [](const TrainingInput& in, const nlohmann::json& o, const TrainingCallbacks& cb) {
                   if (!lfvi_flow_requested(o, "inference"))
                     return train_implicit<LfviOptions>(in, implicit_lfvi_section(o), cb, "lfvi",
-                                                      [](const RowMatrix& theta, const RowMatrix& y, const Prior& prior,
-                                                         const LfviOptions& options, const TrainingCallbacks& callbacks) {
-                                                        return train_lfvi(theta, y, prior, options, callbacks);
-                                                      });
+                                                      [](const auto&... args) { return train_lfvi(args...); });
                   LfviFlowOptions options = LfviFlowOptions::from_json(o, "inference");
                   options.seed = in.seed;
                   const auto& table = *in.table;

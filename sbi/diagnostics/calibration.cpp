@@ -450,6 +450,22 @@ PairPosterior rerun_posterior(const PosteriorForObservation& posterior_for, std:
   };
 }
 
+// Pair k of `pairs`: its posterior (a re-run's time counts as sampling) evaluated into slot k. False
+// when stopped inside the pair (a re-run or MCMC chains): the slot stays not done.
+bool evaluate_stoppable(const PairContext& c, const PairPosterior& posterior_for_pair, const Pairs& pairs, std::size_t k, Workspace& w,
+                        PairValues& out, const std::atomic<bool>* stop) {
+  const auto clock = Clock::now();
+  const auto row = static_cast<Eigen::Index>(k);
+  const Vector y = pairs.y.row(row).transpose();
+  try {
+    const Posterior posterior = posterior_for_pair(y, pairs.indices[k]);
+    evaluate_pair(c, posterior, pairs.indices[k], y, pairs.theta.row(row), w, out, k, clock, stop);
+    return true;
+  } catch (const Interrupted&) {
+    return false;
+  }
+}
+
 // Evaluates every pair of `pairs` on `threads` threads (a chunk of the run, on any rank); the result
 // holds each pair's values and the chunk's counts and times.
 std::string evaluate_chunk(const PairContext& c, const PairPosterior& posterior_for_pair, const Pairs& pairs, int threads,
@@ -459,14 +475,7 @@ std::string evaluate_chunk(const PairContext& c, const PairPosterior& posterior_
   std::vector<Workspace> workspaces(static_cast<std::size_t>(std::max(1, threads)));
   parallel_for(count, threads, [&](std::size_t k, std::size_t worker) {
     if (stop && stop->load()) return;
-    const auto clock = Clock::now();
-    const Vector y = pairs.y.row(static_cast<Eigen::Index>(k)).transpose();
-    try {
-      const Posterior posterior = posterior_for_pair(y, pairs.indices[k]);
-      evaluate_pair(c, posterior, pairs.indices[k], y, pairs.theta.row(static_cast<Eigen::Index>(k)), workspaces[worker], values, k, clock, stop);
-    } catch (const Interrupted&) {
-      // Stopped inside the pair (a re-run or MCMC chains): it stays not done.
-    }
+    evaluate_stoppable(c, posterior_for_pair, pairs, k, workspaces[worker], values, stop);
   });
   cluster::ByteWriter w;
   const auto d = static_cast<std::size_t>(c.d);
@@ -702,16 +711,7 @@ CalibrationResult run(const Run& run) {
   } else {
     parallel_for(n_pairs, r.threads, [&](std::size_t p, std::size_t worker) {
       if (run.callbacks.stop_requested()) return;
-      const std::uint64_t index = pairs.indices[p];
-      const Vector y = pairs.y.row(static_cast<Eigen::Index>(p)).transpose();
-      const auto clock = Clock::now();
-      try {
-        const Posterior posterior = posterior_for_pair(y, index);
-        evaluate_pair(context, posterior, index, y, pairs.theta.row(static_cast<Eigen::Index>(p)), workspaces[worker], values, p, clock,
-                      run.callbacks.stop);
-      } catch (const Interrupted&) {
-        return;  // stopped inside the pair (a re-run or MCMC chains): it stays not done
-      }
+      if (!evaluate_stoppable(context, posterior_for_pair, pairs, p, workspaces[worker], values, run.callbacks.stop)) return;
       const std::size_t count = finished.fetch_add(1) + 1;
       if (run.callbacks.on_progress && (count % report_every == 0 || count == n_pairs)) {
         std::lock_guard lock(progress_mutex);

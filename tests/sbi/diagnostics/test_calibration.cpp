@@ -453,8 +453,9 @@ class DamagedPosterior final : public PosteriorModel {
 namespace {
 
 // Sampling that only stops when asked (as MCMC chains): the 41st call raises the stop flag and, like
-// the chains, then throws sbi::Interrupted because callbacks.stop is set. The unwatched sample() must
-// not be used by a caller that can be interrupted.
+// the chains, then throws sbi::Interrupted because callbacks.stop is set; the 40 calls before it always
+// finish (whatever another thread does meanwhile). The unwatched sample() must not be used by a caller
+// that can be interrupted.
 class StopsOnlyWhenAsked final : public PosteriorModel {
  public:
   StopsOnlyWhenAsked(Posterior inner, std::atomic<bool>& stop) : inner_(std::move(inner)), stop_(stop) {}
@@ -467,8 +468,9 @@ class StopsOnlyWhenAsked final : public PosteriorModel {
     throw std::logic_error("sampled without a way to stop it");
   }
   RowMatrix sample_watched(const Vector& observation, Eigen::Index n, std::uint64_t seed, const TrainingCallbacks& callbacks) const override {
-    if (++calls_ == 41) stop_ = true;
-    if (callbacks.stop_requested()) throw Interrupted("stopped");
+    const int call = ++calls_;
+    if (call == 41) stop_ = true;
+    if (call >= 41 && callbacks.stop_requested()) throw Interrupted("stopped");
     return inner_.sample(observation, n, seed);
   }
   Vector log_prob(const RowMatrix& theta, const Vector& observation) const override { return inner_.log_prob(theta, observation); }
