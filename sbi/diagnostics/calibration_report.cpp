@@ -279,7 +279,9 @@ std::string calibration_markdown(const CalibrationResult& r, const std::string& 
     for (const auto& note : notes) md << "- " << note << "\n";
     md << "\n";
   }
-  md << "Data and gnuplot scripts of the pictures in `plot/`; every number in `calibration.json`.\n";
+  // A report of zero cases has no pictures and no plot data to point at.
+  if (r.draws == 0) md << "Every number in `calibration.json`.\n";
+  else md << "Data and gnuplot scripts of the pictures in `plot/`; every number in `calibration.json`.\n";
   return md.str();
 }
 

@@ -357,6 +357,7 @@ TEST_CASE("calibration: checks can be switched off; progress is reported; the st
   const std::string markdown = calibration_markdown(nothing, "nothing", {}, {});
   CHECK_THAT(markdown, Catch::Contains("No simulated case was evaluated, so nothing was checked."));
   CHECK_THAT(markdown, !Catch::Contains("passed"));
+  CHECK_THAT(markdown, !Catch::Contains("plot/"));  // no pictures were drawn
 }
 
 TEST_CASE("calibration: failed simulations follow the failure policy", "[diagnostics][calibration]") {
