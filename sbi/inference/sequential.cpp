@@ -331,7 +331,7 @@ nlohmann::json SnreOptions::to_json() const {
 SnleOptions SnleOptions::from_json(const nlohmann::json& section, const std::string& path) {
   auto [rest, settings] = split_sequential_settings(section, path);
   SnleOptions o;
-  o.nle = NleOptions::from_json(rest, path, NleOptions::default_single_estimator());
+  o.nle = read_amortised_options(path, {}, [&] { return NleOptions::from_json(rest, path, NleOptions::default_single_estimator()); });
   if (!o.nle.estimator.alternatives.empty())
     throw InputError(path + ".alternatives: SNLE trains one estimator through its rounds; name it in density_estimator (alternatives are for npe and nle)");
   o.sequential = settings;
@@ -346,7 +346,7 @@ SnreOptions SnreOptions::from_json(const nlohmann::json& section, const std::str
     o.retrain_from_scratch = JsonObjectReader(only, path).optional_bool("retrain_from_scratch", false);
     rest.erase("retrain_from_scratch");
   }
-  o.nre = NreOptions::from_json(rest, path);
+  o.nre = read_amortised_options(path, {"retrain_from_scratch"}, [&] { return NreOptions::from_json(rest, path); });
   o.sequential = settings;
   return o;
 }

@@ -20,6 +20,7 @@
 // proposal draws come from MCMC seeded by stream_seed(seed, r, 0x5e9).
 //
 //   "inference": {"method": "snle", "simulations": 10000, "rounds": 5, "mcmc": {...}, <NLE's keys>}
+#include "sbi/core/error.hpp"
 #include "sbi/inference/nle.hpp"
 #include "sbi/inference/nre.hpp"
 #include "sbi/optim/training_loop.hpp"
@@ -146,5 +147,19 @@ void run_sequential_rounds(const SequentialProblem& problem, const SequentialSet
 
 // Splits "rounds" off a method's options section (the rest goes to the method's own parser).
 std::pair<nlohmann::json, SequentialSettings> split_sequential_settings(const nlohmann::json& section, const std::string& path);
+
+// Runs `parse`, the amortised method's reader of what is left of a sequential method's section at
+// `path`. The user wrote one section, so an unknown key there is reported with the sequential
+// method's own keys ("rounds" and `own_keys`) among the known ones.
+template <class Parse>
+auto read_amortised_options(const std::string& path, std::vector<std::string> own_keys, Parse&& parse) {
+  try {
+    return parse();
+  } catch (const UnknownKeyError& error) {
+    if (error.object_path() != path) throw;
+    own_keys.push_back("rounds");
+    throw error.with_known(own_keys);
+  }
+}
 
 }  // namespace sbi

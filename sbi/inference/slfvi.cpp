@@ -53,7 +53,8 @@ SlfviOptions SlfviOptions::from_json(const nlohmann::json& section, const std::s
   SlfviOptions o;
   o.sequential = settings;
   nlohmann::json own = nlohmann::json::object();
-  for (const char* key : {"truncation_quantile", "inflation", "region_samples", "max_prior_draws", "retrain_from_scratch"})
+  const std::vector<std::string> own_keys = {"truncation_quantile", "inflation", "region_samples", "max_prior_draws", "retrain_from_scratch"};
+  for (const auto& key : own_keys)
     if (const auto it = rest.find(key); it != rest.end()) {
       own[key] = *it;
       rest.erase(key);
@@ -64,7 +65,8 @@ SlfviOptions SlfviOptions::from_json(const nlohmann::json& section, const std::s
   o.region_samples = r.optional_integer("region_samples", o.region_samples, 100, 100000000);
   o.max_prior_draws = r.optional_number_in("max_prior_draws", o.max_prior_draws, 1, 1e9);
   o.retrain_from_scratch = r.optional_bool("retrain_from_scratch", o.retrain_from_scratch);
-  o.lfvi = LfviOptions::from_json(rest, path);
+  o.lfvi = read_amortised_options(path, own_keys,
+                                  [&] { return LfviOptions::from_json(rest, path); });
   return o;
 }
 

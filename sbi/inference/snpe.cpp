@@ -244,7 +244,8 @@ SnpeOptions SnpeOptions::from_json(const nlohmann::json& section, const std::str
   o.sequential = settings;
   // SNPE's own keys are read here and removed; the rest is NPE's (which rejects unknown keys).
   nlohmann::json own = nlohmann::json::object();
-  for (const char* key : {"loss", "truncation_quantile", "hpd_samples", "max_prior_draws", "atoms"})
+  const std::vector<std::string> own_keys = {"loss", "truncation_quantile", "hpd_samples", "max_prior_draws", "atoms"};
+  for (const auto& key : own_keys)
     if (const auto it = rest.find(key); it != rest.end()) {
       own[key] = *it;
       rest.erase(key);
@@ -255,7 +256,8 @@ SnpeOptions SnpeOptions::from_json(const nlohmann::json& section, const std::str
   o.hpd_samples = r.optional_integer("hpd_samples", o.hpd_samples, 100, 100000000);
   o.max_prior_draws = r.optional_number_in("max_prior_draws", o.max_prior_draws, 1, 1e9);
   o.atoms = static_cast<int>(r.optional_integer("atoms", o.atoms, 2, 100000));
-  o.npe = NpeOptions::from_json(rest, path, default_npe());
+  o.npe = read_amortised_options(path, own_keys,
+                                 [&] { return NpeOptions::from_json(rest, path, default_npe()); });
   if (!o.npe.alternatives.empty())
     throw InputError(path + ".alternatives: SNPE trains one estimator through its rounds; name it in density_estimator (alternatives are for npe and nle)");
   return o;

@@ -272,11 +272,7 @@ std::vector<std::vector<double>> JsonObjectReader::required_number_matrix(const 
 
 void JsonObjectReader::reject_unknown_keys() const {
   for (const auto& [key, value] : object_.items()) {
-    if (!seen_.count(key)) {
-      std::string known;
-      for (const auto& k : seen_) known += (known.empty() ? "" : ", ") + k;
-      throw InputError(child_path(key) + ": unknown key (known keys here: " + known + ")");
-    }
+    if (!seen_.count(key)) throw UnknownKeyError(path_, key, std::vector<std::string>(seen_.begin(), seen_.end()));
   }
 }
 

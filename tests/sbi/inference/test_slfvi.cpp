@@ -38,6 +38,8 @@ TEST_CASE("slfvi options: defaults, round trip, errors with their JSON path", "[
   CHECK(SlfviOptions::from_json(o.to_json()).to_json() == o.to_json());
   CHECK_THROWS_WITH(SlfviOptions::from_json({{"inflation", 0.5}}), Catch::StartsWith("inference.inflation"));
   CHECK_THROWS_WITH(SlfviOptions::from_json({{"inflaton", 2}}), Catch::StartsWith("inference.inflaton: unknown key"));
+  CHECK_THROWS_WITH(SlfviOptions::from_json({{"inflaton", 2}}),
+                    Catch::Contains("inflation") && Catch::Contains("retrain_from_scratch") && Catch::Contains("rounds") && Catch::Contains("noise_dim"));
   CHECK(defaults.retrain_from_scratch);
   const SlfviOptions continuing = SlfviOptions::from_json({{"retrain_from_scratch", false}});
   CHECK_FALSE(continuing.retrain_from_scratch);

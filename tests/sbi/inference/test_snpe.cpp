@@ -97,6 +97,12 @@ TEST_CASE("snpe options: defaults, round trip, errors with their JSON path", "[s
   CHECK_THROWS_WITH(SnpeOptions::from_json({{"truncation_quantile", 0.7}}), Catch::StartsWith("inference.truncation_quantile"));
   CHECK_THROWS_WITH(SnpeOptions::from_json({{"rounds", 0}}), Catch::StartsWith("inference.rounds"));
   CHECK_THROWS_WITH(SnpeOptions::from_json({{"atom", 4}}), Catch::StartsWith("inference.atom: unknown key"));
+  // One section, one list: SNPE's own keys and NPE's, sorted.
+  CHECK_THROWS_WITH(SnpeOptions::from_json({{"atom", 4}}),
+                    Catch::Contains("atoms, batch_size") && Catch::Contains("rounds") && Catch::Contains("truncation_quantile"));
+  // A nested object's unknown key keeps its own list.
+  CHECK_THROWS_WITH(SnpeOptions::from_json({{"density_estimator", {{"bins", 8}, {"binz", 3}}}}),
+                    Catch::StartsWith("inference.density_estimator.binz: unknown key") && !Catch::Contains("rounds"));
 }
 
 TEST_CASE("snpe: the truncated prior stays inside q's HPD region, and the fallback says so", "[snpe]") {

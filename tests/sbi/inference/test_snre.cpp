@@ -69,6 +69,8 @@ TEST_CASE("snre options: continuing is the default, retrain_from_scratch round-t
   CHECK(scratch.sequential.rounds == 3);
   CHECK(SnreOptions::from_json(scratch.to_json()).retrain_from_scratch);
   CHECK_THROWS_WITH(SnreOptions::from_json({{"retrain_from_scratch", "yes"}}), Catch::Contains("inference.retrain_from_scratch"));
+  CHECK_THROWS_WITH(SnreOptions::from_json({{"retrain_from_scrath", true}}),
+                    Catch::StartsWith("inference.retrain_from_scrath: unknown key") && Catch::Contains("retrain_from_scratch") && Catch::Contains("rounds"));
 }
 
 TEST_CASE("train_nre continues from given weights: the first epoch starts near the earlier fit, not at chance", "[snre][nre]") {
