@@ -22,8 +22,6 @@ class UnknownKeyError : public InputError {
       : InputError(message(object_path, key, known)), object_path_(std::move(object_path)), key_(std::move(key)), known_(std::move(known)) {}
 
   const std::string& object_path() const { return object_path_; }
-  const std::string& key() const { return key_; }
-  const std::vector<std::string>& known() const { return known_; }
 
   // The same error with `more` known keys too.
   UnknownKeyError with_known(const std::vector<std::string>& more) const {

@@ -30,6 +30,16 @@ std::pair<nlohmann::json, SequentialSettings> split_sequential_settings(const nl
   return {rest, settings};
 }
 
+nlohmann::json take_keys(nlohmann::json& rest, const std::vector<std::string>& keys) {
+  nlohmann::json taken = nlohmann::json::object();
+  for (const auto& key : keys)
+    if (const auto it = rest.find(key); it != rest.end()) {
+      taken[key] = *it;
+      rest.erase(it);
+    }
+  return taken;
+}
+
 namespace {
 
 // Budget of round r (0-based): an even split, the first rounds taking the remainder.
@@ -341,12 +351,10 @@ SnleOptions SnleOptions::from_json(const nlohmann::json& section, const std::str
 SnreOptions SnreOptions::from_json(const nlohmann::json& section, const std::string& path) {
   auto [rest, settings] = split_sequential_settings(section, path);
   SnreOptions o;
-  if (const auto it = rest.find("retrain_from_scratch"); it != rest.end()) {
-    const nlohmann::json only = {{"retrain_from_scratch", *it}};
-    o.retrain_from_scratch = JsonObjectReader(only, path).optional_bool("retrain_from_scratch", false);
-    rest.erase("retrain_from_scratch");
-  }
-  o.nre = read_amortised_options(path, {"retrain_from_scratch"}, [&] { return NreOptions::from_json(rest, path); });
+  const std::vector<std::string> own_keys = {"retrain_from_scratch"};
+  const nlohmann::json own = take_keys(rest, own_keys);
+  o.retrain_from_scratch = JsonObjectReader(own, path).optional_bool("retrain_from_scratch", o.retrain_from_scratch);
+  o.nre = read_amortised_options(path, own_keys, [&] { return NreOptions::from_json(rest, path); });
   o.sequential = settings;
   return o;
 }

@@ -148,6 +148,10 @@ void run_sequential_rounds(const SequentialProblem& problem, const SequentialSet
 // Splits "rounds" off a method's options section (the rest goes to the method's own parser).
 std::pair<nlohmann::json, SequentialSettings> split_sequential_settings(const nlohmann::json& section, const std::string& path);
 
+// Moves `keys` (those present) from `rest` into the object returned: a sequential method's own keys,
+// read by its own reader, before the rest goes to the amortised method's.
+nlohmann::json take_keys(nlohmann::json& rest, const std::vector<std::string>& keys);
+
 // Runs `parse`, the amortised method's reader of what is left of a sequential method's section at
 // `path`. The user wrote one section, so an unknown key there is reported with the sequential
 // method's own keys ("rounds" and `own_keys`) among the known ones.

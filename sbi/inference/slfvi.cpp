@@ -52,21 +52,15 @@ SlfviOptions SlfviOptions::from_json(const nlohmann::json& section, const std::s
   auto [rest, settings] = split_sequential_settings(section, path);
   SlfviOptions o;
   o.sequential = settings;
-  nlohmann::json own = nlohmann::json::object();
   const std::vector<std::string> own_keys = {"truncation_quantile", "inflation", "region_samples", "max_prior_draws", "retrain_from_scratch"};
-  for (const auto& key : own_keys)
-    if (const auto it = rest.find(key); it != rest.end()) {
-      own[key] = *it;
-      rest.erase(key);
-    }
+  const nlohmann::json own = take_keys(rest, own_keys);
   JsonObjectReader r(own, path);
   o.truncation_quantile = r.optional_number_in("truncation_quantile", o.truncation_quantile, 1e-12, 0.499);
   o.inflation = r.optional_number_in("inflation", o.inflation, 1, 100);
   o.region_samples = r.optional_integer("region_samples", o.region_samples, 100, 100000000);
   o.max_prior_draws = r.optional_number_in("max_prior_draws", o.max_prior_draws, 1, 1e9);
   o.retrain_from_scratch = r.optional_bool("retrain_from_scratch", o.retrain_from_scratch);
-  o.lfvi = read_amortised_options(path, own_keys,
-                                  [&] { return LfviOptions::from_json(rest, path); });
+  o.lfvi = read_amortised_options(path, own_keys, [&] { return LfviOptions::from_json(rest, path); });
   return o;
 }
 

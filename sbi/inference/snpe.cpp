@@ -243,21 +243,15 @@ SnpeOptions SnpeOptions::from_json(const nlohmann::json& section, const std::str
   SnpeOptions o;
   o.sequential = settings;
   // SNPE's own keys are read here and removed; the rest is NPE's (which rejects unknown keys).
-  nlohmann::json own = nlohmann::json::object();
   const std::vector<std::string> own_keys = {"loss", "truncation_quantile", "hpd_samples", "max_prior_draws", "atoms"};
-  for (const auto& key : own_keys)
-    if (const auto it = rest.find(key); it != rest.end()) {
-      own[key] = *it;
-      rest.erase(key);
-    }
+  const nlohmann::json own = take_keys(rest, own_keys);
   JsonObjectReader r(own, path);
   o.loss = r.optional_string("loss", "truncated", {"truncated", "atomic"}) == "truncated" ? Loss::truncated : Loss::atomic;
   o.truncation_quantile = r.optional_number_in("truncation_quantile", o.truncation_quantile, 1e-12, 0.499);
   o.hpd_samples = r.optional_integer("hpd_samples", o.hpd_samples, 100, 100000000);
   o.max_prior_draws = r.optional_number_in("max_prior_draws", o.max_prior_draws, 1, 1e9);
   o.atoms = static_cast<int>(r.optional_integer("atoms", o.atoms, 2, 100000));
-  o.npe = read_amortised_options(path, own_keys,
-                                 [&] { return NpeOptions::from_json(rest, path, default_npe()); });
+  o.npe = read_amortised_options(path, own_keys, [&] { return NpeOptions::from_json(rest, path, default_npe()); });
   if (!o.npe.alternatives.empty())
     throw InputError(path + ".alternatives: SNPE trains one estimator through its rounds; name it in density_estimator (alternatives are for npe and nle)");
   return o;

@@ -430,23 +430,22 @@ TEST_CASE("Ctrl-C while MCMC draws the samples stops the chains: sbi infer keeps
   CHECK(fs::exists(folder / "posterior.json"));
   CHECK_FALSE(fs::exists(folder / "samples.csv"));
 
+  // `sbi ARGUMENTS`, sent SIGINT once its chains' worker thread runs: its exit status.
+  const auto interrupted_once_sampling = [&](const std::string& arguments) {
+    const pid_t child = start_cli(arguments, dir / "out.txt", dir / "err.txt");
+    REQUIRE(child > 0);
+    wait_until(child, dir / "err.txt", [&] { return thread_count(child) >= 2; });
+    kill(child, SIGINT);
+    return exit_status(child);
+  };
+
   // A calibration check's cases draw by the same chains: Ctrl-C stops them and the report says so.
-  const pid_t check = start_cli("diagnose " + folder.string() + " --calibration 4 --threads 2 -o " + (dir / "calibration").string(),
-                                dir / "out.txt", dir / "err.txt");
-  REQUIRE(check > 0);
-  wait_until(check, dir / "err.txt", [&] { return thread_count(check) >= 2; });
-  kill(check, SIGINT);
-  CHECK(exit_status(check) == 130);
+  CHECK(interrupted_once_sampling("diagnose " + folder.string() + " --calibration 4 --threads 2 -o " + (dir / "calibration").string()) == 130);
   CHECK_THAT(read_text(dir / "out.txt"), Catch::Contains("interrupted"));
 
   std::ofstream(dir / "obs.csv") << "data_1,data_2\n0.4,-0.2\n";
-  const pid_t sample = start_cli("sample " + folder.string() + " --observation " + (dir / "obs.csv").string() + " -n 100 -o " +
-                                     (dir / "samples.csv").string(),
-                                 dir / "out.txt", dir / "err.txt");
-  REQUIRE(sample > 0);
-  wait_until(sample, dir / "err.txt", [&] { return thread_count(sample) >= 2; });
-  kill(sample, SIGINT);
-  CHECK(exit_status(sample) == 130);
+  CHECK(interrupted_once_sampling("sample " + folder.string() + " --observation " + (dir / "obs.csv").string() + " -n 100 -o " +
+                                  (dir / "samples.csv").string()) == 130);
   CHECK_THAT(read_text(dir / "err.txt"), Catch::Contains("sbi sample: interrupted while drawing samples; nothing was written"));
   CHECK_FALSE(fs::exists(dir / "samples.csv"));
   fs::remove_all(dir);
