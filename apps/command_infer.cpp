@@ -313,6 +313,13 @@ int execute_infer(InferRequest request, bool resume, bool force, int threads, bo
     std::printf(", best validation at step %d%s", diagnostics["best_step"].get<int>(), diagnostics.value("stopped_early", false) ? ", stopped early" : "");
   std::printf(")\n");
   if (diagnostics.contains("estimators")) std::printf("%s\n", describe_estimator_choice(diagnostics.at("estimators")).c_str());
+  if (diagnostics.contains("refinement") && diagnostics["refinement"].is_object()) {
+    // lfvi's refinement for the observation (sbi/inference/lfvi_flow.hpp): what it did to the bound.
+    const auto& r = diagnostics["refinement"];
+    std::printf("refined for the observation: -bound %.4f -> %.4f (best at step %d of %d); kept the %s flow\n",
+                r.value("negative_bound_before", 0.0), r.value("best_negative_bound", 0.0), r.value("best_step", 0), r.value("steps", 0),
+                r.value("kept", std::string("?")).c_str());
+  }
   if (!problem.observation) {
     std::printf("the spec has no observation: draw samples with sbi sample %s --observation FILE\n", folder.string().c_str());
     return run.interrupted ? kExitInterrupted : kExitOk;

@@ -162,6 +162,9 @@ MethodRegistry make_builtin_methods() {
                   if (lfvi_flow_requested(o, "inference")) return nre_floor(LfviFlowOptions::from_json(o, "inference").ratio);
                   return standardized_floor(LfviOptions::from_json(implicit_lfvi_section(o), "inference").validation_fraction);
                 },
+                .one_observation_with = [](const nlohmann::json& o) {
+                  return lfvi_flow_requested(o, "inference") && LfviFlowOptions::from_json(o, "inference").refine.enabled();
+                },
                 .train = [](const TrainingInput& in, const nlohmann::json& o, const TrainingCallbacks& cb) {
                   if (!lfvi_flow_requested(o, "inference"))
                     return train_implicit<LfviOptions>(in, implicit_lfvi_section(o), cb, "lfvi",
@@ -169,8 +172,12 @@ MethodRegistry make_builtin_methods() {
                   LfviFlowOptions options = LfviFlowOptions::from_json(o, "inference");
                   options.seed = in.seed;
                   const auto& table = *in.table;
-                  LfviFlowFit fit = train_lfvi_flow(table.theta, table.y, *in.prior, options, cb);
+                  LfviFlowFit fit = train_lfvi_flow(table.theta, table.y, *in.prior, options, cb, in.observation);
                   PosteriorInfo info = info_for(in, "lfvi", options.to_json(), fit.posterior.training.seconds);
+                  if (fit.refined_for) {  // refined for the observation: its posterior only
+                    info.amortized = false;
+                    info.observation = *fit.refined_for;
+                  }
                   return Posterior(std::make_shared<models::FlowPosterior>(std::move(fit.posterior), in.prior, table_data_names(in),
                                                                            std::move(info), fit.summary()));
                 }});

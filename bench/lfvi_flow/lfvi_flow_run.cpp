@@ -12,6 +12,7 @@
 // --table trains on the first --rows rows of a table simulated beforehand (`sbi simulate`) instead
 // of simulating one, so that a grid over budgets shares its simulations (as bench/npe's grid does).
 //
+// Options that make a posterior for one observation (lfvi's "refine") train once per observation.
 // Prints one JSON line per observation (and sampler).
 #include "models/mcmc_posterior.hpp"
 #include "models/methods.hpp"
@@ -22,12 +23,14 @@
 #include "sbi/simulation/table.hpp"
 #include "sbi/spec/spec.hpp"
 #include "sbi/workflows/prior_table.hpp"
+#include "sbi/workflows/run.hpp"
 #include "simulators/from_spec.hpp"
 
 #include <chrono>
 #include <ctime>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -94,12 +97,29 @@ int main(int argc, char** argv) {
     }
     const double simulation_seconds = seconds_since(sim_start);
     const nlohmann::json options = sbi::parse_json_text(options_text, "--options");
-    const auto start = std::chrono::steady_clock::now();
-    const double training_cpu_start = cpu_seconds();
-    const sbi::Posterior posterior = sbi::infer(method, table, model.prior, options, seed);
-    const double training_seconds = seconds_since(start);
-    const double training_cpu_seconds = cpu_seconds() - training_cpu_start;
-    std::cerr << "trained " << method << " in " << training_seconds << " s\n";
+    // Options that make a posterior for one observation (lfvi's "refine") train once per observation.
+    const sbi::Method& registered = sbi::builtin_methods().at(method);
+    const bool per_observation = registered.one_observation_with && registered.one_observation_with(sbi::parse_method_options(registered, options));
+    sbi::Posterior posterior;
+    double training_seconds = 0, training_cpu_seconds = 0;
+    auto train = [&](const std::optional<sbi::Vector>& y) {
+      const auto start = std::chrono::steady_clock::now();
+      const double training_cpu_start = cpu_seconds();
+      if (y) {
+        sbi::InferenceProblem problem;
+        problem.prior = model.prior;
+        problem.observation = *y;
+        posterior = sbi::run_method(registered, options, problem,
+                                    {.simulations = static_cast<std::size_t>(table.rows()), .seed = seed, .table = &table, .table_source = "bench"})
+                        .posterior;
+      } else {
+        posterior = sbi::infer(method, table, model.prior, options, seed);
+      }
+      training_seconds = seconds_since(start);
+      training_cpu_seconds = cpu_seconds() - training_cpu_start;
+      std::cerr << "trained " << method << " in " << training_seconds << " s\n";
+    };
+    if (!per_observation) train(std::nullopt);
 
     std::vector<std::string> samplers;
     {
@@ -108,16 +128,18 @@ int main(int argc, char** argv) {
         if (!s.empty()) samplers.push_back(s);
     }
     if (samplers.empty()) samplers.push_back("");
-    const auto* mcmc = posterior.model_as<sbi::models::McmcPosterior>();
     for (std::size_t k = 0; k < observations.size(); ++k) {
       const std::filesystem::path folder = observations[k];
       const sbi::Vector y = sbi::read_observation_csv(folder / "observation.csv");
+      if (per_observation) train(y);
+      const auto* mcmc = posterior.model_as<sbi::models::McmcPosterior>();
       for (const auto& sampler : samplers) {
         nlohmann::json line = {{"spec", spec_path},
                                {"method", method},
                                {"observation", folder.string()},
                                {"rows", rows},
                                {"options", posterior.info().options},
+                               {"amortized", posterior.info().amortized},
                                {"simulation_seconds", simulation_seconds},
                                {"training_seconds", training_seconds},
                                {"training_cpu_seconds", training_cpu_seconds}};
@@ -137,6 +159,8 @@ int main(int argc, char** argv) {
         } else {
           draws = posterior.sample(y, samples, seed * 1000 + k);
         }
+        if (const auto report = posterior.diagnostics(); report.is_object() && report.contains("refinement"))
+          line["refinement"] = report["refinement"];
         line["sampling_seconds"] = seconds_since(sample_start);
         line["sampling_cpu_seconds"] = cpu_seconds() - sample_cpu_start;
         sbi::Names header;

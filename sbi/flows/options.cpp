@@ -113,9 +113,7 @@ EmbeddingOptions EmbeddingOptions::from_json(const nlohmann::json& j, const std:
   o.kernel = static_cast<int>(r.optional_integer("kernel", o.kernel, 1, 4096));
   o.pool = static_cast<int>(r.optional_integer("pool", o.pool, 1, 4096));
   o.trial_dim = r.optional_integer("trial_dim", o.trial_dim, 1, 1 << 20);
-  r.reject_unknown_keys();
-  std::string why;
-  if (!o.is_valid(&why)) throw InputError(r.child_path(why.substr(0, why.find(':'))) + why.substr(why.find(':')));
+  r.finish(o);
   return o;
 }
 
@@ -199,9 +197,7 @@ DensityEstimatorOptions DensityEstimatorOptions::from_json(const nlohmann::json&
   o.conditioner = read_choice(r, "conditioner", o.conditioner, Conditioner::mlp, Conditioner::residual);
   o.direction = read_choice(r, "direction", o.direction, Direction::density, Direction::sampling);
   if (const auto* embedding = r.get("embedding")) o.embedding = EmbeddingOptions::from_json(*embedding, r.child_path("embedding"));
-  r.reject_unknown_keys();
-  std::string why;
-  if (!o.is_valid(&why)) throw InputError(r.child_path(why.substr(0, why.find(':'))) + why.substr(why.find(':')));
+  r.finish(o);
   return o;
 }
 

@@ -102,12 +102,7 @@ LfviOptions LfviOptions::from_json(const nlohmann::json& section, const std::str
   o.generator_learning_rate_gamma0_multiple =
       r.optional_number_in("generator_learning_rate_gamma0_multiple", o.generator_learning_rate_gamma0_multiple, 0.0, 1e12);
   o.refine_oversample = static_cast<int>(r.optional_integer("refine_oversample", o.refine_oversample, 0, 1000));
-  r.reject_unknown_keys();
-  std::string problem;
-  if (!o.is_valid(&problem)) {
-    const auto colon = problem.find(':');
-    throw InputError(r.child_path(problem.substr(0, colon)) + problem.substr(colon));
-  }
+  r.finish(o);
   return o;
 }
 

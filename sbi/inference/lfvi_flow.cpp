@@ -34,6 +34,45 @@ flows::DensityEstimatorOptions LfviFlowOptions::default_flow() {
   return o;
 }
 
+bool LfviRefineOptions::is_valid(std::string* why) const {
+  auto fail = [&](const std::string& message) {
+    if (why) *why = message;
+    return false;
+  };
+  if (steps < 0) return fail("steps: must be ≥ 0");
+  if (!(learning_rate > 0) || !std::isfinite(learning_rate)) return fail("learning_rate: must be a positive number");
+  if (batch_size < 1) return fail("batch_size: must be at least 1");
+  if (iw_samples < 0) return fail("iw_samples: must be ≥ 0 (0: the amortised bound's)");
+  if (eval_every < 1) return fail("eval_every: must be at least 1");
+  if (patience < 1) return fail("patience: must be at least 1");
+  if (validation_terms < 1) return fail("validation_terms: must be at least 1");
+  return true;
+}
+
+nlohmann::json LfviRefineOptions::to_json() const {
+  return {{"steps", steps},
+          {"learning_rate", learning_rate},
+          {"batch_size", batch_size},
+          {"iw_samples", iw_samples},
+          {"eval_every", eval_every},
+          {"patience", patience},
+          {"validation_terms", validation_terms}};
+}
+
+LfviRefineOptions LfviRefineOptions::from_json(const nlohmann::json& section, const std::string& path) {
+  LfviRefineOptions o;
+  JsonObjectReader r(section, path);
+  o.steps = static_cast<int>(r.optional_integer("steps", o.steps, 0, 100000000));
+  o.learning_rate = r.optional_positive_number("learning_rate", o.learning_rate);
+  o.batch_size = r.optional_integer("batch_size", o.batch_size, 1, 1 << 20);
+  o.iw_samples = static_cast<int>(r.optional_integer("iw_samples", o.iw_samples, 0, 1024));
+  o.eval_every = static_cast<int>(r.optional_integer("eval_every", o.eval_every, 1, 1000000));
+  o.patience = static_cast<int>(r.optional_integer("patience", o.patience, 1, 1000000));
+  o.validation_terms = r.optional_integer("validation_terms", o.validation_terms, 1, 1 << 20);
+  r.finish(o);
+  return o;
+}
+
 bool LfviFlowOptions::is_valid(std::string* why) const {
   auto fail = [&](const std::string& message) {
     if (why) *why = message;
@@ -60,6 +99,7 @@ bool LfviFlowOptions::is_valid(std::string* why) const {
   if (patience < 1) return fail("patience: must be at least 1");
   if (!(clip_grad_norm >= 0)) return fail("clip_grad_norm: must be ≥ 0");
   if (validation_rows < 1) return fail("validation_rows: must be at least 1");
+  if (!refine.is_valid(&inner)) return fail("refine." + inner);
   return true;
 }
 
@@ -79,6 +119,7 @@ nlohmann::json LfviFlowOptions::to_json() const {
           {"patience", patience},
           {"clip_grad_norm", clip_grad_norm},
           {"validation_rows", validation_rows},
+          {"refine", refine.to_json()},
           {"seed", seed}};
 }
 
@@ -103,13 +144,9 @@ LfviFlowOptions LfviFlowOptions::from_json(const nlohmann::json& section, const 
   o.patience = static_cast<int>(r.optional_integer("patience", o.patience, 1, 1000000));
   o.clip_grad_norm = r.optional_number_in("clip_grad_norm", o.clip_grad_norm, 0.0, 1e9);
   o.validation_rows = r.optional_integer("validation_rows", o.validation_rows, 1, 1 << 24);
+  if (const auto* f = r.get("refine")) o.refine = LfviRefineOptions::from_json(*f, r.child_path("refine"));
   o.seed = r.optional_seed("seed", o.seed);
-  r.reject_unknown_keys();
-  std::string problem;
-  if (!o.is_valid(&problem)) {
-    const auto colon = problem.find(':');
-    throw InputError(r.child_path(problem.substr(0, colon)) + problem.substr(colon));
-  }
+  r.finish(o);
   return o;
 }
 
@@ -131,7 +168,8 @@ nlohmann::json LfviFlowFit::summary() const {
             {"interrupted", training.interrupted},
             {"seconds", training.seconds}}},
           {"training_rows", training_rows},
-          {"validation_rows", validation_rows}};
+          {"validation_rows", validation_rows},
+          {"refinement", refinement}};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -237,10 +275,19 @@ FMat repeated_rows(const FMat& m, std::span<const Eigen::Index> rows, int k) {
 }  // namespace
 
 LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Prior& prior, const LfviFlowOptions& options_in,
-                            const TrainingCallbacks& callbacks) {
+                            const TrainingCallbacks& callbacks, const std::optional<Vector>& observation) {
   LfviFlowOptions options = options_in;
   if (std::string why; !options.is_valid(&why)) throw InputError("LFVI (flow) options: " + why);
   options.ratio.seed = options.seed;
+  // Refinement's observation is checked before anything trains.
+  if (options.refine.enabled()) {
+    if (!observation)
+      throw InputError("LFVI (flow): refine.steps is " + std::to_string(options.refine.steps) +
+                       ", but there is no observation to refine for (give the spec an \"observation\", or set refine.steps to 0)");
+    if (observation->size() != y.cols() || !observation->allFinite())
+      throw InputError("LFVI (flow): the observation to refine for must have " + std::to_string(y.cols()) + " finite values, got " +
+                       std::to_string(observation->size()) + (observation->allFinite() ? "" : " with a value that is not finite"));
+  }
 
   // 1. The ratio estimators, once, on the whole table (their checks are the table's checks), side by
   // side on the cores; member 0 reports progress.
@@ -419,6 +466,77 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
   optim::TrainingOutcome outcome = loop.run(hooks, callbacks);
   optim::require_finite_validation(outcome, "LFVI (flow)", "learning_rate " + format_number(options.learning_rate) + "; try a smaller one");
 
+  // 3. Refinement for the observation (see the header): the bound at y_o alone, from the amortised
+  // weights, checked on fixed draws; the amortised weights stay unless the refined ones do better there.
+  std::optional<Vector> refined_for;
+  nlohmann::json refinement = nullptr;
+  double refine_seconds = 0;
+  bool refine_interrupted = false;
+  if (options.refine.enabled() && !outcome.interrupted && !callbacks.stop_requested()) {
+    const LfviRefineOptions& ro = options.refine;
+    const int kr = ro.iw_samples > 0 ? ro.iw_samples : k;
+    const FMat observation_context = flow->standardize_c(RowMatrix(observation->transpose()));
+    const FMat observation_ratio = st.standardize_data(*observation).cast<float>().transpose();
+    const Eigen::Index step_rows = ro.batch_size * kr, check_rows = ro.validation_terms * kr;
+    const FMat step_context = observation_context.replicate(step_rows, 1), step_y_ratio = observation_ratio.replicate(step_rows, 1);
+    const FMat check_context = observation_context.replicate(check_rows, 1), check_y_ratio = observation_ratio.replicate(check_rows, 1);
+    Rng check_rng = Rng::stream(options.seed, 16);
+    const FMat check_noise = flows::standard_normal(check_rows, p, check_rng);
+    auto negative_bound_at_observation = [&] {
+      auto scope = tape.scope();
+      const auto draw = flow->evaluate_standardized_rsample(tape, tape.constant(check_context), check_noise);
+      return static_cast<double>(Bound::negative_bound(bound.weights(tape, draw, check_y_ratio), ro.validation_terms, kr).item());
+    };
+    const double before = negative_bound_at_observation();
+    std::vector<FMat> amortised_weights;
+    for (const auto* parameter : parameters) amortised_weights.push_back(parameter->value);
+    // Fresh Adam moments: the amortised optimiser's would be read with a restarted bias correction.
+    for (auto* parameter : parameters) parameter->state.clear();
+    optim::Adam refine_optimizer(parameters, {.learning_rate = ro.learning_rate});
+    Rng refine_rng = Rng::stream(options.seed, 15);
+    int refine_skipped = 0;
+    optim::TrainingLoop refine_loop({.max_steps = ro.steps, .min_steps = 0, .eval_every = ro.eval_every, .patience = ro.patience,
+                                     .stage = "lfvi flow, refining for the observation"},
+                                    {"loss"});
+    refine_loop.track(parameters);
+    optim::TrainingHooks refine_hooks;
+    refine_hooks.step = [&](int, std::span<double> losses) {
+      const FMat noise = flows::standard_normal(step_rows, p, refine_rng);
+      auto scope = tape.scope();
+      const auto draw = flow->standardized_rsample(tape.constant(step_context), noise);
+      const FVar loss = Bound::negative_bound(bound.weights(tape, draw, step_y_ratio), ro.batch_size, kr);
+      losses[0] = loss.item();
+      refine_optimizer.zero_grad();
+      if (!std::isfinite(losses[0])) {
+        ++refine_skipped;
+        return;
+      }
+      tape.backward(loss);
+      if (options.clip_grad_norm > 0) optim::clip_grad_norm(parameters, options.clip_grad_norm);
+      refine_optimizer.step();
+    };
+    refine_hooks.validate = negative_bound_at_observation;
+    refine_hooks.status = hooks.status;
+    const optim::TrainingOutcome refined = refine_loop.run(refine_hooks, callbacks);
+    const bool better = std::isfinite(refined.best_validation) && refined.best_validation < before;
+    if (better) {
+      refined_for = *observation;
+    } else {
+      for (std::size_t i = 0; i < parameters.size(); ++i) parameters[i]->value = amortised_weights[i];
+    }
+    refinement = {{"negative_bound_before", before},
+                  {"best_negative_bound", refined.best_validation},
+                  {"best_step", refined.best_step},
+                  {"steps", refined.curve.records.empty() ? 0 : refined.curve.records.back().step},
+                  {"stopped_early", refined.stopped_early},
+                  {"interrupted", refined.interrupted},
+                  {"skipped_steps", refine_skipped},
+                  {"seconds", refined.seconds},
+                  {"kept", better ? "refined" : "amortised"}};
+    refine_seconds = refined.seconds;
+    refine_interrupted = refined.interrupted;
+  }
+
   NpeOptions npe;
   npe.density_estimator = options.flow;
   npe.alternatives.clear();
@@ -427,12 +545,13 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
   posterior.training.curve = outcome.curve;
   posterior.training.best_validation = outcome.best_validation;
   posterior.training.stopped_early = outcome.stopped_early;
-  posterior.training.interrupted = outcome.interrupted;
+  posterior.training.interrupted = outcome.interrupted || refine_interrupted;
   posterior.training.skipped_steps = skipped;
-  posterior.training.seconds = outcome.seconds + ratio_seconds;
+  posterior.training.seconds = outcome.seconds + refine_seconds + ratio_seconds;
   posterior.training.training_rows = static_cast<Eigen::Index>(split.train.size());
   posterior.training.validation_rows = static_cast<Eigen::Index>(kept);
-  LfviFlowFit fit{std::move(posterior), std::move(ratios), std::move(outcome), ratio_seconds, split.train.size(), kept};
+  LfviFlowFit fit{std::move(posterior), std::move(ratios), std::move(outcome), std::move(refined_for), std::move(refinement),
+                  ratio_seconds, split.train.size(), kept};
   return fit;
 }
 

@@ -38,6 +38,14 @@
 // bound then moves with r, so it cannot choose the best flow: the validation loss is instead the
 // held-out rows' −log q(θ_i | y_i) (the forward KL, NPE's yardstick), and the classifier's weights are
 // kept with the flow's. Needs "ratio_ensemble": 1.
+//
+// With "refine": {"steps": N} (N > 0) and an observation y_o, the amortised flow is then refined for
+// y_o alone: training goes on maximising L(y_o) (the same bound, every draw at y_o), from the
+// amortised weights, with its own learning rate, until the bound on a fixed set of draws stops
+// improving. The amortised flow has to share its capacity among all of the table's y and may fit
+// y_o less well (the amortisation gap); the refined one is the posterior for y_o only (its info says
+// so: not amortised, made for y_o) and refuses other observations. The ratio estimator is unchanged,
+// so refinement cannot do better than the ratio estimator's own posterior π(θ) exp r(θ, y_o).
 #include "sbi/core/types.hpp"
 #include "sbi/flows/options.hpp"
 #include "sbi/inference/npe.hpp"
@@ -48,10 +56,27 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace sbi {
+
+// Refinement for one observation (the "refine" object; off while steps is 0).
+struct LfviRefineOptions {
+  int steps = 0;                        // the most refinement steps; 0 = no refinement
+  double learning_rate = 1e-4;          // Adam, fresh moments (a tenth of the amortised default)
+  Eigen::Index batch_size = 128;        // terms of the bound per step, each of iw_samples draws
+  int iw_samples = 0;                   // 0 = the amortised bound's K
+  int eval_every = 50;                  // steps between checks of the bound on the fixed draws
+  int patience = 10;                    // checks without a better bound before stopping
+  Eigen::Index validation_terms = 2048; // fixed draws (terms) the bound is checked on
+
+  bool enabled() const { return steps > 0; }
+  bool is_valid(std::string* why = nullptr) const;
+  nlohmann::json to_json() const;
+  static LfviRefineOptions from_json(const nlohmann::json& section, const std::string& path);
+};
 
 struct LfviFlowOptions {
   // The generator: NPE's default family (spline coupling flow), in the sampling direction (forced:
@@ -79,6 +104,7 @@ struct LfviFlowOptions {
   int patience = 10;                // checks without a better validation bound before stopping
   double clip_grad_norm = 5.0;      // 0 = off
   Eigen::Index validation_rows = 1000;  // held-out y rows used for validation at most
+  LfviRefineOptions refine;         // key "refine": refinement for the run's observation (off by default)
   std::uint64_t seed = 1;           // weights, minibatches, noise (the ratio estimator gets it too)
 
   static flows::DensityEstimatorOptions default_flow();
@@ -97,16 +123,24 @@ struct LfviFlowFit {
   // curve: "loss" (−bound per step), validation −bound; alternating also "ratio" (the classifier's
   // loss) and the validation −log q(θ | y) on held-out pairs
   optim::TrainingOutcome training;
+  // The observation the flow was refined for; empty when it was not refined (refinement off, or no
+  // better than the amortised flow at the observation, whose weights are then kept).
+  std::optional<Vector> refined_for;
+  // null without refinement; else the −bound at the observation before and after, steps, seconds,
+  // and which weights were kept ("refined" or "amortised").
+  nlohmann::json refinement;
   double ratio_seconds = 0;          // of which training the ratio estimator
   std::size_t training_rows = 0, validation_rows = 0;
 
-  // {"ratio": NRE summary, "generator": best step, best validation −bound, stop reason, seconds}.
+  // {"ratio": NRE summary, "generator": best step, best validation −bound, stop reason, seconds,
+  //  "refinement": the same for the refinement, with the bound before it}.
   nlohmann::json summary() const;
 };
 
 // Trains on a reference table (θ inside the prior's support, y finite). Throws InputError for invalid
-// options or tables (the ratio estimator's checks).
+// options or tables (the ratio estimator's checks), and when refinement is asked for without an
+// observation or with one of the wrong length or not finite.
 LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Prior& prior, const LfviFlowOptions& options,
-                            const TrainingCallbacks& callbacks = {});
+                            const TrainingCallbacks& callbacks = {}, const std::optional<Vector>& observation = std::nullopt);
 
 }  // namespace sbi

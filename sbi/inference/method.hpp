@@ -14,6 +14,8 @@
 // |                        | object with every default filled in; InputError names the bad field       |
 // | `train`                | (TrainingInput, options JSON, TrainingCallbacks) → Posterior             |
 // | `minimum_simulations`  | (options JSON) → the smallest budget it can train on, and why (optional) |
+// | `one_observation_with` | (options JSON) → these options make a posterior for one observation only |
+// |                        | (optional; amortised methods with a per-observation step)                |
 //
 // Registering a method (see models/registry.cpp for the built-in ones):
 //
@@ -85,6 +87,10 @@ struct Method {
   // (check_simulation_budget), so a budget too small for, say, 10 rounds fails at once with the
   // spec's JSON path instead of after the first round.
   std::function<SimulationFloor(const nlohmann::json& options)> minimum_simulations{};
+  // Optional, for amortised methods: true when these parsed options make a posterior for the run's
+  // observation only (LFVI's refinement for one observation). run_method then treats the run as a
+  // non-amortised method's: an observation is required before anything is simulated, ensembles are refused.
+  std::function<bool(const nlohmann::json& options)> one_observation_with{};
   std::function<Posterior(const TrainingInput&, const nlohmann::json& options, const TrainingCallbacks&)> train;
 };
 

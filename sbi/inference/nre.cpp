@@ -95,12 +95,7 @@ NreOptions NreOptions::from_json(const nlohmann::json& section, const std::strin
   o.seed = r.optional_seed("seed", o.seed);
   o.scale_to_validation = r.optional_bool("scale_to_validation", o.scale_to_validation);
   if (const auto* m = r.get("mcmc")) o.mcmc = McmcOptions::from_json(*m, r.child_path("mcmc"));
-  r.reject_unknown_keys();
-  std::string problem;
-  if (!o.is_valid(&problem)) {
-    const auto colon = problem.find(':');
-    throw InputError(r.child_path(problem.substr(0, colon)) + problem.substr(colon));
-  }
+  r.finish(o);
   return o;
 }
 

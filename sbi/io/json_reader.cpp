@@ -270,6 +270,12 @@ std::vector<std::vector<double>> JsonObjectReader::required_number_matrix(const 
   return out;
 }
 
+void JsonObjectReader::throw_invalid(const std::string& why) const {
+  const auto colon = why.find(':');
+  if (colon == std::string::npos) throw InputError((path_.empty() ? std::string("options") : path_) + ": " + why);
+  throw InputError(child_path(why.substr(0, colon)) + why.substr(colon));
+}
+
 void JsonObjectReader::reject_unknown_keys() const {
   for (const auto& [key, value] : object_.items()) {
     if (!seen_.count(key)) throw UnknownKeyError(path_, key, std::vector<std::string>(seen_.begin(), seen_.end()));

@@ -61,6 +61,16 @@ class JsonObjectReader {
   std::vector<std::vector<double>> required_number_matrix(const std::string& key, std::size_t rows, std::size_t cols);
   // Throws InputError naming the first key that was never read.
   void reject_unknown_keys() const;
+  // The end of reading an options struct: refuses unknown keys, then reports a failed
+  // `options.is_valid(&why)` as an InputError at the JSON path of the key its message starts with
+  // ("patience: must be at least 1" → "inference.patience: must be at least 1"; a message naming no
+  // key is reported at this object's path).
+  template <class Options>
+  void finish(const Options& options) const {
+    reject_unknown_keys();
+    if (std::string why; !options.is_valid(&why)) throw_invalid(why);
+  }
+  [[noreturn]] void throw_invalid(const std::string& why) const;
 
  private:
   const nlohmann::json& require(const std::string& key);

@@ -164,9 +164,8 @@ McmcOptions McmcOptions::from_json(const nlohmann::json& j, const std::string& p
   o.jump_scale = r.optional_positive_number("jump_scale", o.jump_scale);
   o.chain_blocks = static_cast<std::size_t>(r.optional_integer("chain_blocks", static_cast<std::int64_t>(o.chain_blocks), 1, 100000));
   o.threads = static_cast<int>(r.optional_integer("threads", o.threads, 0, 4096));
-  r.reject_unknown_keys();
-  // Constraints between keys, reported at the key that has to change.
-  if (std::string why; !o.is_valid(&why)) throw InputError(r.child_path(why.substr(0, why.find(':'))) + why.substr(why.find(':')));
+  // Constraints between keys are reported at the key that has to change.
+  r.finish(o);
   return o;
 }
 

@@ -16,9 +16,11 @@ nlohmann::json parse_method_options(const Method& method, const nlohmann::json& 
 MethodRun run_method(const Method& method, const nlohmann::json& options, const InferenceProblem& problem, const RunSettings& settings,
                      const TrainingCallbacks& callbacks) {
   if (!problem.prior) throw InputError("run_method: the problem has no prior");
-  if (!method.amortized && !problem.observation)
-    throw InputError("method \"" + method.name + "\" runs for one observation, and none was given (the spec's \"observation\" or --observation)");
   const nlohmann::json parsed = parse_method_options(method, options);
+  const bool amortized = method.amortized && !(method.one_observation_with && method.one_observation_with(parsed));
+  if (!amortized && !problem.observation)
+    throw InputError("method \"" + method.name + "\" runs for one observation" + (method.amortized ? " with these options" : "") +
+                     ", and none was given (the spec's \"observation\" or --observation)");
   // Whole numbers arrive as unsigned from JSON text and as signed when built in C++.
   auto whole_number_at_least = [](const nlohmann::json& v, std::int64_t minimum) {
     return v.is_number_unsigned() || (v.is_number_integer() && v.get<std::int64_t>() >= minimum);
@@ -31,8 +33,9 @@ MethodRun run_method(const Method& method, const nlohmann::json& options, const 
     if (!whole_number_at_least(k, 1) || k.get<std::uint64_t>() < 1 || k.get<std::uint64_t>() > 1000)
       throw InputError("inference.ensemble: expected a number of members from 1 to 1000, got " + k.dump());
     ensemble = k.get<int>();
-    if (ensemble > 1 && !method.amortized)
-      throw InputError("inference.ensemble: method \"" + method.name + "\" runs for one observation; ensembles are for amortised methods");
+    if (ensemble > 1 && !amortized)
+      throw InputError("inference.ensemble: method \"" + method.name + "\" runs for one observation" +
+                       (method.amortized ? " with these options" : "") + "; ensembles are for amortised methods");
   }
 
   MethodRun run;

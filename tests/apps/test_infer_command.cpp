@@ -119,6 +119,42 @@ TEST_CASE("sbi infer runs every registered method; sbi sample reproduces each fr
   fs::remove_all(dir);
 }
 
+TEST_CASE("sbi infer with lfvi's flow refined for the observation: says so, and the posterior refuses other observations", "[cli][infer][lfvi]") {
+  const auto dir = cli_scratch_dir("infer_refine");
+  std::string spec = kSmallSpec;
+  const auto begin = spec.find("\"method\"");
+  const auto end = spec.find("},\n  \"output\"");
+  spec.replace(begin, end - begin,
+               R"("method": "lfvi", "generator": "flow", "simulations": 300, "max_iterations": 60, "min_iterations": 0, "eval_every": 20,
+                  "flow": {"type": "maf", "transforms": 2, "hidden": [16]}, "ratio": {"classifier": {"hidden": [16], "batch_size": 64}, "max_epochs": 5},
+                  "refine": {"steps": 100, "eval_every": 20})");
+  std::ofstream(dir / "spec.json") << spec;
+  const auto folder = dir / "posterior";
+  const auto r = run_cli("infer " + (dir / "spec.json").string() + " -o " + folder.string() + " --quiet");
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("refined for the observation: -bound"));
+  const auto saved = nlohmann::json::parse(read_text(folder / "posterior.json"));
+  const bool refined = r.out.find("kept the refined flow") != std::string::npos;
+  CHECK(saved["amortized"] == !refined);
+  if (refined) {
+    CHECK_THAT(r.out, Catch::Contains("made for one observation"));
+    std::ofstream(dir / "other.csv") << "data_1,data_2\n0.1,0.1\n";
+    const auto s = run_cli("sample " + folder.string() + " --observation " + (dir / "other.csv").string() + " -n 10 -o " + (dir / "s.csv").string());
+    CHECK(s.exit_code == 1);
+    CHECK_FALSE(fs::exists(dir / "s.csv"));
+  }
+  // Without an observation the spec is refused before anything is simulated.
+  std::string without = spec;
+  without.erase(without.find("\"observation\""), std::string("\"observation\": [0.4, -0.2],").size());
+  std::ofstream(dir / "none.json") << without;
+  const auto n = run_cli("infer " + (dir / "none.json").string() + " -o " + (dir / "none").string() + " --quiet");
+  CHECK(n.exit_code == 1);
+  CHECK_THAT(n.err, Catch::Contains("runs for one observation with these options"));
+  CHECK_FALSE(fs::exists(dir / "none" / "table.sbt"));
+  fs::remove_all(dir);
+}
+
 TEST_CASE("counts and seeds are checked, an existing posterior is kept, misspelt inference keys are found early", "[cli][infer]") {
   const auto dir = cli_scratch_dir("infer_flags");
   std::ofstream(dir / "spec.json") << kSmallSpec;

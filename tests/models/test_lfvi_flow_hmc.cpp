@@ -240,6 +240,87 @@ TEST_CASE("lfvi's alternation trains the classifier on: another ratio than once,
   CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"ratio_steps", 0}}), Catch::StartsWith("inference.ratio_steps"));
 }
 
+TEST_CASE("lfvi's flow refined for one observation: a better bound there, the conjugate posterior, that observation only", "[models][lfvi]") {
+  const InferenceProblem problem = conjugate_problem();
+  nlohmann::json options = flow_options();
+  options["refine"] = {{"steps", 600}};
+  const MethodRun run = run_method(builtin_methods().at("lfvi"), options, problem, {.simulations = 3000, .seed = 5});
+  const Posterior& posterior = run.posterior;
+  const auto report = posterior.diagnostics()["refinement"];
+  INFO(report.dump());
+  // Refinement optimises the bound at the observation, from the amortised weights; on the same fixed
+  // draws it must end lower than it began, or the amortised weights would have been kept.
+  REQUIRE(report["kept"] == "refined");
+  CHECK(report["best_negative_bound"].get<double>() < report["negative_bound_before"].get<double>());
+  CHECK_FALSE(posterior.info().amortized);
+  REQUIRE(posterior.info().observation);
+  CHECK(*posterior.info().observation == *problem.observation);
+  check_conjugate_posterior(posterior, problem);  // the amortised flow's tolerances
+  // Made for this observation: another is refused, and it is saved and loaded as such.
+  const Vector other = (Vector(2) << 0.1, 0.2).finished();
+  CHECK_THROWS_AS(posterior.sample(other, 10, 1), InputError);
+  const auto folder = scratch("refined");
+  posterior.save(folder);
+  const Posterior loaded = load_posterior(folder);
+  CHECK_FALSE(loaded.info().amortized);
+  CHECK((loaded.sample(*problem.observation, 200, 4).array() == posterior.sample(*problem.observation, 200, 4).array()).all());
+  CHECK(loaded.diagnostics()["refinement"] == report);
+  fs::remove_all(folder);
+}
+
+TEST_CASE("lfvi's refinement keeps the amortised flow, bit for bit, when it does not improve the bound", "[models][lfvi]") {
+  const InferenceProblem problem = conjugate_problem();
+  const nlohmann::json base = {{"generator", "flow"}, {"flow", {{"type", "maf"}, {"transforms", 2}, {"hidden", {16}}}},
+                               {"ratio", {{"classifier", {{"hidden", {16}}, {"batch_size", 64}}}, {"max_epochs", 5}}},
+                               {"max_iterations", 60}, {"min_iterations", 0}, {"eval_every", 20}};
+  nlohmann::json wrecked = base;
+  // Adam at a learning rate of 10 throws every weight of the flow far from the amortised ones within a
+  // step, so no check can beat the amortised flow's bound.
+  wrecked["refine"] = {{"steps", 20}, {"learning_rate", 10.0}, {"eval_every", 5}, {"patience", 2}};
+  const MethodRun plain = run_method(builtin_methods().at("lfvi"), base, problem, {.simulations = 400, .seed = 2});
+  const MethodRun kept = run_method(builtin_methods().at("lfvi"), wrecked, problem, {.simulations = 400, .seed = 2});
+  const auto report = kept.posterior.diagnostics()["refinement"];
+  INFO(report.dump());
+  CHECK(report["kept"] == "amortised");
+  CHECK(plain.posterior.diagnostics()["refinement"].is_null());
+  CHECK(kept.posterior.info().amortized);  // the amortised flow: any observation
+  const Vector other = (Vector(2) << 0.1, 0.2).finished();
+  CHECK((kept.posterior.sample(other, 300, 7).array() == plain.posterior.sample(other, 300, 7).array()).all());
+}
+
+TEST_CASE("lfvi's refinement options: JSON paths, an observation required before simulating, no ensembles", "[models][lfvi][registry]") {
+  const Method& lfvi = builtin_methods().at("lfvi");
+  const auto defaults = parse_method_options(lfvi, {{"generator", "flow"}});
+  CHECK(defaults["refine"]["steps"] == 0);  // off by default
+  CHECK(parse_method_options(lfvi, {{"generator", "flow"}, {"refine", {{"steps", 10}}}})["refine"]["learning_rate"] == 1e-4);
+  CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"refine", {{"steps", -1}}}}), Catch::StartsWith("inference.refine.steps"));
+  CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"refine", {{"step", 5}}}}),
+                    Catch::StartsWith("inference.refine.step: unknown key"));
+  CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"refine", 5}}), Catch::StartsWith("inference.refine"));
+  CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"refine", {{"steps", 5}, {"learning_rate", 0}}}}),
+                    Catch::StartsWith("inference.refine.learning_rate"));
+  CHECK(lfvi.one_observation_with);
+  CHECK(lfvi.one_observation_with(parse_method_options(lfvi, {{"generator", "flow"}, {"refine", {{"steps", 10}}}})));
+  CHECK_FALSE(lfvi.one_observation_with(defaults));
+  CHECK_FALSE(lfvi.one_observation_with(parse_method_options(lfvi, nlohmann::json::object())));
+  // Without an observation, or as an ensemble, the run is refused before anything is simulated.
+  InferenceProblem problem = conjugate_problem();
+  problem.observation.reset();
+  const nlohmann::json refined = {{"generator", "flow"}, {"refine", {{"steps", 10}}}};
+  CHECK_THROWS_WITH(run_method(lfvi, refined, problem, {.simulations = 400}),
+                    Catch::Contains("runs for one observation with these options, and none was given"));
+  nlohmann::json ensemble = refined;
+  ensemble["ensemble"] = 2;
+  CHECK_THROWS_WITH(run_method(lfvi, ensemble, conjugate_problem(), {.simulations = 400}),
+                    Catch::StartsWith("inference.ensemble: method \"lfvi\" runs for one observation with these options"));
+  // The library call checks its observation before training.
+  RowMatrix theta, y;
+  conjugate_table(100, 4, theta, y);
+  const auto options = LfviFlowOptions::from_json(refined);
+  CHECK_THROWS_WITH(train_lfvi_flow(theta, y, *problem.prior, options), Catch::Contains("no observation to refine for"));
+  CHECK_THROWS_WITH(train_lfvi_flow(theta, y, *problem.prior, options, {}, Vector::Zero(3)), Catch::Contains("must have 2 finite values, got 3"));
+}
+
 TEST_CASE("HMC on the NLE and NRE posteriors agrees with slice sampling, with R-hat below 1.01", "[models][nle][nre][mcmc]") {
   const InferenceProblem problem = conjugate_problem();
   const nlohmann::json mcmc = {{"chains", 10}, {"warmup", 200}};

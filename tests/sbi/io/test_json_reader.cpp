@@ -61,3 +61,30 @@ TEST_CASE("options round-trip a seed from the top of the 64-bit range", "[io][js
   fit.seed = seed;
   CHECK(flows::DensityFitOptions::from_json(fit.to_json()).seed == seed);
 }
+
+namespace {
+// An options struct whose validity check fails with a given message.
+struct FailingOptions {
+  std::string message;
+  bool is_valid(std::string* why) const {
+    if (message.empty()) return true;
+    *why = message;
+    return false;
+  }
+};
+}  // namespace
+
+TEST_CASE("finish refuses unknown keys, then reports a failed check at the key its message names", "[io][json]") {
+  const nlohmann::json section = {{"rate", 3}};
+  {
+    JsonObjectReader reader(section, "inference.refine");
+    reader.get("rate");
+    CHECK_NOTHROW(reader.finish(FailingOptions{}));
+    CHECK_THROWS_WITH(reader.finish(FailingOptions{"rate: must be below 1"}), "inference.refine.rate: must be below 1");
+    // A message that names no key is reported at the object itself (it used to throw std::out_of_range).
+    CHECK_THROWS_AS(reader.finish(FailingOptions{"the widths do not fit"}), InputError);
+    CHECK_THROWS_WITH(reader.finish(FailingOptions{"the widths do not fit"}), "inference.refine: the widths do not fit");
+  }
+  JsonObjectReader unread(section, "inference");
+  CHECK_THROWS_WITH(unread.finish(FailingOptions{"rate: must be below 1"}), Catch::StartsWith("inference.rate: unknown key"));
+}
