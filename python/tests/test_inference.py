@@ -150,3 +150,20 @@ def test_ensembles_of_an_amortised_method(gaussian_linear_2d, table, tmp_path):
     assert not np.array_equal(draws, sbipp.infer("mmd", table, prior, **options).sample(OBSERVATION, 200, seed=3))
     with pytest.raises(sbipp.InputError, match="ensemble"):
         sbipp.infer("rejection", table, prior, observation=OBSERVATION, ensemble=2)
+
+
+def test_lfvi_flow_refined_for_the_observation(gaussian_linear_2d, table):
+    _, _, prior = gaussian_linear_2d
+    options = {"generator": "flow", "flow": {"type": "maf", "transforms": 1, "hidden": [16]},
+               "ratio": {"classifier": {"hidden": [16], "batch_size": 64}, "max_epochs": 3},
+               "max_iterations": 60, "min_iterations": 0, "eval_every": 20, "refine": {"steps": 40, "eval_every": 20}}
+    # Refinement makes a posterior for one observation: without one the library refuses to train.
+    with pytest.raises(sbipp.InputError, match="runs for one observation with these options"):
+        sbipp.infer("lfvi", table, prior, **options)
+    posterior = sbipp.infer("lfvi", table, prior, observation=OBSERVATION, **options)
+    report = posterior.diagnostics()["refinement"]
+    assert report["kept"] in ("refined", "amortised")
+    assert posterior.amortized == (report["kept"] == "amortised")
+    if not posterior.amortized:
+        with pytest.raises(sbipp.InputError):
+            posterior.sample(np.array([0.1, 0.1]), 10)
