@@ -518,7 +518,9 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
     refine_hooks.validate = negative_bound_at_observation;
     refine_hooks.status = hooks.status;
     const optim::TrainingOutcome refined = refine_loop.run(refine_hooks, callbacks);
-    const bool better = std::isfinite(refined.best_validation) && refined.best_validation < before;
+    // Written so that a finite bound also beats a NaN or +∞ one before (the amortised flow failed at
+    // this observation), which `<` would not.
+    const bool better = std::isfinite(refined.best_validation) && !(refined.best_validation >= before);
     if (better) {
       refined_for = *observation;
     } else {
