@@ -81,7 +81,7 @@ TEST_CASE("sbi diagnose --json reports C2ST, its folds, MMD² and both summaries
   fs::remove_all(f.dir);
 }
 
-TEST_CASE("sbi diagnose prints a readable report; --no-c2st and --n", "[cli][diagnose]") {
+TEST_CASE("sbi diagnose prints a readable report, --no-c2st and --n", "[cli][diagnose]") {
   const auto f = make_files();
   const auto text = run_cli("diagnose " + f.far.string() + " -r " + f.reference.string() + " --n 500");
   REQUIRE(text.exit_code == 0);

@@ -29,7 +29,7 @@ const char* kSmallSpec = R"({
   "output": {"samples": 500}})";
 }
 
-TEST_CASE("sbi infer trains, saves and samples; sbi sample reproduces the draws from the saved posterior", "[cli][infer]") {
+TEST_CASE("sbi infer trains, saves and samples, sbi sample reproduces the draws from the saved posterior", "[cli][infer]") {
   const auto dir = cli_scratch_dir("infer");
   std::ofstream(dir / "spec.json") << kSmallSpec;
   const auto posterior = dir / "posterior";
@@ -71,7 +71,7 @@ TEST_CASE("sbi infer and sbi sample report bad settings and inputs clearly", "[c
   fs::remove_all(dir);
 }
 
-TEST_CASE("sbi infer runs every registered method; sbi sample reproduces each from the saved folder", "[cli][infer][registry]") {
+TEST_CASE("sbi infer runs every registered method, sbi sample reproduces each from the saved folder", "[cli][infer][registry]") {
   const auto dir = cli_scratch_dir("infer_methods");
   std::ofstream(dir / "obs.csv") << "data_1,data_2\n0.4,-0.2\n";
   const auto list = run_cli("infer --list-methods");

@@ -24,7 +24,7 @@ CliResult version_with_kernels(const std::optional<std::string>& value) {
 
 }  // namespace
 
-TEST_CASE("sbi --version names the network kernels; SBI_KERNELS pins one or is reported as wrong", "[cli][kernels]") {
+TEST_CASE("sbi --version names the network kernels, SBI_KERNELS pins one or is reported as wrong", "[cli][kernels]") {
   const auto automatic = version_with_kernels(std::nullopt);
   CHECK(automatic.exit_code == 0);
   CHECK_THAT(automatic.out, Catch::Contains("network kernels: ") && Catch::Contains("(supported here: portable"));

@@ -170,7 +170,7 @@ TEST_CASE("lotka_volterra: a θ that needs more than max_steps fails quickly, na
   CHECK_THROWS_AS(make_lotka_volterra(few).simulate_one(true_theta(), 1), SimulationError);
 }
 
-TEST_CASE("lotka_volterra: same stream, same output; another stream, another output", "[simulators][lotka_volterra]") {
+TEST_CASE("lotka_volterra: same stream, same output, another stream, another output", "[simulators][lotka_volterra]") {
   const auto sim = make_lotka_volterra();
   const Vector a = sim.simulate_one(true_theta(), 42);
   const Vector b = sim.simulate_one(true_theta(), 42);

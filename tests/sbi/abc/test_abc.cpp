@@ -76,7 +76,7 @@ RowMatrix analytic_posterior(const Vector& observation, double noise_variance, E
 // 0.19 at q = 0.01 and 0.02 at q = 0.001 (the higher-order terms shrink it), against Monte Carlo errors
 // of about 0.003 and 0.01.
 // Each comparison demands a gap of 3 combined standard errors (estimated from the particles).
-TEST_CASE("rejection ABC on gaussian_linear: mean error shrinks with the quantile; regression adjustment shrinks it further", "[abc]") {
+TEST_CASE("rejection ABC on gaussian_linear: mean error shrinks with the quantile, regression adjustment shrinks it further", "[abc]") {
   const Eigen::Index d = 2;
   const auto prior = gaussian_prior(d);
   const ReferenceTable table = simulate(gaussian_linear(d), *prior, 1000000, 11);

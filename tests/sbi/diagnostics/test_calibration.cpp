@@ -245,7 +245,7 @@ TEST_CASE("calibration: a small bias (mean + 0.4 sd) that coverage misses is cal
   CHECK_THAT(r.plain_summary(), Catch::StartsWith("miscalibrated: SBC ranks not uniform for theta1 (skewed towards 0"));
 }
 
-TEST_CASE("calibration: the same bits on 1 and 2 threads; other seeds give other draws", "[diagnostics][calibration]") {
+TEST_CASE("calibration: the same bits on 1 and 2 threads, other seeds give other draws", "[diagnostics][calibration]") {
   const LinearGaussianModel model;
   for (bool log_prob : {true, false}) {
     const auto one = run_calibration(gaussian(1.3, log_prob), model.simulator(), test_options(1));
@@ -301,7 +301,7 @@ TEST_CASE("calibration without log_prob uses a kernel density estimate and still
   CHECK_THROWS_WITH(run_calibration(gaussian(1.0, false), model.simulator(), log_prob), Catch::Contains("no log_prob"));
 }
 
-TEST_CASE("calibration: checks can be switched off; progress is reported; the stop flag is honoured", "[diagnostics][calibration]") {
+TEST_CASE("calibration: checks can be switched off, progress is reported, the stop flag is honoured", "[diagnostics][calibration]") {
   const LinearGaussianModel model;
   auto only_sbc = test_options();
   only_sbc.coverage = false;
@@ -485,7 +485,7 @@ class StopsOnlyWhenAsked final : public PosteriorModel {
 
 }  // namespace
 
-TEST_CASE("calibration: Ctrl-C reaches a case's sampling and a re-run; the cases finished are kept", "[diagnostics][calibration]") {
+TEST_CASE("calibration: Ctrl-C reaches a case's sampling and a re-run, the cases finished are kept", "[diagnostics][calibration]") {
   const LinearGaussianModel model;
   for (const int threads : {1, 2}) {
     INFO(threads << " threads");

@@ -234,7 +234,7 @@ TEST_CASE("flows: the same seed gives the same bits", "[flows]") {
   }
 }
 
-TEST_CASE("flows: save and load round-trip bit for bit; damaged files are FileErrors naming them", "[flows]") {
+TEST_CASE("flows: save and load round-trip bit for bit, damaged files are FileErrors naming them", "[flows]") {
   for (const auto& family : family_names()) {
     INFO(family);
     DensityEstimatorOptions options = small_options(family);

@@ -89,7 +89,7 @@ TEST_CASE("fit: curve, best weights kept, integrates to one after training, same
   }
 }
 
-TEST_CASE("fit: the stop flag ends training with the best weights; bad input is an InputError", "[flows][fit]") {
+TEST_CASE("fit: the stop flag ends training with the best weights, bad input is an InputError", "[flows][fit]") {
   ConditionalGaussian truth;
   RowMatrix x, c;
   truth.simulate(400, 2, x, c);

@@ -120,7 +120,7 @@ TEST_CASE("the MMD generator recovers the gaussian_linear posterior at a small b
     check_posterior(posterior, observation);
 }
 
-TEST_CASE("save, load and sample give bit-identical draws; training is reproducible", "[lfvi]") {
+TEST_CASE("save, load and sample give bit-identical draws, training is reproducible", "[lfvi]") {
   const Problem p = make_problem(500);
   auto options = small_options();
   options.max_iterations = options.min_iterations = 200;

@@ -31,7 +31,7 @@ std::string seed_error(const nlohmann::json& document) {
 
 }  // namespace
 
-TEST_CASE("a seed may be any whole number in [0, 2^64), and nothing else", "[io][json]") {
+TEST_CASE("a seed may be any whole number from 0 to 2^64 - 1, and nothing else", "[io][json]") {
   constexpr std::uint64_t top = std::numeric_limits<std::uint64_t>::max();
   CHECK(read_seed(nlohmann::json::object()) == 7);
   CHECK(read_seed({{"seed", 0}}) == 0);

@@ -122,7 +122,7 @@ TEST_CASE("slice sampling recovers the moments of a banana-shaped target", "[mcm
 }
 
 // 0.3 N((−4, −4), I) + 0.7 N((4, 4), 0.5² I): separated by a valley no local move crosses.
-TEST_CASE("mode jumps move chains between separated modes in the right proportions; without them R-hat flags stuck chains",
+TEST_CASE("mode jumps move chains between separated modes in the right proportions, without them R-hat flags stuck chains",
           "[mcmc][slice][jumps]") {
   const McmcTarget bimodal = make_mcmc_target(2, [](const RowMatrix& x, Eigen::Ref<Vector> lp) {
     for (Eigen::Index r = 0; r < x.rows(); ++r) {
@@ -331,7 +331,7 @@ TEST_CASE("sample count, ordering and the result's JSON", "[mcmc]") {
   CHECK_THAT(r.full_report(), Catch::Contains("mode jumps"));
 }
 
-TEST_CASE("the target's NaN means outside the support; the samplers stay inside", "[mcmc]") {
+TEST_CASE("the target's NaN means outside the support, the samplers stay inside", "[mcmc]") {
   // A half-normal: log-density NaN for x < 0.
   const McmcTarget half = make_mcmc_target(1, [](const RowMatrix& x, Eigen::Ref<Vector> lp) {
     for (Eigen::Index r = 0; r < x.rows(); ++r) lp[r] = x(r, 0) >= 0 ? -0.5 * x(r, 0) * x(r, 0) : std::numeric_limits<double>::quiet_NaN();

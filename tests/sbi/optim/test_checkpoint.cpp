@@ -127,7 +127,7 @@ TEST_CASE("a training loop stopped between checks or at one resumes to exactly t
   }
 }
 
-TEST_CASE("periodic checkpoints: a run killed after one resumes to the same result; a loop without state hooks writes none",
+TEST_CASE("periodic checkpoints: a run killed after one resumes to the same result, a loop without state hooks writes none",
           "[optim][checkpoint]") {
   NoisyQuadratic reference;
   const auto uninterrupted = reference.run(nullptr);

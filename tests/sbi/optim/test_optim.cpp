@@ -46,7 +46,7 @@ TEST_CASE("Adam, AdamW and SGD with momentum converge on a quadratic", "[optim]"
   CHECK(sgd_error.cwiseAbs().maxCoeff() < 1e-6);
 }
 
-TEST_CASE("AdamW decays weights without a gradient; options are validated", "[optim]") {
+TEST_CASE("AdamW decays weights without a gradient, options are validated", "[optim]") {
   sbi::nn::BasicParameter<double> w;
   w.value = Mat::Constant(1, 1, 2.0);
   sbi::optim::BasicAdamW<double> adamw({&w}, {.learning_rate = 0.1, .weight_decay = 0.5});

@@ -51,7 +51,7 @@ TEST_CASE("a plain CSV becomes a table: the prior's names pick θ in the prior's
   CHECK(imported.dropped == 0);
 }
 
-TEST_CASE("an index column gives the simulation indices; rows with non-finite data are failed simulations, left out", "[table][import]") {
+TEST_CASE("an index column gives the simulation indices, rows with non-finite data are failed simulations, left out", "[table][import]") {
   const UniformPrior prior = box();
   const ScratchCsv csv("index,a,b,y\n3,0.1,0.1,1\n7,0.2,0.2,nan\n8,0.3,0.3,inf\n12,0.4,0.4,4\n");
   const ImportedTable imported = import_csv_simulations(csv.path, prior);
