@@ -425,6 +425,31 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
   auto parameters = flow->parameters();
   loop.track(parameters);
   if (alternate) loop.track(ratio_parameters);  // the classifier that goes with the best flow
+  // One optimiser step on −bound for `terms` contexts c of `draws` draws each (rows in blocks), their
+  // ratio inputs yr and noise; a non-finite loss skips the step and is counted. Returns the loss.
+  // The amortised training's step and refinement's.
+  auto bound_step = [&](optim::Adam& step_optimizer, const FMat& c, const FMat& yr, const FMat& noise, Eigen::Index terms, int draws,
+                        int& skipped_steps) {
+    auto scope = tape.scope();
+    const auto draw = flow->standardized_rsample(tape.constant(c), noise);
+    const FVar loss = Bound::negative_bound(bound.weights(tape, draw, yr), terms, draws);
+    const double value = loss.item();
+    step_optimizer.zero_grad();
+    if (!std::isfinite(value)) {
+      ++skipped_steps;
+      return value;
+    }
+    tape.backward(loss);
+    if (options.clip_grad_norm > 0) optim::clip_grad_norm(parameters, options.clip_grad_norm);
+    step_optimizer.step();
+    return value;
+  };
+  // −bound on fixed noise, without gradients: validation and refinement's checks.
+  auto negative_bound_on = [&](const FMat& c, const FMat& yr, const FMat& noise, Eigen::Index terms, int draws) {
+    auto scope = tape.scope();
+    const auto draw = flow->evaluate_standardized_rsample(tape, tape.constant(c), noise);
+    return static_cast<double>(Bound::negative_bound(bound.weights(tape, draw, yr), terms, draws).item());
+  };
   optim::TrainingHooks hooks;
   hooks.step = [&](int, std::span<double> losses) {
     if (alternate) {
@@ -434,29 +459,16 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
     next_rows(rows, order, position, rng);
     const FMat c = repeated_rows(context, rows, k), yr = repeated_rows(y_ratio, rows, k);
     const FMat noise = flows::standard_normal(c.rows(), p, rng);
-    auto scope = tape.scope();
-    const auto draw = flow->standardized_rsample(tape.constant(c), noise);
-    const FVar loss = Bound::negative_bound(bound.weights(tape, draw, yr), batch, k);
-    const double value = loss.item();
-    losses[0] = value;
-    optimizer.zero_grad();
-    if (!std::isfinite(value)) {
-      ++skipped;
-      return;
-    }
-    tape.backward(loss);
-    if (options.clip_grad_norm > 0) optim::clip_grad_norm(parameters, options.clip_grad_norm);
-    optimizer.step();
+    losses[0] = bound_step(optimizer, c, yr, noise, batch, k, skipped);
   };
   const FMat val_u = alternate ? repeated_rows(u_table, validation, 1) : FMat(), val_pair_context = repeated_rows(context, validation, 1);
   hooks.validate = [&] {
-    auto scope = tape.scope();
     if (alternate) {  // held-out −log q_u(θ_i | y_i): independent of r, which moves
+      auto scope = tape.scope();
       const FVar log_q = flow->evaluate_standardized_log_prob(tape, tape.constant(val_u), tape.constant(val_pair_context));
       return -(static_cast<double>(ad::mean(log_q).item()) - static_cast<double>(log_u_scale));
     }
-    const auto draw = flow->evaluate_standardized_rsample(tape, tape.constant(val_context), val_noise);
-    return static_cast<double>(Bound::negative_bound(bound.weights(tape, draw, val_y_ratio), static_cast<Eigen::Index>(kept), k).item());
+    return negative_bound_on(val_context, val_y_ratio, val_noise, static_cast<Eigen::Index>(kept), k);
   };
   hooks.status = [](const optim::TrainingRecord& r) {
     char text[64];
@@ -482,11 +494,7 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
     const FMat check_context = observation_context.replicate(check_rows, 1), check_y_ratio = observation_ratio.replicate(check_rows, 1);
     Rng check_rng = Rng::stream(options.seed, 16);
     const FMat check_noise = flows::standard_normal(check_rows, p, check_rng);
-    auto negative_bound_at_observation = [&] {
-      auto scope = tape.scope();
-      const auto draw = flow->evaluate_standardized_rsample(tape, tape.constant(check_context), check_noise);
-      return static_cast<double>(Bound::negative_bound(bound.weights(tape, draw, check_y_ratio), ro.validation_terms, kr).item());
-    };
+    auto negative_bound_at_observation = [&] { return negative_bound_on(check_context, check_y_ratio, check_noise, ro.validation_terms, kr); };
     const double before = negative_bound_at_observation();
     std::vector<FMat> amortised_weights;
     for (const auto* parameter : parameters) amortised_weights.push_back(parameter->value);
@@ -502,18 +510,7 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
     optim::TrainingHooks refine_hooks;
     refine_hooks.step = [&](int, std::span<double> losses) {
       const FMat noise = flows::standard_normal(step_rows, p, refine_rng);
-      auto scope = tape.scope();
-      const auto draw = flow->standardized_rsample(tape.constant(step_context), noise);
-      const FVar loss = Bound::negative_bound(bound.weights(tape, draw, step_y_ratio), ro.batch_size, kr);
-      losses[0] = loss.item();
-      refine_optimizer.zero_grad();
-      if (!std::isfinite(losses[0])) {
-        ++refine_skipped;
-        return;
-      }
-      tape.backward(loss);
-      if (options.clip_grad_norm > 0) optim::clip_grad_norm(parameters, options.clip_grad_norm);
-      refine_optimizer.step();
+      losses[0] = bound_step(refine_optimizer, step_context, step_y_ratio, noise, ro.batch_size, kr, refine_skipped);
     };
     refine_hooks.validate = negative_bound_at_observation;
     refine_hooks.status = hooks.status;
