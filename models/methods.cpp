@@ -293,18 +293,31 @@ MethodRegistry make_builtin_methods() {
          return Posterior(std::make_shared<models::FlowPosterior>(std::move(*fit), in.prior, in.simulator.info().data_names, std::move(info)));
        }});
   add({.name = "slfvi",
-       .summary = "sequential LFVI: rounds from the prior truncated to an ellipsoid around the generator's draws, for one observation",
+       .summary = "sequential LFVI (\"generator\": \"implicit\" or \"flow\"): rounds from the prior truncated to an ellipsoid around the generator's draws, for one observation",
        .needs = MethodNeeds::simulator,
        .amortized = false,
        .parse_options = options_parser<SlfviOptions>(),
        .minimum_simulations = [](const nlohmann::json& o) {
          const SlfviOptions options = SlfviOptions::from_json(o, "inference");
+         if (options.flow) return first_round_floor(nre_floor(options.flow->ratio), options.sequential);
          return first_round_floor(standardized_floor(options.lfvi.validation_fraction), options.sequential);
        },
        .train = [](const TrainingInput& in, const nlohmann::json& o, const TrainingCallbacks& cb) {
          SlfviOptions options = SlfviOptions::from_json(o, "inference");
          options.lfvi.seed = in.seed;
          SequentialRecord record;
+         if (options.flow) {
+           options.flow->seed = in.seed;
+           std::optional<LfviFlowFit> fit = run_slfvi_flow(sequential_problem(in, "SLFVI"), options, record, cb);
+           if (!fit) return Posterior();
+           PosteriorInfo info = sequential_info(in, "slfvi", options.to_json(), record);
+           const auto& data_names = in.simulator.info().data_names;
+           if (fit->ratios.empty())  // every round read back from the checkpoint folder: no training summary
+             return Posterior(std::make_shared<models::FlowPosterior>(std::move(fit->posterior), in.prior, data_names, std::move(info)));
+           nlohmann::json summary = fit->summary();
+           return Posterior(
+               std::make_shared<models::FlowPosterior>(std::move(fit->posterior), in.prior, data_names, std::move(info), std::move(summary)));
+         }
          std::shared_ptr<models::ImplicitPosterior> last;
          run_slfvi(sequential_problem(in, "SLFVI"), options, record, cb, [&](ImplicitGeneratorFit fit) {
            last = std::make_shared<models::ImplicitPosterior>(std::move(fit), in.prior, in.simulator.info().data_names,

@@ -1,6 +1,7 @@
 #include "sbi/inference/slfvi.hpp"
 
 #include "sbi/core/error.hpp"
+#include "sbi/inference/snpe.hpp"
 #include "sbi/io/json_reader.hpp"
 #include "sbi/nn/serialize.hpp"
 #include "sbi/random/rng.hpp"
@@ -29,7 +30,16 @@ bool SlfviOptions::is_valid(std::string* why) const {
     if (why) *why = m;
     return false;
   };
-  if (!lfvi.is_valid(why) || !sequential.is_valid(why)) return false;
+  if (flow) {
+    std::string inner;
+    if (!flow->is_valid(&inner)) return fail(inner);
+    if (!retrain_from_scratch) return fail("retrain_from_scratch: the flow generator's rounds train afresh (it must be true)");
+  } else if (!lfvi.is_valid(why)) {
+    return false;
+  } else if (region == Region::hpd) {
+    return fail("region: \"hpd\" needs the flow generator's density (\"generator\": \"flow\")");
+  }
+  if (!sequential.is_valid(why)) return false;
   if (!(truncation_quantile > 0 && truncation_quantile < 0.5)) return fail("truncation_quantile: must be in (0, 0.5)");
   if (!(inflation >= 1) || !std::isfinite(inflation)) return fail("inflation: must be at least 1");
   if (region_samples < 100) return fail("region_samples: must be at least 100");
@@ -38,13 +48,14 @@ bool SlfviOptions::is_valid(std::string* why) const {
 }
 
 nlohmann::json SlfviOptions::to_json() const {
-  nlohmann::json j = lfvi.to_json();
+  nlohmann::json j = flow ? flow->to_json() : lfvi.to_json();
   j["rounds"] = sequential.rounds;
   j["truncation_quantile"] = truncation_quantile;
   j["inflation"] = inflation;
   j["region_samples"] = region_samples;
   j["max_prior_draws"] = max_prior_draws;
   j["retrain_from_scratch"] = retrain_from_scratch;
+  if (flow) j["region"] = region == Region::hpd ? "hpd" : "ellipsoid";
   return j;
 }
 
@@ -52,7 +63,8 @@ SlfviOptions SlfviOptions::from_json(const nlohmann::json& section, const std::s
   auto [rest, settings] = split_sequential_settings(section, path);
   SlfviOptions o;
   o.sequential = settings;
-  const std::vector<std::string> own_keys = {"truncation_quantile", "inflation", "region_samples", "max_prior_draws", "retrain_from_scratch"};
+  const std::vector<std::string> own_keys = {"truncation_quantile", "inflation", "region_samples", "max_prior_draws", "retrain_from_scratch",
+                                             "region"};
   const nlohmann::json own = take_keys(rest, own_keys);
   JsonObjectReader r(own, path);
   o.truncation_quantile = r.optional_number_in("truncation_quantile", o.truncation_quantile, 1e-12, 0.499);
@@ -60,7 +72,32 @@ SlfviOptions SlfviOptions::from_json(const nlohmann::json& section, const std::s
   o.region_samples = r.optional_integer("region_samples", o.region_samples, 100, 100000000);
   o.max_prior_draws = r.optional_number_in("max_prior_draws", o.max_prior_draws, 1, 1e9);
   o.retrain_from_scratch = r.optional_bool("retrain_from_scratch", o.retrain_from_scratch);
-  o.lfvi = read_amortised_options(path, own_keys, [&] { return LfviOptions::from_json(rest, path); });
+  const std::optional<std::string> region =
+      own.contains("region") ? std::optional<std::string>(r.optional_string("region", "hpd", {"hpd", "ellipsoid"})) : std::nullopt;
+  // "generator": "flow" or "implicit" (a string); the implicit generator's network options (an
+  // object) go to LFVI's reader with the rest.
+  bool flow = false;
+  if (rest.is_object() && rest.contains("generator") && rest.at("generator").is_string()) {
+    const std::string generator = rest.at("generator").get<std::string>();
+    if (generator != "flow" && generator != "implicit")
+      throw InputError(path + ".generator: expected \"flow\", \"implicit\" or the implicit generator's network options (an object), got \"" +
+                       generator + "\"");
+    flow = generator == "flow";
+    if (!flow) rest.erase("generator");
+  }
+  if (flow) {
+    const bool refine_given = rest.contains("refine"), iw_given = rest.contains("iw_samples");
+    o.flow = read_amortised_options(path, own_keys, [&] { return LfviFlowOptions::from_json(rest, path); });
+    if (!refine_given) o.flow->refine.steps = default_flow_refine_steps;
+    if (!iw_given) o.flow->iw_samples = default_flow_iw_samples;
+    if (!o.retrain_from_scratch)
+      throw InputError(path + ".retrain_from_scratch: the flow generator's rounds train the ratio estimator and the flow afresh; leave it true");
+    o.region = region.value_or("hpd") == "hpd" ? Region::hpd : Region::ellipsoid;
+  } else {
+    if (region.value_or("ellipsoid") != "ellipsoid")
+      throw InputError(path + ".region: \"hpd\" needs the flow generator's density (\"generator\": \"flow\"); the implicit generator's region is \"ellipsoid\"");
+    o.lfvi = read_amortised_options(path, own_keys, [&] { return LfviOptions::from_json(rest, path); });
+  }
   return o;
 }
 
@@ -222,6 +259,60 @@ void run_slfvi(const SequentialProblem& problem, const SlfviOptions& options, Se
     return RoundProposal{std::move(ellipsoid.theta), std::move(ellipsoid.description)};
   };
   run_sequential_rounds(problem, options.sequential, record, callbacks, propose, fit_round, &state);
+}
+
+std::optional<LfviFlowFit> run_slfvi_flow(const SequentialProblem& problem, const SlfviOptions& options, SequentialRecord& record,
+                                          const TrainingCallbacks& callbacks) {
+  if (!options.flow) throw InputError("SLFVI: the flow generator's rounds need its options (\"generator\": \"flow\")");
+  std::string why;
+  if (!options.is_valid(&why)) throw InputError("SLFVI options: " + why);
+  if (!problem.prior) throw InputError("a sequential method needs a prior");
+  std::optional<LfviFlowFit> fit;
+  const auto fit_round = [&](int round) {
+    LfviFlowOptions round_options = *options.flow;
+    round_options.seed = stream_seed(options.flow->seed, static_cast<std::uint64_t>(round), 0xf17);
+    try {
+      fit.emplace(train_lfvi_flow(record.theta, record.y, *problem.prior, round_options, callbacks, problem.observation));
+    } catch (const InputError&) {
+      // Stopped inside the ratio estimator's training (train_lfvi_flow refuses to go on without it):
+      // the round is not kept, and the last round's fit stands.
+      if (callbacks.stop_requested()) return false;
+      throw;
+    }
+    return !fit->posterior.training.interrupted;
+  };
+  const GeneratorSampler current = [&fit, threads = problem.threads](const Vector& y, Eigen::Index n, std::uint64_t seed) {
+    return fit->posterior.sample(y, n, seed, threads);
+  };
+  // Resuming: the flow alone (the next round trains its ratio estimator afresh).
+  NpeOptions flow_options;
+  flow_options.density_estimator = options.flow->flow;
+  flow_options.alternatives.clear();
+  RoundState state;
+  state.save = [&](const std::filesystem::path& file) { fit->posterior.save_density(file); };
+  state.load = [&](const std::filesystem::path& file) {
+    NpeFit posterior = NpeFit::load(file, *problem.prior, flow_options);
+    if (posterior.data_dim() != problem.observation.size())
+      throw FileError(file.string() + ": the kept flow does not fit this problem's data (damaged?)");
+    fit.emplace(LfviFlowFit{std::move(posterior), {}, {}, std::nullopt, nullptr, 0, 0, 0});
+  };
+  state.identity = {{"name", "slfvi"}, {"options", options.to_json()}};
+  // The HPD region is TSNPE's (the same estimate of τ, rejection from the prior and fallback).
+  SnpeOptions hpd;
+  hpd.truncation_quantile = options.truncation_quantile;
+  hpd.hpd_samples = options.region_samples;
+  hpd.max_prior_draws = options.max_prior_draws;
+  const auto propose = [&](int round, std::size_t n) {
+    const std::uint64_t seed = stream_seed(problem.seed, static_cast<std::uint64_t>(round), 0x75f);
+    if (options.region == SlfviOptions::Region::hpd) {
+      TruncatedProposal truncated = truncated_prior_proposal(fit->posterior, *problem.prior, problem.observation, n, hpd, seed, problem.threads);
+      return RoundProposal{std::move(truncated.theta), std::move(truncated.description)};
+    }
+    EllipsoidProposal ellipsoid = ellipsoid_prior_proposal(current, *problem.prior, problem.observation, n, options, seed);
+    return RoundProposal{std::move(ellipsoid.theta), std::move(ellipsoid.description)};
+  };
+  run_sequential_rounds(problem, options.sequential, record, callbacks, propose, fit_round, &state);
+  return fit;
 }
 
 }  // namespace sbi

@@ -22,30 +22,57 @@
 // (bench/RESULTS.md, 2026-12-05): no better on the one (.791 against .787), much worse on the other
 // (.983 against .908), so retraining stays the default.
 //
+// With "generator": "flow" the generator is LFVI's explicit one (sbi/inference/lfvi_flow.hpp): each
+// round trains the ratio estimator on all rows so far and then the flow against it, amortised over
+// the rows' y and refined for y_o ("refine", on by default here: 2000 steps at most), on the
+// importance-weighted bound with K = 8 unless "iw_samples" says otherwise. Its region is
+// "region": "hpd" (its default) — the flow's highest-density region at y_o holding 1 − ε of its mass, as
+// in TSNPE (sbi/inference/snpe.hpp: τ the ε-quantile of log q over region_samples draws, the prior
+// truncated to log q ≥ τ) — or "ellipsoid" as above. The flow's density makes the HPD region possible;
+// unlike the ellipsoid it follows a curved or multimodal posterior, and unlike drawing from q itself
+// it gives every part of the region the prior's weight, so a mode q under-weights is still simulated
+// as often as the prior would (a mode q drops is lost, hence K = 8 by default). A ratio estimator trained on rows from a proposal p̃ learns
+// log p(y | θ)/p̃(y), whose denominator does not depend on θ (as in SNRE), so π(θ) exp r(θ, y_o) is
+// still the posterior the bound targets. The flow's keys are LFVI (flow)'s; "retrain_from_scratch"
+// must stay true (every round trains both networks afresh).
+//
 //   "inference": {"method": "slfvi", "simulations": 10000, "rounds": 5, "truncation_quantile": 1e-4,
 //                 "inflation": 1.5, "region_samples": 10000, "max_prior_draws": 100,
 //                 "retrain_from_scratch": true, <LFVI's keys>}
 #include "sbi/inference/implicit_generator.hpp"
 #include "sbi/inference/lfvi.hpp"
+#include "sbi/inference/lfvi_flow.hpp"
 #include "sbi/inference/sequential.hpp"
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace sbi {
 
 struct SlfviOptions {
-  LfviOptions lfvi;
+  LfviOptions lfvi;                     // the implicit generator's options (unused with a flow)
+  std::optional<LfviFlowOptions> flow;  // "generator": "flow": the explicit generator's
   SequentialSettings sequential;
   double truncation_quantile = 1e-4;
   double inflation = 1.5;               // ≥ 1: the ellipsoid's radius over the draws' (1 − ε) quantile
   Eigen::Index region_samples = 10000;  // draws of q(θ | y_o) that define the region
   double max_prior_draws = 100;         // prior draws per proposal row before falling back
-  bool retrain_from_scratch = true;     // false: each round continues from the last round's networks
+  enum class Region { ellipsoid, hpd };
+  Region region = Region::ellipsoid;    // "region": the flow generator may use "hpd" (its default)
+  bool retrain_from_scratch = true;     // false: each round continues from the last round's networks (implicit only)
+
+  // The flow's refinement for y_o when "refine" is not given: the setting measured for LFVI (flow)
+  // (bench/lfvi_flow/RESULTS.md, "refined for one observation").
+  static constexpr int default_flow_refine_steps = 2000;
+  // The flow's importance-weighted bound when "iw_samples" is not given. With K = 1 the reverse KL
+  // dropped one of two_moons' crescents in 3 of 4 runs, and the HPD region then dropped it too; K = 8
+  // kept both (observation 1 at 10^4, bench/sequential/RESULTS.md).
+  static constexpr int default_flow_iw_samples = 8;
 
   bool is_valid(std::string* why = nullptr) const;
-  nlohmann::json to_json() const;  // LFVI's keys plus "rounds", ...
+  nlohmann::json to_json() const;  // LFVI's (or LFVI (flow)'s) keys plus "rounds", ...
   static SlfviOptions from_json(const nlohmann::json& section, const std::string& path = "inference");
 };
 
@@ -68,5 +95,12 @@ EllipsoidProposal ellipsoid_prior_proposal(const GeneratorSampler& sampler, cons
 // run_sequential_rounds) adopts the last kept round's fit read back from its folder. Throws as run_snle.
 void run_slfvi(const SequentialProblem& problem, const SlfviOptions& options, SequentialRecord& record, const TrainingCallbacks& callbacks,
                const std::function<GeneratorSampler(ImplicitGeneratorFit fit)>& adopt);
+
+// The same rounds with the flow generator (options.flow set): returns the last round's fit (its
+// posterior is the flow, refined for y_o unless refinement did not improve the bound there), or
+// nothing when stopped before the first fit. A resumed run reads the last kept round's flow back
+// (the returned fit then has no ratio estimators and no training summary). Throws as run_snle.
+std::optional<LfviFlowFit> run_slfvi_flow(const SequentialProblem& problem, const SlfviOptions& options, SequentialRecord& record,
+                                          const TrainingCallbacks& callbacks);
 
 }  // namespace sbi

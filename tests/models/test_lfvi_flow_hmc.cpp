@@ -110,6 +110,34 @@ TEST_CASE("lfvi with a flow generator recovers the exact posterior of a conjugat
   CHECK(report.contains("generator"));
 }
 
+TEST_CASE("sequential lfvi with a flow generator recovers the exact posterior, for its observation only", "[models][lfvi][slfvi]") {
+  const InferenceProblem problem = conjugate_problem();
+  nlohmann::json options = flow_options();
+  options["rounds"] = 2;
+  options["refine"] = {{"steps", 300}};
+  options["region_samples"] = 2000;
+  const MethodRun run = run_method(builtin_methods().at("slfvi"), options, problem, {.simulations = 3000, .seed = 5});
+  const Posterior& posterior = run.posterior;
+  CHECK(posterior.kind() == "flow");
+  CHECK(posterior.info().log_prob_normalized);
+  CHECK_FALSE(posterior.info().amortized);
+  REQUIRE(posterior.info().observation);
+  CHECK(*posterior.info().observation == *problem.observation);
+  const auto record = posterior.info().options["sequential_record"];
+  CHECK(record["simulations_per_round"] == nlohmann::json({1500, 1500}));
+  // Round 2 drew from the prior truncated to the flow's HPD region (the flow generator's default).
+  CHECK(record["proposals"][1].get<std::string>().rfind("truncated prior (1 - 0.0001 HPD region of q)", 0) == 0);
+  CHECK(posterior.diagnostics().contains("ratio"));
+  check_conjugate_posterior(posterior, problem);
+  CHECK_THROWS_AS(posterior.sample((Vector(2) << 0.1, 0.2).finished(), 10, 1), InputError);
+  // The ellipsoid instead, as the implicit generator's.
+  options["region"] = "ellipsoid";
+  options["rounds"] = 2;
+  const MethodRun ellipsoid = run_method(builtin_methods().at("slfvi"), options, problem, {.simulations = 3000, .seed = 5});
+  CHECK(ellipsoid.posterior.info().options["sequential_record"]["proposals"][1].get<std::string>().rfind("truncated prior (ellipsoid", 0) == 0);
+  check_conjugate_posterior(ellipsoid.posterior, problem);
+}
+
 TEST_CASE("lfvi with a flow generator saves and loads as a flow posterior, with the importance-weighted bound too", "[models][lfvi][posterior]") {
   const InferenceProblem problem = conjugate_problem();
   nlohmann::json options = {{"generator", "flow"},

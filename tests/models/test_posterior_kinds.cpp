@@ -61,6 +61,19 @@ nlohmann::json quick_options(const std::string& method) {
   return nlohmann::json::object();
 }
 
+// SLFVI with the flow generator, small and quick.
+nlohmann::json quick_flow_slfvi_options() {
+  return {{"generator", "flow"},
+          {"rounds", 2},
+          {"flow", {{"type", "maf"}, {"transforms", 2}, {"hidden", {16}}}},
+          {"ratio", {{"classifier", {{"hidden", {16}}, {"batch_size", 64}}}, {"max_epochs", 5}}},
+          {"max_iterations", 60},
+          {"min_iterations", 0},
+          {"eval_every", 20},
+          {"refine", {{"steps", 40}, {"eval_every", 20}}},
+          {"region_samples", 500}};
+}
+
 std::string read_all(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -369,14 +382,15 @@ TEST_CASE("NPE, NLE and NRE recover the exact posterior of a conjugate Gaussian 
 TEST_CASE("every sequential method resumes an interrupted run after its last finished round, with the uninterrupted run's draws",
           "[models][resume]") {
   const InferenceProblem problem = small_problem();
-  // SLFVI twice: retrained each round (its default) and continuing from the last round's networks,
-  // which a resumed run reads back from its kept round.
+  // SLFVI three times: retrained each round (its default), continuing from the last round's networks
+  // (which a resumed run reads back from its kept round), and with the flow generator (whose kept
+  // round is its flow: the next round's region comes from it).
   const std::vector<std::pair<std::string, nlohmann::json>> runs = {
-      {"snpe", {}}, {"snle", {}}, {"snre", {}}, {"slfvi", {}}, {"slfvi", {{"retrain_from_scratch", false}}}};
+      {"snpe", {}}, {"snle", {}}, {"snre", {}}, {"slfvi", {}}, {"slfvi", {{"retrain_from_scratch", false}}}, {"slfvi", {{"generator", "flow"}}}};
   for (const auto& [name, extra] : runs) {
     INFO("method " << name << " " << extra.dump());
-    const fs::path dir = scratch("resume_" + name + (extra.empty() ? "" : "_continuing"));
-    nlohmann::json options = quick_options(name);
+    const fs::path dir = scratch("resume_" + name + (extra.empty() ? "" : extra.contains("generator") ? "_flow" : "_continuing"));
+    nlohmann::json options = extra.contains("generator") ? quick_flow_slfvi_options() : quick_options(name);
     if (extra.is_object()) options.update(extra);
     options["rounds"] = 3;
     const Method& method = builtin_methods().at(name);

@@ -47,6 +47,37 @@ TEST_CASE("slfvi options: defaults, round trip, errors with their JSON path", "[
   CHECK_THROWS_WITH(SlfviOptions::from_json({{"retrain_from_scratch", 1}}), Catch::StartsWith("inference.retrain_from_scratch"));
 }
 
+TEST_CASE("slfvi options with the flow generator: its keys, refinement on by default, errors with their JSON path", "[slfvi]") {
+  const SlfviOptions flow = SlfviOptions::from_json({{"generator", "flow"}, {"rounds", 3}, {"inflation", 2}, {"max_iterations", 50}});
+  REQUIRE(flow.flow);
+  CHECK(flow.sequential.rounds == 3);
+  CHECK(flow.inflation == 2);
+  CHECK(flow.flow->max_iterations == 50);
+  CHECK(flow.flow->refine.steps == SlfviOptions::default_flow_refine_steps);
+  CHECK(flow.region == SlfviOptions::Region::hpd);
+  CHECK(flow.flow->iw_samples == SlfviOptions::default_flow_iw_samples);
+  CHECK(SlfviOptions::from_json({{"generator", "flow"}, {"iw_samples", 1}}).flow->iw_samples == 1);
+  CHECK(SlfviOptions::from_json({{"generator", "flow"}, {"region", "ellipsoid"}}).region == SlfviOptions::Region::ellipsoid);
+  CHECK(SlfviOptions::from_json(nlohmann::json::object()).region == SlfviOptions::Region::ellipsoid);
+  CHECK_THROWS_WITH(SlfviOptions::from_json({{"region", "hpd"}}), Catch::StartsWith("inference.region: \"hpd\" needs the flow generator"));
+  CHECK_THROWS_WITH(SlfviOptions::from_json({{"generator", "flow"}, {"region", "box"}}), Catch::StartsWith("inference.region"));
+  CHECK(flow.to_json()["generator"] == "flow");
+  CHECK(SlfviOptions::from_json(flow.to_json()).to_json() == flow.to_json());
+  // Refinement given is refinement kept, off included.
+  CHECK(SlfviOptions::from_json({{"generator", "flow"}, {"refine", {{"steps", 0}}}}).flow->refine.steps == 0);
+  CHECK_FALSE(SlfviOptions::from_json({{"generator", "implicit"}}).flow);
+  CHECK_FALSE(SlfviOptions::from_json(nlohmann::json::object()).flow);
+  CHECK_THROWS_WITH(SlfviOptions::from_json({{"generator", "flows"}}), Catch::StartsWith("inference.generator: expected \"flow\""));
+  CHECK_THROWS_WITH(SlfviOptions::from_json({{"generator", "flow"}, {"retrain_from_scratch", false}}),
+                    Catch::StartsWith("inference.retrain_from_scratch"));
+  CHECK_THROWS_WITH(SlfviOptions::from_json({{"generator", "flow"}, {"flow", {{"type", "mog"}}}}), Catch::Contains("inference.flow") && Catch::Contains("mixture"));
+  CHECK_THROWS_WITH(SlfviOptions::from_json({{"generator", "flow"}, {"ratio", {{"atoms", 1}}}}), Catch::StartsWith("inference.ratio.atoms"));
+  // An unknown key lists the flow's keys and the sequential ones.
+  CHECK_THROWS_WITH(SlfviOptions::from_json({{"generator", "flow"}, {"inflaton", 2}}),
+                    Catch::StartsWith("inference.inflaton: unknown key") && Catch::Contains("inflation") && Catch::Contains("rounds") &&
+                        Catch::Contains("iw_samples"));
+}
+
 TEST_CASE("lfvi: training can start from an earlier fit's networks (SLFVI's continuing rounds)", "[slfvi][lfvi]") {
   const auto prior = simulators::gaussian_linear_prior({.dim = 2});
   const Simulator simulator = simulators::make_gaussian_linear({.dim = 2});
