@@ -93,17 +93,6 @@ Posterior train_implicit(const TrainingInput& input, const nlohmann::json& json,
   return Posterior(std::make_shared<models::ImplicitPosterior>(std::move(fit), input.prior, table_data_names(input), std::move(info), refine));
 }
 
-// "lfvi" has two generators: "generator": "flow" (sbi/inference/lfvi_flow.hpp) or the implicit one
-// ("generator" absent, "implicit", or the implicit generator's network options as an object).
-bool lfvi_flow_requested(const nlohmann::json& section, const std::string& path) {
-  if (!section.is_object() || !section.contains("generator")) return false;
-  const auto& g = section.at("generator");
-  if (g.is_object()) return false;
-  if (g.is_string() && (g == "flow" || g == "implicit")) return g == "flow";
-  throw InputError(path + ".generator: expected \"flow\", \"implicit\" or the implicit generator's network options (an object), got " +
-                   g.dump());
-}
-
 nlohmann::json implicit_lfvi_section(nlohmann::json section) {
   if (section.is_object() && section.contains("generator") && section.at("generator").is_string()) section.erase("generator");
   return section;
@@ -293,7 +282,7 @@ MethodRegistry make_builtin_methods() {
          return Posterior(std::make_shared<models::FlowPosterior>(std::move(*fit), in.prior, in.simulator.info().data_names, std::move(info)));
        }});
   add({.name = "slfvi",
-       .summary = "sequential LFVI (\"generator\": \"implicit\" or \"flow\"): rounds from the prior truncated to an ellipsoid around the generator's draws, for one observation",
+       .summary = "sequential LFVI (\"generator\": \"implicit\" or \"flow\"): rounds from the prior truncated to a region around the generator's draws, for one observation",
        .needs = MethodNeeds::simulator,
        .amortized = false,
        .parse_options = options_parser<SlfviOptions>(),

@@ -150,6 +150,15 @@ LfviFlowOptions LfviFlowOptions::from_json(const nlohmann::json& section, const 
   return o;
 }
 
+bool lfvi_flow_requested(const nlohmann::json& section, const std::string& path) {
+  if (!section.is_object() || !section.contains("generator")) return false;
+  const auto& g = section.at("generator");
+  if (g.is_object()) return false;
+  if (g.is_string() && (g == "flow" || g == "implicit")) return g == "flow";
+  throw InputError(path + ".generator: expected \"flow\", \"implicit\" or the implicit generator's network options (an object), got " +
+                   g.dump());
+}
+
 nlohmann::json LfviFlowFit::summary() const {
   nlohmann::json members = nlohmann::json::array();
   for (const auto& ratio : ratios)

@@ -137,6 +137,11 @@ struct LfviFlowFit {
   nlohmann::json summary() const;
 };
 
+// Whether an LFVI section asks for this generator: "generator": "flow". False when "generator" is
+// absent, "implicit", or the implicit generator's network options (an object); InputError at
+// `path`.generator for any other value.
+bool lfvi_flow_requested(const nlohmann::json& section, const std::string& path);
+
 // Trains on a reference table (θ inside the prior's support, y finite). Throws InputError for invalid
 // options or tables (the ratio estimator's checks), and when refinement is asked for without an
 // observation or with one of the wrong length or not finite.

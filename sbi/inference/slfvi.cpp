@@ -74,17 +74,10 @@ SlfviOptions SlfviOptions::from_json(const nlohmann::json& section, const std::s
   o.retrain_from_scratch = r.optional_bool("retrain_from_scratch", o.retrain_from_scratch);
   const std::optional<std::string> region =
       own.contains("region") ? std::optional<std::string>(r.optional_string("region", "hpd", {"hpd", "ellipsoid"})) : std::nullopt;
-  // "generator": "flow" or "implicit" (a string); the implicit generator's network options (an
-  // object) go to LFVI's reader with the rest.
-  bool flow = false;
-  if (rest.is_object() && rest.contains("generator") && rest.at("generator").is_string()) {
-    const std::string generator = rest.at("generator").get<std::string>();
-    if (generator != "flow" && generator != "implicit")
-      throw InputError(path + ".generator: expected \"flow\", \"implicit\" or the implicit generator's network options (an object), got \"" +
-                       generator + "\"");
-    flow = generator == "flow";
-    if (!flow) rest.erase("generator");
-  }
+  // "generator": "flow", or the implicit generator ("implicit", or its network options as an object,
+  // which go to LFVI's reader with the rest).
+  const bool flow = lfvi_flow_requested(rest, path);
+  if (!flow && rest.contains("generator") && rest.at("generator").is_string()) rest.erase("generator");
   if (flow) {
     const bool refine_given = rest.contains("refine"), iw_given = rest.contains("iw_samples");
     o.flow = read_amortised_options(path, own_keys, [&] { return LfviFlowOptions::from_json(rest, path); });

@@ -31,8 +31,8 @@
 // truncated to log q ≥ τ) — or "ellipsoid" as above. The flow's density makes the HPD region possible;
 // unlike the ellipsoid it follows a curved or multimodal posterior, and unlike drawing from q itself
 // it gives every part of the region the prior's weight, so a mode q under-weights is still simulated
-// as often as the prior would (a mode q drops is lost, hence K = 8 by default). A ratio estimator trained on rows from a proposal p̃ learns
-// log p(y | θ)/p̃(y), whose denominator does not depend on θ (as in SNRE), so π(θ) exp r(θ, y_o) is
+// as often as the prior would (a mode q drops is lost, hence K = 8 by default). A ratio estimator
+// trained on rows from a proposal p̃ learns log p(y | θ)/p̃(y), whose denominator does not depend on θ (as in SNRE), so π(θ) exp r(θ, y_o) is
 // still the posterior the bound targets. The flow's keys are LFVI (flow)'s; "retrain_from_scratch"
 // must stay true (every round trains both networks afresh).
 //
@@ -68,7 +68,7 @@ struct SlfviOptions {
   static constexpr int default_flow_refine_steps = 2000;
   // The flow's importance-weighted bound when "iw_samples" is not given. With K = 1 the reverse KL
   // dropped one of two_moons' crescents in 3 of 4 runs, and the HPD region then dropped it too; K = 8
-  // kept both (observation 1 at 10^4, bench/sequential/RESULTS.md).
+  // kept both (observation 1 at 10^4; bench/RESULTS.md, 2026-12-05).
   static constexpr int default_flow_iw_samples = 8;
 
   bool is_valid(std::string* why = nullptr) const;
