@@ -51,6 +51,12 @@ SimulationFloor nre_floor(const NreOptions& options) {
                                          (options.variant == "nre_a" ? std::string("2") : std::to_string(options.atoms)) + " atoms"};
 }
 
+// LFVI's flow generator: its surrogate's floor.
+SimulationFloor lfvi_flow_floor(const LfviFlowOptions& options) {
+  if (options.surrogate == LfviFlowOptions::Surrogate::likelihood) return density_fit_floor(options.likelihood.estimator.validation_fraction);
+  return nre_floor(options.ratio);
+}
+
 // A sequential method trains its first round on that round's rows alone: budget / rounds (the first
 // round takes the remainder) must reach the one-round floor.
 SimulationFloor first_round_floor(const SimulationFloor& one_round, const SequentialSettings& settings) {
@@ -148,7 +154,7 @@ MethodRegistry make_builtin_methods() {
                   return LfviOptions::from_json(implicit_lfvi_section(section), path).to_json();
                 },
                 .minimum_simulations = [](const nlohmann::json& o) {
-                  if (lfvi_flow_requested(o, "inference")) return nre_floor(LfviFlowOptions::from_json(o, "inference").ratio);
+                  if (lfvi_flow_requested(o, "inference")) return lfvi_flow_floor(LfviFlowOptions::from_json(o, "inference"));
                   return standardized_floor(LfviOptions::from_json(implicit_lfvi_section(o), "inference").validation_fraction);
                 },
                 .one_observation_with = [](const nlohmann::json& o) {
@@ -288,7 +294,7 @@ MethodRegistry make_builtin_methods() {
        .parse_options = options_parser<SlfviOptions>(),
        .minimum_simulations = [](const nlohmann::json& o) {
          const SlfviOptions options = SlfviOptions::from_json(o, "inference");
-         if (options.flow) return first_round_floor(nre_floor(options.flow->ratio), options.sequential);
+         if (options.flow) return first_round_floor(lfvi_flow_floor(*options.flow), options.sequential);
          return first_round_floor(standardized_floor(options.lfvi.validation_fraction), options.sequential);
        },
        .train = [](const TrainingInput& in, const nlohmann::json& o, const TrainingCallbacks& cb) {

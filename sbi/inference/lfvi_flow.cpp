@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <limits>
 #include <optional>
 
@@ -84,7 +85,12 @@ bool LfviFlowOptions::is_valid(std::string* why) const {
     return fail("flow.type: the generator must be a flow (\"maf\" or \"nsf\"): a mixture has no reparameterised sampler");
   if (flow.direction != flows::DensityEstimatorOptions::Direction::sampling)
     return fail("flow.direction: the generator's layers must run from noise to θ (\"sampling\")");
-  if (!ratio.is_valid(&inner)) return fail("ratio." + inner);
+  if (surrogate == Surrogate::ratio && !ratio.is_valid(&inner)) return fail("ratio." + inner);
+  if (surrogate == Surrogate::likelihood) {
+    if (!likelihood.is_valid(&inner)) return fail("likelihood." + inner);
+    if (ratio_ensemble != 1) return fail("ratio_ensemble: an ensemble of ratio estimators needs \"surrogate\": \"ratio\"");
+    if (ratio_training != "once") return fail("ratio_training: \"alternate\" trains a ratio estimator; it needs \"surrogate\": \"ratio\"");
+  }
   if (iw_samples < 1) return fail("iw_samples: must be at least 1");
   if (ratio_ensemble < 1) return fail("ratio_ensemble: must be at least 1");
   if (ratio_training != "once" && ratio_training != "alternate") return fail("ratio_training: expected \"once\" or \"alternate\"");
@@ -104,9 +110,12 @@ bool LfviFlowOptions::is_valid(std::string* why) const {
 }
 
 nlohmann::json LfviFlowOptions::to_json() const {
+  const bool by_ratio = surrogate == Surrogate::ratio;
+  // The surrogate's own options only: from_json refuses the other's section.
   return {{"generator", "flow"},
           {"flow", flow.to_json()},
-          {"ratio", ratio.to_json()},
+          {"surrogate", by_ratio ? "ratio" : "likelihood"},
+          {by_ratio ? "ratio" : "likelihood", by_ratio ? ratio.to_json() : likelihood.to_json()},
           {"ratio_ensemble", ratio_ensemble},
           {"iw_samples", iw_samples},
           {"ratio_training", ratio_training},
@@ -131,7 +140,14 @@ LfviFlowOptions LfviFlowOptions::from_json(const nlohmann::json& section, const 
   // Keys left out keep the default flow's, its sampling direction included (a spec asking for the
   // other direction is refused below).
   if (const auto* f = r.get("flow")) o.flow = flows::DensityEstimatorOptions::from_json(*f, r.child_path("flow"), o.flow);
+  o.surrogate = r.optional_string("surrogate", "ratio", {"ratio", "likelihood"}) == "ratio" ? Surrogate::ratio : Surrogate::likelihood;
+  // The other surrogate's section would be silently ignored: refused instead.
+  const std::string unused = o.surrogate == Surrogate::ratio ? "likelihood" : "ratio";
+  if (r.get(unused))
+    throw InputError(r.child_path(unused) + ": options of the " + unused + " surrogate, but \"surrogate\" is \"" +
+                     (unused == "ratio" ? "likelihood" : "ratio") + "\"; set \"surrogate\": \"" + unused + "\" to use them");
   if (const auto* n = r.get("ratio")) o.ratio = NreOptions::from_json(*n, r.child_path("ratio"));
+  if (const auto* l = r.get("likelihood")) o.likelihood = NleOptions::from_json(*l, r.child_path("likelihood"));
   o.ratio_ensemble = static_cast<int>(r.optional_integer("ratio_ensemble", o.ratio_ensemble, 1, 20));
   o.iw_samples = static_cast<int>(r.optional_integer("iw_samples", o.iw_samples, 1, 1024));
   o.ratio_training = r.optional_string("ratio_training", o.ratio_training, {"once", "alternate"});
@@ -160,15 +176,22 @@ bool lfvi_flow_requested(const nlohmann::json& section, const std::string& path)
 }
 
 nlohmann::json LfviFlowFit::summary() const {
-  nlohmann::json members = nlohmann::json::array();
-  for (const auto& ratio : ratios)
-    members.push_back({{"best_epoch", ratio.training.best_step},
-                       {"best_validation_loss", ratio.training.best_validation},
-                       {"stopped_early", ratio.training.stopped_early},
-                       {"seconds", ratio.training.seconds}});
-  nlohmann::json ratio_summary = ratios.size() == 1 ? members[0] : nlohmann::json{{"members", members}};
-  ratio_summary["seconds"] = ratio_seconds;
-  return {{"ratio", ratio_summary},
+  nlohmann::json surrogate_summary;
+  if (likelihood) {
+    const flows::DensityFitResult& t = likelihood->training;
+    surrogate_summary = {{"best_epoch", t.best_epoch}, {"best_validation_loss", t.best_validation}, {"stopped_early", t.stopped_early}};
+  } else {
+    nlohmann::json members = nlohmann::json::array();
+    for (const auto& ratio : ratios)
+      members.push_back({{"best_epoch", ratio.training.best_step},
+                         {"best_validation_loss", ratio.training.best_validation},
+                         {"stopped_early", ratio.training.stopped_early},
+                         {"seconds", ratio.training.seconds}});
+    if (members.size() == 1) surrogate_summary = members[0];
+    else surrogate_summary = {{"members", members}};
+  }
+  surrogate_summary["seconds"] = ratio_seconds;
+  return {{likelihood ? "likelihood" : "ratio", surrogate_summary},
           {"generator",
            {{"best_step", training.best_step},
             {"best_validation_negative_bound", training.best_validation},
@@ -186,32 +209,29 @@ nlohmann::json LfviFlowFit::summary() const {
 
 namespace {
 
+// The bound's likelihood term r on the tape, for draws ũ (u standardised with the surrogate's
+// statistics) and rows of the surrogate's standardised data: n × 1.
+using LikelihoodTerm = std::function<FVar(ad::Tape<float>&, const FVar& u_tilde, const FMat& y_tilde)>;
+
 // The bound's pieces for one batch of contexts, on one tape.
 class Bound {
  public:
-  Bound(const Prior& prior, const std::vector<NreFit>& ratios, double log_u_scale)
+  // u = u_mean + u_sd ⊙ ũ.
+  Bound(const Prior& prior, LikelihoodTerm term, const Vector& u_mean, const Vector& u_sd, double log_u_scale)
       : prior_in_u_(PriorPtr(PriorPtr{}, &prior),
                     [](const RowMatrix&, Eigen::Ref<Vector> out) { out.setZero(); },
                     [](const RowMatrix&, Eigen::Ref<Vector> out, Eigen::Ref<RowMatrix> gradient) {
                       out.setZero();
                       gradient.setZero();
                     }),
-        target_(prior_in_u_.target()), ratios_(ratios), log_u_scale_(log_u_scale) {
-    const Standardization& st = ratios.front().standardization;
-    const auto p = st.u_mean.size();
-    u_mean_double_ = st.u_mean;
-    u_sd_double_ = st.u_sd;
-    u_sd_.resize(1, p);
-    u_mean_.resize(1, p);
-    for (Eigen::Index j = 0; j < p; ++j) {
-      u_sd_(0, j) = static_cast<float>(st.u_sd[j]);
-      u_mean_(0, j) = static_cast<float>(st.u_mean[j]);
-    }
+        target_(prior_in_u_.target()), term_(std::move(term)), log_u_scale_(log_u_scale), u_mean_double_(u_mean), u_sd_double_(u_sd) {
+    u_sd_ = u_sd.cast<float>().transpose();
+    u_mean_ = u_mean.cast<float>().transpose();
   }
 
   // The per-draw weight w = log π_u(u) + r(ũ, ỹ) − log q_u(u | y) (n × 1) for a draw of the flow
-  // (ũ = draw.z_x, log q̃ = draw.log_prob) and the ratio estimator's ỹ rows.
-  FVar weights(ad::Tape<float>& tape, const flows::ConditionalDensity::Draw& draw, const FMat& y_ratio) {
+  // (ũ = draw.z_x, log q̃ = draw.log_prob) and the surrogate's ỹ rows.
+  FVar weights(ad::Tape<float>& tape, const flows::ConditionalDensity::Draw& draw, const FMat& y_term) {
     const FVar z = draw.z_x;
     const Eigen::Index n = z.rows(), p = z.cols();
     const FVar u = ad::add_bias(ad::mul(z, ad::broadcast(tape.constant(u_sd_), n, p)), tape.constant(u_mean_));
@@ -232,14 +252,8 @@ class Bound {
     }
     gradient_float_ = prior_gradient_.cast<float>();
     const FVar log_prior = ad::add(ad::sum_rows(ad::mul(u, tape.constant(gradient_float_))), tape.constant(offset_));
-    // ũ clamped to the ratio's training range; several estimators: the log of their mean ratio.
-    FVar ratio = ratios_.front().log_ratio_on_tape(tape, z, y_ratio);
-    if (ratios_.size() > 1) {
-      for (std::size_t m = 1; m < ratios_.size(); ++m) ratio = ad::concat_cols(ratio, ratios_[m].log_ratio_on_tape(tape, z, y_ratio));
-      ratio = ad::add_scalar(ad::logsumexp_rows(ratio), static_cast<float>(-std::log(static_cast<double>(ratios_.size()))));
-    }
     const FVar log_q = ad::add_scalar(draw.log_prob, static_cast<float>(-log_u_scale_));
-    return ad::sub(ad::add(log_prior, ratio), log_q);
+    return ad::sub(ad::add(log_prior, term_(tape, z, y_term)), log_q);
   }
 
   // log π_u at standardised rows ũ, values only (−1e30 where not finite).
@@ -264,10 +278,10 @@ class Bound {
  private:
   UnconstrainedPosterior prior_in_u_;
   McmcTarget target_;
-  const std::vector<NreFit>& ratios_;
+  LikelihoodTerm term_;
   double log_u_scale_;
-  FMat u_sd_, u_mean_, offset_, gradient_float_;
   Vector u_mean_double_, u_sd_double_;
+  FMat u_sd_, u_mean_, offset_, gradient_float_;
   RowMatrix u_double_, prior_gradient_;
   Vector log_prior_;
 };
@@ -298,38 +312,85 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
                        std::to_string(observation->size()) + (observation->allFinite() ? "" : " with a value that is not finite"));
   }
 
-  // 1. The ratio estimators, once, on the whole table (their checks are the table's checks), side by
-  // side on the cores; member 0 reports progress.
-  const auto members = static_cast<std::size_t>(options.ratio_ensemble);
-  std::vector<std::optional<NreFit>> trained(members);
+  // 1. The surrogate, once, on the whole table (its checks are the table's checks): the ratio
+  // estimators side by side on the cores (member 0 reports progress), or the surrogate likelihood.
+  const bool by_ratio = options.surrogate == LfviFlowOptions::Surrogate::ratio;
+  std::vector<NreFit> ratios;
+  std::optional<NleFit> likelihood;
   const auto ratio_start = std::chrono::steady_clock::now();
-  parallel_for(members, hardware_threads(), [&](std::size_t m, std::size_t) {
-    TrainingCallbacks own;
-    own.stop = callbacks.stop;
-    own.checkpoints = callbacks.checkpoints;
-    own.checkpoint_key = m == 0 ? callbacks.checkpoint_key : callbacks.checkpoint_key + "-ratio-" + std::to_string(m);
-    if (m == 0 && callbacks.on_progress)
+  if (by_ratio) {
+    const auto members = static_cast<std::size_t>(options.ratio_ensemble);
+    std::vector<std::optional<NreFit>> trained(members);
+    parallel_for(members, hardware_threads(), [&](std::size_t m, std::size_t) {
+      TrainingCallbacks own;
+      own.stop = callbacks.stop;
+      own.checkpoints = callbacks.checkpoints;
+      own.checkpoint_key = m == 0 ? callbacks.checkpoint_key : callbacks.checkpoint_key + "-ratio-" + std::to_string(m);
+      if (m == 0 && callbacks.on_progress)
+        own.on_progress = [&](const TrainingProgress& p) {
+          TrainingProgress labelled = p;
+          labelled.stage = "lfvi ratio: " + p.stage + (members > 1 ? " (" + std::to_string(members - 1) + " more beside it)" : "");
+          callbacks.report(labelled);
+        };
+      trained[m].emplace(train_nre(theta, y, prior, options.ratio, own, m));
+    });
+    for (auto& t : trained) ratios.push_back(std::move(*t));
+  } else {
+    NleOptions nle = options.likelihood;
+    nle.estimator.seed = options.seed;
+    TrainingCallbacks own = callbacks;
+    if (callbacks.on_progress)
       own.on_progress = [&](const TrainingProgress& p) {
         TrainingProgress labelled = p;
-        labelled.stage = "lfvi ratio: " + p.stage + (members > 1 ? " (" + std::to_string(members - 1) + " more beside it)" : "");
+        labelled.stage = "lfvi likelihood: " + p.stage;
         callbacks.report(labelled);
       };
-    trained[m].emplace(train_nre(theta, y, prior, options.ratio, own, m));
-  });
-  std::vector<NreFit> ratios;
-  for (auto& t : trained) ratios.push_back(std::move(*t));
+    likelihood.emplace(train_nle(theta, y, prior, nle, own));
+  }
   const double ratio_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - ratio_start).count();
-  if (callbacks.stop_requested()) throw InputError("LFVI (flow): stopped while training the ratio estimator");
-  const Standardization& st = ratios.front().standardization;
+  if (callbacks.stop_requested())
+    throw InputError(std::string("LFVI (flow): stopped while training the ") + (by_ratio ? "ratio estimator" : "surrogate likelihood"));
 
-  // 2. The y rows: the ratio estimator's split; for each row the ratio's ỹ and the flow's context.
+  // 2. The y rows: the surrogate's split; for each row the surrogate's ỹ and the flow's context. The
+  // flow's data are u z-scored with the surrogate's statistics, so that its draws are the
+  // surrogate's inputs as they are.
   const Eigen::Index n = y.rows(), p = theta.cols(), d = y.cols();
-  const auto split = optim::train_validation_split(n, options.ratio.validation_fraction, options.ratio.seed);
-  FMat y_ratio(n, d);
-  for (Eigen::Index r = 0; r < n; ++r) y_ratio.row(r) = st.standardize_data(y.row(r).transpose()).cast<float>().transpose();
+  Vector u_mean, u_sd;
+  FMat y_ratio(n, d);  // the surrogate's ỹ
+  LikelihoodTerm term;
+  std::function<FMat(const Vector&)> surrogate_data;  // one observation's ỹ, a row
+  const Standardization* st = nullptr;                // the ratio estimators' statistics
+  optim::Split split;
+  if (by_ratio) {
+    st = &ratios.front().standardization;
+    u_mean = st->u_mean;
+    u_sd = st->u_sd;
+    for (Eigen::Index r = 0; r < n; ++r) y_ratio.row(r) = st->standardize_data(y.row(r).transpose()).cast<float>().transpose();
+    // ũ clamped to the ratio's training range; several estimators: the log of their mean ratio.
+    term = [&ratios](ad::Tape<float>& tape, const FVar& z, const FMat& y_tilde) {
+      FVar ratio = ratios.front().log_ratio_on_tape(tape, z, y_tilde);
+      if (ratios.size() == 1) return ratio;
+      for (std::size_t m = 1; m < ratios.size(); ++m) ratio = ad::concat_cols(ratio, ratios[m].log_ratio_on_tape(tape, z, y_tilde));
+      return ad::add_scalar(ad::logsumexp_rows(ratio), static_cast<float>(-std::log(static_cast<double>(ratios.size()))));
+    };
+    surrogate_data = [st](const Vector& y_o) -> FMat { return st->standardize_data(y_o).cast<float>().transpose(); };
+    split = optim::train_validation_split(n, options.ratio.validation_fraction, options.ratio.seed);
+  } else {
+    const flows::ConditionalDensity& density = likelihood->density();
+    u_mean = density.standardization().c_mean;
+    u_sd = density.standardization().c_sd;
+    y_ratio = density.standardize_x(y);
+    // log q(y | u) = log q̃(ỹ | ũ) − log of the data's scale.
+    term = [&density](ad::Tape<float>& tape, const FVar& z, const FMat& y_tilde) {
+      return ad::add_scalar(density.evaluate_standardized_log_prob(tape, tape.constant(y_tilde), z), static_cast<float>(-density.log_x_scale()));
+    };
+    surrogate_data = [&density](const Vector& y_o) -> FMat { return density.standardize_x(RowMatrix(y_o.transpose())); };
+    // NLE's own split (flows::fit_density's), so the flow is validated on rows the likelihood did not train on.
+    split = optim::train_validation_split(n, options.likelihood.estimator.validation_fraction, options.seed);
+  }
   flows::Standardization flow_st;
-  flow_st.x_mean = st.u_mean;
-  flow_st.x_sd = st.u_sd;
+  flow_st.x_mean = u_mean;
+  flow_st.x_sd = u_sd;
   flow_st.c_mean = Vector::Zero(d);
   flow_st.c_sd = Vector::Zero(d);
   for (auto r : split.train) flow_st.c_mean += y.row(r).transpose();
@@ -344,14 +405,16 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
 
   // Validation: fixed rows and fixed noise.
   const auto kept = std::min<std::size_t>(static_cast<std::size_t>(options.validation_rows), split.validation.size());
-  if (kept == 0) throw InputError("LFVI (flow): the validation split is empty; simulate more or raise ratio.validation_fraction");
+  if (kept == 0)
+    throw InputError(std::string("LFVI (flow): the validation split is empty; simulate more or raise ") +
+                     (by_ratio ? "ratio.validation_fraction" : "likelihood.validation_fraction"));
   const std::vector<Eigen::Index> validation(split.validation.begin(), split.validation.begin() + static_cast<std::ptrdiff_t>(kept));
   const int k = options.iw_samples;
   const FMat val_context = repeated_rows(context, validation, k), val_y_ratio = repeated_rows(y_ratio, validation, k);
   Rng validation_rng = Rng::stream(options.seed, 12);
   const FMat val_noise = flows::standard_normal(val_context.rows(), p, validation_rng);
 
-  Bound bound(prior, ratios, flow->log_x_scale());
+  Bound bound(prior, term, u_mean, u_sd, flow->log_x_scale());
   optim::Adam optimizer(flow->parameters(), {.learning_rate = options.learning_rate});
   Rng rng = Rng::stream(options.seed, 13);
   const auto batch = std::min<Eigen::Index>(options.batch_size, static_cast<Eigen::Index>(split.train.size()));
@@ -377,12 +440,11 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
   // the classifier's optimiser, its minibatches and the generator's draws it contrasts with.
   const bool alternate = options.ratio_training == "alternate";
   const float log_u_scale = static_cast<float>(flow->log_x_scale());
-  const FMat u_table = alternate ? st.standardize_parameters(prior.to_unconstrained(theta)) : FMat();
-  NreFit& ratio = ratios.front();
+  const FMat u_table = alternate ? st->standardize_parameters(prior.to_unconstrained(theta)) : FMat();
   nn::ParameterList<float> ratio_parameters;
   std::optional<optim::Adam> ratio_optimizer;
   if (alternate) {
-    ratio_parameters = ratio.classifier.parameters();
+    ratio_parameters = ratios.front().classifier.parameters();
     ratio_optimizer.emplace(ratio_parameters, optim::AdamOptions{.learning_rate = options.ratio.classifier.learning_rate});
   }
   Rng ratio_rng = Rng::stream(options.seed, 14);
@@ -411,6 +473,7 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
     const FMat u_q = draw.z_x.value(), log_q_draw = draw.log_prob.value();
     const FMat log_q_joint = flow->evaluate_standardized_log_prob(tape, tape.constant(u_joint), tape.constant(c)).value();
     const FMat offset_joint = offsets(u_joint, log_q_joint), offset_q = offsets(u_q, log_q_draw);
+    NreFit& ratio = ratios.front();
     ratio.classifier.train();
     const FVar r_joint = ratio.trainable_log_ratio_on_tape(tape, tape.constant(u_joint), yr);
     const FVar r_q = ratio.trainable_log_ratio_on_tape(tape, tape.constant(u_q), yr);
@@ -497,7 +560,7 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
     const LfviRefineOptions& ro = options.refine;
     const int kr = ro.iw_samples > 0 ? ro.iw_samples : k;
     const FMat observation_context = flow->standardize_c(RowMatrix(observation->transpose()));
-    const FMat observation_ratio = st.standardize_data(*observation).cast<float>().transpose();
+    const FMat observation_ratio = surrogate_data(*observation);
     const Eigen::Index step_rows = ro.batch_size * kr, check_rows = ro.validation_terms * kr;
     const FMat step_context = observation_context.replicate(step_rows, 1), step_y_ratio = observation_ratio.replicate(step_rows, 1);
     const FMat check_context = observation_context.replicate(check_rows, 1), check_y_ratio = observation_ratio.replicate(check_rows, 1);
@@ -559,7 +622,7 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
   posterior.training.training_rows = static_cast<Eigen::Index>(split.train.size());
   posterior.training.validation_rows = static_cast<Eigen::Index>(kept);
   LfviFlowFit fit{std::move(posterior), std::move(ratios), std::move(outcome), std::move(refined_for), std::move(refinement),
-                  ratio_seconds, split.train.size(), kept};
+                  ratio_seconds, split.train.size(), kept, std::move(likelihood)};
   return fit;
 }
 

@@ -46,8 +46,21 @@
 // y_o less well (the amortisation gap); the refined one is the posterior for y_o only (its info says
 // so: not amortised, made for y_o) and refuses other observations. The ratio estimator is unchanged,
 // so refinement cannot do better than the ratio estimator's own posterior π(θ) exp r(θ, y_o).
+//
+// With "surrogate": "likelihood" the likelihood term comes from a surrogate likelihood instead of a
+// classifier: NLE's conditional flow q(y | θ) (sbi/inference/nle.hpp; its keys under "likelihood"),
+// trained once on the table, and r(θ, y) = log q(y | θ). That differs from a log ratio
+// log p(y | θ)/p(y) by log p(y) alone, constant in θ: the bound's gradients and its optimum (the
+// posterior π(θ) q(y | θ)/Z, NLE's own) are those of the ratio form, and the bound's value is shifted
+// by log p(y) per row. The flow is then the variational counterpart of NLE's MCMC (as in Glöckler,
+// Deistler & Macke 2022, "Variational methods for simulation-based inference"); with 10^4 simulations
+// NLE's own posterior was more accurate than NRE's on five of the six sbibm tasks, SIR the exception
+// (bench/lfvi_flow/RESULTS.md, the grid).
+// The flow's data are u z-scored with NLE's context statistics, so its draws are NLE's context as
+// they are. Not with "alternate" or a ratio ensemble.
 #include "sbi/core/types.hpp"
 #include "sbi/flows/options.hpp"
+#include "sbi/inference/nle.hpp"
 #include "sbi/inference/npe.hpp"
 #include "sbi/inference/nre.hpp"
 #include "sbi/optim/training_loop.hpp"
@@ -82,7 +95,11 @@ struct LfviFlowOptions {
   // The generator: NPE's default family (spline coupling flow), in the sampling direction (forced:
   // "direction" may be left out or be "sampling").
   flows::DensityEstimatorOptions flow = default_flow();
+  // Which estimate gives the bound's likelihood term (see the header's last paragraph).
+  enum class Surrogate { ratio, likelihood };
+  Surrogate surrogate = Surrogate::ratio;
   NreOptions ratio;                 // key "ratio": the ratio estimator's options (NRE's keys; its "mcmc" is unused)
+  NleOptions likelihood;            // key "likelihood", with "surrogate": "likelihood" (NLE's keys; its "mcmc" is unused)
   // M ratio estimators (other weights and minibatches, the same split), trained side by side on the
   // cores, and r = log (1/M) Σ_m exp r_m: the bound's target is then the mixture of their posteriors,
   // as an ensemble of NRE posteriors is (models/ensemble_posterior.hpp), which on two_moons was far
@@ -119,7 +136,7 @@ struct LfviFlowOptions {
 
 struct LfviFlowFit {
   NpeFit posterior;                  // q(u | y) with the prior's bijection: sample and exact log_prob
-  std::vector<NreFit> ratios;        // the ratio estimators the bound used (ratio_ensemble of them)
+  std::vector<NreFit> ratios;        // the ratio estimators the bound used (ratio_ensemble of them; none with a likelihood)
   // curve: "loss" (−bound per step), validation −bound; alternating also "ratio" (the classifier's
   // loss) and the validation −log q(θ | y) on held-out pairs
   optim::TrainingOutcome training;
@@ -129,10 +146,11 @@ struct LfviFlowFit {
   // null without refinement; else the −bound at the observation before and after, steps, seconds,
   // and which weights were kept ("refined" or "amortised").
   nlohmann::json refinement;
-  double ratio_seconds = 0;          // of which training the ratio estimator
+  double ratio_seconds = 0;          // of which training the ratio estimator (or the surrogate likelihood)
   std::size_t training_rows = 0, validation_rows = 0;
+  std::optional<NleFit> likelihood;  // the surrogate likelihood the bound used, with "surrogate": "likelihood"
 
-  // {"ratio": NRE summary, "generator": best step, best validation −bound, stop reason, seconds,
+  // {"ratio" (or "likelihood"): the surrogate's summary, "generator": best step, best validation −bound, stop reason, seconds,
   //  "refinement": the same for the refinement, with the bound before it}.
   nlohmann::json summary() const;
 };

@@ -267,7 +267,7 @@ std::optional<LfviFlowFit> run_slfvi_flow(const SequentialProblem& problem, cons
     try {
       fit.emplace(train_lfvi_flow(record.theta, record.y, *problem.prior, round_options, callbacks, problem.observation));
     } catch (const InputError&) {
-      // Stopped inside the ratio estimator's training (train_lfvi_flow refuses to go on without it):
+      // Stopped inside the surrogate's training (train_lfvi_flow refuses to go on without it):
       // the round is not kept, and the last round's fit stands.
       if (callbacks.stop_requested()) return false;
       throw;
@@ -287,7 +287,7 @@ std::optional<LfviFlowFit> run_slfvi_flow(const SequentialProblem& problem, cons
     NpeFit posterior = NpeFit::load(file, *problem.prior, flow_options);
     if (posterior.data_dim() != problem.observation.size())
       throw FileError(file.string() + ": the kept flow does not fit this problem's data (damaged?)");
-    fit.emplace(LfviFlowFit{std::move(posterior), {}, {}, std::nullopt, nullptr, 0, 0, 0});
+    fit.emplace(LfviFlowFit{std::move(posterior), {}, {}, std::nullopt, nullptr, 0, 0, 0, std::nullopt});
   };
   state.identity = {{"name", "slfvi"}, {"options", options.to_json()}};
   // The HPD region is TSNPE's (the same estimate of τ, rejection from the prior and fallback).

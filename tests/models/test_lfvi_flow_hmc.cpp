@@ -110,6 +110,28 @@ TEST_CASE("lfvi with a flow generator recovers the exact posterior of a conjugat
   CHECK(report.contains("generator"));
 }
 
+// The flow against NLE's surrogate likelihood instead of a classifier ("surrogate": "likelihood"):
+// the same posterior and the same tolerances, and what the run reports names the surrogate it used.
+TEST_CASE("lfvi with a flow generator against a surrogate likelihood recovers the exact posterior", "[models][lfvi]") {
+  const InferenceProblem problem = conjugate_problem();
+  nlohmann::json options = flow_options();
+  options.erase("ratio");
+  options["surrogate"] = "likelihood";
+  options["likelihood"] = {{"density_estimator", {{"transforms", 2}, {"hidden", {32, 32}}}}, {"alternatives", nlohmann::json::array()}};
+  const MethodRun run = run_method(builtin_methods().at("lfvi"), options, problem, {.simulations = 3000, .seed = 5});
+  const Posterior& posterior = run.posterior;
+  CHECK(posterior.kind() == "flow");
+  CHECK(posterior.info().log_prob_normalized);
+  CHECK(posterior.info().amortized);
+  CHECK(posterior.info().options["surrogate"] == "likelihood");
+  CHECK(posterior.info().options["likelihood"]["density_estimator"]["transforms"] == 2);
+  CHECK_FALSE(posterior.info().options.contains("ratio"));
+  const auto report = posterior.diagnostics();
+  CHECK(report.contains("likelihood"));
+  CHECK_FALSE(report.contains("ratio"));
+  check_conjugate_posterior(posterior, problem);
+}
+
 TEST_CASE("sequential lfvi with a flow generator recovers the exact posterior, for its observation only", "[models][lfvi][slfvi]") {
   const InferenceProblem problem = conjugate_problem();
   nlohmann::json options = flow_options();
@@ -136,6 +158,14 @@ TEST_CASE("sequential lfvi with a flow generator recovers the exact posterior, f
   const MethodRun ellipsoid = run_method(builtin_methods().at("slfvi"), options, problem, {.simulations = 3000, .seed = 5});
   CHECK(ellipsoid.posterior.info().options["sequential_record"]["proposals"][1].get<std::string>().rfind("truncated prior (ellipsoid", 0) == 0);
   check_conjugate_posterior(ellipsoid.posterior, problem);
+  // Against a surrogate likelihood, retrained every round on all rows so far.
+  options["region"] = "hpd";
+  options.erase("ratio");
+  options["surrogate"] = "likelihood";
+  options["likelihood"] = {{"density_estimator", {{"transforms", 2}, {"hidden", {32, 32}}}}, {"alternatives", nlohmann::json::array()}};
+  const MethodRun by_likelihood = run_method(builtin_methods().at("slfvi"), options, problem, {.simulations = 3000, .seed = 5});
+  CHECK(by_likelihood.posterior.diagnostics().contains("likelihood"));
+  check_conjugate_posterior(by_likelihood.posterior, problem);
 }
 
 TEST_CASE("lfvi with a flow generator saves and loads as a flow posterior, with the importance-weighted bound too", "[models][lfvi][posterior]") {
@@ -191,6 +221,20 @@ TEST_CASE("lfvi's options choose the generator and are refused with their JSON p
                     Catch::StartsWith("inference.flow.direction"));
   CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"flow", {{"bins", 0}}}}), Catch::StartsWith("inference.flow.bins"));
   CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"ratio", {{"atoms", 1}}}}), Catch::StartsWith("inference.ratio.atoms"));
+  // The surrogate: one of two, its own section only, and what only a ratio estimator can do refused with a likelihood.
+  CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"surrogate", "density"}}), Catch::StartsWith("inference.surrogate"));
+  CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"surrogate", "likelihood"}, {"ratio", {{"atoms", 4}}}}),
+                    Catch::StartsWith("inference.ratio: options of the ratio surrogate"));
+  CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"likelihood", {{"batch_size", 64}}}}),
+                    Catch::StartsWith("inference.likelihood: options of the likelihood surrogate"));
+  CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"surrogate", "likelihood"}, {"likelihood", {{"batch_size", 0}}}}),
+                    Catch::StartsWith("inference.likelihood.batch_size"));
+  CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"surrogate", "likelihood"}, {"ratio_ensemble", 3}}),
+                    Catch::StartsWith("inference.ratio_ensemble"));
+  CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"surrogate", "likelihood"}, {"ratio_training", "alternate"}}),
+                    Catch::StartsWith("inference.ratio_training"));
+  const auto parsed = parse_method_options(lfvi, {{"generator", "flow"}, {"surrogate", "likelihood"}});
+  CHECK(LfviFlowOptions::from_json(parsed).surrogate == LfviFlowOptions::Surrogate::likelihood);
 }
 
 TEST_CASE("lfvi's flow against an ensemble of ratio estimators: members differ, share their inputs, and the run repeats bit for bit", "[models][lfvi]") {
