@@ -97,6 +97,8 @@ bool LfviFlowOptions::is_valid(std::string* why) const {
   if (ratio_training == "alternate" && ratio_ensemble != 1)
     return fail("ratio_training: \"alternate\" trains one ratio estimator (set ratio_ensemble to 1)");
   if (ratio_steps < 1) return fail("ratio_steps: must be at least 1");
+  if (anneal_steps < 0) return fail("anneal_steps: must be ≥ 0");
+  if (anneal_steps > max_iterations) return fail("anneal_steps: must not exceed max_iterations (the bound would never be untempered)");
   if (batch_size < 1) return fail("batch_size: must be at least 1");
   if (!(learning_rate > 0) || !std::isfinite(learning_rate)) return fail("learning_rate: must be a positive number");
   if (max_iterations < 1) return fail("max_iterations: must be at least 1");
@@ -120,6 +122,7 @@ nlohmann::json LfviFlowOptions::to_json() const {
           {"iw_samples", iw_samples},
           {"ratio_training", ratio_training},
           {"ratio_steps", ratio_steps},
+          {"anneal_steps", anneal_steps},
           {"batch_size", batch_size},
           {"learning_rate", learning_rate},
           {"max_iterations", max_iterations},
@@ -152,6 +155,7 @@ LfviFlowOptions LfviFlowOptions::from_json(const nlohmann::json& section, const 
   o.iw_samples = static_cast<int>(r.optional_integer("iw_samples", o.iw_samples, 1, 1024));
   o.ratio_training = r.optional_string("ratio_training", o.ratio_training, {"once", "alternate"});
   o.ratio_steps = static_cast<int>(r.optional_integer("ratio_steps", o.ratio_steps, 1, 100));
+  o.anneal_steps = static_cast<int>(r.optional_integer("anneal_steps", o.anneal_steps, 0, 100000000));
   o.batch_size = r.optional_integer("batch_size", o.batch_size, 1, 1 << 20);
   o.learning_rate = r.optional_positive_number("learning_rate", o.learning_rate);
   o.max_iterations = static_cast<int>(r.optional_integer("max_iterations", o.max_iterations, 1, 100000000));
@@ -231,7 +235,8 @@ class Bound {
 
   // The per-draw weight w = log π_u(u) + r(ũ, ỹ) − log q_u(u | y) (n × 1) for a draw of the flow
   // (ũ = draw.z_x, log q̃ = draw.log_prob) and the surrogate's ỹ rows.
-  FVar weights(ad::Tape<float>& tape, const flows::ConditionalDensity::Draw& draw, const FMat& y_term) {
+  // With β < 1 the likelihood term is tempered, r → β r (the annealed bound of anneal_steps).
+  FVar weights(ad::Tape<float>& tape, const flows::ConditionalDensity::Draw& draw, const FMat& y_term, float beta = 1) {
     const FVar z = draw.z_x;
     const Eigen::Index n = z.rows(), p = z.cols();
     const FVar u = ad::add_bias(ad::mul(z, ad::broadcast(tape.constant(u_sd_), n, p)), tape.constant(u_mean_));
@@ -253,7 +258,8 @@ class Bound {
     gradient_float_ = prior_gradient_.cast<float>();
     const FVar log_prior = ad::add(ad::sum_rows(ad::mul(u, tape.constant(gradient_float_))), tape.constant(offset_));
     const FVar log_q = ad::add_scalar(draw.log_prob, static_cast<float>(-log_u_scale_));
-    return ad::sub(ad::add(log_prior, term_(tape, z, y_term)), log_q);
+    const FVar r = term_(tape, z, y_term);
+    return ad::sub(ad::add(log_prior, beta == 1 ? r : ad::mul_scalar(r, beta)), log_q);
   }
 
   // log π_u at standardised rows ũ, values only (−1e30 where not finite).
@@ -415,7 +421,6 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
   const FMat val_noise = flows::standard_normal(val_context.rows(), p, validation_rng);
 
   Bound bound(prior, term, u_mean, u_sd, flow->log_x_scale());
-  optim::Adam optimizer(flow->parameters(), {.learning_rate = options.learning_rate});
   Rng rng = Rng::stream(options.seed, 13);
   const auto batch = std::min<Eigen::Index>(options.batch_size, static_cast<Eigen::Index>(split.train.size()));
   // Shuffled passes over the training rows: fills `rows` from `order`, reshuffling with `stream` when used up.
@@ -491,7 +496,10 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
     return value;
   };
 
-  optim::TrainingLoop loop({.max_steps = options.max_iterations, .min_steps = options.min_iterations, .eval_every = options.eval_every,
+  optim::Adam optimizer(flow->parameters(), {.learning_rate = options.learning_rate});
+
+  // No early stop while the bound is still tempered.
+  optim::TrainingLoop loop({.max_steps = options.max_iterations, .min_steps = std::max(options.min_iterations, options.anneal_steps), .eval_every = options.eval_every,
                             .patience = options.patience, .stage = alternate ? "lfvi flow, alternating" : "lfvi flow"},
                            alternate ? std::vector<std::string>{"loss", "ratio"} : std::vector<std::string>{"loss"});
   auto parameters = flow->parameters();
@@ -501,10 +509,10 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
   // ratio inputs yr and noise; a non-finite loss skips the step and is counted. Returns the loss.
   // The amortised training's step and refinement's.
   auto bound_step = [&](optim::Adam& step_optimizer, const FMat& c, const FMat& yr, const FMat& noise, Eigen::Index terms, int draws,
-                        int& skipped_steps) {
+                        int& skipped_steps, float beta) {
     auto scope = tape.scope();
     const auto draw = flow->standardized_rsample(tape.constant(c), noise);
-    const FVar loss = Bound::negative_bound(bound.weights(tape, draw, yr), terms, draws);
+    const FVar loss = Bound::negative_bound(bound.weights(tape, draw, yr, beta), terms, draws);
     const double value = loss.item();
     step_optimizer.zero_grad();
     if (!std::isfinite(value)) {
@@ -523,7 +531,9 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
     return static_cast<double>(Bound::negative_bound(bound.weights(tape, draw, yr), terms, draws).item());
   };
   optim::TrainingHooks hooks;
-  hooks.step = [&](int, std::span<double> losses) {
+  hooks.step = [&](int step, std::span<double> losses) {
+    // Steps count from 1: β reaches 1 at step anneal_steps.
+    const float beta = options.anneal_steps > 0 ? static_cast<float>(std::min(1.0, static_cast<double>(step) / options.anneal_steps)) : 1.0f;
     if (alternate) {
       losses[1] = 0;
       for (int s = 0; s < options.ratio_steps; ++s) losses[1] += ratio_step() / options.ratio_steps;
@@ -531,7 +541,7 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
     next_rows(rows, order, position, rng);
     const FMat c = repeated_rows(context, rows, k), yr = repeated_rows(y_ratio, rows, k);
     const FMat noise = flows::standard_normal(c.rows(), p, rng);
-    losses[0] = bound_step(optimizer, c, yr, noise, batch, k, skipped);
+    losses[0] = bound_step(optimizer, c, yr, noise, batch, k, skipped, beta);
   };
   const FMat val_u = alternate ? repeated_rows(u_table, validation, 1) : FMat(), val_pair_context = repeated_rows(context, validation, 1);
   hooks.validate = [&] {
@@ -582,7 +592,7 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
     optim::TrainingHooks refine_hooks;
     refine_hooks.step = [&](int, std::span<double> losses) {
       const FMat noise = flows::standard_normal(step_rows, p, refine_rng);
-      losses[0] = bound_step(refine_optimizer, step_context, step_y_ratio, noise, ro.batch_size, kr, refine_skipped);
+      losses[0] = bound_step(refine_optimizer, step_context, step_y_ratio, noise, ro.batch_size, kr, refine_skipped, 1.0f);
     };
     refine_hooks.validate = negative_bound_at_observation;
     refine_hooks.status = hooks.status;

@@ -113,6 +113,12 @@ struct LfviFlowOptions {
   // "alternate": it keeps training between generator steps (above).
   std::string ratio_training = "once";
   int ratio_steps = 1;              // "alternate": classifier steps per generator step
+  // Steps over which the amortised bound's likelihood term is tempered, β r with β rising linearly
+  // from 1/anneal_steps to 1 (then 1): the target starts near the prior, which the flow covers, and
+  // sharpens into the posterior, so that the flow follows its modes as they separate instead of
+  // settling on whichever it finds first (annealed variational inference). The validation bound is
+  // always the untempered one, and early stopping waits for the end of the annealing. 0 = none.
+  int anneal_steps = 0;
   Eigen::Index batch_size = 128;    // y rows per step (each with K draws)
   double learning_rate = 1e-3;      // Adam
   int max_iterations = 5000;        // optimisation steps

@@ -130,6 +130,14 @@ TEST_CASE("lfvi with a flow generator against a surrogate likelihood recovers th
   CHECK(report.contains("likelihood"));
   CHECK_FALSE(report.contains("ratio"));
   check_conjugate_posterior(posterior, problem);
+  // Annealed: the likelihood term tempered over the first 800 steps; another flow, the same posterior.
+  options["anneal_steps"] = 800;
+  const MethodRun annealed = run_method(builtin_methods().at("lfvi"), options, problem, {.simulations = 3000, .seed = 5});
+  CHECK(annealed.posterior.info().options["anneal_steps"] == 800);
+  CHECK(annealed.posterior.diagnostics()["generator"]["steps"].get<int>() >= 800);  // no early stop before
+  const Vector y_o = *problem.observation;
+  CHECK((annealed.posterior.sample(y_o, 50, 1).array() != posterior.sample(y_o, 50, 1).array()).any());
+  check_conjugate_posterior(annealed.posterior, problem);
 }
 
 TEST_CASE("sequential lfvi with a flow generator recovers the exact posterior, for its observation only", "[models][lfvi][slfvi]") {
@@ -223,6 +231,8 @@ TEST_CASE("lfvi's options choose the generator and are refused with their JSON p
   CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"ratio", {{"atoms", 1}}}}), Catch::StartsWith("inference.ratio.atoms"));
   // The surrogate: one of two, its own section only, and what only a ratio estimator can do refused with a likelihood.
   CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"surrogate", "density"}}), Catch::StartsWith("inference.surrogate"));
+  CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"anneal_steps", -1}}), Catch::StartsWith("inference.anneal_steps"));
+  CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"anneal_steps", 6000}}), Catch::StartsWith("inference.anneal_steps"));
   CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"surrogate", "likelihood"}, {"ratio", {{"atoms", 4}}}}),
                     Catch::StartsWith("inference.ratio: options of the ratio surrogate"));
   CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"likelihood", {{"batch_size", 64}}}}),
