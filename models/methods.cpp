@@ -307,7 +307,7 @@ MethodRegistry make_builtin_methods() {
            if (!fit) return Posterior();
            PosteriorInfo info = sequential_info(in, "slfvi", options.to_json(), record);
            const auto& data_names = in.simulator.info().data_names;
-           if (fit->ratios.empty() && !fit->likelihood)  // every round read back from the checkpoint folder: no training summary
+           if (!fit->has_surrogate())  // every round read back from the checkpoint folder: no training summary
              return Posterior(std::make_shared<models::FlowPosterior>(std::move(fit->posterior), in.prior, data_names, std::move(info)));
            nlohmann::json summary = fit->summary();
            return Posterior(

@@ -362,7 +362,7 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
   // surrogate's inputs as they are.
   const Eigen::Index n = y.rows(), p = theta.cols(), d = y.cols();
   Vector u_mean, u_sd;
-  FMat y_ratio(n, d);  // the surrogate's ỹ
+  FMat y_surrogate(n, d);  // the surrogate's ỹ
   LikelihoodTerm term;
   std::function<FMat(const Vector&)> surrogate_data;  // one observation's ỹ, a row
   const Standardization* st = nullptr;                // the ratio estimators' statistics
@@ -371,7 +371,7 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
     st = &ratios.front().standardization;
     u_mean = st->u_mean;
     u_sd = st->u_sd;
-    for (Eigen::Index r = 0; r < n; ++r) y_ratio.row(r) = st->standardize_data(y.row(r).transpose()).cast<float>().transpose();
+    for (Eigen::Index r = 0; r < n; ++r) y_surrogate.row(r) = st->standardize_data(y.row(r).transpose()).cast<float>().transpose();
     // ũ clamped to the ratio's training range; several estimators: the log of their mean ratio.
     term = [&ratios](ad::Tape<float>& tape, const FVar& z, const FMat& y_tilde) {
       FVar ratio = ratios.front().log_ratio_on_tape(tape, z, y_tilde);
@@ -385,7 +385,7 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
     const flows::ConditionalDensity& density = likelihood->density();
     u_mean = density.standardization().c_mean;
     u_sd = density.standardization().c_sd;
-    y_ratio = density.standardize_x(y);
+    y_surrogate = density.standardize_x(y);
     // log q(y | u) = log q̃(ỹ | ũ) − log of the data's scale.
     term = [&density](ad::Tape<float>& tape, const FVar& z, const FMat& y_tilde) {
       return ad::add_scalar(density.evaluate_standardized_log_prob(tape, tape.constant(y_tilde), z), static_cast<float>(-density.log_x_scale()));
@@ -416,7 +416,7 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
                      (by_ratio ? "ratio.validation_fraction" : "likelihood.validation_fraction"));
   const std::vector<Eigen::Index> validation(split.validation.begin(), split.validation.begin() + static_cast<std::ptrdiff_t>(kept));
   const int k = options.iw_samples;
-  const FMat val_context = repeated_rows(context, validation, k), val_y_ratio = repeated_rows(y_ratio, validation, k);
+  const FMat val_context = repeated_rows(context, validation, k), val_y_surrogate = repeated_rows(y_surrogate, validation, k);
   Rng validation_rng = Rng::stream(options.seed, 12);
   const FMat val_noise = flows::standard_normal(val_context.rows(), p, validation_rng);
 
@@ -470,7 +470,7 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
   auto ratio_step = [&]() -> double {
     next_rows(ratio_rows, ratio_order, ratio_position, ratio_rng);
     for (std::size_t i = 0; i < ratio_rows.size(); ++i) other_rows[i] = ratio_rows[(i + 1) % ratio_rows.size()];
-    const FMat c = repeated_rows(context, ratio_rows, 1), yr = repeated_rows(y_ratio, ratio_rows, 1);
+    const FMat c = repeated_rows(context, ratio_rows, 1), yr = repeated_rows(y_surrogate, ratio_rows, 1);
     const FMat u_joint = repeated_rows(u_table, ratio_rows, 1), u_other = repeated_rows(u_table, other_rows, 1);
     const FMat noise = flows::standard_normal(batch, p, ratio_rng);
     auto scope = tape.scope();
@@ -497,7 +497,6 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
   };
 
   optim::Adam optimizer(flow->parameters(), {.learning_rate = options.learning_rate});
-
   // No early stop while the bound is still tempered.
   optim::TrainingLoop loop({.max_steps = options.max_iterations, .min_steps = std::max(options.min_iterations, options.anneal_steps), .eval_every = options.eval_every,
                             .patience = options.patience, .stage = alternate ? "lfvi flow, alternating" : "lfvi flow"},
@@ -539,7 +538,7 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
       for (int s = 0; s < options.ratio_steps; ++s) losses[1] += ratio_step() / options.ratio_steps;
     }
     next_rows(rows, order, position, rng);
-    const FMat c = repeated_rows(context, rows, k), yr = repeated_rows(y_ratio, rows, k);
+    const FMat c = repeated_rows(context, rows, k), yr = repeated_rows(y_surrogate, rows, k);
     const FMat noise = flows::standard_normal(c.rows(), p, rng);
     losses[0] = bound_step(optimizer, c, yr, noise, batch, k, skipped, beta);
   };
@@ -550,7 +549,7 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
       const FVar log_q = flow->evaluate_standardized_log_prob(tape, tape.constant(val_u), tape.constant(val_pair_context));
       return -(static_cast<double>(ad::mean(log_q).item()) - static_cast<double>(log_u_scale));
     }
-    return negative_bound_on(val_context, val_y_ratio, val_noise, static_cast<Eigen::Index>(kept), k);
+    return negative_bound_on(val_context, val_y_surrogate, val_noise, static_cast<Eigen::Index>(kept), k);
   };
   hooks.status = [](const optim::TrainingRecord& r) {
     char text[64];
@@ -570,13 +569,13 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
     const LfviRefineOptions& ro = options.refine;
     const int kr = ro.iw_samples > 0 ? ro.iw_samples : k;
     const FMat observation_context = flow->standardize_c(RowMatrix(observation->transpose()));
-    const FMat observation_ratio = surrogate_data(*observation);
+    const FMat observation_surrogate = surrogate_data(*observation);
     const Eigen::Index step_rows = ro.batch_size * kr, check_rows = ro.validation_terms * kr;
-    const FMat step_context = observation_context.replicate(step_rows, 1), step_y_ratio = observation_ratio.replicate(step_rows, 1);
-    const FMat check_context = observation_context.replicate(check_rows, 1), check_y_ratio = observation_ratio.replicate(check_rows, 1);
+    const FMat step_context = observation_context.replicate(step_rows, 1), step_y_surrogate = observation_surrogate.replicate(step_rows, 1);
+    const FMat check_context = observation_context.replicate(check_rows, 1), check_y_surrogate = observation_surrogate.replicate(check_rows, 1);
     Rng check_rng = Rng::stream(options.seed, 16);
     const FMat check_noise = flows::standard_normal(check_rows, p, check_rng);
-    auto negative_bound_at_observation = [&] { return negative_bound_on(check_context, check_y_ratio, check_noise, ro.validation_terms, kr); };
+    auto negative_bound_at_observation = [&] { return negative_bound_on(check_context, check_y_surrogate, check_noise, ro.validation_terms, kr); };
     const double before = negative_bound_at_observation();
     std::vector<FMat> amortised_weights;
     for (const auto* parameter : parameters) amortised_weights.push_back(parameter->value);
@@ -592,7 +591,7 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
     optim::TrainingHooks refine_hooks;
     refine_hooks.step = [&](int, std::span<double> losses) {
       const FMat noise = flows::standard_normal(step_rows, p, refine_rng);
-      losses[0] = bound_step(refine_optimizer, step_context, step_y_ratio, noise, ro.batch_size, kr, refine_skipped, 1.0f);
+      losses[0] = bound_step(refine_optimizer, step_context, step_y_surrogate, noise, ro.batch_size, kr, refine_skipped, 1.0f);
     };
     refine_hooks.validate = negative_bound_at_observation;
     refine_hooks.status = hooks.status;

@@ -156,6 +156,10 @@ struct LfviFlowFit {
   std::size_t training_rows = 0, validation_rows = 0;
   std::optional<NleFit> likelihood;  // the surrogate likelihood the bound used, with "surrogate": "likelihood"
 
+  // Whether the fit carries the surrogate it was trained against (ratio estimators or a likelihood):
+  // false for one read back from a checkpoint, which holds the flow alone and has no training summary.
+  bool has_surrogate() const { return !ratios.empty() || likelihood.has_value(); }
+
   // {"ratio" (or "likelihood"): the surrogate's summary, "generator": best step, best validation −bound, stop reason, seconds,
   //  "refinement": the same for the refinement, with the bound before it}.
   nlohmann::json summary() const;
