@@ -5,6 +5,7 @@
 #include "models/ensemble_training.hpp"
 #include "models/implicit_posterior.hpp"
 #include "models/mcmc_posterior.hpp"
+#include "models/resampled_posterior.hpp"
 #include "models/methods.hpp"
 #include "sbi/core/error.hpp"
 #include "sbi/diagnostics/c2st.hpp"
@@ -50,6 +51,20 @@ RowMatrix draw_samples(const Posterior& posterior, const Vector& observation, Ei
   }
   RowMatrix samples = posterior.sample(observation, n, seed, callbacks);
   progress.finish();
+  if (const auto* resampled = posterior.model_as<models::ImportanceResampledPosterior>()) {
+    // How far the flow is from its target: Kish's ESS over the K·n weights. Below n effective
+    // proposals the n draws repeat one another's information (a few heavy weights carry them).
+    const auto last = posterior.diagnostics().value("last_sample", nlohmann::json::object());
+    const double efficiency = last.value("ess_fraction", 0.0);
+    const double effective = efficiency * static_cast<double>(n) * resampled->proposals_per_draw();
+    char line[160];
+    std::snprintf(line, sizeof line, "importance resampling: each draw one of %d flow draws; ESS %.0f of %lld proposals (%.3f)",
+                  resampled->proposals_per_draw(), effective, static_cast<long long>(n) * resampled->proposals_per_draw(), efficiency);
+    note = line;
+    if (effective < static_cast<double>(n))
+      note += "\nwarning: fewer effective proposals than draws: the flow misses part of its target; more proposals per draw "
+              "(inference.importance_resampling) or a longer refinement may help";
+  }
   return samples;
 }
 
@@ -308,7 +323,9 @@ int execute_infer(InferRequest request, bool resume, bool force, int threads, bo
   const auto& info = posterior.info();
   std::printf("posterior saved to %s (%s, %zu simulations, trained %.1f s", folder.string().c_str(), method.name.c_str(),
               info.provenance.simulations, run.training_seconds);
-  const auto diagnostics = posterior.diagnostics();
+  // An importance-resampled posterior reports its flow's training under "proposal".
+  const auto all_diagnostics = posterior.diagnostics();
+  const auto& diagnostics = posterior.model_as<models::ImportanceResampledPosterior>() ? all_diagnostics["proposal"] : all_diagnostics;
   if (diagnostics.contains("best_step"))
     std::printf(", best validation at step %d%s", diagnostics["best_step"].get<int>(), diagnostics.value("stopped_early", false) ? ", stopped early" : "");
   std::printf(")\n");

@@ -6,6 +6,7 @@
 #include "models/flow_posterior.hpp"
 #include "models/implicit_posterior.hpp"
 #include "models/mcmc_posterior.hpp"
+#include "models/resampled_posterior.hpp"
 #include "sbi/abc/rejection.hpp"
 #include "sbi/abc/smc.hpp"
 #include "sbi/core/error.hpp"
@@ -142,6 +143,26 @@ Method with_ensembles(Method method) {
   return method;
 }
 
+// The posterior an LFVI flow's bound aimed at, π(θ) exp r(θ, y) with the fit's surrogate, as the
+// MCMC kind of the method that trains that surrogate alone (NLE's, NRE's, or an ensemble of NRE's):
+// the target of "importance_resampling". Moves the surrogate out of the fit.
+Posterior surrogate_posterior(const TrainingInput& in, const LfviFlowOptions& options, LfviFlowFit& fit) {
+  if (fit.likelihood) {
+    PosteriorInfo info = info_for(in, "nle", options.likelihood.to_json(), fit.ratio_seconds);
+    return Posterior(std::make_shared<models::LikelihoodMcmcPosterior>(std::move(*fit.likelihood), in.prior, table_data_names(in), std::move(info)));
+  }
+  std::vector<Posterior> members;
+  for (auto& ratio : fit.ratios) {
+    PosteriorInfo info = info_for(in, "nre", options.ratio.to_json(), ratio.training.seconds);
+    members.emplace_back(std::make_shared<models::RatioMcmcPosterior>(std::move(ratio), in.prior, table_data_names(in), std::move(info),
+                                                                      options.ratio.mcmc));
+  }
+  if (members.size() == 1) return members.front();
+  nlohmann::json ensemble_options = options.ratio.to_json();
+  ensemble_options["ensemble"] = members.size();
+  return Posterior(std::make_shared<models::EnsemblePosterior>(std::move(members), info_for(in, "nre", std::move(ensemble_options), fit.ratio_seconds)));
+}
+
 MethodRegistry make_builtin_methods() {
   MethodRegistry registry;
   const auto add = [&registry](Method method) { registry.add(with_ensembles(std::move(method))); };
@@ -173,8 +194,14 @@ MethodRegistry make_builtin_methods() {
                     info.amortized = false;
                     info.observation = *fit.refined_for;
                   }
-                  return Posterior(std::make_shared<models::FlowPosterior>(std::move(fit.posterior), in.prior, table_data_names(in),
-                                                                           std::move(info), fit.summary()));
+                  const int resampling = options.importance_resampling;
+                  nlohmann::json summary = fit.summary();  // before the surrogate moves out of the fit
+                  Posterior target = resampling > 0 ? surrogate_posterior(in, options, fit) : Posterior();
+                  Posterior flow(std::make_shared<models::FlowPosterior>(std::move(fit.posterior), in.prior, table_data_names(in), info,
+                                                                         std::move(summary)));
+                  if (resampling == 0) return flow;
+                  return Posterior(std::make_shared<models::ImportanceResampledPosterior>(std::move(flow), std::move(target), resampling,
+                                                                                          std::move(info)));
                 }});
   add({.name = "mmd",
                 .summary = "implicit generator trained by maximum mean discrepancy (no discriminator)",
@@ -390,6 +417,8 @@ const std::map<std::string, KindLoader>& kind_loaders() {
       {models::kRatioMcmcKind, [](const SavedPosterior& s) { return Posterior(models::RatioMcmcPosterior::load(s)); }},
       {models::kAbcSamplesKind, [](const SavedPosterior& s) { return Posterior(models::AbcPosterior::load(s)); }},
       {models::kEnsembleKind, [](const SavedPosterior& s) { return Posterior(models::EnsemblePosterior::load(s, load_posterior)); }},
+      {models::kImportanceResampledKind,
+       [](const SavedPosterior& s) { return Posterior(models::ImportanceResampledPosterior::load(s, load_posterior)); }},
   };
   return loaders;
 }

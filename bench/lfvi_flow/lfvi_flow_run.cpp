@@ -2,12 +2,14 @@
 // table for a spec (seeded, one thread), trains one table method through the registry (lfvi with
 // either generator, npe, nle, nre), and per observation draws samples, writes them, and scores them
 // with the C2ST (sbi::c2st_test, sbibm's defaults) against the reference posterior. For the MCMC
-// kinds, --samplers slice,hmc draws the samples once per sampler and reports time and R-hat.
+// kinds, --samplers slice,hmc draws the samples once per sampler and reports time and R-hat. For an
+// importance-resampled posterior (lfvi's "importance_resampling"), --resample 1,8,32 draws the samples
+// once per number of proposals per draw from the same trained flow and surrogate (1: the flow alone).
 // Not a user-facing program (users run `sbi infer`).
 //
 //   lfvi_flow_run --spec data/specs/two_moons.json --rows 1000 --method lfvi --options '{"generator": "flow"}'
 //                 --observation ../shared/data/sbibm/two_moons/obs_1 [--samples 10000] [--out prefix]
-//                 [--seed 1] [--samplers slice,hmc] [--no-c2st] [--table t.sbt]
+//                 [--seed 1] [--samplers slice,hmc] [--resample 1,8,32] [--no-c2st] [--table t.sbt]
 //
 // --table trains on the first --rows rows of a table simulated beforehand (`sbi simulate`) instead
 // of simulating one, so that a grid over budgets shares its simulations (as bench/npe's grid does).
@@ -15,6 +17,7 @@
 // Options that make a posterior for one observation (lfvi's "refine") train once per observation.
 // Prints one JSON line per observation (and sampler).
 #include "models/mcmc_posterior.hpp"
+#include "models/resampled_posterior.hpp"
 #include "models/methods.hpp"
 #include "sbi/core/error.hpp"
 #include "sbi/diagnostics/c2st.hpp"
@@ -48,7 +51,7 @@ double cpu_seconds() { return static_cast<double>(std::clock()) / CLOCKS_PER_SEC
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string spec_path, method = "lfvi", options_text = "{}", out_prefix, samplers_text, table_path;
+  std::string spec_path, method = "lfvi", options_text = "{}", out_prefix, samplers_text, table_path, resample_text;
   std::vector<std::string> observations;
   Eigen::Index rows = 1000, samples = 10000;
   std::uint64_t seed = 1;
@@ -71,6 +74,7 @@ int main(int argc, char** argv) {
     else if (arg == "--out") out_prefix = next();
     else if (arg == "--seed") seed = std::stoull(next());
     else if (arg == "--samplers") samplers_text = next();
+    else if (arg == "--resample") resample_text = next();
     else if (arg == "--no-c2st") c2st = false;
     else if (arg == "--table") table_path = next();
     else {
@@ -121,19 +125,34 @@ int main(int argc, char** argv) {
     };
     if (!per_observation) train(std::nullopt);
 
-    std::vector<std::string> samplers;
-    {
-      std::stringstream list(samplers_text);
-      for (std::string s; std::getline(list, s, ',');)
-        if (!s.empty()) samplers.push_back(s);
+    std::vector<std::string> samplers, resample_counts;
+    for (auto [text, list] : {std::pair{&samplers_text, &samplers}, std::pair{&resample_text, &resample_counts}}) {
+      std::stringstream items(*text);
+      for (std::string s; std::getline(items, s, ',');)
+        if (!s.empty()) list->push_back(s);
     }
     if (samplers.empty()) samplers.push_back("");
+    if (resample_counts.empty()) resample_counts.push_back("");
     for (std::size_t k = 0; k < observations.size(); ++k) {
       const std::filesystem::path folder = observations[k];
       const sbi::Vector y = sbi::read_observation_csv(folder / "observation.csv");
       if (per_observation) train(y);
-      const auto* mcmc = posterior.model_as<sbi::models::McmcPosterior>();
+      // The posterior once per --resample count (the trained one when none is given).
+      std::vector<std::pair<int, sbi::Posterior>> variants;
+      for (const auto& count : resample_counts) {
+        const auto* resampled = posterior.model_as<sbi::models::ImportanceResampledPosterior>();
+        if (count.empty() || !resampled) {
+          variants.emplace_back(0, posterior);
+          break;
+        }
+        const int k = std::stoi(count);
+        variants.emplace_back(k, k <= 1 ? resampled->proposal()
+                                        : sbi::Posterior(std::make_shared<sbi::models::ImportanceResampledPosterior>(
+                                              resampled->proposal(), resampled->target(), k, posterior.info())));
+      }
+      for (const auto& [resample, variant] : variants)
       for (const auto& sampler : samplers) {
+        const auto* mcmc = variant.model_as<sbi::models::McmcPosterior>();
         nlohmann::json line = {{"spec", spec_path},
                                {"method", method},
                                {"observation", folder.string()},
@@ -157,15 +176,19 @@ int main(int argc, char** argv) {
           line["mcmc"] = result.statistics.to_json();
           line["mcmc_brief"] = result.brief_report();
         } else {
-          draws = posterior.sample(y, samples, seed * 1000 + k);
+          draws = variant.sample(y, samples, seed * 1000 + k);
         }
-        if (const auto report = posterior.diagnostics(); report.is_object() && report.contains("refinement"))
-          line["refinement"] = report["refinement"];
+        if (resample > 0) line["resample"] = resample;
+        if (const auto report = variant.diagnostics(); report.is_object() && report.contains("last_sample"))
+          line["importance"] = report["last_sample"];
+        auto report = posterior.diagnostics();
+        if (report.is_object() && report.contains("proposal")) report = report["proposal"];
+        if (report.is_object() && report.contains("refinement")) line["refinement"] = report["refinement"];
         line["sampling_seconds"] = seconds_since(sample_start);
         line["sampling_cpu_seconds"] = cpu_seconds() - sample_cpu_start;
         sbi::Names header;
         for (Eigen::Index j = 0; j < draws.cols(); ++j) header.push_back("parameter_" + std::to_string(j + 1));
-        const std::string tag = sampler.empty() ? "" : "_" + sampler;
+        const std::string tag = (sampler.empty() ? "" : "_" + sampler) + (resample > 0 ? "_sir" + std::to_string(resample) : "");
         if (!out_prefix.empty()) {
           const std::string file = out_prefix + "_" + folder.filename().string() + tag + ".csv";
           sbi::write_csv(file, header, draws);

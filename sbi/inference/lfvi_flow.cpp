@@ -108,6 +108,8 @@ bool LfviFlowOptions::is_valid(std::string* why) const {
   if (!(clip_grad_norm >= 0)) return fail("clip_grad_norm: must be ≥ 0");
   if (validation_rows < 1) return fail("validation_rows: must be at least 1");
   if (!refine.is_valid(&inner)) return fail("refine." + inner);
+  if (importance_resampling != 0 && (importance_resampling < 2 || importance_resampling > 4096))
+    return fail("importance_resampling: proposals per draw must be 0 (off) or in [2, 4096]");
   return true;
 }
 
@@ -132,6 +134,7 @@ nlohmann::json LfviFlowOptions::to_json() const {
           {"clip_grad_norm", clip_grad_norm},
           {"validation_rows", validation_rows},
           {"refine", refine.to_json()},
+          {"importance_resampling", importance_resampling},
           {"seed", seed}};
 }
 
@@ -165,6 +168,9 @@ LfviFlowOptions LfviFlowOptions::from_json(const nlohmann::json& section, const 
   o.clip_grad_norm = r.optional_number_in("clip_grad_norm", o.clip_grad_norm, 0.0, 1e9);
   o.validation_rows = r.optional_integer("validation_rows", o.validation_rows, 1, 1 << 24);
   if (const auto* f = r.get("refine")) o.refine = LfviRefineOptions::from_json(*f, r.child_path("refine"));
+  o.importance_resampling = static_cast<int>(r.optional_integer("importance_resampling", o.importance_resampling, 0, 4096));
+  if (o.importance_resampling == 1)
+    throw InputError(r.child_path("importance_resampling") + ": 1 proposal per draw is the flow alone; use 0 (off) or at least 2");
   o.seed = r.optional_seed("seed", o.seed);
   r.finish(o);
   return o;

@@ -58,6 +58,10 @@
 // (bench/lfvi_flow/RESULTS.md, the grid).
 // The flow's data are u z-scored with NLE's context statistics, so its draws are NLE's context as
 // they are. Not with "alternate" or a ratio ensemble.
+//
+// With "importance_resampling": K the posterior is the flow's draws resampled by their importance
+// weights against the surrogate's posterior (kind "importance_resampled"): the flow is the proposal,
+// the surrogate's MCMC posterior (NLE's or NRE's kind, or an ensemble of NRE's) the target.
 #include "sbi/core/types.hpp"
 #include "sbi/flows/options.hpp"
 #include "sbi/inference/nle.hpp"
@@ -128,6 +132,11 @@ struct LfviFlowOptions {
   double clip_grad_norm = 5.0;      // 0 = off
   Eigen::Index validation_rows = 1000;  // held-out y rows used for validation at most
   LfviRefineOptions refine;         // key "refine": refinement for the run's observation (off by default)
+  // K ≥ 2: the posterior corrects the flow's draws towards the surrogate's posterior π(θ) exp r(θ, y)
+  // by sampling-importance-resampling, each draw one of K flow draws chosen by its weight
+  // (models/resampled_posterior.hpp); its log_prob is then the surrogate's, unnormalised. 0 = off:
+  // the flow alone, with its exact density. Not with slfvi (yet).
+  int importance_resampling = 0;
   std::uint64_t seed = 1;           // weights, minibatches, noise (the ratio estimator gets it too)
 
   static flows::DensityEstimatorOptions default_flow();

@@ -3,6 +3,7 @@
 // tape) against slice sampling.
 #include "models/flow_posterior.hpp"
 #include "models/mcmc_posterior.hpp"
+#include "models/resampled_posterior.hpp"
 #include "models/methods.hpp"
 #include "sbi/core/error.hpp"
 #include "sbi/inference/lfvi_flow.hpp"
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <fstream>
 #include <numbers>
 
 using namespace sbi;
@@ -60,7 +62,8 @@ void conjugate_table(Eigen::Index rows, std::uint64_t seed, RowMatrix& theta, Ro
 // at the edge of those tolerances (mean off by sd/3 in both coordinates, sd off by 30 %) has
 // KL ≈ 2·(1/9)/2 + 2·0.5·(1.69 − 1 − log 1.69) = 0.11 + 0.17; the estimate's own noise on 4000 draws
 // is below 0.01. So KL < 0.3, and clearly above −0.05 (a negative KL means an unnormalised q).
-void check_conjugate_posterior(const Posterior& posterior, const InferenceProblem& problem) {
+// The draws' part of the check (for posteriors whose log_prob is not normalised): returns the draws.
+RowMatrix check_conjugate_moments(const Posterior& posterior, const InferenceProblem& problem) {
   const Vector exact_mean = *problem.observation / 2;
   const RowMatrix draws = posterior.sample(*problem.observation, 4000, 3);
   REQUIRE(draws.allFinite());
@@ -72,6 +75,11 @@ void check_conjugate_posterior(const Posterior& posterior, const InferenceProble
     CHECK(sd > kExactSd / 1.3);
     CHECK(sd < kExactSd * 1.3);
   }
+  return draws;
+}
+
+void check_conjugate_posterior(const Posterior& posterior, const InferenceProblem& problem) {
+  const RowMatrix draws = check_conjugate_moments(posterior, problem);
   const Vector log_q = posterior.log_prob(draws, *problem.observation);
   double kl = 0;
   for (Eigen::Index r = 0; r < draws.rows(); ++r) kl += log_q[r] - exact_log_density(draws, r, *problem.observation);
@@ -138,6 +146,29 @@ TEST_CASE("lfvi with a flow generator against a surrogate likelihood recovers th
   const Vector y_o = *problem.observation;
   CHECK((annealed.posterior.sample(y_o, 50, 1).array() != posterior.sample(y_o, 50, 1).array()).any());
   check_conjugate_posterior(annealed.posterior, problem);
+  // Importance-resampled: the flow's draws corrected towards NLE's posterior π(θ) q(y | θ)/Z, which
+  // the same tolerances hold for (NLE's own test, test_posterior_kinds.cpp); log_prob is that
+  // posterior's, unnormalised.
+  options.erase("anneal_steps");
+  options["importance_resampling"] = 32;
+  const MethodRun resampled = run_method(builtin_methods().at("lfvi"), options, problem, {.simulations = 3000, .seed = 5});
+  const auto* kind = resampled.posterior.model_as<models::ImportanceResampledPosterior>();
+  REQUIRE(kind);
+  CHECK(resampled.posterior.method() == "lfvi");
+  CHECK(resampled.posterior.info().amortized);
+  CHECK_FALSE(resampled.posterior.info().log_prob_normalized);
+  CHECK(resampled.posterior.info().options["importance_resampling"] == 32);
+  CHECK(kind->proposal().kind() == "flow");
+  CHECK(kind->target().kind() == "likelihood_mcmc");
+  // The flow is the one trained without resampling (the same seed, the same bits).
+  CHECK((kind->proposal().sample(y_o, 50, 1).array() == posterior.sample(y_o, 50, 1).array()).all());
+  const RowMatrix draws = check_conjugate_moments(resampled.posterior, problem);
+  CHECK((resampled.posterior.log_prob(draws, y_o).array() == kind->target().log_prob(draws, y_o).array()).all());
+  const auto resampled_report = resampled.posterior.diagnostics();
+  CHECK(resampled_report["proposal"].contains("likelihood"));
+  CHECK(resampled_report["last_sample"]["proposals"] == 4000 * 32);
+  CHECK(resampled_report["last_sample"]["ess_fraction"].get<double>() > 0);
+  CHECK(resampled_report["last_sample"]["ess_fraction"].get<double>() <= 1);
 }
 
 TEST_CASE("sequential lfvi with a flow generator recovers the exact posterior, for its observation only", "[models][lfvi][slfvi]") {
@@ -205,6 +236,36 @@ TEST_CASE("lfvi with a flow generator saves and loads as a flow posterior, with 
   CHECK((loaded.log_prob(a, *problem.observation).array() == lp.array()).all());
   CHECK(loaded.diagnostics() == posterior.diagnostics());
   fs::remove_all(folder);
+
+  // Importance-resampled against the ratio estimator: the flow and NRE's posterior saved side by side
+  // and read back to the same bits; a damaged part is refused with its file named.
+  options["importance_resampling"] = 8;
+  const MethodRun resampled_run = run_method(builtin_methods().at("lfvi"), options, problem, {.simulations = 400, .seed = 2});
+  const Posterior& resampled = resampled_run.posterior;
+  REQUIRE(resampled.kind() == "importance_resampled");
+  CHECK(resampled.model_as<models::ImportanceResampledPosterior>()->target().kind() == "ratio_mcmc");
+  const RowMatrix b = resampled.sample(*problem.observation, 300, 9);
+  REQUIRE(b.allFinite());
+  CHECK((b.array() != a.array()).any());
+  const auto resampled_folder = scratch("resampled");
+  resampled.save(resampled_folder);
+  CHECK(fs::exists(resampled_folder / "proposal" / "density.sbinn"));
+  CHECK(fs::exists(resampled_folder / "target" / "classifier.sbinn"));
+  const Posterior resampled_loaded = load_posterior(resampled_folder);
+  CHECK(resampled_loaded.kind() == "importance_resampled");
+  CHECK(resampled_loaded.info().options == resampled.info().options);
+  CHECK((resampled_loaded.sample(*problem.observation, 300, 9).array() == b.array()).all());
+  // log_prob is log π + r: the loaded prior is rebuilt from its saved covariance (sd², then √), which
+  // can be an ulp off the sd it was made from, so log π agrees to rounding, not bit for bit.
+  const Vector lp_resampled = resampled.log_prob(b, *problem.observation), lp_loaded = resampled_loaded.log_prob(b, *problem.observation);
+  CHECK((lp_resampled - lp_loaded).cwiseAbs().maxCoeff() < 1e-12);
+  {
+    std::fstream damage(resampled_folder / "target" / "classifier.sbinn", std::ios::in | std::ios::out | std::ios::binary);
+    damage.seekp(40);
+    damage.put('\x7f');
+  }
+  CHECK_THROWS_WITH(load_posterior(resampled_folder), Catch::Contains("classifier.sbinn"));
+  fs::remove_all(resampled_folder);
 }
 
 TEST_CASE("lfvi's options choose the generator and are refused with their JSON path", "[models][lfvi][registry]") {
@@ -243,6 +304,14 @@ TEST_CASE("lfvi's options choose the generator and are refused with their JSON p
                     Catch::StartsWith("inference.ratio_ensemble"));
   CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"surrogate", "likelihood"}, {"ratio_training", "alternate"}}),
                     Catch::StartsWith("inference.ratio_training"));
+  // Importance resampling: 0 (off) or 2 to 4096 proposals per draw; not with slfvi.
+  CHECK(flow["importance_resampling"] == 0);
+  CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"importance_resampling", 1}}),
+                    Catch::StartsWith("inference.importance_resampling: 1 proposal per draw is the flow alone"));
+  CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"importance_resampling", 5000}}),
+                    Catch::StartsWith("inference.importance_resampling"));
+  CHECK_THROWS_WITH(parse_method_options(builtin_methods().at("slfvi"), {{"generator", "flow"}, {"importance_resampling", 8}}),
+                    Catch::StartsWith("inference.importance_resampling: not available with slfvi"));
   const auto parsed = parse_method_options(lfvi, {{"generator", "flow"}, {"surrogate", "likelihood"}});
   CHECK(LfviFlowOptions::from_json(parsed).surrogate == LfviFlowOptions::Surrogate::likelihood);
 }

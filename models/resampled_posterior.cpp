@@ -1,0 +1,164 @@
+#include "models/resampled_posterior.hpp"
+
+#include "sbi/core/error.hpp"
+#include "sbi/parallel/parallel_for.hpp"
+#include "sbi/random/rng.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace sbi::models {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::uint64_t kProposalStream = 0x51e0, kChoiceStream = 0x51e1;
+constexpr double kMinusInfinity = -std::numeric_limits<double>::infinity();
+
+double log_add(double a, double b) {
+  if (a == kMinusInfinity) return b;
+  if (b == kMinusInfinity) return a;
+  const double top = std::max(a, b);
+  return top + std::log(std::exp(a - top) + std::exp(b - top));
+}
+
+// What one block's weights add to the diagnostics: log Σ w and log Σ w² over all its proposals (so
+// blocks combine into one Kish ESS), the sum of the groups' ESS fractions, and the groups whose K
+// weights were all zero.
+struct BlockWeights {
+  double log_sum = kMinusInfinity, log_sum_squares = kMinusInfinity;
+  double group_ess_fraction_sum = 0;
+  Eigen::Index groups_without_weight = 0;
+};
+
+}  // namespace
+
+ImportanceResampledPosterior::ImportanceResampledPosterior(Posterior proposal, Posterior target, int proposals_per_draw, PosteriorInfo info)
+    : PosteriorModelBase(proposal ? proposal.prior_ptr() : nullptr, proposal ? proposal.data_names() : Names{}, std::move(info)),
+      proposal_(std::move(proposal)),
+      target_(std::move(target)),
+      proposals_per_draw_(proposals_per_draw) {
+  if (!target_) throw InputError("importance resampling: no target posterior");
+  if (!proposal_.info().has_log_prob || !proposal_.info().log_prob_normalized)
+    throw InputError("importance resampling: the proposal (kind \"" + proposal_.kind() + "\") needs an exact, normalised density");
+  if (!target_.info().has_log_prob) throw InputError("importance resampling: the target (kind \"" + target_.kind() + "\") has no density");
+  if (proposal_.parameter_names() != target_.parameter_names() || proposal_.data_names() != target_.data_names())
+    throw InputError("importance resampling: the proposal and the target must have the same parameters and data");
+  if (proposals_per_draw_ < 2 || proposals_per_draw_ > 4096)
+    throw InputError("importance resampling: proposals per draw must be in [2, 4096], got " + std::to_string(proposals_per_draw_));
+  info_.kind = kImportanceResampledKind;
+  info_.amortized = proposal_.info().amortized && target_.info().amortized;
+  info_.observation = proposal_.info().amortized ? target_.info().observation : proposal_.info().observation;
+  if (!info_.amortized && !info_.observation) throw InputError("importance resampling: a posterior for one observation needs that observation");
+  if (!proposal_.info().amortized && !target_.info().amortized && *proposal_.info().observation != *target_.info().observation)
+    throw InputError("importance resampling: the proposal and the target were made for different observations");
+  info_.has_log_prob = true;
+  info_.log_prob_normalized = false;
+}
+
+RowMatrix ImportanceResampledPosterior::sample(const Vector& observation, Eigen::Index n, std::uint64_t seed) const {
+  const Eigen::Index k = proposals_per_draw_;
+  const auto dim = static_cast<Eigen::Index>(parameter_names().size());
+  const Eigen::Index blocks = (n + kResampleBlock - 1) / kResampleBlock;
+  RowMatrix draws(n, dim);
+  std::vector<BlockWeights> per_block(static_cast<std::size_t>(blocks));
+  parallel_for(static_cast<std::size_t>(blocks), hardware_threads(), [&](std::size_t b, std::size_t) {
+    const Eigen::Index first = static_cast<Eigen::Index>(b) * kResampleBlock, m = std::min(kResampleBlock, n - first);
+    const RowMatrix candidates = proposal_.sample(observation, m * k, stream_seed(seed, b, kProposalStream));
+    Vector log_weight = target_.log_prob(candidates, observation) - proposal_.log_prob(candidates, observation);
+    // NaN or +∞ (a proposal density of 0 where the target has mass cannot come from a flow's own draw)
+    // and −∞ (outside the target's support) all get weight 0.
+    for (Eigen::Index i = 0; i < log_weight.size(); ++i)
+      if (!std::isfinite(log_weight[i])) log_weight[i] = kMinusInfinity;
+    Rng choose(stream_seed(seed, b, kChoiceStream));
+    BlockWeights& stats = per_block[b];
+    Vector weight(k);
+    for (Eigen::Index g = 0; g < m; ++g) {
+      const auto group = log_weight.segment(g * k, k);
+      const double top = group.maxCoeff();
+      Eigen::Index chosen = 0;
+      if (top == kMinusInfinity) {  // no weight at all: keep the first proposal, and say so in the diagnostics
+        ++stats.groups_without_weight;
+      } else {
+        weight = (group.array() - top).exp().matrix();
+        const double total = weight.sum();
+        double u = choose.uniform() * total;
+        chosen = k - 1;
+        for (Eigen::Index j = 0; j < k; ++j) {
+          u -= weight[j];
+          if (u < 0) {
+            chosen = j;
+            break;
+          }
+        }
+        const double squares = weight.squaredNorm();
+        stats.group_ess_fraction_sum += total * total / squares / static_cast<double>(k);
+        stats.log_sum = log_add(stats.log_sum, top + std::log(total));
+        stats.log_sum_squares = log_add(stats.log_sum_squares, 2 * top + std::log(squares));
+      }
+      draws.row(first + g) = candidates.row(g * k + chosen);
+    }
+  });
+  BlockWeights all;
+  for (const auto& s : per_block) {
+    all.log_sum = log_add(all.log_sum, s.log_sum);
+    all.log_sum_squares = log_add(all.log_sum_squares, s.log_sum_squares);
+    all.group_ess_fraction_sum += s.group_ess_fraction_sum;
+    all.groups_without_weight += s.groups_without_weight;
+  }
+  const double proposals = static_cast<double>(n) * static_cast<double>(k);
+  const double weighted_groups = static_cast<double>(n - all.groups_without_weight);
+  nlohmann::json report = {{"draws", n},
+                           {"proposals", n * k},
+                           {"seed", seed},
+                           {"ess_fraction", all.log_sum == kMinusInfinity ? 0.0 : std::exp(2 * all.log_sum - all.log_sum_squares) / proposals},
+                           {"mean_group_ess_fraction", weighted_groups > 0 ? all.group_ess_fraction_sum / weighted_groups : 0.0},
+                           {"groups_without_weight", all.groups_without_weight}};
+  {
+    std::lock_guard lock(last_sample_mutex_);
+    last_sample_ = std::move(report);
+  }
+  return draws;
+}
+
+Vector ImportanceResampledPosterior::log_prob(const RowMatrix& theta, const Vector& observation) const {
+  if (!info_.amortized && observation != *info_.observation)
+    throw InputError("this posterior was made by " + info_.method + " for one observation only, and the observation given differs from it");
+  return target_.log_prob(theta, observation);
+}
+
+nlohmann::json ImportanceResampledPosterior::save_state(const fs::path& folder, std::vector<std::string>&) const {
+  proposal_.save(folder / "proposal");
+  target_.save(folder / "target");
+  return {{"proposals_per_draw", proposals_per_draw_}, {"proposal_kind", proposal_.kind()}, {"target_kind", target_.kind()}};
+}
+
+nlohmann::json ImportanceResampledPosterior::diagnostics() const {
+  std::lock_guard lock(last_sample_mutex_);
+  return {{"proposals_per_draw", proposals_per_draw_},
+          {"proposal", proposal_.diagnostics()},
+          {"target", target_.diagnostics()},
+          {"last_sample", last_sample_.is_null() ? nlohmann::json(nullptr) : last_sample_}};
+}
+
+std::shared_ptr<const ImportanceResampledPosterior> ImportanceResampledPosterior::load(
+    const SavedPosterior& saved, const std::function<Posterior(const fs::path&)>& load_part) {
+  const auto json_file = saved.file("posterior.json").string();
+  int k = 0;
+  try {
+    k = saved.state().at("proposals_per_draw").get<int>();
+  } catch (const nlohmann::json::exception& e) {
+    throw FileError(json_file + ": incomplete or corrupted importance-resampling state (" + e.what() + ")");
+  }
+  Posterior proposal = load_part(saved.folder / "proposal");
+  Posterior target = load_part(saved.folder / "target");
+  try {
+    return std::make_shared<ImportanceResampledPosterior>(std::move(proposal), std::move(target), k, saved.info);
+  } catch (const InputError& e) {
+    throw FileError(saved.folder.string() + ": " + e.what());
+  }
+}
+
+}  // namespace sbi::models
