@@ -5,6 +5,10 @@ seconds and the load when the run started.
   /usr/bin/python3 bench/grid_table.py bench/npe/grid.jsonl [LABEL ...]         (NPE, issue 13)
   /usr/bin/python3 bench/grid_table.py bench/lfvi_flow/results.jsonl grid_nle   (NLE/NRE, issue 14)
   /usr/bin/python3 bench/grid_table.py bench/sequential/results.jsonl snle      (sequential, issue 15)
+  /usr/bin/python3 bench/grid_table.py bench/lfvi_flow/results.jsonl grid_lfvi_flow_sir@1 grid_lfvi_flow_sir@32
+                                                                                (LFVI's flow, issue 14: LABEL@K keeps the
+                                                                                lines drawn with K proposals per draw)
+LFVI has no sbibm figures: its rows are compared with sbibm's NPE means (issue 14 compares it with NPE).
 A cell observed more than once shows its latest run; the time column is the training time of the
 amortised methods and the whole `sbi infer` of the sequential ones (one run per observation)."""
 import json, sys, collections
@@ -18,6 +22,7 @@ SBIBM = {
     "nre": {"two_moons": (.822, .761, .629), "slcp": (.972, .947, .919), "gaussian_linear": (.672, .560, .536),
             "lotka_volterra": (1.000, .998, .996), "sir": (.841, .770, .690), "bernoulli_glm": (.899, .812, .751)},
     # The best of sbibm's SNPE/SNLE/SNRE per task and budget (issue 15), for every sequential method.
+    "lfvi": None,  # compared with "npe" (below)
     "sequential": {"two_moons": (.643, .554, .530), "slcp": (.921, .713, .578), "gaussian_linear": (.628, .536, .506),
                    "lotka_volterra": (.909, .738, .695), "sir": (.637, .561, .547), "bernoulli_glm": (.634, .553, .522)},
 }
@@ -45,6 +50,8 @@ for line in open(path):
     if r.get("task") not in TASKS:
         continue
     label, task, method, rows, obs, c2st, train, epochs, load, date = normalise(r)
+    if "resample" in r.get("run", {}):  # one line per number of proposals per draw (lfvi_flow_run --resample)
+        label = f"{label}@{r['run']['resample']}"
     if labels and label not in labels:
         continue
     if method in SEQUENTIAL:
@@ -62,7 +69,7 @@ for (label, method, task, rows), v in sorted(runs.items(), key=lambda kv: (kv[0]
     c = [v["c2st"].get(k) for k in range(1, 6)]
     done = [x for x in c if x is not None]
     mean = sum(done) / len(done)
-    ref = SBIBM[method][task][BUDGET[rows]]
+    ref = SBIBM["npe" if method == "lfvi" else method][task][BUDGET[rows]]
     cells = " | ".join(f"{x:.3f}" if x is not None else "–" for x in c)
     shown = f"{mean:.3f}" if abs(mean - ref) >= 0.0005 else f"{mean:.5f}"  # a near tie shows which side it is on
     print(f"| {label} | {task} | 10^{len(str(rows)) - 1} | {cells} | **{shown}** | {ref:.3f} | {'yes' if mean <= ref else 'no'} "
