@@ -146,16 +146,26 @@ Method with_ensembles(Method method) {
 // The posterior an LFVI flow's bound aimed at, π(θ) exp r(θ, y) with the fit's surrogate, as the
 // MCMC kind of the method that trains that surrogate alone (NLE's, NRE's, or an ensemble of NRE's):
 // the target of "importance_resampling". Moves the surrogate out of the fit.
-Posterior surrogate_posterior(const TrainingInput& in, const LfviFlowOptions& options, LfviFlowFit& fit) {
-  if (fit.likelihood) {
-    PosteriorInfo info = info_for(in, "nle", options.likelihood.to_json(), fit.ratio_seconds);
-    return Posterior(std::make_shared<models::LikelihoodMcmcPosterior>(std::move(*fit.likelihood), in.prior, table_data_names(in), std::move(info)));
-  }
+// `made_for`: the observation a sequential run's surrogate was trained around (its posterior then
+// refuses others, as SNLE's and SNRE's do); none for an amortised one.
+Posterior surrogate_posterior(const TrainingInput& in, const LfviFlowOptions& options, LfviFlowFit& fit, const Names& data_names,
+                              const std::optional<Vector>& made_for = std::nullopt) {
+  const auto info_of = [&](const char* method, nlohmann::json surrogate_options, double seconds) {
+    PosteriorInfo info = info_for(in, method, std::move(surrogate_options), seconds);
+    if (made_for) {
+      info.amortized = false;
+      info.observation = *made_for;
+    }
+    return info;
+  };
+  if (fit.likelihood)
+    return Posterior(std::make_shared<models::LikelihoodMcmcPosterior>(std::move(*fit.likelihood), in.prior, data_names,
+                                                                       info_of("nle", options.likelihood.to_json(), fit.ratio_seconds)));
   std::vector<Posterior> members;
   for (auto& ratio : fit.ratios) {
-    PosteriorInfo info = info_for(in, "nre", options.ratio.to_json(), ratio.training.seconds);
-    members.emplace_back(std::make_shared<models::RatioMcmcPosterior>(std::move(ratio), in.prior, table_data_names(in), std::move(info),
-                                                                      options.ratio.mcmc));
+    const double seconds = ratio.training.seconds;
+    members.emplace_back(std::make_shared<models::RatioMcmcPosterior>(std::move(ratio), in.prior, data_names,
+                                                                      info_of("nre", options.ratio.to_json(), seconds), options.ratio.mcmc));
   }
   if (members.size() == 1) return members.front();
   nlohmann::json ensemble_options = options.ratio.to_json();
@@ -196,7 +206,7 @@ MethodRegistry make_builtin_methods() {
                   }
                   const int resampling = options.importance_resampling;
                   nlohmann::json summary = fit.summary();  // before the surrogate moves out of the fit
-                  Posterior target = resampling > 0 ? surrogate_posterior(in, options, fit) : Posterior();
+                  Posterior target = resampling > 0 ? surrogate_posterior(in, options, fit, table_data_names(in)) : Posterior();
                   Posterior flow(std::make_shared<models::FlowPosterior>(std::move(fit.posterior), in.prior, table_data_names(in), info,
                                                                          std::move(summary)));
                   if (resampling == 0) return flow;
@@ -334,11 +344,19 @@ MethodRegistry make_builtin_methods() {
            if (!fit) return Posterior();
            PosteriorInfo info = sequential_info(in, "slfvi", options.to_json(), record);
            const auto& data_names = in.simulator.info().data_names;
-           if (!fit->has_surrogate())  // every round read back from the checkpoint folder: no training summary
+           const int resampling = options.flow->importance_resampling;
+           if (!fit->has_surrogate()) {  // every round read back from the checkpoint folder: no training summary, no surrogate
+             if (resampling > 0)
+               throw InputError("inference.importance_resampling: every round of this run was read back from its checkpoints, which keep "
+                                "the flow but not its surrogate; run it again without --resume, or without importance_resampling");
              return Posterior(std::make_shared<models::FlowPosterior>(std::move(fit->posterior), in.prior, data_names, std::move(info)));
-           nlohmann::json summary = fit->summary();
-           return Posterior(
-               std::make_shared<models::FlowPosterior>(std::move(fit->posterior), in.prior, data_names, std::move(info), std::move(summary)));
+           }
+           nlohmann::json summary = fit->summary();  // before the surrogate moves out of the fit
+           Posterior target = resampling > 0 ? surrogate_posterior(in, *options.flow, *fit, data_names, in.observation) : Posterior();
+           Posterior flow(
+               std::make_shared<models::FlowPosterior>(std::move(fit->posterior), in.prior, data_names, info, std::move(summary)));
+           if (resampling == 0) return flow;
+           return Posterior(std::make_shared<models::ImportanceResampledPosterior>(std::move(flow), std::move(target), resampling, std::move(info)));
          }
          std::shared_ptr<models::ImplicitPosterior> last;
          run_slfvi(sequential_problem(in, "SLFVI"), options, record, cb, [&](ImplicitGeneratorFit fit) {

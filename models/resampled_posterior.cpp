@@ -58,7 +58,13 @@ ImportanceResampledPosterior::ImportanceResampledPosterior(Posterior proposal, P
   info_.log_prob_normalized = false;
 }
 
+void ImportanceResampledPosterior::check_made_for(const Vector& observation) const {
+  if (!info_.amortized && observation != *info_.observation)
+    throw InputError("this posterior was made by " + info_.method + " for one observation only, and the observation given differs from it");
+}
+
 RowMatrix ImportanceResampledPosterior::sample(const Vector& observation, Eigen::Index n, std::uint64_t seed) const {
+  check_made_for(observation);
   const Eigen::Index k = proposals_per_draw_;
   const auto dim = static_cast<Eigen::Index>(parameter_names().size());
   const Eigen::Index blocks = (n + kResampleBlock - 1) / kResampleBlock;
@@ -124,8 +130,7 @@ RowMatrix ImportanceResampledPosterior::sample(const Vector& observation, Eigen:
 }
 
 Vector ImportanceResampledPosterior::log_prob(const RowMatrix& theta, const Vector& observation) const {
-  if (!info_.amortized && observation != *info_.observation)
-    throw InputError("this posterior was made by " + info_.method + " for one observation only, and the observation given differs from it");
+  check_made_for(observation);
   return target_.log_prob(theta, observation);
 }
 

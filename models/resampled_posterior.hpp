@@ -52,6 +52,7 @@ class ImportanceResampledPosterior final : public PosteriorModelBase {
   int proposals_per_draw() const { return proposals_per_draw_; }
 
  private:
+  void check_made_for(const Vector& observation) const;  // InputError for another observation than a non-amortised one's
   Posterior proposal_, target_;
   int proposals_per_draw_;
   mutable std::mutex last_sample_mutex_;

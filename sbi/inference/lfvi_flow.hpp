@@ -135,7 +135,8 @@ struct LfviFlowOptions {
   // K ≥ 2: the posterior corrects the flow's draws towards the surrogate's posterior π(θ) exp r(θ, y)
   // by sampling-importance-resampling, each draw one of K flow draws chosen by its weight
   // (models/resampled_posterior.hpp); its log_prob is then the surrogate's, unnormalised. 0 = off:
-  // the flow alone, with its exact density. Not with slfvi (yet).
+  // the flow alone, with its exact density. With slfvi the last round's flow and surrogate, for its
+  // observation (not with an ensemble of ratio estimators there).
   int importance_resampling = 0;
   std::uint64_t seed = 1;           // weights, minibatches, noise (the ratio estimator gets it too)
 

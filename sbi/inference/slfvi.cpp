@@ -83,9 +83,10 @@ SlfviOptions SlfviOptions::from_json(const nlohmann::json& section, const std::s
     o.flow = read_amortised_options(path, own_keys, [&] { return LfviFlowOptions::from_json(rest, path); });
     if (!refine_given) o.flow->refine.steps = default_flow_refine_steps;
     if (!iw_given) o.flow->iw_samples = default_flow_iw_samples;
-    if (o.flow->importance_resampling != 0)
-      throw InputError(path + ".importance_resampling: not available with slfvi yet (its rounds keep the flow alone); use lfvi for an "
-                              "importance-resampled posterior");
+    // The resampling target is the last round's surrogate posterior, made for the observation; an ensemble of
+    // ratio estimators has no such posterior kind (ensembles are of amortised members).
+    if (o.flow->importance_resampling != 0 && o.flow->ratio_ensemble != 1)
+      throw InputError(path + ".importance_resampling: not with an ensemble of ratio estimators in slfvi (set ratio_ensemble to 1)");
     if (!o.retrain_from_scratch)
       throw InputError(path + ".retrain_from_scratch: the flow generator's rounds train the ratio estimator and the flow afresh; leave it true");
     o.region = region.value_or("hpd") == "hpd" ? Region::hpd : Region::ellipsoid;

@@ -205,6 +205,20 @@ TEST_CASE("sequential lfvi with a flow generator recovers the exact posterior, f
   const MethodRun by_likelihood = run_method(builtin_methods().at("slfvi"), options, problem, {.simulations = 3000, .seed = 5});
   CHECK(by_likelihood.posterior.diagnostics().contains("likelihood"));
   check_conjugate_posterior(by_likelihood.posterior, problem);
+  // Importance-resampled: the last round's flow against the last round's surrogate posterior, both for
+  // this observation only; the same flow as without resampling.
+  options["importance_resampling"] = 16;
+  const MethodRun resampled = run_method(builtin_methods().at("slfvi"), options, problem, {.simulations = 3000, .seed = 5});
+  const auto* kind = resampled.posterior.model_as<models::ImportanceResampledPosterior>();
+  REQUIRE(kind);
+  CHECK_FALSE(resampled.posterior.info().amortized);
+  CHECK(*resampled.posterior.info().observation == *problem.observation);
+  CHECK(kind->target().kind() == "likelihood_mcmc");
+  CHECK_FALSE(kind->target().info().amortized);
+  const Vector& y_o = *problem.observation;
+  CHECK((kind->proposal().sample(y_o, 50, 1).array() == by_likelihood.posterior.sample(y_o, 50, 1).array()).all());
+  check_conjugate_moments(resampled.posterior, problem);
+  CHECK_THROWS_AS(resampled.posterior.sample((Vector(2) << 0.1, 0.2).finished(), 10, 1), InputError);
 }
 
 TEST_CASE("lfvi with a flow generator saves and loads as a flow posterior, with the importance-weighted bound too", "[models][lfvi][posterior]") {
@@ -304,14 +318,15 @@ TEST_CASE("lfvi's options choose the generator and are refused with their JSON p
                     Catch::StartsWith("inference.ratio_ensemble"));
   CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"surrogate", "likelihood"}, {"ratio_training", "alternate"}}),
                     Catch::StartsWith("inference.ratio_training"));
-  // Importance resampling: 0 (off) or 2 to 4096 proposals per draw; not with slfvi.
+  // Importance resampling: 0 (off) or 2 to 4096 proposals per draw; with slfvi, not with a ratio ensemble.
   CHECK(flow["importance_resampling"] == 0);
   CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"importance_resampling", 1}}),
                     Catch::StartsWith("inference.importance_resampling: 1 proposal per draw is the flow alone"));
   CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"importance_resampling", 5000}}),
                     Catch::StartsWith("inference.importance_resampling"));
-  CHECK_THROWS_WITH(parse_method_options(builtin_methods().at("slfvi"), {{"generator", "flow"}, {"importance_resampling", 8}}),
-                    Catch::StartsWith("inference.importance_resampling: not available with slfvi"));
+  CHECK(parse_method_options(builtin_methods().at("slfvi"), {{"generator", "flow"}, {"importance_resampling", 8}})["importance_resampling"] == 8);
+  CHECK_THROWS_WITH(parse_method_options(builtin_methods().at("slfvi"), {{"generator", "flow"}, {"importance_resampling", 8}, {"ratio_ensemble", 2}}),
+                    Catch::StartsWith("inference.importance_resampling: not with an ensemble"));
   const auto parsed = parse_method_options(lfvi, {{"generator", "flow"}, {"surrogate", "likelihood"}});
   CHECK(LfviFlowOptions::from_json(parsed).surrogate == LfviFlowOptions::Surrogate::likelihood);
 }
