@@ -155,6 +155,38 @@ TEST_CASE("sbi infer with lfvi's flow refined for the observation: says so, and 
   fs::remove_all(dir);
 }
 
+TEST_CASE("sbi infer with lfvi's flow importance-resampled: reports the weights' ESS, and sbi sample reproduces the draws", "[cli][infer][lfvi]") {
+  const auto dir = cli_scratch_dir("infer_resampled");
+  std::string spec = kSmallSpec;
+  const auto begin = spec.find("\"method\"");
+  const auto end = spec.find("},\n  \"output\"");
+  spec.replace(begin, end - begin,
+               R"("method": "lfvi", "generator": "flow", "simulations": 300, "max_iterations": 60, "min_iterations": 0, "eval_every": 20,
+                  "flow": {"type": "maf", "transforms": 2, "hidden": [16]}, "ratio": {"classifier": {"hidden": [16], "batch_size": 64}, "max_epochs": 5},
+                  "importance_resampling": 8)");
+  std::ofstream(dir / "spec.json") << spec;
+  std::ofstream(dir / "obs.csv") << "data_1,data_2\n0.4,-0.2\n";
+  const auto folder = dir / "posterior";
+  const auto r = run_cli("infer " + (dir / "spec.json").string() + " -o " + folder.string() + " --quiet");
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("importance resampling: each draw one of 8 flow draws; ESS"));
+  const auto saved = nlohmann::json::parse(read_text(folder / "posterior.json"));
+  CHECK(saved["kind"] == "importance_resampled");
+  CHECK(saved["log_prob_normalized"] == false);
+  CHECK(fs::exists(folder / "proposal" / "posterior.json"));
+  CHECK(fs::exists(folder / "target" / "posterior.json"));
+  // Amortised (no refinement): the quick calibration check runs on it.
+  CHECK_THAT(r.out, Catch::Contains("calibration (quick check, 300 simulated cases"));
+  const auto s = run_cli("sample " + folder.string() + " --observation " + (dir / "obs.csv").string() + " -n 500 --seed 3 --quiet -o " +
+                         (dir / "s.csv").string());
+  INFO(s.err);
+  REQUIRE(s.exit_code == 0);
+  CHECK_THAT(s.out, Catch::Contains("importance resampling: each draw one of 8 flow draws"));
+  CHECK(read_text(dir / "s.csv") == read_text(folder / "samples.csv"));
+  fs::remove_all(dir);
+}
+
 TEST_CASE("counts and seeds are checked, an existing posterior is kept, misspelt inference keys are found early", "[cli][infer]") {
   const auto dir = cli_scratch_dir("infer_flags");
   std::ofstream(dir / "spec.json") << kSmallSpec;
