@@ -27,6 +27,15 @@ const char* kSmallSpec = R"({
   "inference": {"method": "lfvi", "simulations": 300, "max_iterations": 60, "eval_every": 20,
                 "generator": {"hidden": [16]}, "discriminator": {"hidden": [16]}},
   "output": {"samples": 500}})";
+
+// kSmallSpec with its "inference" object's contents replaced by `inference` (JSON members, no braces).
+std::string small_spec_with(const std::string& inference) {
+  std::string spec = kSmallSpec;
+  const auto begin = spec.find("\"method\"");
+  const auto end = spec.find("},\n  \"output\"");
+  spec.replace(begin, end - begin, inference);
+  return spec;
+}
 }
 
 TEST_CASE("sbi infer trains, saves and samples, sbi sample reproduces the draws from the saved posterior", "[cli][infer]") {
@@ -91,10 +100,7 @@ TEST_CASE("sbi infer runs every registered method, sbi sample reproduces each fr
   for (const auto& [method, inference] : methods) {
     INFO("method " << method);
     CHECK_THAT(list.out, Catch::Contains("  " + method + " "));
-    std::string spec = kSmallSpec;
-    const auto begin = spec.find("\"method\"");
-    const auto end = spec.find("},\n  \"output\"");
-    spec.replace(begin, end - begin, inference);
+    std::string spec = small_spec_with(inference);
     std::ofstream(dir / (method + ".json")) << spec;
     const auto folder = dir / method;
     const auto r = run_cli("infer " + (dir / (method + ".json")).string() + " -o " + folder.string() + " --quiet");
@@ -121,11 +127,7 @@ TEST_CASE("sbi infer runs every registered method, sbi sample reproduces each fr
 
 TEST_CASE("sbi infer with lfvi's flow refined for the observation: says so, and the posterior refuses other observations", "[cli][infer][lfvi]") {
   const auto dir = cli_scratch_dir("infer_refine");
-  std::string spec = kSmallSpec;
-  const auto begin = spec.find("\"method\"");
-  const auto end = spec.find("},\n  \"output\"");
-  spec.replace(begin, end - begin,
-               R"("method": "lfvi", "generator": "flow", "simulations": 300, "max_iterations": 60, "min_iterations": 0, "eval_every": 20,
+  std::string spec = small_spec_with(R"("method": "lfvi", "generator": "flow", "simulations": 300, "max_iterations": 60, "min_iterations": 0, "eval_every": 20,
                   "flow": {"type": "maf", "transforms": 2, "hidden": [16]}, "ratio": {"classifier": {"hidden": [16], "batch_size": 64}, "max_epochs": 5},
                   "refine": {"steps": 100, "eval_every": 20})");
   std::ofstream(dir / "spec.json") << spec;
@@ -157,11 +159,7 @@ TEST_CASE("sbi infer with lfvi's flow refined for the observation: says so, and 
 
 TEST_CASE("sbi infer with lfvi's flow importance-resampled: reports the weights' ESS, and sbi sample reproduces the draws", "[cli][infer][lfvi]") {
   const auto dir = cli_scratch_dir("infer_resampled");
-  std::string spec = kSmallSpec;
-  const auto begin = spec.find("\"method\"");
-  const auto end = spec.find("},\n  \"output\"");
-  spec.replace(begin, end - begin,
-               R"("method": "lfvi", "generator": "flow", "simulations": 300, "max_iterations": 60, "min_iterations": 0, "eval_every": 20,
+  std::string spec = small_spec_with(R"("method": "lfvi", "generator": "flow", "simulations": 300, "max_iterations": 60, "min_iterations": 0, "eval_every": 20,
                   "flow": {"type": "maf", "transforms": 2, "hidden": [16]}, "ratio": {"classifier": {"hidden": [16], "batch_size": 64}, "max_epochs": 5},
                   "importance_resampling": 8)");
   std::ofstream(dir / "spec.json") << spec;
@@ -220,10 +218,7 @@ TEST_CASE("counts and seeds are checked, an existing posterior is kept, misspelt
 
 TEST_CASE("sbi diagnose --calibration checks a saved posterior on its own simulator and explains what it cannot do cheaply", "[cli][diagnose][calibration]") {
   const auto dir = cli_scratch_dir("diagnose_calibration");
-  std::string spec = kSmallSpec;
-  const auto begin = spec.find("\"method\"");
-  const auto end = spec.find("},\n  \"output\"");
-  spec.replace(begin, end - begin, R"("method": "npe", "simulations": 500, "max_epochs": 20, "density_estimator": {"type": "maf", "transforms": 2, "hidden": [16]})");
+  std::string spec = small_spec_with(R"("method": "npe", "simulations": 500, "max_epochs": 20, "density_estimator": {"type": "maf", "transforms": 2, "hidden": [16]})");
   std::ofstream(dir / "npe.json") << spec;
   auto r = run_cli("infer " + (dir / "npe.json").string() + " -o " + (dir / "npe").string() + " --quiet --no-check");
   REQUIRE(r.exit_code == 0);
@@ -250,8 +245,7 @@ TEST_CASE("sbi diagnose --calibration checks a saved posterior on its own simula
   r = run_cli("diagnose " + (dir / "npe").string() + " --calibration 0");
   CHECK(r.exit_code == 2);  // a bad command-line value: usage error
   CHECK_THAT(r.err, Catch::Contains("calibration"));
-  spec = kSmallSpec;
-  spec.replace(spec.find("\"method\""), spec.find("},\n  \"output\"") - spec.find("\"method\""), R"("method": "rejection", "simulations": 300, "keep": 50)");
+  spec = small_spec_with(R"("method": "rejection", "simulations": 300, "keep": 50)");
   std::ofstream(dir / "rej.json") << spec;
   REQUIRE(run_cli("infer " + (dir / "rej.json").string() + " -o " + (dir / "rej").string() + " --quiet").exit_code == 0);
   r = run_cli("diagnose " + (dir / "rej").string() + " --calibration 20");
