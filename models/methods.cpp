@@ -173,6 +173,19 @@ Posterior surrogate_posterior(const TrainingInput& in, const LfviFlowOptions& op
   return Posterior(std::make_shared<models::EnsemblePosterior>(std::move(members), info_for(in, "nre", std::move(ensemble_options), fit.ratio_seconds)));
 }
 
+// An LFVI flow fit as its posterior: the flow, importance-resampled against its surrogate's posterior
+// when options.importance_resampling asks for it. `info` is the flow's (and the resampled posterior's);
+// `made_for` as for surrogate_posterior.
+Posterior lfvi_flow_posterior(const TrainingInput& in, const LfviFlowOptions& options, LfviFlowFit& fit, const Names& data_names,
+                              PosteriorInfo info, const std::optional<Vector>& made_for = std::nullopt) {
+  const int resampling = options.importance_resampling;
+  nlohmann::json summary = fit.summary();  // before the surrogate moves out of the fit
+  Posterior target = resampling > 0 ? surrogate_posterior(in, options, fit, data_names, made_for) : Posterior();
+  Posterior flow(std::make_shared<models::FlowPosterior>(std::move(fit.posterior), in.prior, data_names, info, std::move(summary)));
+  if (resampling == 0) return flow;
+  return Posterior(std::make_shared<models::ImportanceResampledPosterior>(std::move(flow), std::move(target), resampling, std::move(info)));
+}
+
 MethodRegistry make_builtin_methods() {
   MethodRegistry registry;
   const auto add = [&registry](Method method) { registry.add(with_ensembles(std::move(method))); };
@@ -204,14 +217,7 @@ MethodRegistry make_builtin_methods() {
                     info.amortized = false;
                     info.observation = *fit.refined_for;
                   }
-                  const int resampling = options.importance_resampling;
-                  nlohmann::json summary = fit.summary();  // before the surrogate moves out of the fit
-                  Posterior target = resampling > 0 ? surrogate_posterior(in, options, fit, table_data_names(in)) : Posterior();
-                  Posterior flow(std::make_shared<models::FlowPosterior>(std::move(fit.posterior), in.prior, table_data_names(in), info,
-                                                                         std::move(summary)));
-                  if (resampling == 0) return flow;
-                  return Posterior(std::make_shared<models::ImportanceResampledPosterior>(std::move(flow), std::move(target), resampling,
-                                                                                          std::move(info)));
+                  return lfvi_flow_posterior(in, options, fit, table_data_names(in), std::move(info));
                 }});
   add({.name = "mmd",
                 .summary = "implicit generator trained by maximum mean discrepancy (no discriminator)",
@@ -344,19 +350,13 @@ MethodRegistry make_builtin_methods() {
            if (!fit) return Posterior();
            PosteriorInfo info = sequential_info(in, "slfvi", options.to_json(), record);
            const auto& data_names = in.simulator.info().data_names;
-           const int resampling = options.flow->importance_resampling;
            if (!fit->has_surrogate()) {  // every round read back from the checkpoint folder: no training summary, no surrogate
-             if (resampling > 0)
+             if (options.flow->importance_resampling > 0)
                throw InputError("inference.importance_resampling: every round of this run was read back from its checkpoints, which keep "
                                 "the flow but not its surrogate; run it again without --resume, or without importance_resampling");
              return Posterior(std::make_shared<models::FlowPosterior>(std::move(fit->posterior), in.prior, data_names, std::move(info)));
            }
-           nlohmann::json summary = fit->summary();  // before the surrogate moves out of the fit
-           Posterior target = resampling > 0 ? surrogate_posterior(in, *options.flow, *fit, data_names, in.observation) : Posterior();
-           Posterior flow(
-               std::make_shared<models::FlowPosterior>(std::move(fit->posterior), in.prior, data_names, info, std::move(summary)));
-           if (resampling == 0) return flow;
-           return Posterior(std::make_shared<models::ImportanceResampledPosterior>(std::move(flow), std::move(target), resampling, std::move(info)));
+           return lfvi_flow_posterior(in, *options.flow, *fit, data_names, std::move(info), in.observation);
          }
          std::shared_ptr<models::ImplicitPosterior> last;
          run_slfvi(sequential_problem(in, "SLFVI"), options, record, cb, [&](ImplicitGeneratorFit fit) {

@@ -145,10 +145,16 @@ int main(int argc, char** argv) {
           variants.emplace_back(0, posterior);
           break;
         }
-        const int k = std::stoi(count);
-        variants.emplace_back(k, k <= 1 ? resampled->proposal()
-                                        : sbi::Posterior(std::make_shared<sbi::models::ImportanceResampledPosterior>(
-                                              resampled->proposal(), resampled->target(), k, posterior.info())));
+        const int proposals = std::stoi(count);
+        variants.emplace_back(proposals, proposals <= 1 ? resampled->proposal()
+                                                        : sbi::Posterior(std::make_shared<sbi::models::ImportanceResampledPosterior>(
+                                                              resampled->proposal(), resampled->target(), proposals, posterior.info())));
+      }
+      // The refinement's report is the trained flow's (under "proposal" when it is resampled).
+      nlohmann::json refinement;
+      if (auto report = posterior.diagnostics(); report.is_object()) {
+        if (report.contains("proposal")) report = report["proposal"];
+        if (report.contains("refinement")) refinement = report["refinement"];
       }
       for (const auto& [resample, variant] : variants)
       for (const auto& sampler : samplers) {
@@ -178,14 +184,12 @@ int main(int argc, char** argv) {
         } else {
           draws = variant.sample(y, samples, seed * 1000 + k);
         }
+        line["sampling_seconds"] = seconds_since(sample_start);
+        line["sampling_cpu_seconds"] = cpu_seconds() - sample_cpu_start;
         if (resample > 0) line["resample"] = resample;
         if (const auto report = variant.diagnostics(); report.is_object() && report.contains("last_sample"))
           line["importance"] = report["last_sample"];
-        auto report = posterior.diagnostics();
-        if (report.is_object() && report.contains("proposal")) report = report["proposal"];
-        if (report.is_object() && report.contains("refinement")) line["refinement"] = report["refinement"];
-        line["sampling_seconds"] = seconds_since(sample_start);
-        line["sampling_cpu_seconds"] = cpu_seconds() - sample_cpu_start;
+        if (!refinement.is_null()) line["refinement"] = refinement;
         sbi::Names header;
         for (Eigen::Index j = 0; j < draws.cols(); ++j) header.push_back("parameter_" + std::to_string(j + 1));
         const std::string tag = (sampler.empty() ? "" : "_" + sampler) + (resample > 0 ? "_sir" + std::to_string(resample) : "");
