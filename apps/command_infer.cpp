@@ -61,9 +61,14 @@ RowMatrix draw_samples(const Posterior& posterior, const Vector& observation, Ei
     std::snprintf(line, sizeof line, "importance resampling: each draw one of %d flow draws; ESS %.0f of %lld proposals (%.3f)",
                   resampled->proposals_per_draw(), effective, static_cast<long long>(n) * resampled->proposals_per_draw(), efficiency);
     note = line;
+    if (resampled->moves() > 0) {
+      std::snprintf(line, sizeof line, "\nthen %d slice sweeps per draw on the target (%.0f evaluations per draw)", resampled->moves(),
+                    last.value("move_evaluations_per_draw", 0.0));
+      note += line;
+    }
     if (effective < static_cast<double>(n))
       note += "\nwarning: fewer effective proposals than draws: the flow misses part of its target; more proposals per draw "
-              "(inference.importance_resampling) or a longer refinement may help";
+              "(inference.importance_resampling), slice moves after them (inference.resample_moves) or a longer refinement may help";
   }
   return samples;
 }

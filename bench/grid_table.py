@@ -51,7 +51,7 @@ for line in open(path):
         continue
     label, task, method, rows, obs, c2st, train, epochs, load, date = normalise(r)
     if "resample" in r.get("run", {}):  # one line per number of proposals per draw (lfvi_flow_run --resample)
-        label = f"{label}@{r['run']['resample']}"
+        label = f"{label}@{r['run']['resample']}" + (f"m{r['run']['moves']}" if r["run"].get("moves") else "")
     if labels and label not in labels:
         continue
     if method in SEQUENTIAL:

@@ -1,6 +1,7 @@
 #include "models/resampled_posterior.hpp"
 
 #include "sbi/core/error.hpp"
+#include "sbi/mcmc/mcmc.hpp"
 #include "sbi/parallel/parallel_for.hpp"
 #include "sbi/random/rng.hpp"
 
@@ -14,7 +15,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::uint64_t kProposalStream = 0x51e0, kChoiceStream = 0x51e1;
+constexpr std::uint64_t kProposalStream = 0x51e0, kChoiceStream = 0x51e1, kPilotStream = 0x51e2, kMoveStream = 0x51e3;
 constexpr double kMinusInfinity = -std::numeric_limits<double>::infinity();
 
 double log_add(double a, double b) {
@@ -31,15 +32,18 @@ struct BlockWeights {
   double log_sum = kMinusInfinity, log_sum_squares = kMinusInfinity;
   double group_ess_fraction_sum = 0;
   Eigen::Index groups_without_weight = 0;
+  std::uint64_t move_evaluations = 0;
 };
 
 }  // namespace
 
-ImportanceResampledPosterior::ImportanceResampledPosterior(Posterior proposal, Posterior target, int proposals_per_draw, PosteriorInfo info)
+ImportanceResampledPosterior::ImportanceResampledPosterior(Posterior proposal, Posterior target, int proposals_per_draw, PosteriorInfo info,
+                                                           int moves)
     : PosteriorModelBase(proposal ? proposal.prior_ptr() : nullptr, proposal ? proposal.data_names() : Names{}, std::move(info)),
       proposal_(std::move(proposal)),
       target_(std::move(target)),
-      proposals_per_draw_(proposals_per_draw) {
+      proposals_per_draw_(proposals_per_draw),
+      moves_(moves) {
   if (!target_) throw InputError("importance resampling: no target posterior");
   if (!proposal_.info().has_log_prob || !proposal_.info().log_prob_normalized)
     throw InputError("importance resampling: the proposal (kind \"" + proposal_.kind() + "\") needs an exact, normalised density");
@@ -48,6 +52,8 @@ ImportanceResampledPosterior::ImportanceResampledPosterior(Posterior proposal, P
     throw InputError("importance resampling: the proposal and the target must have the same parameters and data");
   if (proposals_per_draw_ < 2 || proposals_per_draw_ > 4096)
     throw InputError("importance resampling: proposals per draw must be in [2, 4096], got " + std::to_string(proposals_per_draw_));
+  if (moves_ < 0 || moves_ > kMaxResampleMoves)
+    throw InputError("importance resampling: moves per draw must be in [0, " + std::to_string(kMaxResampleMoves) + "], got " + std::to_string(moves_));
   info_.kind = kImportanceResampledKind;
   info_.amortized = proposal_.info().amortized && target_.info().amortized;
   info_.observation = proposal_.info().amortized ? target_.info().observation : proposal_.info().observation;
@@ -70,6 +76,13 @@ RowMatrix ImportanceResampledPosterior::sample(const Vector& observation, Eigen:
   const Eigen::Index blocks = (n + kResampleBlock - 1) / kResampleBlock;
   RowMatrix draws(n, dim);
   std::vector<BlockWeights> per_block(static_cast<std::size_t>(blocks));
+  const Vector widths = moves_ > 0 ? pilot_widths(observation, seed) : Vector();
+  const Prior& prior = *prior_;
+  // The target in the prior's unconstrained space u, with the Jacobian of θ(u).
+  const McmcTarget unconstrained_target = make_mcmc_target(static_cast<std::size_t>(dim), [&](const RowMatrix& u, Eigen::Ref<Vector> log_density) {
+    log_density = target_.log_prob(prior.to_constrained(u), observation);
+    for (Eigen::Index r = 0; r < u.rows(); ++r) log_density[r] += prior.log_abs_det_jacobian(row_span(u, r));
+  });
   parallel_for(static_cast<std::size_t>(blocks), hardware_threads(), [&](std::size_t b, std::size_t) {
     const Eigen::Index first = static_cast<Eigen::Index>(b) * kResampleBlock, m = std::min(kResampleBlock, n - first);
     const RowMatrix candidates = proposal_.sample(observation, m * k, stream_seed(seed, b, kProposalStream));
@@ -106,6 +119,14 @@ RowMatrix ImportanceResampledPosterior::sample(const Vector& observation, Eigen:
       }
       draws.row(first + g) = candidates.row(g * k + chosen);
     }
+    if (moves_ > 0) {
+      RowMatrix u = prior.to_unconstrained(RowMatrix(draws.middleRows(first, m)));
+      Vector log_density(m);
+      unconstrained_target.log_density(u, log_density);
+      stats.move_evaluations = move_by_slice_sampling(unconstrained_target, u, log_density, static_cast<std::size_t>(moves_), widths,
+                                                      stream_seed(seed, b, kMoveStream));
+      draws.middleRows(first, m) = prior.to_constrained(u);
+    }
   });
   BlockWeights all;
   for (const auto& s : per_block) {
@@ -113,6 +134,7 @@ RowMatrix ImportanceResampledPosterior::sample(const Vector& observation, Eigen:
     all.log_sum_squares = log_add(all.log_sum_squares, s.log_sum_squares);
     all.group_ess_fraction_sum += s.group_ess_fraction_sum;
     all.groups_without_weight += s.groups_without_weight;
+    all.move_evaluations += s.move_evaluations;
   }
   const double proposals = static_cast<double>(n) * static_cast<double>(k);
   const double weighted_groups = static_cast<double>(n - all.groups_without_weight);
@@ -121,12 +143,21 @@ RowMatrix ImportanceResampledPosterior::sample(const Vector& observation, Eigen:
                            {"seed", seed},
                            {"ess_fraction", all.log_sum == kMinusInfinity ? 0.0 : std::exp(2 * all.log_sum - all.log_sum_squares) / proposals},
                            {"mean_group_ess_fraction", weighted_groups > 0 ? all.group_ess_fraction_sum / weighted_groups : 0.0},
-                           {"groups_without_weight", all.groups_without_weight}};
+                           {"groups_without_weight", all.groups_without_weight},
+                           {"moves", moves_},
+                           {"move_evaluations_per_draw", n > 0 ? static_cast<double>(all.move_evaluations) / static_cast<double>(n) : 0.0}};
   {
     std::lock_guard lock(last_sample_mutex_);
     last_sample_ = std::move(report);
   }
   return draws;
+}
+
+Vector ImportanceResampledPosterior::pilot_widths(const Vector& observation, std::uint64_t seed) const {
+  const RowMatrix u = prior_->to_unconstrained(proposal_.sample(observation, kResampleBlock, stream_seed(seed, 0, kPilotStream)));
+  const Vector sd = ((u.rowwise() - u.colwise().mean()).colwise().squaredNorm() / static_cast<double>(u.rows() - 1)).cwiseSqrt().transpose();
+  // A flow collapsed along an axis would give it no width: floor each at a tiny share of the largest.
+  return sd.cwiseMax(1e-6 * std::max(sd.maxCoeff(), 1e-300));
 }
 
 Vector ImportanceResampledPosterior::log_prob(const RowMatrix& theta, const Vector& observation) const {
@@ -137,12 +168,13 @@ Vector ImportanceResampledPosterior::log_prob(const RowMatrix& theta, const Vect
 nlohmann::json ImportanceResampledPosterior::save_state(const fs::path& folder, std::vector<std::string>&) const {
   proposal_.save(folder / "proposal");
   target_.save(folder / "target");
-  return {{"proposals_per_draw", proposals_per_draw_}, {"proposal_kind", proposal_.kind()}, {"target_kind", target_.kind()}};
+  return {{"proposals_per_draw", proposals_per_draw_}, {"moves", moves_}, {"proposal_kind", proposal_.kind()}, {"target_kind", target_.kind()}};
 }
 
 nlohmann::json ImportanceResampledPosterior::diagnostics() const {
   std::lock_guard lock(last_sample_mutex_);
   return {{"proposals_per_draw", proposals_per_draw_},
+          {"moves", moves_},
           {"proposal", proposal_.diagnostics()},
           {"target", target_.diagnostics()},
           {"last_sample", last_sample_.is_null() ? nlohmann::json(nullptr) : last_sample_}};
@@ -151,16 +183,17 @@ nlohmann::json ImportanceResampledPosterior::diagnostics() const {
 std::shared_ptr<const ImportanceResampledPosterior> ImportanceResampledPosterior::load(
     const SavedPosterior& saved, const std::function<Posterior(const fs::path&)>& load_part) {
   const auto json_file = saved.file("posterior.json").string();
-  int k = 0;
+  int k = 0, moves = 0;
   try {
     k = saved.state().at("proposals_per_draw").get<int>();
+    moves = saved.state().value("moves", 0);
   } catch (const nlohmann::json::exception& e) {
     throw FileError(json_file + ": incomplete or corrupted importance-resampling state (" + e.what() + ")");
   }
   Posterior proposal = load_part(saved.folder / "proposal");
   Posterior target = load_part(saved.folder / "target");
   try {
-    return std::make_shared<ImportanceResampledPosterior>(std::move(proposal), std::move(target), k, saved.info);
+    return std::make_shared<ImportanceResampledPosterior>(std::move(proposal), std::move(target), k, saved.info, moves);
   } catch (const InputError& e) {
     throw FileError(saved.folder.string() + ": " + e.what());
   }

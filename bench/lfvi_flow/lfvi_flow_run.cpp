@@ -4,7 +4,8 @@
 // with the C2ST (sbi::c2st_test, sbibm's defaults) against the reference posterior. For the MCMC
 // kinds, --samplers slice,hmc draws the samples once per sampler and reports time and R-hat. For an
 // importance-resampled posterior (lfvi's "importance_resampling"), --resample 1,8,32 draws the samples
-// once per number of proposals per draw from the same trained flow and surrogate (1: the flow alone).
+// once per number of proposals per draw from the same trained flow and surrogate (1: the flow alone;
+// 32m5: 32 proposals, then 5 slice moves per draw).
 // Not a user-facing program (users run `sbi infer`).
 //
 //   lfvi_flow_run --spec data/specs/two_moons.json --rows 1000 --method lfvi --options '{"generator": "flow"}'
@@ -137,18 +138,25 @@ int main(int argc, char** argv) {
       const std::filesystem::path folder = observations[k];
       const sbi::Vector y = sbi::read_observation_csv(folder / "observation.csv");
       if (per_observation) train(y);
-      // The posterior once per --resample count (the trained one when none is given).
-      std::vector<std::pair<int, sbi::Posterior>> variants;
+      // The posterior once per --resample entry (the trained one when none is given): K proposals
+      // per draw, or "KmM" for K proposals and M slice moves after them.
+      struct Variant {
+        int proposals, moves;
+        sbi::Posterior posterior;
+      };
+      std::vector<Variant> variants;
       for (const auto& count : resample_counts) {
         const auto* resampled = posterior.model_as<sbi::models::ImportanceResampledPosterior>();
         if (count.empty() || !resampled) {
-          variants.emplace_back(0, posterior);
+          variants.push_back({0, 0, posterior});
           break;
         }
-        const int proposals = std::stoi(count);
-        variants.emplace_back(proposals, proposals <= 1 ? resampled->proposal()
-                                                        : sbi::Posterior(std::make_shared<sbi::models::ImportanceResampledPosterior>(
-                                                              resampled->proposal(), resampled->target(), proposals, posterior.info())));
+        const auto m = count.find('m');
+        const int proposals = std::stoi(count.substr(0, m)), moves = m == std::string::npos ? 0 : std::stoi(count.substr(m + 1));
+        variants.push_back({proposals, moves,
+                            proposals <= 1 ? resampled->proposal()
+                                           : sbi::Posterior(std::make_shared<sbi::models::ImportanceResampledPosterior>(
+                                                 resampled->proposal(), resampled->target(), proposals, posterior.info(), moves))});
       }
       // The refinement's report is the trained flow's (under "proposal" when it is resampled).
       nlohmann::json refinement;
@@ -156,7 +164,7 @@ int main(int argc, char** argv) {
         if (report.contains("proposal")) report = report["proposal"];
         if (report.contains("refinement")) refinement = report["refinement"];
       }
-      for (const auto& [resample, variant] : variants)
+      for (const auto& [resample, moves, variant] : variants)
       for (const auto& sampler : samplers) {
         const auto* mcmc = variant.model_as<sbi::models::McmcPosterior>();
         nlohmann::json line = {{"spec", spec_path},
@@ -187,12 +195,14 @@ int main(int argc, char** argv) {
         line["sampling_seconds"] = seconds_since(sample_start);
         line["sampling_cpu_seconds"] = cpu_seconds() - sample_cpu_start;
         if (resample > 0) line["resample"] = resample;
+        if (moves > 0) line["moves"] = moves;
         if (const auto report = variant.diagnostics(); report.is_object() && report.contains("last_sample"))
           line["importance"] = report["last_sample"];
         if (!refinement.is_null()) line["refinement"] = refinement;
         sbi::Names header;
         for (Eigen::Index j = 0; j < draws.cols(); ++j) header.push_back("parameter_" + std::to_string(j + 1));
-        const std::string tag = (sampler.empty() ? "" : "_" + sampler) + (resample > 0 ? "_sir" + std::to_string(resample) : "");
+        const std::string tag = (sampler.empty() ? "" : "_" + sampler) + (resample > 0 ? "_sir" + std::to_string(resample) : "") +
+                                (moves > 0 ? "m" + std::to_string(moves) : "");
         if (!out_prefix.empty()) {
           const std::string file = out_prefix + "_" + folder.filename().string() + tag + ".csv";
           sbi::write_csv(file, header, draws);

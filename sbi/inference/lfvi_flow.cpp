@@ -110,6 +110,8 @@ bool LfviFlowOptions::is_valid(std::string* why) const {
   if (!refine.is_valid(&inner)) return fail("refine." + inner);
   if (importance_resampling != 0 && (importance_resampling < 2 || importance_resampling > 4096))
     return fail("importance_resampling: proposals per draw must be 0 (off) or in [2, 4096]");
+  if (resample_moves < 0 || resample_moves > 1000) return fail("resample_moves: must be in [0, 1000]");
+  if (resample_moves > 0 && importance_resampling == 0) return fail("resample_moves: moves the resampled draws; set importance_resampling too");
   return true;
 }
 
@@ -135,6 +137,7 @@ nlohmann::json LfviFlowOptions::to_json() const {
           {"validation_rows", validation_rows},
           {"refine", refine.to_json()},
           {"importance_resampling", importance_resampling},
+          {"resample_moves", resample_moves},
           {"seed", seed}};
 }
 
@@ -171,6 +174,9 @@ LfviFlowOptions LfviFlowOptions::from_json(const nlohmann::json& section, const 
   o.importance_resampling = static_cast<int>(r.optional_integer("importance_resampling", o.importance_resampling, 0, 4096));
   if (o.importance_resampling == 1)
     throw InputError(r.child_path("importance_resampling") + ": 1 proposal per draw is the flow alone; use 0 (off) or at least 2");
+  o.resample_moves = static_cast<int>(r.optional_integer("resample_moves", o.resample_moves, 0, 1000));
+  if (o.resample_moves > 0 && o.importance_resampling == 0)
+    throw InputError(r.child_path("resample_moves") + ": moves the importance-resampled draws; set importance_resampling (K ≥ 2) too");
   o.seed = r.optional_seed("seed", o.seed);
   r.finish(o);
   return o;

@@ -154,6 +154,10 @@ void Chain::start(const Vector& x, double log_density, const Vector* gradient) {
   if (hmc_ && schedule_.warmup == 0) hmc_->end_warmup();
 }
 
+void Chain::set_slice_widths(const Vector& widths) {
+  if (slice_) slice_->set_widths(widths);
+}
+
 int Chain::advance(std::size_t end) {
   for (;;) {
     switch (stage_) {

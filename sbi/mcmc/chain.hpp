@@ -93,6 +93,7 @@ class SliceMove {
   void deliver(ChainCore& c, const double* log_density);
   void adapt_widths();                   // balance expansions and contractions (warm-up)
   void set_covariance(const Matrix& covariance);
+  void set_widths(const Vector& widths);  // coordinate directions: one width per axis
   std::uint64_t evaluations = 0;         // counted while not in warm-up
   std::uint64_t updates = 0;
 
@@ -164,6 +165,8 @@ class Chain {
   // The values at the points asked for: log densities and (HMC) gradients as rows.
   void deliver(const double* log_density, const double* gradient);
   void set_mixture(const GaussianMixture* mixture) { mixture_ = mixture; }
+  // Coordinate slice sampling only: the width along each axis (adapted in warm-up otherwise).
+  void set_slice_widths(const Vector& widths);
   void set_output(double* draws, double* log_densities) { draws_ = draws; log_densities_ = log_densities; }
   const RunningMoments& jump_window() const { return jump_window_; }
   const SliceMove* slice() const { return slice_.get(); }

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <span>
 #include <vector>
 
 namespace sbi {
@@ -73,6 +74,45 @@ void evaluate_in_calls(const Evaluator& evaluate, const RowMatrix& x, Vector& lo
     if (evaluate.gradient()) gradient.middleRows(begin, rows) = batch_gradient;
   });
   calls += call_count;
+}
+
+// Runs `chains` up to iteration `end`, each step one target call with the points all of them ask
+// for (a chain that finishes a move starts its next one at once, so the batches stay full).
+// `before_step()` returning false stops them early. Adds the calls and rows evaluated to `calls`
+// and `rows_evaluated`.
+template <class BeforeStep>
+void advance_together(std::span<mcmc_detail::Chain> chains, std::size_t end, const Evaluator& evaluate, BeforeStep before_step,
+                      std::uint64_t& calls, std::uint64_t& rows_evaluated) {
+  struct Request {
+    mcmc_detail::Chain* chain;
+    Eigen::Index first, count;  // rows of the batch
+  };
+  if (chains.empty()) return;
+  const Eigen::Index dim = chains.front().proposals().cols();
+  const bool gradients = evaluate.gradient();
+  std::vector<Request> waiting, active;
+  for (auto& chain : chains) active.push_back({&chain, 0, 0});
+  RowMatrix batch, gradient(0, dim);
+  Vector lp;
+  while (before_step()) {
+    waiting.clear();
+    Eigen::Index rows = 0;
+    for (const Request& r : active)
+      if (const int count = r.chain->advance(end); count > 0) {
+        waiting.push_back({r.chain, rows, count});
+        rows += count;
+      }
+    if (waiting.empty()) break;
+    batch.resize(rows, dim);
+    lp.resize(rows);
+    if (gradients) gradient.resize(rows, dim);
+    for (const Request& r : waiting) batch.middleRows(r.first, r.count) = r.chain->proposals().topRows(r.count);
+    evaluate(batch, lp, gradient);
+    ++calls;
+    rows_evaluated += static_cast<std::uint64_t>(rows);
+    for (const Request& r : waiting) r.chain->deliver(lp.data() + r.first, gradients ? gradient.row(r.first).data() : nullptr);
+    active.swap(waiting);
+  }
 }
 
 std::string fail_text(const std::string& key, const std::string& message) { return key + ": " + message; }
@@ -398,21 +438,13 @@ McmcResult run_mcmc(const McmcTarget& target, const McmcInitialDistribution& ini
     const auto block_count = static_cast<std::size_t>((count + per_call - 1) / per_call);
     parallel_for(block_count, threads, [&](std::size_t block, std::size_t worker) {
       const Eigen::Index begin = static_cast<Eigen::Index>(block) * per_call, size = std::min(per_call, count - begin);
-      struct Request {
-        Chain* chain;
-        Eigen::Index first, count;  // rows of the batch
-      };
-      std::vector<Request> waiting, active;
-      for (Eigen::Index c = begin; c < begin + size; ++c) active.push_back({&chains[static_cast<std::size_t>(c)], 0, 0});
-      RowMatrix batch, gradient(0, dim);
-      Vector lp;
       // This block's iterations already counted in iterations_done.
       std::size_t counted = 0;
       for (Eigen::Index c = begin; c < begin + size; ++c) counted += chains[static_cast<std::size_t>(c)].iterations_done();
       auto last_report = std::chrono::steady_clock::now();
-      for (;;) {
+      auto before_step = [&] {
         if (stop_requested()) stopped = true;
-        if (stopped) break;
+        if (stopped) return false;
         if (options.on_progress) {
           std::size_t now_done = 0;
           for (Eigen::Index c = begin; c < begin + size; ++c) now_done += chains[static_cast<std::size_t>(c)].iterations_done();
@@ -426,24 +458,10 @@ McmcResult run_mcmc(const McmcTarget& target, const McmcInitialDistribution& ini
             }
           }
         }
-        waiting.clear();
-        Eigen::Index rows = 0;
-        for (const Request& r : active)
-          if (const int count = r.chain->advance(end); count > 0) {
-            waiting.push_back({r.chain, rows, count});
-            rows += count;
-          }
-        if (waiting.empty()) break;
-        batch.resize(rows, dim);
-        lp.resize(rows);
-        if (hmc) gradient.resize(rows, dim);
-        for (const Request& r : waiting) batch.middleRows(r.first, r.count) = r.chain->proposals().topRows(r.count);
-        evaluate(batch, lp, gradient);
-        ++block_calls[block];
-        block_rows[block] += static_cast<std::uint64_t>(rows);
-        for (const Request& r : waiting) r.chain->deliver(lp.data() + r.first, hmc ? gradient.row(r.first).data() : nullptr);
-        active.swap(waiting);
-      }
+        return true;
+      };
+      advance_together(std::span(chains).subspan(static_cast<std::size_t>(begin), static_cast<std::size_t>(size)), end, evaluate, before_step,
+                       block_calls[block], block_rows[block]);
     });
     throw_if_stopped("while the chains ran");
     // Exact at the phase's end (the blocks count their last iterations only when they step again).
@@ -537,6 +555,37 @@ McmcResult run_mcmc(const McmcTarget& target, const McmcInitialDistribution& ini
   result.diagnostics = compute_mcmc_diagnostics(result.draws, chain_count);
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - clock_start).count();
   return result;
+}
+
+std::uint64_t move_by_slice_sampling(const McmcTarget& target, RowMatrix& x, Vector& log_density, std::size_t iterations, const Vector& widths,
+                                     std::uint64_t seed) {
+  const auto dim = static_cast<Eigen::Index>(target.dim);
+  if (dim < 1 || !target.log_density) throw InputError("MCMC moves: the target needs a dimension of at least 1 and a log-density function");
+  if (x.cols() != dim || log_density.size() != x.rows())
+    throw InputError("MCMC moves: " + std::to_string(x.rows()) + " × " + std::to_string(x.cols()) + " points with " +
+                     std::to_string(log_density.size()) + " values for a target of dimension " + std::to_string(dim));
+  if (widths.size() != dim || !(widths.array() > 0).all() || !widths.allFinite())
+    throw InputError("MCMC moves: the widths must be " + std::to_string(dim) + " positive numbers, one per coordinate");
+  if (iterations < 1 || iterations > 100000) throw InputError("MCMC moves: iterations must be between 1 and 100000");
+  McmcOptions options;
+  options.sampler = McmcOptions::Sampler::slice;
+  options.slice_directions = McmcOptions::SliceDirections::coordinate;
+  options.warmup = 0;
+  options.jumps_per_iteration = 0;
+  options.thin = iterations;  // one kept draw per chain: the last
+  const mcmc_detail::Schedule schedule = mcmc_detail::Schedule::make(options, 1);
+  std::vector<mcmc_detail::Chain> chains;
+  chains.reserve(static_cast<std::size_t>(x.rows()));
+  for (Eigen::Index r = 0; r < x.rows(); ++r) {
+    if (!std::isfinite(log_density[r])) continue;
+    chains.emplace_back(options, schedule, dim, Rng::stream(seed, static_cast<std::uint64_t>(r), kChainStream));
+    chains.back().set_slice_widths(widths);
+    chains.back().start(x.row(r).transpose(), log_density[r], nullptr);
+    chains.back().set_output(x.row(r).data(), log_density.data() + r);
+  }
+  std::uint64_t calls = 0, rows = 0;
+  advance_together(std::span(chains), schedule.total, Evaluator(target, false), [] { return true; }, calls, rows);
+  return rows;
 }
 
 std::pair<nlohmann::json, McmcOptions> split_mcmc_section(const nlohmann::json& section, const std::string& path) {

@@ -186,6 +186,20 @@ struct McmcResult {
 McmcResult run_mcmc(const McmcTarget& target, const McmcInitialDistribution& initial, Eigen::Index n, std::uint64_t seed,
                     const McmcOptions& options);
 
+// Moves each row of `x` in place by `iterations` sweeps of coordinate-wise slice sampling on
+// `target` (Neal 2003, stepping out and shrinkage), `widths[j]` the initial interval along axis j,
+// without warm-up, adaptation or jumps: every chain is a Markov chain that leaves the target
+// invariant, so points drawn nearly from the target end nearer to it (the move of resample-move,
+// Gilks & Berzuini 2001). Axes rather than a covariance's eigenvectors: a covariance pooled over
+// separated modes points along the line between them, and steps along it stay within the narrowest
+// mode's width (bench/lfvi_flow/RESULTS.md). `log_density` holds the target at the rows on entry and
+// at the moved rows on return; a row whose value is not finite stays where it is. Row r moves with
+// Rng::stream(seed, r, 0) and its own values only, all rows batched into each target call, on the
+// calling thread. Returns the target rows evaluated. InputError for iterations outside [1, 100000]
+// or widths that are not dim positive numbers.
+std::uint64_t move_by_slice_sampling(const McmcTarget& target, RowMatrix& x, Vector& log_density, std::size_t iterations, const Vector& widths,
+                                     std::uint64_t seed);
+
 // Splits a method's options section (a spec's "inference") into its own keys and its "mcmc" block,
 // parsed with the JSON path `path`.mcmc (defaults when absent); used by the methods whose posterior
 // is sampled by MCMC (NLE, NRE).

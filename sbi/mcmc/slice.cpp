@@ -150,6 +150,10 @@ void SliceMove::adapt_widths() {
   }
 }
 
+void SliceMove::set_widths(const Vector& widths) {
+  if (mode_ == McmcOptions::SliceDirections::coordinate && widths.size() == width_.size()) width_ = widths;
+}
+
 void SliceMove::set_covariance(const Matrix& covariance) {
   switch (mode_) {
     case McmcOptions::SliceDirections::coordinate:

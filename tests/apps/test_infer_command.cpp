@@ -157,11 +157,11 @@ TEST_CASE("sbi infer with lfvi's flow refined for the observation: says so, and 
   fs::remove_all(dir);
 }
 
-TEST_CASE("sbi infer with lfvi's flow importance-resampled: reports the weights' ESS, and sbi sample reproduces the draws", "[cli][infer][lfvi]") {
+TEST_CASE("sbi infer with lfvi's flow importance-resampled and moved: reports the weights' ESS, and sbi sample reproduces the draws", "[cli][infer][lfvi]") {
   const auto dir = cli_scratch_dir("infer_resampled");
   std::string spec = small_spec_with(R"("method": "lfvi", "generator": "flow", "simulations": 300, "max_iterations": 60, "min_iterations": 0, "eval_every": 20,
                   "flow": {"type": "maf", "transforms": 2, "hidden": [16]}, "ratio": {"classifier": {"hidden": [16], "batch_size": 64}, "max_epochs": 5},
-                  "importance_resampling": 8)");
+                  "importance_resampling": 8, "resample_moves": 2)");
   std::ofstream(dir / "spec.json") << spec;
   std::ofstream(dir / "obs.csv") << "data_1,data_2\n0.4,-0.2\n";
   const auto folder = dir / "posterior";
@@ -169,8 +169,10 @@ TEST_CASE("sbi infer with lfvi's flow importance-resampled: reports the weights'
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::Contains("importance resampling: each draw one of 8 flow draws; ESS"));
+  CHECK_THAT(r.out, Catch::Contains("then 2 slice sweeps per draw on the target ("));
   const auto saved = nlohmann::json::parse(read_text(folder / "posterior.json"));
   CHECK(saved["kind"] == "importance_resampled");
+  CHECK(saved["options"]["resample_moves"] == 2);
   CHECK(saved["log_prob_normalized"] == false);
   CHECK(fs::exists(folder / "proposal" / "posterior.json"));
   CHECK(fs::exists(folder / "target" / "posterior.json"));
@@ -181,6 +183,7 @@ TEST_CASE("sbi infer with lfvi's flow importance-resampled: reports the weights'
   INFO(s.err);
   REQUIRE(s.exit_code == 0);
   CHECK_THAT(s.out, Catch::Contains("importance resampling: each draw one of 8 flow draws"));
+  CHECK_THAT(s.out, Catch::Contains("then 2 slice sweeps per draw"));
   CHECK(read_text(dir / "s.csv") == read_text(folder / "samples.csv"));
   fs::remove_all(dir);
 }

@@ -169,6 +169,12 @@ TEST_CASE("lfvi with a flow generator against a surrogate likelihood recovers th
   CHECK(resampled_report["last_sample"]["proposals"] == 4000 * 32);
   CHECK(resampled_report["last_sample"]["ess_fraction"].get<double>() > 0);
   CHECK(resampled_report["last_sample"]["ess_fraction"].get<double>() <= 1);
+  // With slice moves after the resampling (resample_moves): the moves leave NLE's posterior
+  // invariant, so the same tolerances hold; the resampled draws are the start, so they change.
+  const Posterior moved(std::make_shared<models::ImportanceResampledPosterior>(kind->proposal(), kind->target(), 32, resampled.posterior.info(), 3));
+  const RowMatrix moved_draws = check_conjugate_moments(moved, problem);
+  CHECK((moved_draws.array() != draws.array()).any());
+  CHECK(moved.diagnostics()["last_sample"]["moves"] == 3);
 }
 
 TEST_CASE("sequential lfvi with a flow generator recovers the exact posterior, for its observation only", "[models][lfvi][slfvi]") {
@@ -325,6 +331,12 @@ TEST_CASE("lfvi's options choose the generator and are refused with their JSON p
   CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"importance_resampling", 5000}}),
                     Catch::StartsWith("inference.importance_resampling"));
   CHECK(parse_method_options(builtin_methods().at("slfvi"), {{"generator", "flow"}, {"importance_resampling", 8}})["importance_resampling"] == 8);
+  CHECK(flow["resample_moves"] == 0);
+  CHECK(parse_method_options(lfvi, {{"generator", "flow"}, {"importance_resampling", 8}, {"resample_moves", 4}})["resample_moves"] == 4);
+  CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"resample_moves", 4}}),
+                    Catch::StartsWith("inference.resample_moves: moves the importance-resampled draws; set importance_resampling"));
+  CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"importance_resampling", 8}, {"resample_moves", 1001}}),
+                    Catch::StartsWith("inference.resample_moves"));
   CHECK_THROWS_WITH(parse_method_options(builtin_methods().at("slfvi"), {{"generator", "flow"}, {"importance_resampling", 8}, {"ratio_ensemble", 2}}),
                     Catch::StartsWith("inference.importance_resampling: not with an ensemble"));
   const auto parsed = parse_method_options(lfvi, {{"generator", "flow"}, {"surrogate", "likelihood"}});
