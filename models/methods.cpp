@@ -174,8 +174,8 @@ Posterior surrogate_posterior(const TrainingInput& in, const LfviFlowOptions& op
 }
 
 // An LFVI flow fit as its posterior: the flow, importance-resampled against its surrogate's posterior
-// (and moved by options.resample_moves slice sweeps) when options.importance_resampling asks for it. `info` is the flow's (and the resampled posterior's);
-// `made_for` as for surrogate_posterior.
+// (then moved by options.resample_moves slice sweeps) when options.importance_resampling asks for
+// it. `info` is the flow's (and the resampled posterior's); `made_for` as for surrogate_posterior.
 Posterior lfvi_flow_posterior(const TrainingInput& in, const LfviFlowOptions& options, LfviFlowFit& fit, const Names& data_names,
                               PosteriorInfo info, const std::optional<Vector>& made_for = std::nullopt) {
   const int resampling = options.importance_resampling;
@@ -184,7 +184,7 @@ Posterior lfvi_flow_posterior(const TrainingInput& in, const LfviFlowOptions& op
   Posterior flow(std::make_shared<models::FlowPosterior>(std::move(fit.posterior), in.prior, data_names, info, std::move(summary)));
   if (resampling == 0) return flow;
   return Posterior(std::make_shared<models::ImportanceResampledPosterior>(std::move(flow), std::move(target), resampling, std::move(info),
-                                                                                 options.resample_moves));
+                                                                         options.resample_moves));
 }
 
 MethodRegistry make_builtin_methods() {

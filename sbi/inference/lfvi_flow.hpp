@@ -138,9 +138,10 @@ struct LfviFlowOptions {
   // the flow alone, with its exact density. With slfvi the last round's flow and surrogate, for its
   // observation (not with an ensemble of ratio estimators there).
   int importance_resampling = 0;
-  // M ≥ 1 (with importance_resampling): each resampled draw then takes M sweeps of factor slice
-  // sampling on the surrogate's posterior, which leave it invariant (resample-move): where the flow
-  // is thin in the target's tails, K proposals under-fill them, and the moves fill them in. 0 = off.
+  // M ≥ 1 (with importance_resampling): each resampled draw then takes M sweeps of coordinate-wise
+  // slice sampling on the surrogate's posterior, which leave it invariant (resample-move): where the
+  // flow is thin in the target's tails, K proposals under-fill them, and the moves fill them in; the
+  // draws then tend to the surrogate's own posterior, for better or worse. 0 = off.
   int resample_moves = 0;
   std::uint64_t seed = 1;           // weights, minibatches, noise (the ratio estimator gets it too)
 

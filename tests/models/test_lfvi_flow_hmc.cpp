@@ -332,6 +332,7 @@ TEST_CASE("lfvi's options choose the generator and are refused with their JSON p
                     Catch::StartsWith("inference.importance_resampling"));
   CHECK(parse_method_options(builtin_methods().at("slfvi"), {{"generator", "flow"}, {"importance_resampling", 8}})["importance_resampling"] == 8);
   CHECK(flow["resample_moves"] == 0);
+  CHECK(parse_method_options(builtin_methods().at("slfvi"), {{"generator", "flow"}, {"importance_resampling", 8}, {"resample_moves", 3}})["resample_moves"] == 3);
   CHECK(parse_method_options(lfvi, {{"generator", "flow"}, {"importance_resampling", 8}, {"resample_moves", 4}})["resample_moves"] == 4);
   CHECK_THROWS_WITH(parse_method_options(lfvi, {{"generator", "flow"}, {"resample_moves", 4}}),
                     Catch::StartsWith("inference.resample_moves: moves the importance-resampled draws; set importance_resampling"));
