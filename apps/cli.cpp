@@ -88,7 +88,8 @@ std::uint64_t parse_unsigned(boost::any& out, const std::vector<std::string>& va
   const char* end = text.data() + text.size();
   const auto [ptr, ec] = std::from_chars(text.data(), end, value);
   if (text.empty() || !std::isdigit(static_cast<unsigned char>(text.front())) || ec != std::errc() || ptr != end)
-    throw po::error("expected " + std::string(what) + ", got \"" + text + "\"");
+    // The parser adds the option's name to an error_with_option_name ("%canonical_option%").
+    throw po::error_with_option_name("%canonical_option%: expected " + std::string(what) + ", got \"" + text + "\"");
   return value;
 }
 }  // namespace

@@ -424,7 +424,9 @@ int run_sample(const std::vector<std::string>& args) {
       ("observation", po::value<std::string>(), "CSV with a header line and one row (as sbibm's observation.csv)")
       ("samples,n", po::value<Count>(), "number of samples (default 10000)")
       ("output,o", po::value<std::string>(), "CSV to write (header = parameter names)")
-      ("refine", po::value<int>()->default_value(-1), "implicit generators: importance-resampling oversampling factor (-1 = as trained, 0 = off)");
+      ("refine", po::value<int>()->default_value(-1), "implicit generators: importance-resampling oversampling factor (-1 = as trained, 0 = off)")
+      ("proposals", po::value<Count>(), "importance-resampled posteriors: flow draws per sample, 2 to 4096 (default: as trained)")
+      ("moves", po::value<Count>(), "importance-resampled posteriors: slice sweeps per sample after the resampling, 0 to 1000 (default: as trained)");
   add_seed_flag(options, "sampling seed (default 1)");
   add_quiet_flag(options);
   po::positional_options_description positional;
@@ -434,7 +436,18 @@ int run_sample(const std::vector<std::string>& args) {
   if (!vm.count("posterior")) throw po::error("the posterior folder is required: sbi sample DIR ...");
   if (!vm.count("observation")) throw po::error("--observation FILE is required");
   if (!vm.count("output")) throw po::error("-o FILE is required");
-  const Posterior posterior = load_posterior(vm["posterior"].as<std::string>());
+  Posterior posterior = load_posterior(vm["posterior"].as<std::string>());
+  if (vm.count("proposals") || vm.count("moves")) {
+    // Another K or M needs no retraining: the saved flow and target are resampled differently.
+    const auto* resampled = posterior.model_as<models::ImportanceResampledPosterior>();
+    if (!resampled)
+      throw po::error("--proposals and --moves apply to importance-resampled posteriors (lfvi with importance_resampling) only; this one is of kind \"" +
+                      posterior.kind() + "\"");
+    const auto proposals = vm.count("proposals") ? static_cast<int>(count_option(vm, "proposals", 2, 4096)) : resampled->proposals_per_draw();
+    const auto moves = vm.count("moves") ? static_cast<int>(count_option(vm, "moves", 0, models::kMaxResampleMoves)) : resampled->moves();
+    posterior = Posterior(std::make_shared<models::ImportanceResampledPosterior>(resampled->proposal(), resampled->target(), proposals,
+                                                                                 posterior.info(), moves));
+  }
   const Vector observation = read_observation_csv(vm["observation"].as<std::string>(), posterior.data_names());
   const auto n = static_cast<Eigen::Index>(vm.count("samples") ? count_option(vm, "samples", 1) : 10000);
   const std::uint64_t seed = seed_option(vm).value_or(1);

@@ -185,6 +185,27 @@ TEST_CASE("sbi infer with lfvi's flow importance-resampled and moved: reports th
   CHECK_THAT(s.out, Catch::Contains("importance resampling: each draw one of 8 flow draws"));
   CHECK_THAT(s.out, Catch::Contains("then 2 slice sweeps per draw"));
   CHECK(read_text(dir / "s.csv") == read_text(folder / "samples.csv"));
+  // Another number of proposals and moves at sampling time, from the same saved flow and target.
+  const auto other = run_cli("sample " + folder.string() + " --observation " + (dir / "obs.csv").string() +
+                             " -n 500 --seed 3 --quiet --proposals 16 --moves 0 -o " + (dir / "k16.csv").string());
+  INFO(other.err);
+  REQUIRE(other.exit_code == 0);
+  CHECK_THAT(other.out, Catch::Contains("importance resampling: each draw one of 16 flow draws"));
+  CHECK_THAT(other.out, !Catch::Contains("slice sweeps"));
+  CHECK(read_text(dir / "k16.csv") != read_text(folder / "samples.csv"));
+  for (const char* bad : {"--proposals 1", "--proposals 5000", "--moves -1", "--moves 1001"}) {
+    INFO(bad);
+    const auto refused = run_cli("sample " + folder.string() + " --observation " + (dir / "obs.csv").string() + " -n 10 --quiet " + bad + " -o " +
+                                 (dir / "bad.csv").string());
+    CHECK(refused.exit_code == 2);
+    CHECK_THAT(refused.err, Catch::Contains(std::string(bad).substr(0, std::string(bad).find(' '))));
+    CHECK_FALSE(fs::exists(dir / "bad.csv"));
+  }
+  // Only for this kind: the flow alone (proposal/) is refused with its kind named.
+  const auto flow_only = run_cli("sample " + (folder / "proposal").string() + " --observation " + (dir / "obs.csv").string() +
+                                 " -n 10 --quiet --moves 2 -o " + (dir / "bad.csv").string());
+  CHECK(flow_only.exit_code == 2);
+  CHECK_THAT(flow_only.err, Catch::Contains("apply to importance-resampled posteriors") && Catch::Contains("kind \"flow\""));
   fs::remove_all(dir);
 }
 
@@ -207,7 +228,7 @@ TEST_CASE("counts and seeds are checked, an existing posterior is kept, misspelt
   CHECK(read_text(dir / "p" / "posterior.json") == before);
   r = run_cli("sample " + (dir / "p").string() + " --observation " + (dir / "obs.csv").string() + " -n -1 -o " + (dir / "s.csv").string());
   CHECK(r.exit_code == 2);
-  CHECK_THAT(r.err, Catch::Contains("expected a whole number"));
+  CHECK_THAT(r.err, Catch::Contains("--samples: expected a whole number"));
 
   std::string misspelt = kSmallSpec;
   misspelt.replace(misspelt.find("\"max_iterations\""), 16, "\"max_iteratons\"");
