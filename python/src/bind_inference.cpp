@@ -3,6 +3,7 @@
 // registry only, so a newly registered method is available here without a change.
 #include "models/implicit_posterior.hpp"
 #include "models/methods.hpp"
+#include "models/resampled_posterior.hpp"
 #include "python/src/call_context.hpp"
 #include "python/src/common.hpp"
 #include "python/src/handles.hpp"
@@ -225,6 +226,20 @@ sbipp.load_posterior(folder) reads one saved here or by `sbi infer`; `sbi sample
       .def_property_readonly("options", [](const sbi::Posterior& p) { return from_json(p.info().options); })
       .def_property_readonly("provenance", [](const sbi::Posterior& p) { return from_json(p.info().provenance.to_json()); })
       .def_property_readonly("info", [](const sbi::Posterior& p) { return info_dict(p.info()); })
+      .def(
+          "with_resampling",
+          [](const sbi::Posterior& p, std::optional<int> proposals, std::optional<int> moves) {
+            const auto* resampled = p.model_as<sbi::models::ImportanceResampledPosterior>();
+            if (!resampled)
+              throw sbi::InputError("with_resampling: only for importance-resampled posteriors (lfvi with importance_resampling); this one is of kind \"" +
+                                    p.kind() + "\"");
+            return sbi::Posterior(std::make_shared<sbi::models::ImportanceResampledPosterior>(
+                resampled->proposal(), resampled->target(), proposals.value_or(resampled->proposals_per_draw()), p.info(),
+                moves.value_or(resampled->moves())));
+          },
+          py::arg("proposals") = py::none(), py::arg("moves") = py::none(),
+          "The same flow and target resampled with another number of proposals per draw (2 to 4096) and slice moves after them "
+          "(0 to 1000); None keeps the trained value. Nothing is retrained (as `sbi sample --proposals K --moves M`).")
       .def("diagnostics", [](const sbi::Posterior& p) { return from_json(p.diagnostics()); },
            "What the method reports about itself (training: best step, stop reason; ABC: tolerances).")
       .def("__repr__", [](const sbi::Posterior& p) {

@@ -167,3 +167,26 @@ def test_lfvi_flow_refined_for_the_observation(gaussian_linear_2d, table):
     if not posterior.amortized:
         with pytest.raises(sbipp.InputError):
             posterior.sample(np.array([0.1, 0.1]), 10)
+
+
+def test_lfvi_flow_resampled_and_moved(gaussian_linear_2d, table):
+    _, _, prior = gaussian_linear_2d
+    options = {"generator": "flow", "flow": {"type": "maf", "transforms": 1, "hidden": [16]},
+               "ratio": {"classifier": {"hidden": [16], "batch_size": 64}, "max_epochs": 3},
+               "max_iterations": 60, "min_iterations": 0, "eval_every": 20, "importance_resampling": 8, "resample_moves": 2}
+    posterior = sbipp.infer("lfvi", table, prior, **options)
+    assert posterior.kind == "importance_resampled"
+    draws = posterior.sample(OBSERVATION, 300, seed=4)
+    report = posterior.diagnostics()["last_sample"]
+    assert report["proposals"] == 300 * 8 and report["moves"] == 2
+    # Other K and M from the same saved parts: the same draws for the trained values, others otherwise.
+    assert np.array_equal(posterior.with_resampling().sample(OBSERVATION, 300, seed=4), draws)
+    other = posterior.with_resampling(proposals=16, moves=0)
+    assert not np.array_equal(other.sample(OBSERVATION, 300, seed=4), draws)
+    assert other.diagnostics()["last_sample"]["proposals"] == 300 * 16
+    with pytest.raises(sbipp.InputError, match="proposals per draw must be in"):
+        posterior.with_resampling(proposals=1)
+    with pytest.raises(sbipp.InputError, match="moves per draw must be in"):
+        posterior.with_resampling(moves=2000)
+    with pytest.raises(sbipp.InputError, match="only for importance-resampled posteriors"):
+        sbipp.infer("lfvi", table, prior, **{k: v for k, v in options.items() if k not in ("importance_resampling", "resample_moves")}).with_resampling(moves=1)
