@@ -279,6 +279,26 @@ TEST_CASE("lfvi with a flow generator saves and loads as a flow posterior, with 
   // can be an ulp off the sd it was made from, so log π agrees to rounding, not bit for bit.
   const Vector lp_resampled = resampled.log_prob(b, *problem.observation), lp_loaded = resampled_loaded.log_prob(b, *problem.observation);
   CHECK((lp_resampled - lp_loaded).cwiseAbs().maxCoeff() < 1e-12);
+  CHECK(resampled_loaded.model_as<models::ImportanceResampledPosterior>()->moves() == 0);
+  {
+    // A folder saved before "moves" existed has none in its state: read as 0 (no moves), the same draws.
+    auto saved = nlohmann::json::parse(std::ifstream(resampled_folder / "posterior.json"));
+    REQUIRE(saved["state"].contains("moves"));
+    saved["state"].erase("moves");
+    std::ofstream(resampled_folder / "posterior.json") << saved.dump(2);
+    const Posterior older = load_posterior(resampled_folder);
+    CHECK(older.model_as<models::ImportanceResampledPosterior>()->moves() == 0);
+    CHECK((older.sample(*problem.observation, 300, 9).array() == b.array()).all());
+    // A damaged count is refused with the file named.
+    saved["state"]["moves"] = "five";
+    std::ofstream(resampled_folder / "posterior.json") << saved.dump(2);
+    CHECK_THROWS_WITH(load_posterior(resampled_folder), Catch::Contains("posterior.json") && Catch::Contains("importance-resampling state"));
+    saved["state"]["moves"] = -3;
+    std::ofstream(resampled_folder / "posterior.json") << saved.dump(2);
+    CHECK_THROWS_WITH(load_posterior(resampled_folder), Catch::Contains("moves per draw must be in [0, 1000]"));
+    saved["state"].erase("moves");
+    std::ofstream(resampled_folder / "posterior.json") << saved.dump(2);
+  }
   {
     std::fstream damage(resampled_folder / "target" / "classifier.sbinn", std::ios::in | std::ios::out | std::ios::binary);
     damage.seekp(40);
