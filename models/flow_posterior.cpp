@@ -49,7 +49,7 @@ nlohmann::json FlowPosterior::save_state(const fs::path& folder, std::vector<std
   const auto& curve = fit_.training.curve;
   if (!curve.records.empty()) {
     write_csv(folder / "training_curve.csv", curve.columns(), curve.to_matrix());
-    files.push_back("training_curve.csv");
+    files.emplace_back("training_curve.csv");
   }
   return {{"training", training_}};
 }

@@ -9,12 +9,13 @@
 #include <cmath>
 #include <fstream>
 #include <sstream>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 namespace sbi::test {
 
-inline std::string source_path(const std::string& relative) { return std::string(SBI_SOURCE_DIR) + "/" + relative; }
+inline std::filesystem::path source_path(const std::string& relative) { return std::filesystem::path(SBI_SOURCE_DIR) / relative; }
 
 // The header and the first data row of a one-row CSV file (sbibm's observation files).
 struct CsvRow {

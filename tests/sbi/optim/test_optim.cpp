@@ -19,8 +19,8 @@ template <class Optimizer>
 Mat minimise_quadratic(Optimizer make, int steps) {
   sbi::nn::BasicParameter<double> w;
   w.value = Mat::Zero(1, 3);
-  const Mat target = (Mat(1, 3) << 1.0, -2.0, 0.5).finished();
-  const Mat curvature = (Mat(1, 3) << 1.0, 10.0, 100.0).finished();
+  const Mat target{{1.0, -2.0, 0.5}};
+  const Mat curvature{{1.0, 10.0, 100.0}};
   auto optimizer = make(sbi::nn::ParameterList<double>{&w});
   Tape<double> tape;
   for (int k = 0; k < steps; ++k) {

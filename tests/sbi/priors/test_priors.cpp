@@ -85,8 +85,7 @@ TEST_CASE("sample moments match the distributions", "[priors]") {
 }
 
 TEST_CASE("full-covariance normal log-density matches the closed form", "[priors]") {
-  Matrix cov(2, 2);
-  cov << 2.0, 0.8, 0.8, 1.0;
+  const Matrix cov{{2.0, 0.8}, {0.8, 1.0}};
   NormalPrior p(Vector::Constant(2, 1.0), cov);
   const double x[2] = {0.3, 2.0};
   const Eigen::Vector2d d(x[0] - 1.0, x[1] - 1.0);
