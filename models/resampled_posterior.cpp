@@ -2,10 +2,12 @@
 
 #include "sbi/core/error.hpp"
 #include "sbi/mcmc/mcmc.hpp"
+#include "sbi/optim/training_loop.hpp"
 #include "sbi/parallel/parallel_for.hpp"
 #include "sbi/random/rng.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 
@@ -70,6 +72,15 @@ void ImportanceResampledPosterior::check_made_for(const Vector& observation) con
 }
 
 RowMatrix ImportanceResampledPosterior::sample(const Vector& observation, Eigen::Index n, std::uint64_t seed) const {
+  return draw(observation, n, seed, nullptr);
+}
+
+RowMatrix ImportanceResampledPosterior::sample_watched(const Vector& observation, Eigen::Index n, std::uint64_t seed,
+                                                       const TrainingCallbacks& callbacks) const {
+  return draw(observation, n, seed, &callbacks);
+}
+
+RowMatrix ImportanceResampledPosterior::draw(const Vector& observation, Eigen::Index n, std::uint64_t seed, const TrainingCallbacks* callbacks) const {
   check_made_for(observation);
   const Eigen::Index k = proposals_per_draw_;
   const auto dim = static_cast<Eigen::Index>(parameter_names().size());
@@ -83,7 +94,15 @@ RowMatrix ImportanceResampledPosterior::sample(const Vector& observation, Eigen:
     log_density = target_.log_prob(prior.to_constrained(u), observation);
     for (Eigen::Index r = 0; r < u.rows(); ++r) log_density[r] += prior.log_abs_det_jacobian(row_span(u, r));
   });
-  parallel_for(static_cast<std::size_t>(blocks), hardware_threads(), [&](std::size_t b, std::size_t) {
+  std::atomic<Eigen::Index> drawn{0};
+  std::atomic<bool> stopped{false};
+  auto report_progress = [&] {
+    if (callbacks) callbacks->report({.stage = "importance resampling", .done = static_cast<std::size_t>(drawn.load()),
+                                      .total = static_cast<std::size_t>(n), .unit = "draw"});
+  };
+  parallel_for(static_cast<std::size_t>(blocks), hardware_threads(), [&](std::size_t b, std::size_t worker) {
+    if (callbacks && callbacks->stop_requested()) stopped = true;
+    if (stopped) return;
     const Eigen::Index first = static_cast<Eigen::Index>(b) * kResampleBlock, m = std::min(kResampleBlock, n - first);
     const RowMatrix candidates = proposal_.sample(observation, m * k, stream_seed(seed, b, kProposalStream));
     Vector log_weight = target_.log_prob(candidates, observation) - proposal_.log_prob(candidates, observation);
@@ -127,7 +146,13 @@ RowMatrix ImportanceResampledPosterior::sample(const Vector& observation, Eigen:
                                                       stream_seed(seed, b, kMoveStream));
       draws.middleRows(first, m) = prior.to_constrained(u);
     }
+    drawn += m;
+    if (worker == 0) report_progress();  // only the calling thread reports: the callback need not be thread-safe
   });
+  if (stopped)
+    throw Interrupted("importance resampling: stopped on request (" + std::to_string(drawn.load()) + " of " + std::to_string(n) +
+                      " draws done); no draws were kept");
+  report_progress();
   BlockWeights all;
   for (const auto& s : per_block) {
     all.log_sum = log_add(all.log_sum, s.log_sum);

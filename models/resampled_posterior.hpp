@@ -45,6 +45,9 @@ class ImportanceResampledPosterior final : public PosteriorModelBase {
   ImportanceResampledPosterior(Posterior proposal, Posterior target, int proposals_per_draw, PosteriorInfo info, int moves = 0);
 
   RowMatrix sample(const Vector& observation, Eigen::Index n, std::uint64_t seed) const override;
+  // The same draws, with progress in draws (stage "importance resampling") and a stop checked
+  // between blocks: sbi::Interrupted, no draws kept.
+  RowMatrix sample_watched(const Vector& observation, Eigen::Index n, std::uint64_t seed, const TrainingCallbacks& callbacks) const override;
   Vector log_prob(const RowMatrix& theta, const Vector& observation) const override;
   nlohmann::json save_state(const std::filesystem::path& folder, std::vector<std::string>& files) const override;
   // {"proposals_per_draw": K, "moves": M, "proposal": ..., "target": ..., "last_sample": {...} or null}
@@ -60,6 +63,7 @@ class ImportanceResampledPosterior final : public PosteriorModelBase {
 
  private:
   void check_made_for(const Vector& observation) const;  // InputError for another observation than a non-amortised one's
+  RowMatrix draw(const Vector& observation, Eigen::Index n, std::uint64_t seed, const TrainingCallbacks* callbacks) const;
   // The standard deviation along each axis of kResampleBlock proposal draws in the unconstrained
   // space: the moves' slice widths.
   Vector pilot_widths(const Vector& observation, std::uint64_t seed) const;

@@ -4,12 +4,15 @@
 // is refused.
 #include "models/resampled_posterior.hpp"
 #include "sbi/core/error.hpp"
+#include "sbi/optim/training_loop.hpp"
 #include "sbi/random/rng.hpp"
 #include "sbi/priors/prior.hpp"
 #include "simulators/gaussian.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <numbers>
@@ -170,6 +173,31 @@ TEST_CASE("importance resampling with slice moves reaches a target piled against
   CHECK((moved.sample(y, 1500, 5).array() == draws.topRows(1500).array()).all());
   CHECK_THROWS_WITH(models::ImportanceResampledPosterior(proposal, target, 2, info, -1), Catch::Contains("moves per draw must be in [0, 1000]"));
   CHECK_THROWS_WITH(models::ImportanceResampledPosterior(proposal, target, 2, info, 1001), Catch::Contains("moves per draw must be in [0, 1000]"));
+}
+
+// sample_watched: the same draws as sample, progress in draws ending at n, and a stop set beforehand
+// interrupts with nothing kept.
+TEST_CASE("importance resampling reports progress and can be stopped", "[models][posterior]") {
+  const Posterior proposal = gaussian(0, 1), target = gaussian(1, 0.5, 3.0);
+  const Vector y = Vector::Zero(1);
+  PosteriorInfo info;
+  info.method = "test";
+  const Posterior resampled(std::make_shared<models::ImportanceResampledPosterior>(proposal, target, 8, info, 1));
+  std::vector<std::size_t> done;
+  TrainingCallbacks callbacks;
+  callbacks.on_progress = [&](const TrainingProgress& p) {
+    CHECK(p.total == 2500);
+    CHECK(p.unit == "draw");
+    done.push_back(p.done);
+  };
+  const RowMatrix watched = resampled.sample(y, 2500, 3, callbacks);
+  CHECK((watched.array() == resampled.sample(y, 2500, 3).array()).all());
+  REQUIRE_FALSE(done.empty());
+  CHECK(done.back() == 2500);
+  CHECK(std::is_sorted(done.begin(), done.end()));
+  std::atomic<bool> stop{true};
+  callbacks.stop = &stop;
+  CHECK_THROWS_AS(resampled.sample(y, 2500, 3, callbacks), Interrupted);
 }
 
 TEST_CASE("importance resampling refuses a proposal without a normalised density, and too few proposals", "[models][posterior]") {
