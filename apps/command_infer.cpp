@@ -445,8 +445,7 @@ int run_sample(const std::vector<std::string>& args) {
                       posterior.kind() + "\"");
     const auto proposals = vm.count("proposals") ? static_cast<int>(count_option(vm, "proposals", 2, 4096)) : resampled->proposals_per_draw();
     const auto moves = vm.count("moves") ? static_cast<int>(count_option(vm, "moves", 0, models::kMaxResampleMoves)) : resampled->moves();
-    posterior = Posterior(std::make_shared<models::ImportanceResampledPosterior>(resampled->proposal(), resampled->target(), proposals,
-                                                                                 posterior.info(), moves));
+    posterior = resampled->with_counts(proposals, moves);
   }
   const Vector observation = read_observation_csv(vm["observation"].as<std::string>(), posterior.data_names());
   const auto n = static_cast<Eigen::Index>(vm.count("samples") ? count_option(vm, "samples", 1) : 10000);

@@ -178,6 +178,10 @@ RowMatrix ImportanceResampledPosterior::draw(const Vector& observation, Eigen::I
   return draws;
 }
 
+Posterior ImportanceResampledPosterior::with_counts(int proposals_per_draw, int moves) const {
+  return Posterior(std::make_shared<ImportanceResampledPosterior>(proposal_, target_, proposals_per_draw, info_, moves));
+}
+
 Vector ImportanceResampledPosterior::pilot_widths(const Vector& observation, std::uint64_t seed) const {
   const RowMatrix u = prior_->to_unconstrained(proposal_.sample(observation, kResampleBlock, stream_seed(seed, 0, kPilotStream)));
   const Vector sd = ((u.rowwise() - u.colwise().mean()).colwise().squaredNorm() / static_cast<double>(u.rows() - 1)).cwiseSqrt().transpose();

@@ -60,6 +60,8 @@ class ImportanceResampledPosterior final : public PosteriorModelBase {
   const Posterior& target() const { return target_; }
   int proposals_per_draw() const { return proposals_per_draw_; }
   int moves() const { return moves_; }
+  // The same proposal and target with another K and M (InputError out of range): nothing retrained.
+  Posterior with_counts(int proposals_per_draw, int moves) const;
 
  private:
   void check_made_for(const Vector& observation) const;  // InputError for another observation than a non-amortised one's

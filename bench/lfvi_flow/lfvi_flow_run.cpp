@@ -153,10 +153,7 @@ int main(int argc, char** argv) {
         }
         const auto m = count.find('m');
         const int proposals = std::stoi(count.substr(0, m)), moves = m == std::string::npos ? 0 : std::stoi(count.substr(m + 1));
-        variants.push_back({proposals, moves,
-                            proposals <= 1 ? resampled->proposal()
-                                           : sbi::Posterior(std::make_shared<sbi::models::ImportanceResampledPosterior>(
-                                                 resampled->proposal(), resampled->target(), proposals, posterior.info(), moves))});
+        variants.push_back({proposals, moves, proposals <= 1 ? resampled->proposal() : resampled->with_counts(proposals, moves)});
       }
       // The refinement's report is the trained flow's (under "proposal" when it is resampled).
       nlohmann::json refinement;

@@ -233,9 +233,7 @@ sbipp.load_posterior(folder) reads one saved here or by `sbi infer`; `sbi sample
             if (!resampled)
               throw sbi::InputError("with_resampling: only for importance-resampled posteriors (lfvi with importance_resampling); this one is of kind \"" +
                                     p.kind() + "\"");
-            return sbi::Posterior(std::make_shared<sbi::models::ImportanceResampledPosterior>(
-                resampled->proposal(), resampled->target(), proposals.value_or(resampled->proposals_per_draw()), p.info(),
-                moves.value_or(resampled->moves())));
+            return resampled->with_counts(proposals.value_or(resampled->proposals_per_draw()), moves.value_or(resampled->moves()));
           },
           py::arg("proposals") = py::none(), py::arg("moves") = py::none(),
           "The same flow and target resampled with another number of proposals per draw (2 to 4096) and slice moves after them "
