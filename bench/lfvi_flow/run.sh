@@ -8,6 +8,7 @@
 #        sh bench/lfvi_flow/run.sh mcmc slcp 10000 nle '{}' slice,hmc 1
 # TABLE=t.sbt trains on that table's first ROWS rows instead of simulating a table (seed 1).
 # RESAMPLE=1,8,32 draws once per number of proposals per draw (lfvi's "importance_resampling").
+# SEED=s trains and draws with seed s (1 by default; the table is the same for every seed).
 # LFVI_FLOW_RUN=path runs a copy of the driver (so that a rebuild does not disturb a long grid).
 set -e
 label=$1
@@ -23,6 +24,7 @@ run=${LFVI_FLOW_RUN:-./build/bench/lfvi_flow_run}
 args=""
 if [ -n "${TABLE:-}" ]; then args="--table $TABLE"; fi
 if [ -n "${RESAMPLE:-}" ]; then args="$args --resample $RESAMPLE"; fi
+if [ -n "${SEED:-}" ]; then args="$args --seed $SEED"; fi
 for k in $observations; do args="$args --observation ../shared/data/sbibm/$task/obs_$k"; done
 if [ -n "$samplers" ]; then args="$args --samplers $samplers"; fi
 load=$(cut -d' ' -f1 /proc/loadavg)

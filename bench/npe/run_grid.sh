@@ -5,6 +5,7 @@
 # Tables: the first N rows of /tmp/npe_tables/<task>_100k.sbt, simulated with
 #   build/sbi simulate data/specs/<task>.json -n 100000 -o /tmp/npe_tables/<task>_100k.sbt --threads 1
 #   sh bench/npe/run_grid.sh LABEL ['OPTIONS_JSON'] [tasks] [budgets]
+# SEED=s trains and draws with seed s (1 by default; the tables are the same for every seed).
 # NPE_RUN=path runs a copy of bench/npe_run (so a rebuild does not disturb a long grid).
 set -e
 label=$1
@@ -23,7 +24,7 @@ for task in $tasks; do
     "$npe_run" --spec data/specs/$task.json --table "$table" --rows $n \
       --observation data/sbibm/$task/obs_1 --observation data/sbibm/$task/obs_2 --observation data/sbibm/$task/obs_3 \
       --observation data/sbibm/$task/obs_4 --observation data/sbibm/$task/obs_5 \
-      --options "$options" --out /tmp/npe_grid_${label}_${task}_$n 2>/dev/null | while read -r line; do
+      --options "$options" --seed "${SEED:-1}" --out /tmp/npe_grid_${label}_${task}_$n 2>/dev/null | while read -r line; do
       echo "{\"label\": \"$label\", \"task\": \"$task\", \"load\": $load, \"date\": \"$date\", \"run\": $line}" | tee -a bench/npe/grid.jsonl
     done
   done
