@@ -5,6 +5,7 @@
 #include "sbi/io/json_reader.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cmath>
 #include <fstream>
@@ -164,9 +165,12 @@ Spec read_spec(const std::filesystem::path& path) {
   constexpr std::size_t kMaxSpecBytes = std::size_t{64} << 20;
   std::ifstream in(path, std::ios::binary);
   if (!in) throw FileError(path.string() + ": cannot open the spec");
-  std::string text(kMaxSpecBytes + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<std::size_t>(in.gcount()));
+  // Read in chunks: zero-filling a buffer of the bound's size cost each run about 0.1 s of page faults.
+  std::string text;
+  std::array<char, 1 << 16> chunk;
+  while (text.size() <= kMaxSpecBytes && in.read(chunk.data(), chunk.size()).gcount() > 0)
+    text.append(chunk.data(), static_cast<std::size_t>(in.gcount()));
+  if (in.bad()) throw FileError(path.string() + ": cannot read the spec");
   if (text.size() > kMaxSpecBytes)
     throw InputError(path.string() + ": larger than " + std::to_string(kMaxSpecBytes >> 20) + " MiB; not a spec");
   const nlohmann::json document = parse_json_text(text, path.string(), /*allow_comments=*/true);

@@ -167,3 +167,17 @@ TEST_CASE("parameter names that cannot round-trip through CSV are refused at the
 TEST_CASE("a spec that is not a small text file is refused without reading it all", "[spec]") {
   CHECK_THROWS_WITH(read_spec("/dev/zero"), Catch::Contains("larger than 64 MiB"));
 }
+
+TEST_CASE("a spec longer than one read chunk is read whole; a folder is refused by name", "[spec]") {
+  const auto dir = fs::temp_directory_path() / ("sbi_spec_long_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  // The description alone is longer than the 64 KiB chunks read_spec reads in.
+  const std::string description(200000, 'x');
+  {
+    std::ofstream out(dir / "spec.json");
+    out << R"({"description": ")" << description << R"(", "simulator": {"name": "x"}})";
+  }
+  CHECK(read_spec(dir / "spec.json").description == description);
+  CHECK_THROWS_WITH(read_spec(dir), Catch::Contains(dir.string()));
+  fs::remove_all(dir);
+}
