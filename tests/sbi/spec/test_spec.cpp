@@ -168,7 +168,7 @@ TEST_CASE("a spec that is not a small text file is refused without reading it al
   CHECK_THROWS_WITH(read_spec("/dev/zero"), Catch::Contains("larger than 64 MiB"));
 }
 
-TEST_CASE("a spec longer than one read chunk is read whole; a folder is refused by name", "[spec]") {
+TEST_CASE("a spec longer than one read chunk is read whole, and a folder is refused by name", "[spec]") {
   const auto dir = fs::temp_directory_path() / ("sbi_spec_long_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   // The description alone is longer than the 64 KiB chunks read_spec reads in.
