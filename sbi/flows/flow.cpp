@@ -19,6 +19,15 @@ Mat columns(const Mat& m, const std::vector<Index>& indices) {
   return out;
 }
 
+}  // namespace
+
+Transform::Output Transform::inverse_on_tape(const Binder&, Var, Var) const {
+  throw InputError("a flow with \"direction\": \"sampling\" has a differentiable log_prob (for maximum likelihood) only "
+                   "with spline coupling layers (\"type\": \"nsf\", \"form\": \"coupling\", \"linear\": false)");
+}
+
+namespace {
+
 // z_k = x_{order[k]}.
 class Permutation final : public Transform {
  public:
@@ -27,6 +36,7 @@ class Permutation final : public Transform {
   }
   Output forward(const Binder&, Var x, Var) const override { return {ad::gather_cols(x, order_), Var()}; }
   Mat inverse(const Binder&, const Mat& z, Var) const override { return columns(z, inverse_); }
+  Output inverse_on_tape(const Binder&, Var z, Var) const override { return {ad::gather_cols(z, inverse_), Var()}; }
   void collect(nn::ParameterList<float>&) override {}
 
  private:
@@ -164,6 +174,31 @@ class SplineCoupling final : public Transform {
     for (std::size_t k = 0; k < identity_.size(); ++k) x.col(identity_[k]) = kept.col(static_cast<Index>(k));
     return x;
   }
+  // The kept half passes unchanged, so the spline's parameters come from z's kept half as in forward().
+  // The transformed half x_b = S⁻¹(z_b; p) is solved off the tape (x*), then put on it by one Newton
+  // step at the root, x_b = x* − (S(x*; p) − z_b)/S′(x*) with x* and S′(x*) constants: its value is x*
+  // (to rounding) and its first derivatives are the implicit function's, ∂x_b/∂z_b = 1/S′ and
+  // ∂x_b/∂p = −(∂S/∂p)/S′. The log-determinant is then the forward spline's at x_b, so its
+  // derivatives run through x_b as well.
+  Output inverse_on_tape(const Binder& bind, Var z, Var h) const override {
+    Tape& tape = bind.tape();
+    const Index t = static_cast<Index>(transformed_.size());
+    const Var kept = identity_.empty() ? Var() : ad::gather_cols(z, identity_);
+    const Var params = spline_parameters(bind, kept, h);
+    const Var z_b = ad::gather_cols(z, transformed_);
+    Mat root;
+    ad::rq_spline_inverse(z_b.value(), params.value(), bound_, bins_, root);
+    // S′(x*) elementwise: the spline acts on each element alone, so ∂/∂x of Σ S(x) is the slope.
+    Mat upstream = Mat::Zero(root.rows(), t + 1), slope = Mat::Zero(root.rows(), t);
+    upstream.leftCols(t).setOnes();
+    ad::rq_spline_backward(root, params.value(), upstream, bound_, static_cast<Index>(bins_), &slope, static_cast<Mat*>(nullptr));
+    const Var at_root = ad::slice_cols(ad::rq_spline(tape.constant(root), params, bound_, bins_), 0, t);
+    const Var x_b = ad::sub(tape.constant(root), ad::mul(ad::sub(at_root, z_b), tape.constant(Mat(slope.cwiseInverse()))));
+    const Var log_det = ad::slice_cols(ad::rq_spline(x_b, params, bound_, bins_), t, 1);
+    Var x = ad::scatter_cols(x_b, transformed_, d_);
+    if (!identity_.empty()) x = ad::add(x, ad::scatter_cols(kept, identity_, d_));
+    return {x, log_det};
+  }
   void collect(nn::ParameterList<float>& list) override {
     if (use_residual_) residual_.collect(list);
     else conditioner_.collect(list);
@@ -293,11 +328,19 @@ Var FlowDensity::family_log_prob(const Binder& bind, Var z, Var h) const {
     const Var lp = standard_normal_log_prob(out.z);
     return out.log_det.valid() ? ad::add(lp, out.log_det) : lp;
   }
-  // Sampling direction: ε = f⁻¹(z) on plain values, then log q̃(z) = log N(ε) − log |det ∂f/∂ε|. The
-  // inversion is not on the tape, so this is not differentiable: refuse to train through it.
-  if (bind.gradients())
-    throw InputError("a flow with \"direction\": \"sampling\" has no differentiable log_prob; it is trained by reparameterised "
-                     "draws (standardized_rsample), not by maximum likelihood");
+  // Sampling direction: ε = f⁻¹(z), then log q̃(z) = log N(ε) − log |det ∂f/∂ε|. With gradients (maximum
+  // likelihood) the layers are inverted on the tape, last to first; else on plain values, then one
+  // forward pass from ε for the log-determinant.
+  if (bind.gradients()) {
+    Var eps = z, log_det;
+    for (auto it = transforms_.rbegin(); it != transforms_.rend(); ++it) {
+      const Transform::Output out = (*it)->inverse_on_tape(bind, eps, h);
+      eps = out.z;
+      if (out.log_det.valid()) log_det = log_det.valid() ? ad::add(log_det, out.log_det) : out.log_det;
+    }
+    const Var lp = standard_normal_log_prob(eps);
+    return log_det.valid() ? ad::sub(lp, log_det) : lp;
+  }
   const Var noise = bind.tape().constant(run_inverse(bind, z.value(), h));
   const Transform::Output out = run_forward(bind, noise, h);
   const Var lp = standard_normal_log_prob(noise);

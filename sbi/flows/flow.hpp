@@ -28,6 +28,10 @@ class Transform {
   virtual Output forward(const Binder& bind, Var x, Var h) const = 0;
   // x = f⁻¹(z; h) on plain values (h's values are read; parameters enter as constants).
   virtual Mat inverse(const Binder& bind, const Mat& z, Var h) const = 0;
+  // x = f⁻¹(z; h) on the tape, differentiable in z, h and the parameters, with the forward map's
+  // log |det ∂f/∂x| at that x: what maximum likelihood needs of a flow in the sampling direction.
+  // Layers without it (autoregressive, LU-linear) throw InputError.
+  virtual Output inverse_on_tape(const Binder& bind, Var z, Var h) const;
   virtual void collect(nn::ParameterList<float>& list) = 0;
 };
 

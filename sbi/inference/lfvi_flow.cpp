@@ -99,6 +99,11 @@ bool LfviFlowOptions::is_valid(std::string* why) const {
   if (ratio_steps < 1) return fail("ratio_steps: must be at least 1");
   if (anneal_steps < 0) return fail("anneal_steps: must be ≥ 0");
   if (anneal_steps > max_iterations) return fail("anneal_steps: must not exceed max_iterations (the bound would never be untempered)");
+  if (pretrain_steps < 0) return fail("pretrain_steps: must be ≥ 0");
+  if (pretrain_steps > 0 && (flow.type != flows::DensityEstimatorOptions::Type::nsf || flow.form != flows::DensityEstimatorOptions::Form::coupling ||
+                             flow.linear))
+    return fail("pretrain_steps: maximum likelihood needs the generator's inverse on the tape: spline coupling layers (flow.type \"nsf\", "
+                "flow.form \"coupling\", flow.linear false)");
   if (batch_size < 1) return fail("batch_size: must be at least 1");
   if (!(learning_rate > 0) || !std::isfinite(learning_rate)) return fail("learning_rate: must be a positive number");
   if (max_iterations < 1) return fail("max_iterations: must be at least 1");
@@ -127,6 +132,7 @@ nlohmann::json LfviFlowOptions::to_json() const {
           {"ratio_training", ratio_training},
           {"ratio_steps", ratio_steps},
           {"anneal_steps", anneal_steps},
+          {"pretrain_steps", pretrain_steps},
           {"batch_size", batch_size},
           {"learning_rate", learning_rate},
           {"max_iterations", max_iterations},
@@ -162,6 +168,7 @@ LfviFlowOptions LfviFlowOptions::from_json(const nlohmann::json& section, const 
   o.ratio_training = r.optional_string("ratio_training", o.ratio_training, {"once", "alternate"});
   o.ratio_steps = static_cast<int>(r.optional_integer("ratio_steps", o.ratio_steps, 1, 100));
   o.anneal_steps = static_cast<int>(r.optional_integer("anneal_steps", o.anneal_steps, 0, 100000000));
+  o.pretrain_steps = static_cast<int>(r.optional_integer("pretrain_steps", o.pretrain_steps, 0, 100000000));
   o.batch_size = r.optional_integer("batch_size", o.batch_size, 1, 1 << 20);
   o.learning_rate = r.optional_positive_number("learning_rate", o.learning_rate);
   o.max_iterations = static_cast<int>(r.optional_integer("max_iterations", o.max_iterations, 1, 100000000));
@@ -215,6 +222,11 @@ nlohmann::json LfviFlowFit::summary() const {
             {"stopped_early", training.stopped_early},
             {"interrupted", training.interrupted},
             {"seconds", training.seconds}}},
+          {"pretraining", pretraining ? nlohmann::json{{"best_step", pretraining->best_step},
+                                                       {"best_validation_negative_log_q", pretraining->best_validation},
+                                                       {"stopped_early", pretraining->stopped_early},
+                                                       {"seconds", pretraining->seconds}}
+                                      : nlohmann::json()},
           {"training_rows", training_rows},
           {"validation_rows", validation_rows},
           {"refinement", refinement}};
@@ -508,6 +520,50 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
     return value;
   };
 
+  // Maximum likelihood on the table's pairs before the bound (pretrain_steps; see the header): the
+  // training rows' ũ against their contexts, checked on the validation rows' −log q.
+  std::optional<optim::TrainingOutcome> pretraining;
+  if (options.pretrain_steps > 0) {
+    const RowMatrix u_rows = prior.to_unconstrained(theta);
+    FMat u_tilde(n, p);
+    for (Eigen::Index j = 0; j < p; ++j) u_tilde.col(j) = ((u_rows.col(j).array() - u_mean[j]) / u_sd[j]).cast<float>();
+    const FMat held_out_u = repeated_rows(u_tilde, validation, 1), held_out_context = repeated_rows(context, validation, 1);
+    auto flow_parameters = flow->parameters();
+    optim::Adam pretrain_optimizer(flow_parameters, {.learning_rate = options.learning_rate});
+    optim::TrainingLoop pretrain_loop({.max_steps = options.pretrain_steps, .eval_every = std::min(options.eval_every, options.pretrain_steps),
+                                       .patience = options.patience, .stage = "lfvi flow, maximum likelihood"},
+                                      {"loss"});
+    pretrain_loop.track(flow_parameters);
+    Rng pretrain_rng = Rng::stream(options.seed, 15);
+    std::vector<Eigen::Index> pretrain_order, pretrain_rows(static_cast<std::size_t>(batch));
+    std::size_t pretrain_position = 0;
+    optim::TrainingHooks pretrain_hooks;
+    pretrain_hooks.step = [&](int, std::span<double> losses) {
+      next_rows(pretrain_rows, pretrain_order, pretrain_position, pretrain_rng);
+      auto scope = tape.scope();
+      const FVar log_q = flow->standardized_log_prob(tape.constant(repeated_rows(u_tilde, pretrain_rows, 1)),
+                                                     tape.constant(repeated_rows(context, pretrain_rows, 1)));
+      const FVar loss = ad::neg(ad::mean(log_q));
+      losses[0] = loss.item();
+      pretrain_optimizer.zero_grad();
+      if (!std::isfinite(losses[0])) {
+        ++skipped;
+        return;
+      }
+      tape.backward(loss);
+      if (options.clip_grad_norm > 0) optim::clip_grad_norm(flow_parameters, options.clip_grad_norm);
+      pretrain_optimizer.step();
+    };
+    pretrain_hooks.validate = [&] {
+      auto scope = tape.scope();
+      const FVar log_q = flow->evaluate_standardized_log_prob(tape, tape.constant(held_out_u), tape.constant(held_out_context));
+      return -static_cast<double>(ad::mean(log_q).item());
+    };
+    pretraining = pretrain_loop.run(pretrain_hooks, callbacks);
+    optim::require_finite_validation(*pretraining, "LFVI (flow), maximum likelihood",
+                                     "learning_rate " + format_number(options.learning_rate) + "; try a smaller one");
+  }
+
   optim::Adam optimizer(flow->parameters(), {.learning_rate = options.learning_rate});
   // No early stop while the bound is still tempered.
   optim::TrainingLoop loop({.max_steps = options.max_iterations, .min_steps = std::max(options.min_iterations, options.anneal_steps), .eval_every = options.eval_every,
@@ -637,12 +693,12 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
   posterior.training.curve = outcome.curve;
   posterior.training.best_validation = outcome.best_validation;
   posterior.training.stopped_early = outcome.stopped_early;
-  posterior.training.interrupted = outcome.interrupted || refine_interrupted;
+  posterior.training.interrupted = outcome.interrupted || refine_interrupted || (pretraining && pretraining->interrupted);
   posterior.training.skipped_steps = skipped;
-  posterior.training.seconds = outcome.seconds + refine_seconds + ratio_seconds;
+  posterior.training.seconds = outcome.seconds + refine_seconds + ratio_seconds + (pretraining ? pretraining->seconds : 0.0);
   posterior.training.training_rows = static_cast<Eigen::Index>(split.train.size());
   posterior.training.validation_rows = static_cast<Eigen::Index>(kept);
-  LfviFlowFit fit{std::move(posterior), std::move(ratios), std::move(outcome), std::move(refined_for), std::move(refinement),
+  LfviFlowFit fit{std::move(posterior), std::move(ratios), std::move(outcome), std::move(pretraining), std::move(refined_for), std::move(refinement),
                   ratio_seconds, split.train.size(), kept, std::move(likelihood)};
   return fit;
 }

@@ -123,6 +123,13 @@ struct LfviFlowOptions {
   // settling on whichever it finds first (annealed variational inference). The validation bound is
   // always the untempered one, and early stopping waits for the end of the annealing. 0 = none.
   int anneal_steps = 0;
+  // Steps of maximum likelihood on the table's pairs, max Σ log q(θ_i | y_i) (NPE's objective, the
+  // forward KL, which covers every mode the table shows), before the bound: the reverse KL of the
+  // bound only reshapes mass the flow already has, and from a flow that misses a mode it has no
+  // gradient towards it. Early-stopped on the held-out pairs' −log q, the best weights kept; the
+  // bound's optimiser starts afresh. Needs spline coupling layers (their inverse is differentiable,
+  // sbi/flows/flow.hpp). 0 = none.
+  int pretrain_steps = 0;
   Eigen::Index batch_size = 128;    // y rows per step (each with K draws)
   double learning_rate = 1e-3;      // Adam
   int max_iterations = 5000;        // optimisation steps
@@ -161,6 +168,8 @@ struct LfviFlowFit {
   // curve: "loss" (−bound per step), validation −bound; alternating also "ratio" (the classifier's
   // loss) and the validation −log q(θ | y) on held-out pairs
   optim::TrainingOutcome training;
+  // With pretrain_steps: the maximum-likelihood stage (validation: held-out −log q(θ_i | y_i)).
+  std::optional<optim::TrainingOutcome> pretraining;
   // The observation the flow was refined for; empty when it was not refined (refinement off, or no
   // better than the amortised flow at the observation, whose weights are then kept).
   std::optional<Vector> refined_for;

@@ -291,7 +291,7 @@ std::optional<LfviFlowFit> run_slfvi_flow(const SequentialProblem& problem, cons
     NpeFit posterior = NpeFit::load(file, *problem.prior, flow_options);
     if (posterior.data_dim() != problem.observation.size())
       throw FileError(file.string() + ": the kept flow does not fit this problem's data (damaged?)");
-    fit.emplace(LfviFlowFit{std::move(posterior), {}, {}, std::nullopt, nullptr, 0, 0, 0, std::nullopt});
+    fit.emplace(LfviFlowFit{std::move(posterior), {}, {}, std::nullopt, std::nullopt, nullptr, 0, 0, 0, std::nullopt});
   };
   state.identity = {{"name", "slfvi"}, {"options", options.to_json()}};
   // The HPD region is TSNPE's (the same estimate of τ, rejection from the prior and fallback).
