@@ -66,40 +66,12 @@ TEST_CASE("flows (sampling direction): the reparameterised draw has exact parame
     const auto loss = objective(tape, q->standardized_rsample(context, noise));
     tape.backward(loss);
     sbi::Rng pick = sbi::Rng::stream(4, 4);
-    int checked = 0, one_sided = 0;
-    auto compare = [&](float& w, double analytic, const std::string& what) {
-      const float original = w;
-      const float h = 1e-2f * std::max(1.0f, std::abs(original));
-      const double centre = loss_value();
-      w = original + h;
-      const double plus = loss_value();
-      w = original - h;
-      const double minus = loss_value();
-      w = original;
-      const double step = static_cast<double>(h);
-      const double numeric = (plus - minus) / (2.0 * step), forward = (plus - centre) / step, backward = (centre - minus) / step;
-      auto close = [&](double reference, double relative) {
-        return std::abs(analytic - reference) <= 2e-3 + relative * std::max(std::abs(analytic), std::abs(reference));
-      };
-      INFO(what << ": analytic " << analytic << ", central " << numeric << ", one-sided " << forward << " / " << backward);
-      const bool central_ok = close(numeric, 2e-2);
-      if (!central_ok) ++one_sided;
-      CHECK((central_ok || close(forward, 5e-2) || close(backward, 5e-2)));
-      ++checked;
-    };
-    for (auto* p : parameters)
-      for (int trial = 0; trial < 4; ++trial) {
-        const auto k = static_cast<Eigen::Index>(pick.below(static_cast<std::uint64_t>(p->value.size())));
-        compare(p->value.data()[k], p->grad.data()[k], p->name + "[" + std::to_string(k) + "]");
-      }
+    DifferenceQuotients quotients{loss_value};
+    quotients.compare_parameters(parameters, pick, 4);
     // The context enters through the conditioners: d loss / d z_c as well.
-    const Mat context_gradient = tape.gradient(context);
-    for (int trial = 0; trial < 6; ++trial) {
-      const auto k = static_cast<Eigen::Index>(pick.below(static_cast<std::uint64_t>(zc.size())));
-      compare(zc.data()[k], context_gradient.data()[k], "context[" + std::to_string(k) + "]");
-    }
-    CHECK(checked > 8);
-    CHECK(one_sided * 5 <= checked);
+    quotients.compare_entries(zc, tape.gradient(context), pick, 6, "context");
+    CHECK(quotients.checked > 8);
+    CHECK(quotients.one_sided * 5 <= quotients.checked);
   }
 }
 
@@ -175,41 +147,12 @@ TEST_CASE("flows (sampling direction): spline coupling log_prob is differentiabl
     CHECK(static_cast<double>(loss.item()) == Approx(loss_value()).margin(1e-4));
     tape.backward(loss);
     sbi::Rng pick = sbi::Rng::stream(5, 5);
-    int checked = 0, one_sided = 0;
-    auto compare = [&](float& w, double analytic, const std::string& what) {
-      const float original = w;
-      const float h = 1e-2f * std::max(1.0f, std::abs(original));
-      const double centre = loss_value();
-      w = original + h;
-      const double plus = loss_value();
-      w = original - h;
-      const double minus = loss_value();
-      w = original;
-      const double step = static_cast<double>(h);
-      const double numeric = (plus - minus) / (2.0 * step), forward = (plus - centre) / step, backward = (centre - minus) / step;
-      auto close = [&](double reference, double relative) {
-        return std::abs(analytic - reference) <= 2e-3 + relative * std::max(std::abs(analytic), std::abs(reference));
-      };
-      INFO(what << ": analytic " << analytic << ", central " << numeric << ", one-sided " << forward << " / " << backward);
-      const bool central_ok = close(numeric, 2e-2);
-      if (!central_ok) ++one_sided;
-      CHECK((central_ok || close(forward, 5e-2) || close(backward, 5e-2)));
-      ++checked;
-    };
-    for (auto* p : parameters)
-      for (int trial = 0; trial < 4; ++trial) {
-        const auto k = static_cast<Eigen::Index>(pick.below(static_cast<std::uint64_t>(p->value.size())));
-        compare(p->value.data()[k], p->grad.data()[k], p->name + "[" + std::to_string(k) + "]");
-      }
-    const Mat point_gradient = tape.gradient(x), context_gradient = tape.gradient(context);
-    for (int trial = 0; trial < 6; ++trial) {
-      const auto k = static_cast<Eigen::Index>(pick.below(static_cast<std::uint64_t>(points.size())));
-      compare(points.data()[k], point_gradient.data()[k], "point[" + std::to_string(k) + "]");
-      const auto c = static_cast<Eigen::Index>(pick.below(static_cast<std::uint64_t>(zc.size())));
-      compare(zc.data()[c], context_gradient.data()[c], "context[" + std::to_string(c) + "]");
-    }
-    CHECK(checked > 8);
-    CHECK(one_sided * 5 <= checked);
+    DifferenceQuotients quotients{loss_value};
+    quotients.compare_parameters(parameters, pick, 4);
+    quotients.compare_entries(points, tape.gradient(x), pick, 6, "point");
+    quotients.compare_entries(zc, tape.gradient(context), pick, 6, "context");
+    CHECK(quotients.checked > 8);
+    CHECK(quotients.one_sided * 5 <= quotients.checked);
   }
 }
 
