@@ -489,6 +489,16 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
       out(r, 0) = static_cast<float>(std::clamp(log_prior[r] - (static_cast<double>(log_q_tilde(r, 0)) - log_u_scale), -30.0, 30.0));
     return out;
   };
+  // One optimiser step down `loss` (on the tape), its gradient clipped to `clip` (0 = not): false, and
+  // no step, when the loss is not finite. The classifier's, the pretraining's and the bound's steps.
+  auto descend = [&tape](optim::Adam& optimizer, nn::ParameterList<float>& trained, const FVar& loss, double clip) {
+    optimizer.zero_grad();
+    if (!std::isfinite(loss.item())) return false;
+    tape.backward(loss);
+    if (clip > 0) optim::clip_grad_norm(trained, clip);
+    optimizer.step();
+    return true;
+  };
   // One classifier step: the table's pairs against the generator's draws (logit log π + r − log q) and
   // against another row's θ (logit r).
   auto ratio_step = [&]() -> double {
@@ -512,28 +522,24 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
                                       nn::bce_with_logits(ad::add(r_q, tape.constant(offset_q)), zeros)),
                               ad::add(nn::bce_with_logits(r_joint, ones), nn::bce_with_logits(r_other, zeros)));
     const double value = loss.item();
-    ratio_optimizer->zero_grad();
-    if (!std::isfinite(value)) return value;
-    tape.backward(loss);
-    if (options.ratio.clip_grad_norm > 0) optim::clip_grad_norm(ratio_parameters, options.ratio.clip_grad_norm);
-    ratio_optimizer->step();
+    descend(*ratio_optimizer, ratio_parameters, loss, options.ratio.clip_grad_norm);
     return value;
   };
 
   // Maximum likelihood on the table's pairs before the bound (pretrain_steps; see the header): the
   // training rows' ũ against their contexts, checked on the validation rows' −log q.
+  auto parameters = flow->parameters();
   std::optional<optim::TrainingOutcome> pretraining;
   if (options.pretrain_steps > 0) {
     const RowMatrix u_rows = prior.to_unconstrained(theta);
     FMat u_tilde(n, p);
     for (Eigen::Index j = 0; j < p; ++j) u_tilde.col(j) = ((u_rows.col(j).array() - u_mean[j]) / u_sd[j]).cast<float>();
     const FMat held_out_u = repeated_rows(u_tilde, validation, 1), held_out_context = repeated_rows(context, validation, 1);
-    auto flow_parameters = flow->parameters();
-    optim::Adam pretrain_optimizer(flow_parameters, {.learning_rate = options.learning_rate});
+    optim::Adam pretrain_optimizer(parameters, {.learning_rate = options.learning_rate});
     optim::TrainingLoop pretrain_loop({.max_steps = options.pretrain_steps, .eval_every = std::min(options.eval_every, options.pretrain_steps),
                                        .patience = options.patience, .stage = "lfvi flow, maximum likelihood"},
                                       {"loss"});
-    pretrain_loop.track(flow_parameters);
+    pretrain_loop.track(parameters);
     Rng pretrain_rng = Rng::stream(options.seed, 15);
     std::vector<Eigen::Index> pretrain_order, pretrain_rows(static_cast<std::size_t>(batch));
     std::size_t pretrain_position = 0;
@@ -545,14 +551,7 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
                                                      tape.constant(repeated_rows(context, pretrain_rows, 1)));
       const FVar loss = ad::neg(ad::mean(log_q));
       losses[0] = loss.item();
-      pretrain_optimizer.zero_grad();
-      if (!std::isfinite(losses[0])) {
-        ++skipped;
-        return;
-      }
-      tape.backward(loss);
-      if (options.clip_grad_norm > 0) optim::clip_grad_norm(flow_parameters, options.clip_grad_norm);
-      pretrain_optimizer.step();
+      if (!descend(pretrain_optimizer, parameters, loss, options.clip_grad_norm)) ++skipped;
     };
     pretrain_hooks.validate = [&] {
       auto scope = tape.scope();
@@ -564,12 +563,11 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
                                      "learning_rate " + format_number(options.learning_rate) + "; try a smaller one");
   }
 
-  optim::Adam optimizer(flow->parameters(), {.learning_rate = options.learning_rate});
+  optim::Adam optimizer(parameters, {.learning_rate = options.learning_rate});
   // No early stop while the bound is still tempered.
   optim::TrainingLoop loop({.max_steps = options.max_iterations, .min_steps = std::max(options.min_iterations, options.anneal_steps), .eval_every = options.eval_every,
                             .patience = options.patience, .stage = alternate ? "lfvi flow, alternating" : "lfvi flow"},
                            alternate ? std::vector<std::string>{"loss", "ratio"} : std::vector<std::string>{"loss"});
-  auto parameters = flow->parameters();
   loop.track(parameters);
   if (alternate) loop.track(ratio_parameters);  // the classifier that goes with the best flow
   // One optimiser step on −bound for `terms` contexts c of `draws` draws each (rows in blocks), their
@@ -581,14 +579,7 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
     const auto draw = flow->standardized_rsample(tape.constant(c), noise);
     const FVar loss = Bound::negative_bound(bound.weights(tape, draw, yr, beta), terms, draws);
     const double value = loss.item();
-    step_optimizer.zero_grad();
-    if (!std::isfinite(value)) {
-      ++skipped_steps;
-      return value;
-    }
-    tape.backward(loss);
-    if (options.clip_grad_norm > 0) optim::clip_grad_norm(parameters, options.clip_grad_norm);
-    step_optimizer.step();
+    if (!descend(step_optimizer, parameters, loss, options.clip_grad_norm)) ++skipped_steps;
     return value;
   };
   // −bound on fixed noise, without gradients: validation and refinement's checks.
