@@ -1,7 +1,9 @@
 // SNPE (sbi/inference/snpe.hpp): options, the truncated-prior proposal and its fallback, the rounds'
 // record, same seed same bits, and a statistical check against a conjugate Gaussian posterior.
 #include "sbi/core/error.hpp"
+#include "sbi/inference/lfvi_flow.hpp"
 #include "sbi/inference/nle.hpp"
+#include "sbi/inference/sequential.hpp"
 #include "sbi/inference/snpe.hpp"
 #include "sbi/priors/prior.hpp"
 #include "sbi/simulation/table.hpp"
@@ -81,6 +83,15 @@ TEST_CASE("snpe options: defaults, round trip, errors with their JSON path", "[s
   CHECK(tanh_nle.estimator.density_estimator.activation == nn::Activation::tanh);
   // The spec parser and the library agree on NLE's batch size.
   CHECK(NleOptions::from_json(nlohmann::json::object()).estimator.batch_size == NleOptions{}.estimator.batch_size);
+  // NLE trains with NPE's learning-rate decay, from a spec and from the library, and so does LFVI's
+  // surrogate likelihood; SNLE keeps the estimator its rounds were measured with (no decay).
+  CHECK(NleOptions{}.estimator.learning_rate_decay == NpeOptions{}.learning_rate_decay);
+  CHECK(NleOptions::from_json(nlohmann::json::object()).estimator.learning_rate_decay == NpeOptions{}.learning_rate_decay);
+  CHECK(NpeOptions{}.learning_rate_decay < 1.0);
+  CHECK(LfviFlowOptions{}.likelihood.estimator.learning_rate_decay == NpeOptions{}.learning_rate_decay);
+  CHECK(SnleOptions{}.nle.estimator.learning_rate_decay == 1.0);
+  CHECK(SnleOptions::from_json(nlohmann::json::object()).nle.estimator.learning_rate_decay == 1.0);
+  CHECK(SnleOptions::from_json({{"learning_rate_decay", 0.5}}).nle.estimator.learning_rate_decay == 0.5);
   // Naming another family starts from the library's defaults for it (not NPE's residual conditioner).
   const NpeOptions maf_npe = NpeOptions::from_json({{"density_estimator", {{"type", "maf"}}}});
   CHECK(maf_npe.density_estimator.hidden == flows::DensityEstimatorOptions{}.hidden);
