@@ -24,7 +24,7 @@ NpeOptions NleOptions::default_estimator() {
   // parser started from NPE's options (this function said 200 for library callers only).
   // NPE's learning-rate decay (a quarter of the rate from the best weights when patience runs out,
   // twice) is kept: on the six sbibm tasks x 10^3/10^4/10^5 it made 9 cells better and 1 worse (SIR
-  // at 10^4), for 2-4x the training time (bench/lfvi_flow/RESULTS.md, "NLE with NPE's learning-rate
+  // at 10^4), for 2.2-4.4x the training time (bench/lfvi_flow/RESULTS.md, "NLE with NPE's learning-rate
   // decay").
   // The race between candidates was measured on NPE only: NLE trains both to their ends.
   o.race_window = 0;
