@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 namespace sbi::cli {
@@ -226,8 +227,13 @@ int run_meta_train(const std::vector<std::string>& args) {
   po::options_description options("Options");
   options.add_options()
       ("output,o", po::value<std::string>(), "folder for the meta-model (created)")
-      ("options", po::value<std::string>(), "JSON file with Meta-CGNN options (missing keys keep their defaults)")
+      ("options", po::value<std::string>(), "JSON file with Meta-CGNN options (missing keys keep their defaults, or the --init model's)")
+      ("init", po::value<std::string>(), "continue training this meta-model (its options are the base; a fresh Adam state)")
+      ("pairs", po::value<std::string>(),
+       "labelled pairs to train on beside generated ones: a folder like data/tuebingen (pairNNNN.csv, meta.csv with pair_id, direction, weight)")
       ("steps", po::value<int>(), "override: Adam steps")
+      ("learning-rate", po::value<double>(), "override: Adam's learning rate (cosine-decayed to a tenth)")
+      ("labelled-fraction", po::value<double>(), "override: share of each step's data sets drawn from --pairs")
       ("encoder", po::value<std::string>(), "override: dataset encoder, set | kernel-mean")
       ("seed", po::value<std::uint64_t>()->default_value(1), "random seed (weights, generated data sets, noise)")
       ("threads", po::value<int>()->default_value(0), "worker threads (0 = all cores; the model does not depend on it)")
@@ -235,12 +241,16 @@ int run_meta_train(const std::vector<std::string>& args) {
       ("quiet,q", po::bool_switch(), "no progress bar");
   po::positional_options_description positional;
   po::variables_map vm;
-  if (!parse_command_line(args, "sbi causal meta-train -o MODEL_DIR [--options FILE] [--steps N] [--encoder set|kernel-mean] [--seed S]",
+  if (!parse_command_line(args, "sbi causal meta-train -o MODEL_DIR [--options FILE] [--init MODEL_DIR] [--pairs DIR] [--steps N] [--encoder set|kernel-mean] [--seed S]",
                           options, positional, vm))
     return kExitOk;
-  causal::MetaCgnnOptions o;
-  if (vm.count("options")) o = causal::read_meta_cgnn_options(vm["options"].as<std::string>());
+  std::optional<causal::MetaCgnnModel> start;
+  if (vm.count("init")) start.emplace(causal::MetaCgnnModel::load(vm["init"].as<std::string>()));
+  causal::MetaCgnnOptions o = start ? start->options() : causal::MetaCgnnOptions{};
+  if (vm.count("options")) o = causal::read_meta_cgnn_options(vm["options"].as<std::string>(), o);
   if (vm.count("steps")) o.steps = vm["steps"].as<int>();
+  if (vm.count("learning-rate")) o.learning_rate = vm["learning-rate"].as<double>();
+  if (vm.count("labelled-fraction")) o.labelled_fraction = vm["labelled-fraction"].as<double>();
   if (vm.count("encoder")) o.encoder.kind = vm["encoder"].as<std::string>();
   std::string why;
   if (!o.is_valid(&why)) throw po::error("meta-train options: " + why);
@@ -249,6 +259,12 @@ int run_meta_train(const std::vector<std::string>& args) {
     return kExitOk;
   }
   if (!vm.count("output")) throw po::error("the output folder is required: sbi causal meta-train -o MODEL_DIR");
+  causal::MetaTrainData data;
+  if (vm.count("pairs")) data.labelled = causal::read_labelled_pairs(vm["pairs"].as<std::string>());
+  if (start) {
+    data.start = &*start;
+    data.start_name = vm["init"].as<std::string>();
+  }
   const int threads = vm["threads"].as<int>() > 0 ? vm["threads"].as<int>() : hardware_threads();
   ProgressBar bar("meta-train", static_cast<std::size_t>(o.steps), ProgressBar::should_show(vm["quiet"].as<bool>()), "step");
   causal::MetaTrainCallbacks callbacks;
@@ -259,7 +275,7 @@ int run_meta_train(const std::vector<std::string>& args) {
     bar.set_status(status);
     bar.update(static_cast<std::size_t>(step + 1));
   };
-  const causal::MetaCgnnModel model = causal::meta_train(o, vm["seed"].as<std::uint64_t>(), threads, callbacks);
+  const causal::MetaCgnnModel model = causal::meta_train(o, vm["seed"].as<std::uint64_t>(), threads, callbacks, data);
   bar.finish();
   const auto& t = model.training();
   if (t.interrupted) {
@@ -275,6 +291,9 @@ int run_meta_train(const std::vector<std::string>& args) {
               vm["output"].as<std::string>().c_str(), model.parameter_count(), o.encoder.kind.c_str(), t.steps,
               format_duration(t.seconds).c_str(), t.threads, blocks > 0 ? t.loss_curve.front() : 0.0, first_block,
               blocks > 0 ? t.loss_curve.back() : 0.0, last_block);
+  if (!t.started_from.empty()) std::printf("started     from %s (%d steps)\n", t.started_from.c_str(), t.start_steps);
+  if (!t.labelled_pairs.empty())
+    std::printf("labelled    %zu pairs, %.0f %% of the data sets\n", t.labelled_pairs.size(), 100 * o.labelled_fraction);
   return kExitOk;
 }
 

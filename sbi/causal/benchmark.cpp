@@ -183,6 +183,17 @@ LoadedPairs load_pairs(const std::filesystem::path& dir, const std::function<voi
   return loaded;
 }
 
+}  // namespace
+
+std::vector<LabelledPair> read_labelled_pairs(const std::filesystem::path& dir) {
+  std::vector<LabelledPair> labelled;
+  for (const auto& meta : read_benchmark_meta(dir)) labelled.push_back({read_pair(meta.file), meta.direction, meta.weight});
+  if (labelled.empty()) throw InputError((dir / "meta.csv").string() + ": lists no pairs");
+  return labelled;
+}
+
+namespace {
+
 // Task t of a benchmark: method t / n_pairs on pair t % n_pairs, seeded by (seed, pair id): the same
 // pair gets the same random streams whatever the thread count, the ranks or the other pairs.
 DirectionResult run_task(const LoadedPairs& loaded, const BenchmarkOptions& options, std::size_t task) {

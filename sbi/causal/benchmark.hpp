@@ -100,6 +100,11 @@ BenchmarkResult run_benchmark(const std::filesystem::path& dir, const BenchmarkO
 // finishes, and returns true (the caller returns at once); on rank 0 or alone it returns false.
 [[nodiscard]] bool serve_benchmark_if_worker(const std::filesystem::path& dir, const BenchmarkOptions& options);
 
+// The pairs of a benchmark folder as labelled data sets for meta-training (sbi/causal/meta_cgnn.hpp),
+// with their directions and weights. Unlike run_benchmark, a pair that cannot be read is an error
+// (InputError naming its file): training on part of what was asked for would go unnoticed.
+std::vector<LabelledPair> read_labelled_pairs(const std::filesystem::path& dir);
+
 // Per-pair table (CSV) and summaries (Markdown, JSON) as text.
 std::string outcomes_csv(const BenchmarkResult& result);
 std::string summary_markdown(const BenchmarkResult& result, const BenchmarkOptions& options);

@@ -27,6 +27,7 @@ constexpr std::uint64_t kTaskSubstream = 0x7a5c;
 constexpr std::uint64_t kTaskNoiseSubstream = 0x6015;
 constexpr std::uint64_t kTrainingPairs = 0x7a11;  // training data sets: generate_pair(.., stream_seed(seed, this), k)
 constexpr std::uint64_t kDecisionSubstream = 0xdec1;
+constexpr std::uint64_t kLabelledSubstream = 0x1abe;  // whether data set k is a labelled pair, which one, its rows
 constexpr int kModelFormatVersion = 1;
 const char* const kModelFile = "meta_cgnn.json";
 
@@ -63,22 +64,64 @@ struct Task {
   ad::Matrix<float> causal, reverse;      // the rows the encoder sees: (cause, effect), (effect, cause)
 };
 
-Task draw_task(const MetaCgnnOptions& o, std::uint64_t seed, std::uint64_t index) {
+// The labelled pairs, cause first and standardised once, with their cumulative weights.
+struct LabelledSets {
+  std::vector<Vector> cause, effect;
+  std::vector<double> cumulative_weight;
+
+  explicit LabelledSets(const std::vector<LabelledPair>& pairs) {
+    double total = 0;
+    for (const auto& p : pairs) {
+      try {
+        validate_pair(p.pair);
+      } catch (const InputError& e) {
+        throw InputError("labelled pair \"" + p.pair.name + "\": " + e.what());
+      }
+      if (p.direction != 1 && p.direction != -1)
+        throw InputError("labelled pair \"" + p.pair.name + "\": direction must be +1 (x → y) or -1 (y → x)");
+      if (!(p.weight >= 0) || !std::isfinite(p.weight))
+        throw InputError("labelled pair \"" + p.pair.name + "\": weight must be a finite number >= 0");
+      cause.push_back(standardise(p.direction == 1 ? p.pair.x : p.pair.y));
+      effect.push_back(standardise(p.direction == 1 ? p.pair.y : p.pair.x));
+      total += p.weight;
+      cumulative_weight.push_back(total);
+    }
+    if (!pairs.empty() && !(total > 0)) throw InputError("labelled pairs: their weights sum to 0");
+  }
+  bool empty() const { return cause.empty(); }
+};
+
+Task task_from(const Vector& cause, const Vector& effect, const MetaCgnnOptions& o, Rng& rng) {
+  Task task;
+  const auto encoder_rows = row_subset(cause.size(), o.encoder_rows, rng);
+  const Eigen::VectorXf ec = gather(cause, encoder_rows), ee = gather(effect, encoder_rows);
+  task.causal = points_of(ec, ee);
+  task.reverse = points_of(ee, ec);
+  const auto mmd_rows = row_subset(cause.size(), o.training_rows, rng);
+  task.cause = gather(cause, mmd_rows);
+  task.effect = gather(effect, mmd_rows);
+  return task;
+}
+
+Task draw_task(const MetaCgnnOptions& o, std::uint64_t seed, std::uint64_t index, const LabelledSets* labelled) {
+  if (labelled && !labelled->empty()) {
+    // A stream of its own: the generated data sets stay those of a run without labelled pairs.
+    Rng pick = Rng::stream(seed, index, kLabelledSubstream);
+    if (pick.uniform() < o.labelled_fraction) {
+      const auto& c = labelled->cumulative_weight;
+      const double u = pick.uniform() * c.back();
+      const auto k = static_cast<std::size_t>(std::min<std::ptrdiff_t>(
+          std::upper_bound(c.begin(), c.end(), u) - c.begin(), static_cast<std::ptrdiff_t>(c.size()) - 1));
+      return task_from(labelled->cause[k], labelled->effect[k], o, pick);
+    }
+  }
   Rng rng = Rng::stream(seed, index, kTaskSubstream);
   const MechanismFamily family = mechanism_family_from_string(o.families[rng.below(o.families.size())]);
   const Eigen::Index n = o.sizes[rng.below(o.sizes.size())];
   const GeneratedPair g = generate_pair(family, n, stream_seed(seed, kTrainingPairs), index, o.distortions);
   const Vector cause = standardise(g.direction == 1 ? g.pair.x : g.pair.y);
   const Vector effect = standardise(g.direction == 1 ? g.pair.y : g.pair.x);
-  Task task;
-  const auto encoder_rows = row_subset(n, o.encoder_rows, rng);
-  const Eigen::VectorXf ec = gather(cause, encoder_rows), ee = gather(effect, encoder_rows);
-  task.causal = points_of(ec, ee);
-  task.reverse = points_of(ee, ec);
-  const auto mmd_rows = row_subset(n, o.training_rows, rng);
-  task.cause = gather(cause, mmd_rows);
-  task.effect = gather(effect, mmd_rows);
-  return task;
+  return task_from(cause, effect, o, rng);
 }
 
 // (cause, z) for a generator, fresh noise from `noise`.
@@ -122,6 +165,7 @@ bool MetaCgnnOptions::is_valid(std::string* why) const {
   if (gammas.empty()) return fail("gammas: list at least one kernel γ");
   for (const double g : gammas)
     if (!(g > 0) || !std::isfinite(g)) return fail("gammas: every γ must be a positive number");
+  if (!(labelled_fraction >= 0 && labelled_fraction <= 1)) return fail("labelled_fraction must be in [0, 1]");
   return true;
 }
 
@@ -138,14 +182,19 @@ nlohmann::json MetaCgnnOptions::to_json() const {
           {"anticausal_weight", anticausal_weight},
           {"contrast_weight", contrast_weight},
           {"contrast_sharpness", contrast_sharpness},
-          {"gammas", gammas}};
+          {"gammas", gammas},
+          {"labelled_fraction", labelled_fraction}};
   distortions.add_to_json(j);
   return j;
 }
 
 MetaCgnnOptions MetaCgnnOptions::from_json(const nlohmann::json& j, const std::string& path) {
+  return from_json(j, path, MetaCgnnOptions{});
+}
+
+MetaCgnnOptions MetaCgnnOptions::from_json(const nlohmann::json& j, const std::string& path, const MetaCgnnOptions& base) {
   JsonObjectReader reader(j, path);
-  MetaCgnnOptions o;
+  MetaCgnnOptions o = base;
   if (const auto* e = reader.get("encoder")) o.encoder = DatasetEncoderOptions::from_json(*e, reader.child_path("encoder"));
   if (const auto* g = reader.get("generator")) o.generator = FilmGeneratorOptions::from_json(*g, reader.child_path("generator"));
   o.steps = static_cast<int>(reader.optional_integer("steps", o.steps, 0, 1 << 30));
@@ -167,20 +216,21 @@ MetaCgnnOptions MetaCgnnOptions::from_json(const nlohmann::json& j, const std::s
   o.contrast_weight = reader.optional_number_in("contrast_weight", o.contrast_weight, 0, 1e6);
   o.contrast_sharpness = reader.optional_positive_number("contrast_sharpness", o.contrast_sharpness);
   o.gammas = reader.optional_number_list("gammas", o.gammas);
+  o.labelled_fraction = reader.optional_number_in("labelled_fraction", o.labelled_fraction, 0, 1);
   reader.reject_unknown_keys();
   std::string why;
   if (!o.is_valid(&why)) throw InputError((path.empty() ? std::string("options") : path) + ": " + why);
   return o;
 }
 
-MetaCgnnOptions read_meta_cgnn_options(const std::filesystem::path& file) {
+MetaCgnnOptions read_meta_cgnn_options(const std::filesystem::path& file, const MetaCgnnOptions& base) {
   std::ifstream in(file);
   if (!in) throw InputError(file.string() + ": cannot open the Meta-CGNN options file");
   std::stringstream text;
   text << in.rdbuf();
   const nlohmann::json j = parse_json_text(text.str(), file.string(), /*allow_comments=*/true);
   try {
-    return MetaCgnnOptions::from_json(j, "");
+    return MetaCgnnOptions::from_json(j, "", base);
   } catch (const InputError& e) {
     throw InputError(file.string() + ": " + e.what());
   }
@@ -220,8 +270,15 @@ MetaCgnnDecisionOptions MetaCgnnDecisionOptions::from_json(const nlohmann::json&
 }
 
 nlohmann::json MetaTrainingSummary::to_json() const {
-  return {{"seed", seed},         {"steps", steps},       {"interrupted", interrupted}, {"seconds", seconds},
-          {"threads", threads},   {"loss_curve", loss_curve}, {"curve_block", curve_block}, {"created", created}};
+  nlohmann::json j = {{"seed", seed},         {"steps", steps},       {"interrupted", interrupted}, {"seconds", seconds},
+                      {"threads", threads},   {"loss_curve", loss_curve}, {"curve_block", curve_block}, {"created", created}};
+  // Only for continued or labelled training: models trained from scratch keep their old description.
+  if (!started_from.empty()) {
+    j["started_from"] = started_from;
+    j["start_steps"] = start_steps;
+  }
+  if (!labelled_pairs.empty()) j["labelled_pairs"] = labelled_pairs;
+  return j;
 }
 
 MetaTrainingSummary MetaTrainingSummary::from_json(const nlohmann::json& j, const std::string& path) {
@@ -240,6 +297,9 @@ MetaTrainingSummary MetaTrainingSummary::from_json(const nlohmann::json& j, cons
   }
   s.curve_block = static_cast<int>(reader.optional_integer("curve_block", 100, 1, 1 << 30));
   s.created = reader.optional_string("created", "");
+  s.started_from = reader.optional_string("started_from", "");
+  s.start_steps = static_cast<int>(reader.optional_integer("start_steps", 0, 0, 1 << 30));
+  if (reader.has("labelled_pairs")) s.labelled_pairs = reader.required_string_list("labelled_pairs");
   reader.reject_unknown_keys();
   return s;
 }
@@ -381,8 +441,8 @@ double task_step(MetaCgnnModel::Networks& net, ad::Tape<float>& tape, PairedMmd&
 
 // Data set `index` of a run with `seed`: its loss, its gradient added into `net`'s parameters.
 double run_task(MetaCgnnModel::Networks& net, ad::Tape<float>& tape, PairedMmd& mmd, const MetaCgnnOptions& o,
-                std::uint64_t seed, std::uint64_t index) {
-  const Task task = draw_task(o, seed, index);
+                std::uint64_t seed, std::uint64_t index, const LabelledSets* labelled) {
+  const Task task = draw_task(o, seed, index, labelled);
   Rng noise = Rng::stream(seed, index, kTaskNoiseSubstream);
   return task_step(net, tape, mmd, task, o, noise);
 }
@@ -394,14 +454,28 @@ nn::ParameterList<float> meta_parameters(MetaCgnnModel& model) { return model.ne
 double meta_training_loss(MetaCgnnModel& model, std::uint64_t seed, std::uint64_t index) {
   ad::Tape<float> tape;
   PairedMmd mmd(model.options().gammas);
-  return run_task(model.networks(), tape, mmd, model.options(), seed, index);
+  return run_task(model.networks(), tape, mmd, model.options(), seed, index, nullptr);
 }
 }  // namespace detail
 
-MetaCgnnModel meta_train(const MetaCgnnOptions& options, std::uint64_t seed, int threads, const MetaTrainCallbacks& callbacks) {
+MetaCgnnModel meta_train(const MetaCgnnOptions& options, std::uint64_t seed, int threads, const MetaTrainCallbacks& callbacks,
+                         const MetaTrainData& data) {
   const auto start = std::chrono::steady_clock::now();
   MetaCgnnModel model(options, seed);
   auto& master = model.networks();
+  if (data.start) {
+    // Same shapes or nothing: copying weights between networks of other widths would resize them silently.
+    const auto& from = data.start->options();
+    const std::string name = data.start_name.empty() ? std::string("the starting meta-model") : data.start_name;
+    if (from.encoder.to_json() != options.encoder.to_json())
+      throw InputError(name + ": its encoder " + from.encoder.to_json().dump() + " differs from the options' " +
+                       options.encoder.to_json().dump());
+    if (from.generator.to_json() != options.generator.to_json())
+      throw InputError(name + ": its generator " + from.generator.to_json().dump() + " differs from the options' " +
+                       options.generator.to_json().dump());
+    master.copy_values_from(data.start->networks());
+  }
+  const LabelledSets labelled(data.labelled);
   const nn::ParameterList<float> parameters = master.parameters();
   optim::Adam adam(parameters, {.learning_rate = options.learning_rate});
   const auto tasks = static_cast<std::size_t>(options.tasks_per_step);
@@ -420,6 +494,11 @@ MetaCgnnModel meta_train(const MetaCgnnOptions& options, std::uint64_t seed, int
   MetaTrainingSummary summary;
   summary.seed = seed;
   summary.threads = workers;
+  if (data.start) {
+    summary.started_from = data.start_name.empty() ? std::string("(a meta-model in memory)") : data.start_name;
+    summary.start_steps = data.start->training().steps;
+  }
+  for (const auto& p : data.labelled) summary.labelled_pairs.push_back(p.pair.name);
   double block_loss = 0;
   int block_steps = 0;
   for (int step = 0; step < options.steps; ++step) {
@@ -432,7 +511,8 @@ MetaCgnnModel meta_train(const MetaCgnnOptions& options, std::uint64_t seed, int
       auto& net = *replicas[worker];
       const auto own = net.parameters();
       for (auto* p : own) p->zero_grad();
-      losses[k] = run_task(net, tapes[worker], mmds[worker], options, seed, static_cast<std::uint64_t>(step) * tasks + k);
+      losses[k] = run_task(net, tapes[worker], mmds[worker], options, seed, static_cast<std::uint64_t>(step) * tasks + k,
+                           &labelled);
       for (std::size_t p = 0; p < own.size(); ++p) task_gradients[k][p] = own[p]->grad;
     });
     for (std::size_t p = 0; p < parameters.size(); ++p) {

@@ -77,15 +77,21 @@ struct MetaCgnnOptions {
   double contrast_weight = 1;       // weight of the decision term (without it: 71.5 % instead of 88.5 %)
   double contrast_sharpness = 10;   // κ
   std::vector<double> gammas = {0.01, 0.1, 1.0, 10.0, 100.0};  // MMD kernel (CGNN's)
+  // When meta-training is given labelled pairs (real data sets whose direction is known,
+  // MetaTrainData), the share of each step's data sets drawn from them instead of generated; the
+  // generated ones keep the family knowledge, the labelled ones bring what real data look like.
+  double labelled_fraction = 0.5;
 
   bool is_valid(std::string* why = nullptr) const;
   nlohmann::json to_json() const;
+  // Keys missing from `j` keep their defaults, or their values in `base`.
   static MetaCgnnOptions from_json(const nlohmann::json& j, const std::string& path);
+  static MetaCgnnOptions from_json(const nlohmann::json& j, const std::string& path, const MetaCgnnOptions& base);
 };
 
-// Reads options from a JSON file (missing keys keep their defaults); InputError names the file and
-// the JSON path of a bad or unknown key.
-MetaCgnnOptions read_meta_cgnn_options(const std::filesystem::path& file);
+// Reads options from a JSON file (missing keys keep their values in `base`, the defaults unless
+// given); InputError names the file and the JSON path of a bad or unknown key.
+MetaCgnnOptions read_meta_cgnn_options(const std::filesystem::path& file, const MetaCgnnOptions& base = {});
 
 struct MetaCgnnDecisionOptions {
   Eigen::Index max_samples = 500;   // larger pairs are subsampled (seeded); 0 = all rows
@@ -110,6 +116,11 @@ struct MetaTrainingSummary {
   std::vector<double> loss_curve;   // mean training loss over each block of `curve_block` steps
   int curve_block = 100;
   std::string created;              // UTC, ISO 8601
+  // Continued training: what the weights started from (as the caller named it; empty: fresh
+  // weights) and its own summary's seed and steps, and the labelled pairs drawn beside generated ones.
+  std::string started_from;
+  int start_steps = 0;
+  std::vector<std::string> labelled_pairs;  // their names, in the order given
 
   nlohmann::json to_json() const;
   static MetaTrainingSummary from_json(const nlohmann::json& j, const std::string& path);
@@ -153,9 +164,27 @@ struct MetaTrainCallbacks {
   const std::atomic<bool>* interrupt = nullptr;       // stop after the current step when set
 };
 
-// Meta-training from scratch. Deterministic for (options, seed) at any `threads`.
+// A data set whose direction is known, drawn during meta-training beside the generated ones.
+struct LabelledPair {
+  CausePair pair;
+  int direction = 1;  // +1: x → y, −1: y → x
+  double weight = 1;  // drawn with probability proportional to it (Tübingen's weights down-weight near-duplicates)
+};
+
+struct MetaTrainData {
+  // Drawn for `labelled_fraction` of each step's data sets (which ones: from streams of their own,
+  // so the generated data sets are those of a run without labelled pairs).
+  std::vector<LabelledPair> labelled;
+  // Continue from these weights instead of fresh ones (its networks must have the options' shapes),
+  // with a fresh Adam state and the options' learning-rate schedule: fine-tuning a meta-model.
+  const MetaCgnnModel* start = nullptr;
+  std::string start_name;  // recorded in the summary
+};
+
+// Meta-training. Deterministic for (options, seed, data) at any `threads`. Throws InputError when a
+// labelled pair is invalid (its name said) or `data.start` has networks of other shapes.
 MetaCgnnModel meta_train(const MetaCgnnOptions& options, std::uint64_t seed, int threads = 1,
-                         const MetaTrainCallbacks& callbacks = {});
+                         const MetaTrainCallbacks& callbacks = {}, const MetaTrainData& data = {});
 
 struct MetaCgnnResult {
   double score = 0;                 // (mmd_yx − mmd_xy) / (mmd_yx + mmd_xy), > 0: X → Y

@@ -96,6 +96,32 @@ TEST_CASE("sbi causal meta-train writes a meta-model that --method meta-cgnn --m
   const std::string table = sbi::testing::read_text(dir / "out" / "pairs.csv");
   CHECK(std::count(table.begin(), table.end(), '\n') == 1 + 2 * 4);
 
+  // The meta-model's training continued (--init) on that folder's pairs as labelled data sets (--pairs).
+  const auto tuned = sbi::testing::run_cli("causal meta-train -o '" + (dir / "tuned").string() + "' --init '" + model.string() +
+                                           "' --pairs '" + pairs.string() + "' --steps 3 --learning-rate 0.0003 --quiet");
+  INFO(tuned.err);
+  REQUIRE(tuned.exit_code == 0);
+  CHECK_THAT(tuned.out, Catch::Contains("started     from") && Catch::Contains("labelled    4 pairs, 50 %"));
+  const auto tuned_json = nlohmann::json::parse(sbi::testing::read_text(dir / "tuned" / "meta_cgnn.json"));
+  CHECK(tuned_json["training"]["start_steps"] == 5);
+  CHECK(tuned_json["training"]["labelled_pairs"].size() == 4);
+  CHECK(tuned_json["options"]["steps"] == 3);
+  CHECK(tuned_json["options"]["learning_rate"] == 0.0003);
+  CHECK(tuned_json["options"]["encoder"]["width"] == 8);  // the --init model's options are the base
+  // A start of another shape, and an unreadable labelled pair, are refused by name; nothing is written.
+  std::ofstream(dir / "wider.json") << R"({"generator": {"width": 16}})";
+  const auto wider = sbi::testing::run_cli("causal meta-train -o '" + (dir / "wider").string() + "' --init '" + model.string() +
+                                           "' --options '" + (dir / "wider.json").string() + "' --steps 1 --quiet");
+  CHECK(wider.exit_code == 1);
+  CHECK_THAT(wider.err, Catch::Contains("generator"));
+  CHECK_FALSE(std::filesystem::exists(dir / "wider"));
+  std::ofstream(pairs / "pair0002.csv") << "x,y\n1,2\n3,oops\n";
+  const auto damaged = sbi::testing::run_cli("causal meta-train -o '" + (dir / "damaged").string() + "' --pairs '" + pairs.string() +
+                                             "' --steps 1 --quiet");
+  CHECK(damaged.exit_code == 1);
+  CHECK_THAT(damaged.err, Catch::Contains("pair0002.csv"));
+  CHECK_FALSE(std::filesystem::exists(dir / "damaged"));
+
   // --cause-warp 1 marks every cause law as warped; a value that is not a probability is refused.
   const auto warped = sbi::testing::run_cli("causal generate -o '" + (dir / "warped").string() +
                                             "' --families additive --sizes 50 --pairs-per-cell 2 --cause-warp 1");
@@ -144,6 +170,15 @@ TEST_CASE("sbi causal meta-cgnn and meta-train name the bad model folder or opti
   const auto bad_encoder = sbi::testing::run_cli("causal meta-train -o '" + (dir / "m").string() + "' --encoder deep");
   CHECK(bad_encoder.exit_code == 2);
   CHECK_THAT(bad_encoder.err, Catch::Contains("deep"));
+  const auto no_start = sbi::testing::run_cli("causal meta-train -o '" + (dir / "m").string() + "' --init '" + (dir / "nothing_here").string() + "'");
+  CHECK(no_start.exit_code == 1);
+  CHECK_THAT(no_start.err, Catch::Contains("nothing_here"));
+  const auto no_pairs = sbi::testing::run_cli("causal meta-train -o '" + (dir / "m").string() + "' --pairs '" + (dir / "empty_model").string() + "'");
+  CHECK(no_pairs.exit_code == 1);
+  CHECK_THAT(no_pairs.err, Catch::Contains("empty_model") && Catch::Contains("meta.csv"));
+  const auto bad_fraction = sbi::testing::run_cli("causal meta-train -o '" + (dir / "m").string() + "' --labelled-fraction 2");
+  CHECK(bad_fraction.exit_code == 2);
+  CHECK_THAT(bad_fraction.err, Catch::Contains("labelled_fraction"));
   const auto no_output = sbi::testing::run_cli("causal meta-train --steps 1");
   CHECK(no_output.exit_code == 2);
   CHECK_FALSE(std::filesystem::exists(dir / "m"));
