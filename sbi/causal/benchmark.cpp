@@ -292,6 +292,21 @@ BenchmarkResult run_benchmark(const std::filesystem::path& dir, const BenchmarkO
   BenchmarkResult result;
   LoadedPairs loaded = load_pairs(dir, warn);
   result.skipped = loaded.skipped;
+  if (const auto& model = options.method_options.meta_model;
+      model && std::find(options.methods.begin(), options.methods.end(), "meta-cgnn") != options.methods.end()) {
+    const auto& trained_on = model->training().labelled_checksums;
+    const std::set<std::string> seen(trained_on.begin(), trained_on.end());
+    std::string names;
+    for (std::size_t p = 0; p < loaded.pairs.size(); ++p) {
+      if (!seen.count(pair_checksum(loaded.pairs[p]))) continue;
+      result.seen_in_training.push_back(loaded.good[p]);
+      if (result.seen_in_training.size() <= 5) names += (names.empty() ? "" : ", ") + loaded.good[p].file.filename().string();
+    }
+    if (!result.seen_in_training.empty() && warn)
+      warn(std::to_string(result.seen_in_training.size()) + " of the " + std::to_string(loaded.pairs.size()) +
+           " pairs were in the meta-model's training data (" + names + (result.seen_in_training.size() > 5 ? ", ..." : "") +
+           "): meta-cgnn's figures on them are training-set figures, not a test");
+  }
   const std::vector<PairMeta>& good = loaded.good;
   const auto groups = grouped_subsets(good, options.group_by, dir / "meta.csv");  // checked before the long run
   const std::size_t n_pairs = loaded.pairs.size(), n_methods = options.methods.size();
@@ -397,6 +412,9 @@ std::string summary_markdown(const BenchmarkResult& result, const BenchmarkOptio
   out += "\nSeed " + std::to_string(options.seed) + ", " + std::to_string(options.threads) + " thread(s), wall time " +
          format_duration(result.wall_seconds) + ". Skipped pairs: " + std::to_string(result.skipped.size()) + "\n";
   for (const auto& s : result.skipped) out += "- " + s.meta.file.filename().string() + ": " + s.reason + "\n";
+  if (!result.seen_in_training.empty())
+    out += "\nTRAINING DATA: " + std::to_string(result.seen_in_training.size()) +
+           " of these pairs were in the meta-model's training data; meta-cgnn's figures on them are not a test.\n";
   if (result.interrupted) out += "\nINTERRUPTED: the figures cover only the pairs finished before the interrupt.\n";
   return out;
 }
@@ -408,6 +426,8 @@ std::string summary_json(const BenchmarkResult& result, const BenchmarkOptions& 
   j["wall_seconds"] = result.wall_seconds;
   j["interrupted"] = result.interrupted;
   j["skipped_count"] = result.skipped.size();
+  j["meta_model_trained_on"] = nlohmann::json::array();  // pair ids whose data the meta-model was trained on
+  for (const auto& m : result.seen_in_training) j["meta_model_trained_on"].push_back(m.pair_id);
   j["skipped"] = nlohmann::json::array();
   for (const auto& s : result.skipped) j["skipped"].push_back({{"file", s.meta.file.filename().string()}, {"reason", s.reason}});
   j["summaries"] = nlohmann::json::array();

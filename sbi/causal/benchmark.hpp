@@ -83,6 +83,9 @@ struct BenchmarkOptions {
 struct BenchmarkResult {
   std::vector<PairOutcome> outcomes;  // by method, then pair order of meta.csv
   std::vector<SkippedPair> skipped;
+  // Pairs whose data the meta-model was trained on (its training summary's labelled_checksums): their
+  // meta-cgnn decisions are training-set decisions. Warned about, and said in the summaries.
+  std::vector<PairMeta> seen_in_training;
   std::vector<MethodSummary> summaries;
   double wall_seconds = 0;
   bool interrupted = false;
@@ -90,7 +93,7 @@ struct BenchmarkResult {
 
 // Reads every pair listed in meta.csv (bad files are skipped and listed with the reason), runs each
 // method on every good pair, pairs in parallel, and summarises. `warn` receives one line per
-// skipped pair as it is found.
+// skipped pair as it is found, and one when meta-cgnn's model was trained on some of the pairs.
 BenchmarkResult run_benchmark(const std::filesystem::path& dir, const BenchmarkOptions& options,
                               const std::function<void(const std::string&)>& warn);
 

@@ -278,6 +278,7 @@ nlohmann::json MetaTrainingSummary::to_json() const {
     j["start_steps"] = start_steps;
   }
   if (!labelled_pairs.empty()) j["labelled_pairs"] = labelled_pairs;
+  if (!labelled_checksums.empty()) j["labelled_checksums"] = labelled_checksums;
   return j;
 }
 
@@ -300,6 +301,7 @@ MetaTrainingSummary MetaTrainingSummary::from_json(const nlohmann::json& j, cons
   s.started_from = reader.optional_string("started_from", "");
   s.start_steps = static_cast<int>(reader.optional_integer("start_steps", 0, 0, 1 << 30));
   if (reader.has("labelled_pairs")) s.labelled_pairs = reader.required_string_list("labelled_pairs");
+  if (reader.has("labelled_checksums")) s.labelled_checksums = reader.required_string_list("labelled_checksums");
   reader.reject_unknown_keys();
   return s;
 }
@@ -498,7 +500,10 @@ MetaCgnnModel meta_train(const MetaCgnnOptions& options, std::uint64_t seed, int
     summary.started_from = data.start_name.empty() ? std::string("(a meta-model in memory)") : data.start_name;
     summary.start_steps = data.start->training().steps;
   }
-  for (const auto& p : data.labelled) summary.labelled_pairs.push_back(p.pair.name);
+  for (const auto& p : data.labelled) {
+    summary.labelled_pairs.push_back(p.pair.name);
+    summary.labelled_checksums.push_back(pair_checksum(p.pair));
+  }
   double block_loss = 0;
   int block_steps = 0;
   for (int step = 0; step < options.steps; ++step) {

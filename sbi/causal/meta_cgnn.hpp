@@ -120,7 +120,8 @@ struct MetaTrainingSummary {
   // weights) and its own summary's seed and steps, and the labelled pairs drawn beside generated ones.
   std::string started_from;
   int start_steps = 0;
-  std::vector<std::string> labelled_pairs;  // their names, in the order given
+  std::vector<std::string> labelled_pairs;      // their names, in the order given
+  std::vector<std::string> labelled_checksums;  // and their data's pair_checksum (sbi/causal/pair.hpp)
 
   nlohmann::json to_json() const;
   static MetaTrainingSummary from_json(const nlohmann::json& j, const std::string& path);

@@ -1,6 +1,7 @@
 #include "sbi/causal/pair.hpp"
 
 #include "sbi/core/error.hpp"
+#include "sbi/io/checksum.hpp"
 #include "sbi/io/csv.hpp"
 #include "sbi/random/rng.hpp"
 
@@ -62,6 +63,13 @@ bool needs_rescaling(const Vector& v) {
   return largest > 1e150 || (largest > 0 && largest < 1e-150);
 }
 }  // namespace
+
+std::string pair_checksum(const CausePair& pair) {
+  const auto bytes = [](const Vector& v) {
+    return std::string_view(reinterpret_cast<const char*>(v.data()), static_cast<std::size_t>(v.size()) * sizeof(double));
+  };
+  return hex64(fnv1a64(bytes(pair.y), fnv1a64(bytes(pair.x))));
+}
 
 Vector standardise(const Vector& v) {
   if (needs_rescaling(v)) return standardise(v / v.cwiseAbs().maxCoeff());

@@ -25,6 +25,10 @@ void validate_pair(const CausePair& pair, Eigen::Index min_rows = 10);
 
 // (v - mean) / sd with the population sd.
 Vector standardise(const Vector& v);
+
+// FNV-1a over the bytes of x's values, then y's: 16 hex digits naming the data whatever the file is
+// called, so that a meta-model can record which pairs it was trained on and a benchmark can tell.
+std::string pair_checksum(const CausePair& pair);
 // (v - min) / (max - min), into [0, 1].
 Vector min_max_scale(const Vector& v);
 

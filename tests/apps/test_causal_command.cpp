@@ -108,6 +108,14 @@ TEST_CASE("sbi causal meta-train writes a meta-model that --method meta-cgnn --m
   CHECK(tuned_json["options"]["steps"] == 3);
   CHECK(tuned_json["options"]["learning_rate"] == 0.0003);
   CHECK(tuned_json["options"]["encoder"]["width"] == 8);  // the --init model's options are the base
+  // Benchmarking a model on the pairs it was trained on is flagged, on stderr and in the summaries.
+  const auto seen = sbi::testing::run_cli("causal benchmark '" + pairs.string() + "' --method meta-cgnn --model '" + (dir / "tuned").string() +
+                                          "' --eval-draws 2 --quiet -o '" + (dir / "seen").string() + "'");
+  REQUIRE(seen.exit_code == 0);
+  CHECK_THAT(seen.err, Catch::Contains("4 of the 4 pairs were in the meta-model's training data"));
+  CHECK_THAT(seen.out, Catch::Contains("TRAINING DATA"));
+  CHECK(nlohmann::json::parse(sbi::testing::read_text(dir / "seen" / "summary.json"))["meta_model_trained_on"].size() == 4);
+  CHECK_THAT(bench.err, !Catch::Contains("training data"));  // the model trained on generated data only
   // A start of another shape, and an unreadable labelled pair, are refused by name; nothing is written.
   std::ofstream(dir / "wider.json") << R"({"generator": {"width": 16}})";
   const auto wider = sbi::testing::run_cli("causal meta-train -o '" + (dir / "wider").string() + "' --init '" + model.string() +

@@ -356,6 +356,9 @@ TEST_CASE("meta-training continues a model and draws labelled pairs, reproducibl
   CHECK(loaded.training().started_from == "first");
   CHECK(loaded.training().start_steps == o.steps);
   CHECK(loaded.training().labelled_pairs == one.training().labelled_pairs);
+  CHECK(loaded.training().labelled_checksums == one.training().labelled_checksums);
+  CHECK(one.training().labelled_checksums[0] == pair_checksum(labelled[0].pair));
+  CHECK(one.training().labelled_checksums[0] != one.training().labelled_checksums[1]);
   std::filesystem::remove_all(dir);
 
   // Refused with the reason: a start of other shapes, a bad labelled pair, weights summing to 0.
@@ -439,6 +442,7 @@ TEST_CASE("the shipped Tübingen-tuned meta-model continues the default on the 9
   CHECK(model.training().start_steps == MetaCgnnOptions{}.steps);
   const auto& names = model.training().labelled_pairs;
   CHECK(names.size() == 99);
+  CHECK(model.training().labelled_checksums.size() == 99);
   for (const char* left_out : {"pair0047", "pair0070", "pair0107"})
     CHECK(std::find(names.begin(), names.end(), left_out) == names.end());
   const auto g = generate_pair(MechanismFamily::additive, 100, 2026, 0);
