@@ -5,6 +5,7 @@
 # decided by a model that never saw it nor any pair from its data set. A control fine-tunes the same
 # way without labelled pairs and decides all pairs, so that more steps and real pairs are told apart.
 #   usage: bench/causal/meta_cgnn_cv.sh BUILD_DIR OUT_DIR [STEPS] [LEARNING_RATE] [THREADS]
+#   FOLD_SEED=S (default 19) assigns the sources to folds differently.
 # Writes OUT_DIR/fold{k}/{model,result}, OUT_DIR/control/{model,result}, OUT_DIR/summary.md.
 set -eu
 BUILD=$1
@@ -15,7 +16,7 @@ THREADS=${5:-2}
 DATA=data/tuebingen
 EXCLUDE=47,70,107
 mkdir -p "$OUT"
-/usr/bin/python3 bench/causal/cv_folds.py "$DATA" "$OUT" --folds 5 --group-by source --exclude "$EXCLUDE" --seed 19 \
+/usr/bin/python3 bench/causal/cv_folds.py "$DATA" "$OUT" --folds 5 --group-by source --exclude "$EXCLUDE" --seed "${FOLD_SEED:-19}" \
   | tee "$OUT/folds.txt"
 for k in 0 1 2 3 4; do
   f="$OUT/fold$k"
