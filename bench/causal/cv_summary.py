@@ -46,9 +46,10 @@ def main():
     out = sys.argv[1]
     excluded = {int(x) for x in sys.argv[2].split(",") if x}
     shipped_path = sys.argv[3] if len(sys.argv) > 3 else "bench/causal/out/meta-cgnn-noiseconf/pairs.csv"
+    by_fold = [read(os.path.join(out, "fold%d" % k, "result", "pairs.csv"), excluded) for k in range(5)]
     folds = {}
-    for k in range(5):
-        folds.update(read(os.path.join(out, "fold%d" % k, "result", "pairs.csv"), excluded))
+    for fold in by_fold:
+        folds.update(fold)
     control = read(os.path.join(out, "control", "result", "pairs.csv"), excluded)
     ids = sorted(folds)
     print("| meta-model | pairs | weighted | unweighted | weighted AUC |")
@@ -72,8 +73,8 @@ def main():
               "%d pairs right only cross-validated, %d only with the shipped model." %
               (100 * mean, 100 * sd / math.sqrt(n), only_cv, only_shipped))
     print()
-    for k in range(5):
-        rows = list(read(os.path.join(out, "fold%d" % k, "result", "pairs.csv"), excluded).values())
+    for k, fold in enumerate(by_fold):
+        rows = list(fold.values())
         print("fold%d: %d pairs, weighted %.1f %%" % (k, len(rows), 100 * accuracy(rows, True)))
 
 

@@ -183,6 +183,27 @@ LoadedPairs load_pairs(const std::filesystem::path& dir, const std::function<voi
   return loaded;
 }
 
+// The loaded pairs whose data meta-cgnn's model was trained on (its labelled_checksums), with a
+// warning naming the first few: its figures on them would be training-set figures.
+std::vector<PairMeta> pairs_seen_in_training(const LoadedPairs& loaded, const BenchmarkOptions& options,
+                                             const std::function<void(const std::string&)>& warn) {
+  const auto& model = options.method_options.meta_model;
+  if (!model || std::find(options.methods.begin(), options.methods.end(), "meta-cgnn") == options.methods.end()) return {};
+  const auto& trained_on = model->training().labelled_checksums;
+  const std::set<std::string> seen(trained_on.begin(), trained_on.end());
+  std::vector<PairMeta> found;
+  std::string names;
+  for (std::size_t p = 0; p < loaded.pairs.size(); ++p) {
+    if (!seen.count(pair_checksum(loaded.pairs[p]))) continue;
+    found.push_back(loaded.good[p]);
+    if (found.size() <= 5) names += (names.empty() ? "" : ", ") + loaded.good[p].file.filename().string();
+  }
+  if (!found.empty() && warn)
+    warn(std::to_string(found.size()) + " of the " + std::to_string(loaded.pairs.size()) + " pairs were in the meta-model's training data (" +
+         names + (found.size() > 5 ? ", ..." : "") + "): meta-cgnn's figures on them are training-set figures, not a test");
+  return found;
+}
+
 }  // namespace
 
 std::vector<LabelledPair> read_labelled_pairs(const std::filesystem::path& dir) {
@@ -292,21 +313,7 @@ BenchmarkResult run_benchmark(const std::filesystem::path& dir, const BenchmarkO
   BenchmarkResult result;
   LoadedPairs loaded = load_pairs(dir, warn);
   result.skipped = loaded.skipped;
-  if (const auto& model = options.method_options.meta_model;
-      model && std::find(options.methods.begin(), options.methods.end(), "meta-cgnn") != options.methods.end()) {
-    const auto& trained_on = model->training().labelled_checksums;
-    const std::set<std::string> seen(trained_on.begin(), trained_on.end());
-    std::string names;
-    for (std::size_t p = 0; p < loaded.pairs.size(); ++p) {
-      if (!seen.count(pair_checksum(loaded.pairs[p]))) continue;
-      result.seen_in_training.push_back(loaded.good[p]);
-      if (result.seen_in_training.size() <= 5) names += (names.empty() ? "" : ", ") + loaded.good[p].file.filename().string();
-    }
-    if (!result.seen_in_training.empty() && warn)
-      warn(std::to_string(result.seen_in_training.size()) + " of the " + std::to_string(loaded.pairs.size()) +
-           " pairs were in the meta-model's training data (" + names + (result.seen_in_training.size() > 5 ? ", ..." : "") +
-           "): meta-cgnn's figures on them are training-set figures, not a test");
-  }
+  result.seen_in_training = pairs_seen_in_training(loaded, options, warn);
   const std::vector<PairMeta>& good = loaded.good;
   const auto groups = grouped_subsets(good, options.group_by, dir / "meta.csv");  // checked before the long run
   const std::size_t n_pairs = loaded.pairs.size(), n_methods = options.methods.size();

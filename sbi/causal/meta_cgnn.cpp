@@ -465,15 +465,15 @@ MetaCgnnModel meta_train(const MetaCgnnOptions& options, std::uint64_t seed, int
   const auto start = std::chrono::steady_clock::now();
   MetaCgnnModel model(options, seed);
   auto& master = model.networks();
+  const std::string start_name = data.start_name.empty() ? std::string("a meta-model in memory") : data.start_name;
   if (data.start) {
     // Same shapes or nothing: copying weights between networks of other widths would resize them silently.
     const auto& from = data.start->options();
-    const std::string name = data.start_name.empty() ? std::string("the starting meta-model") : data.start_name;
     if (from.encoder.to_json() != options.encoder.to_json())
-      throw InputError(name + ": its encoder " + from.encoder.to_json().dump() + " differs from the options' " +
+      throw InputError(start_name + ": its encoder " + from.encoder.to_json().dump() + " differs from the options' " +
                        options.encoder.to_json().dump());
     if (from.generator.to_json() != options.generator.to_json())
-      throw InputError(name + ": its generator " + from.generator.to_json().dump() + " differs from the options' " +
+      throw InputError(start_name + ": its generator " + from.generator.to_json().dump() + " differs from the options' " +
                        options.generator.to_json().dump());
     master.copy_values_from(data.start->networks());
   }
@@ -497,7 +497,7 @@ MetaCgnnModel meta_train(const MetaCgnnOptions& options, std::uint64_t seed, int
   summary.seed = seed;
   summary.threads = workers;
   if (data.start) {
-    summary.started_from = data.start_name.empty() ? std::string("(a meta-model in memory)") : data.start_name;
+    summary.started_from = start_name;
     summary.start_steps = data.start->training().steps;
   }
   for (const auto& p : data.labelled) {
