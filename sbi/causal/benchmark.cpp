@@ -194,7 +194,10 @@ std::vector<PairMeta> pairs_seen_in_training(const LoadedPairs& loaded, const Be
   std::vector<PairMeta> found;
   std::string names;
   for (std::size_t p = 0; p < loaded.pairs.size(); ++p) {
-    if (!seen.count(pair_checksum(loaded.pairs[p]))) continue;
+    // The same data with its columns the other way round is the same pair (a file may list the
+    // effect first), so both orientations are looked up.
+    const CausePair& pair = loaded.pairs[p];
+    if (!seen.count(pair_checksum(pair)) && !seen.count(pair_checksum({pair.name, pair.y, pair.x}))) continue;
     found.push_back(loaded.good[p]);
     if (found.size() <= 5) names += (names.empty() ? "" : ", ") + loaded.good[p].file.filename().string();
   }

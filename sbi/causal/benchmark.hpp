@@ -83,8 +83,9 @@ struct BenchmarkOptions {
 struct BenchmarkResult {
   std::vector<PairOutcome> outcomes;  // by method, then pair order of meta.csv
   std::vector<SkippedPair> skipped;
-  // Pairs whose data the meta-model was trained on (its training summary's labelled_checksums): their
-  // meta-cgnn decisions are training-set decisions. Warned about, and said in the summaries.
+  // Pairs whose data the meta-model was trained on (its training summary's labelled_checksums, in
+  // either column order; a rescaled copy is not recognised): their meta-cgnn decisions are
+  // training-set decisions. Warned about, and said in the summaries.
   std::vector<PairMeta> seen_in_training;
   std::vector<MethodSummary> summaries;
   double wall_seconds = 0;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <string>
 
 namespace {
 
@@ -116,6 +117,21 @@ TEST_CASE("sbi causal meta-train writes a meta-model that --method meta-cgnn --m
   CHECK_THAT(seen.out, Catch::Contains("TRAINING DATA"));
   CHECK(nlohmann::json::parse(sbi::testing::read_text(dir / "seen" / "summary.json"))["meta_model_trained_on"].size() == 4);
   CHECK_THAT(bench.err, !Catch::Contains("training data"));  // the model trained on generated data only
+  // ... and so is one of them with its columns the other way round (the effect listed first).
+  {
+    std::filesystem::create_directories(dir / "swapped");
+    std::ifstream original(pairs / "pair0001.csv");
+    std::ofstream swapped(dir / "swapped" / "pair0001.csv");
+    for (std::string row; std::getline(original, row);) {
+      const auto comma = row.find(',');
+      swapped << row.substr(comma + 1) << ',' << row.substr(0, comma) << '\n';
+    }
+    std::ofstream(dir / "swapped" / "meta.csv") << "pair_id,direction,weight\n1,-1,1\n";
+  }
+  const auto swapped = sbi::testing::run_cli("causal benchmark '" + (dir / "swapped").string() + "' --method meta-cgnn --model '" +
+                                             (dir / "tuned").string() + "' --eval-draws 2 --quiet -o '" + (dir / "swapped_out").string() + "'");
+  REQUIRE(swapped.exit_code == 0);
+  CHECK_THAT(swapped.err, Catch::Contains("1 of the 1 pairs were in the meta-model's training data (pair0001.csv)"));
   // A start of another shape, and an unreadable labelled pair, are refused by name; nothing is written.
   std::ofstream(dir / "wider.json") << R"({"generator": {"width": 16}})";
   const auto wider = sbi::testing::run_cli("causal meta-train -o '" + (dir / "wider").string() + "' --init '" + model.string() +
