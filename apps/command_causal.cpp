@@ -70,7 +70,9 @@ void add_method_options(po::options_description& options) {
       ("batch-size", po::value<long>()->default_value(static_cast<long>(d.batch_size)),
        "CGNN: rows per training and evaluation step, a fresh minibatch each (0 = all rows)")
       ("kernel-max-samples", po::value<long>()->default_value(500), "anm, fit: subsample larger pairs to this many rows (0 = all)")
-      ("model", po::value<std::string>(), "meta-cgnn: the meta-model folder (default: the one in data/causal_meta_cgnn)")
+      ("model", po::value<std::vector<std::string>>(),
+       "meta-cgnn: the meta-model folder (default: the one in data/causal_meta_cgnn); given more than once, the models "
+       "decide together by the mean of their scores (e.g. one fine-tuning run with several seeds)")
       ("adapt-steps", po::value<int>()->default_value(m.adapt_steps), "meta-cgnn: adaptation steps on the pair")
       ("adapt", po::value<std::string>()->default_value(m.adapt), "meta-cgnn: what adapts: embedding | generator")
       ("adapt-learning-rate", po::value<double>()->default_value(m.adapt_learning_rate), "meta-cgnn: adaptation learning rate")
@@ -103,8 +105,9 @@ causal::MethodOptions method_options(const po::variables_map& vm, const std::vec
   m.meta_cgnn.max_samples = vm["meta-max-samples"].as<long>();
   if (!m.meta_cgnn.is_valid(&why)) throw po::error("meta-cgnn options: " + why);
   if (std::find(methods.begin(), methods.end(), "meta-cgnn") != methods.end()) {
-    const std::filesystem::path folder = vm.count("model") ? std::filesystem::path(vm["model"].as<std::string>()) : default_meta_model();
-    m.meta_model = std::make_shared<const causal::MetaCgnnModel>(causal::MetaCgnnModel::load(folder));
+    const auto folders = vm.count("model") ? vm["model"].as<std::vector<std::string>>() : std::vector<std::string>{default_meta_model().string()};
+    for (const auto& folder : folders)
+      m.meta_models.push_back(std::make_shared<const causal::MetaCgnnModel>(causal::MetaCgnnModel::load(folder)));
   }
   return m;
 }

@@ -187,10 +187,10 @@ LoadedPairs load_pairs(const std::filesystem::path& dir, const std::function<voi
 // warning naming the first few: its figures on them would be training-set figures.
 std::vector<PairMeta> pairs_seen_in_training(const LoadedPairs& loaded, const BenchmarkOptions& options,
                                              const std::function<void(const std::string&)>& warn) {
-  const auto& model = options.method_options.meta_model;
-  if (!model || std::find(options.methods.begin(), options.methods.end(), "meta-cgnn") == options.methods.end()) return {};
-  const auto& trained_on = model->training().labelled_checksums;
-  const std::set<std::string> seen(trained_on.begin(), trained_on.end());
+  if (std::find(options.methods.begin(), options.methods.end(), "meta-cgnn") == options.methods.end()) return {};
+  std::set<std::string> seen;  // any model's labelled pairs
+  for (const auto& model : options.method_options.meta_models)
+    if (model) seen.insert(model->training().labelled_checksums.begin(), model->training().labelled_checksums.end());
   std::vector<PairMeta> found;
   std::string names;
   for (std::size_t p = 0; p < loaded.pairs.size(); ++p) {
@@ -309,7 +309,7 @@ BenchmarkResult run_benchmark(const std::filesystem::path& dir, const BenchmarkO
                               const std::function<void(const std::string&)>& warn) {
   for (const auto& m : options.methods) {
     if (!is_method(m)) run_method(m, CausePair{}, options.method_options, 0);  // throws the "unknown method" message
-    if (m == "meta-cgnn" && !options.method_options.meta_model)
+    if (m == "meta-cgnn" && options.method_options.meta_models.empty())
       throw InputError("the benchmark lists meta-cgnn but no meta-model was given");
   }
   const auto start = std::chrono::steady_clock::now();
@@ -454,9 +454,16 @@ std::string summary_json(const BenchmarkResult& result, const BenchmarkOptions& 
   j["cgnn_options"] = options.method_options.cgnn.to_json();
   if (std::find(options.methods.begin(), options.methods.end(), "meta-cgnn") != options.methods.end()) {
     j["meta_cgnn_options"] = options.method_options.meta_cgnn.to_json();
-    if (options.method_options.meta_model) {
-      j["meta_model"] = {{"options", options.method_options.meta_model->options().to_json()},
-                         {"training", options.method_options.meta_model->training().to_json()}};
+    // "meta_model" describes the (first) model, as before ensembles; "meta_models" lists them all.
+    auto describe = [](const MetaCgnnModel& model) {
+      return nlohmann::json{{"options", model.options().to_json()}, {"training", model.training().to_json()}};
+    };
+    const auto& models = options.method_options.meta_models;
+    if (!models.empty() && models.front()) j["meta_model"] = describe(*models.front());
+    if (models.size() > 1) {
+      j["meta_models"] = nlohmann::json::array();
+      for (const auto& model : models)
+        if (model) j["meta_models"].push_back(describe(*model));
     }
   }
   j["kernel_max_samples"] = options.method_options.kernel_max_samples;

@@ -144,16 +144,22 @@ DirectionResult run_method(const std::string& method, const CausePair& pair, con
     });
   }
   if (method == "meta-cgnn") {
-    if (!options.meta_model)
+    if (options.meta_models.empty() || std::find(options.meta_models.begin(), options.meta_models.end(), nullptr) != options.meta_models.end())
       throw InputError("meta-cgnn needs a trained meta-model (MetaCgnnModel::load(folder) or meta_train(); on the command line "
                        "--model DIR, or the default one in data/causal_meta_cgnn)");
     return timed(method, [&] {
-      const MetaCgnnResult fit = meta_cgnn(*options.meta_model, pair, options.meta_cgnn, seed, threads);
       DirectionResult result;
-      result.score = fit.score;
-      result.criterion_xy = fit.mmd_xy;
-      result.criterion_yx = fit.mmd_yx;
-      result.samples_used = fit.samples_used;
+      for (const auto& model : options.meta_models) {
+        const MetaCgnnResult fit = meta_cgnn(*model, pair, options.meta_cgnn, seed, threads);
+        result.score += fit.score;
+        result.criterion_xy += fit.mmd_xy;
+        result.criterion_yx += fit.mmd_yx;
+        result.samples_used = fit.samples_used;  // the same subsample for every model (it depends on the seed only)
+      }
+      const auto models = static_cast<double>(options.meta_models.size());
+      result.score /= models;
+      result.criterion_xy /= models;
+      result.criterion_yx /= models;
       return result;
     });
   }

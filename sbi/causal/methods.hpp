@@ -4,7 +4,8 @@
 //
 //   cgnn   generative networks fitted by MMD (sbi/causal/cgnn.hpp)
 //   meta-cgnn  one meta-learned generator shared by all pairs, compared by MMD in both directions
-//          (sbi/causal/meta_cgnn.hpp); needs a trained meta-model in MethodOptions::meta_model
+//          (sbi/causal/meta_cgnn.hpp); needs a trained meta-model in MethodOptions::meta_models (several:
+//          an ensemble, whose score is the mean of the models' scores)
 //   anm    additive-noise model: kernel ridge regression each way (Gaussian kernel, median-heuristic
 //          bandwidth, ridge by leave-one-out), then HSIC between the cause and the residual;
 //          score = (HSIC_yx − HSIC_xy) / (HSIC_yx + HSIC_xy)  (Hoyer et al. 2009; Mooij et al. 2016)
@@ -30,7 +31,10 @@ namespace sbi::causal {
 struct MethodOptions {
   CgnnOptions cgnn;
   MetaCgnnDecisionOptions meta_cgnn;
-  std::shared_ptr<const MetaCgnnModel> meta_model;  // required by "meta-cgnn" (MetaCgnnModel::load, meta_train)
+  // Required by "meta-cgnn" (MetaCgnnModel::load, meta_train). Several models (e.g. one fine-tuning run
+  // with different seeds) decide together: a pair's score and criteria are the means of theirs, each
+  // model deciding with the same seed.
+  std::vector<std::shared_ptr<const MetaCgnnModel>> meta_models;
   // anm and fit solve an n × n eigenproblem per direction: pairs are subsampled (seeded) to this.
   Eigen::Index kernel_max_samples = 500;
 };

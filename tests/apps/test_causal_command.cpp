@@ -132,6 +132,16 @@ TEST_CASE("sbi causal meta-train writes a meta-model that --method meta-cgnn --m
                                              (dir / "tuned").string() + "' --eval-draws 2 --quiet -o '" + (dir / "swapped_out").string() + "'");
   REQUIRE(swapped.exit_code == 0);
   CHECK_THAT(swapped.err, Catch::Contains("1 of the 1 pairs were in the meta-model's training data (pair0001.csv)"));
+  // --model given twice: the two models decide together; either one's training data is flagged.
+  const auto ensemble = sbi::testing::run_cli("causal benchmark '" + pairs.string() + "' --method meta-cgnn --model '" + model.string() +
+                                              "' --model '" + (dir / "tuned").string() + "' --eval-draws 2 --quiet -o '" +
+                                              (dir / "ensemble").string() + "'");
+  INFO(ensemble.err);
+  REQUIRE(ensemble.exit_code == 0);
+  CHECK_THAT(ensemble.err, Catch::Contains("4 of the 4 pairs were in the meta-model's training data"));
+  const auto ensemble_json = nlohmann::json::parse(sbi::testing::read_text(dir / "ensemble" / "summary.json"));
+  CHECK(ensemble_json["meta_models"].size() == 2);
+  CHECK(ensemble_json["meta_models"][1]["training"]["start_steps"] == 5);
   // A start of another shape, and an unreadable labelled pair, are refused by name; nothing is written.
   std::ofstream(dir / "wider.json") << R"({"generator": {"width": 16}})";
   const auto wider = sbi::testing::run_cli("causal meta-train -o '" + (dir / "wider").string() + "' --init '" + model.string() +

@@ -280,11 +280,23 @@ TEST_CASE("meta-cgnn is reached through run_method and needs a model", "[causal]
   const auto pair = generate_pair(MechanismFamily::additive, 60, 77, 2).pair;
   MethodOptions options;
   CHECK_THROWS_WITH(run_method("meta-cgnn", pair, options, 1), Catch::Contains("meta-model"));
-  options.meta_model = std::make_shared<const MetaCgnnModel>(meta_train(tiny_options(), 1, 1));
+  options.meta_models = {std::make_shared<const MetaCgnnModel>(meta_train(tiny_options(), 1, 1))};
   const auto r = run_method("meta-cgnn", pair, options, 1);
   CHECK(r.method == "meta-cgnn");
-  CHECK(r.score == meta_cgnn(*options.meta_model, pair, options.meta_cgnn, 1).score);
+  CHECK(r.score == meta_cgnn(*options.meta_models[0], pair, options.meta_cgnn, 1).score);
   CHECK(r.samples_used == 60);
+  // Several models decide together: the score and the criteria are the means of each model's own.
+  const auto second = std::make_shared<const MetaCgnnModel>(meta_train(tiny_options(), 2, 1));
+  const auto alone = meta_cgnn(*second, pair, options.meta_cgnn, 1);
+  REQUIRE(alone.score != r.score);  // two seeds: two different models
+  options.meta_models.push_back(second);
+  const auto both = run_method("meta-cgnn", pair, options, 1);
+  CHECK(both.score == Approx((r.score + alone.score) / 2).epsilon(1e-15));
+  CHECK(both.criterion_xy == Approx((r.criterion_xy + alone.mmd_xy) / 2).epsilon(1e-15));
+  CHECK(both.criterion_yx == Approx((r.criterion_yx + alone.mmd_yx) / 2).epsilon(1e-15));
+  CHECK(both.direction == (both.score > 0 ? 1 : -1));
+  options.meta_models.push_back(nullptr);
+  CHECK_THROWS_WITH(run_method("meta-cgnn", pair, options, 1), Catch::Contains("meta-model"));
 }
 
 TEST_CASE("a small meta-model decides easy generated pairs better than chance", "[causal][meta-cgnn]") {
