@@ -132,7 +132,7 @@ int run_pair(const std::vector<std::string>& args) {
   po::positional_options_description positional;
   positional.add("pair", 1);
   po::variables_map vm;
-  if (!parse_command_line(args, "sbi causal PAIR.csv [--method cgnn|meta-cgnn|anm|igci|reci|fit] [--model DIR] [--runs N] [--seed S]\n"
+  if (!parse_command_line(args, "sbi causal PAIR.csv [--method cgnn|meta-cgnn|anm|igci|reci|fit] [--model DIR]... [--runs N] [--seed S]\n"
                                 "       sbi causal benchmark DIR [--method NAME,...] [-o OUT_DIR]   (see sbi causal benchmark --help)\n"
                                 "       sbi causal meta-train -o MODEL_DIR [--options FILE]       (see sbi causal meta-train --help)\n"
                                 "       sbi causal generate -o DIR [--sizes 50,100,500,1000]      (see sbi causal generate --help)",
@@ -148,6 +148,7 @@ int run_pair(const std::vector<std::string>& args) {
     nlohmann::json j = {{"pair", vm["pair"].as<std::string>()}, {"method", method}, {"score", r.score},
                         {"direction", r.direction}, {"criterion_xy", r.criterion_xy}, {"criterion_yx", r.criterion_yx},
                         {"samples_used", r.samples_used}, {"seconds", r.seconds}};
+    if (method == "meta-cgnn") j["models"] = m.meta_models.size();
     if (method == "cgnn") {
       j["run_scores"] = r.run_scores;
       j["run_score_sd"] = r.run_score_sd;
@@ -166,6 +167,8 @@ int run_pair(const std::vector<std::string>& args) {
     std::printf("runs       %zu: score sd %.4f, %d of %zu agree with the overall direction; %d hidden units\n", r.run_scores.size(),
                 r.run_score_sd, agree, r.run_scores.size(), r.hidden);
   }
+  if (method == "meta-cgnn" && m.meta_models.size() > 1)
+    std::printf("models     %zu, decided together (score and criteria: the means of theirs)\n", m.meta_models.size());
   std::printf("time       %s\n", format_duration(r.seconds).c_str());
   return kExitOk;
 }

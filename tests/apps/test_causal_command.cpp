@@ -84,6 +84,7 @@ TEST_CASE("sbi causal meta-train writes a meta-model that --method meta-cgnn --m
   const auto j = nlohmann::json::parse(one.out);
   CHECK(j["method"] == "meta-cgnn");
   CHECK(j["samples_used"] == 300);
+  CHECK(j["models"] == 1);
 
   // generate writes a benchmark folder that benchmark reads, summarised by family.
   const auto gen = sbi::testing::run_cli("causal generate -o '" + pairs.string() + "' --families additive,discretised --sizes 50 --pairs-per-cell 2");
@@ -142,6 +143,10 @@ TEST_CASE("sbi causal meta-train writes a meta-model that --method meta-cgnn --m
   const auto ensemble_json = nlohmann::json::parse(sbi::testing::read_text(dir / "ensemble" / "summary.json"));
   CHECK(ensemble_json["meta_models"].size() == 2);
   CHECK(ensemble_json["meta_models"][1]["training"]["start_steps"] == 5);
+  const auto ensemble_one = sbi::testing::run_cli("causal '" + synthetic("pair0001.csv").string() + "' --method meta-cgnn --model '" +
+                                                  model.string() + "' --model '" + (dir / "tuned").string() + "' --eval-draws 3");
+  REQUIRE(ensemble_one.exit_code == 0);
+  CHECK_THAT(ensemble_one.out, Catch::Contains("models     2, decided together"));
   // A start of another shape, and an unreadable labelled pair, are refused by name; nothing is written.
   std::ofstream(dir / "wider.json") << R"({"generator": {"width": 16}})";
   const auto wider = sbi::testing::run_cli("causal meta-train -o '" + (dir / "wider").string() + "' --init '" + model.string() +
