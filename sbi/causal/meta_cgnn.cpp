@@ -11,6 +11,7 @@
 #include "sbi/util/clock.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -469,12 +470,11 @@ MetaCgnnModel meta_train(const MetaCgnnOptions& options, std::uint64_t seed, int
   if (data.start) {
     // Same shapes or nothing: copying weights between networks of other widths would resize them silently.
     const auto& from = data.start->options();
-    if (from.encoder.to_json() != options.encoder.to_json())
-      throw InputError(start_name + ": its encoder " + from.encoder.to_json().dump() + " differs from the options' " +
-                       options.encoder.to_json().dump());
-    if (from.generator.to_json() != options.generator.to_json())
-      throw InputError(start_name + ": its generator " + from.generator.to_json().dump() + " differs from the options' " +
-                       options.generator.to_json().dump());
+    const std::array<std::array<nlohmann::json, 3>, 2> shapes = {{{"encoder", from.encoder.to_json(), options.encoder.to_json()},
+                                                                  {"generator", from.generator.to_json(), options.generator.to_json()}}};
+    for (const auto& [part, theirs, ours] : shapes)
+      if (theirs != ours)
+        throw InputError(start_name + ": its " + part.get<std::string>() + " " + theirs.dump() + " differs from the options' " + ours.dump());
     master.copy_values_from(data.start->networks());
   }
   const LabelledSets labelled(data.labelled);
