@@ -2,6 +2,7 @@
 
 #include "sbi/core/error.hpp"
 #include "sbi/io/json_reader.hpp"
+#include "sbi/simulation/runner.hpp"
 #include "simulators/external_process.hpp"
 #include "simulators/registry.hpp"
 
@@ -37,9 +38,7 @@ SpecModel build_spec_model(const Spec& spec) {
     model.prior = spec.prior ? spec.prior : builtin.default_prior(options);
   }
   const auto p = model.simulator.parameter_dim();
-  if (model.prior->dim() != p)
-    throw InputError("prior: has " + std::to_string(model.prior->dim()) + " parameters but simulator \"" +
-                     model.simulator.name() + "\" takes " + std::to_string(p));
+  if (const std::string misfit = prior_misfit(*model.prior, model.simulator); !misfit.empty()) throw InputError("prior: " + misfit);
   if (!spec.observation_names.empty()) {
     const ObservationFile file{spec.observation_names, *spec.observation};
     const std::string where = "observation.file (" + spec.observation_file.string() + ")";

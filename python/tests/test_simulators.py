@@ -156,6 +156,10 @@ def test_simulator_errors_are_python_exceptions(gaussian_linear_2d):
     assert len(notes) == 1 and "theta_1=" in notes[0] and "called alone it raises too" in notes[0], notes
     culprit = float(notes[0].split("theta_1=")[1].split(",")[0])
     assert culprit > 1.0
+    # Parameters named in another order than the prior's would receive each other's values.
+    swapped = sbipp.Simulator(lambda theta, seeds: theta.copy(), ["theta_2", "theta_1"], 2, name="swapped")
+    with pytest.raises(sbipp.InputError, match=r'names parameter 1 "theta_1", which simulator "swapped" takes as parameter 2'):
+        sbipp.simulate(swapped, 20, prior)
     with pytest.raises(sbipp.InputError, match="dim"):
         sbipp.Simulator.builtin("gaussian_linear", {"dim": 0})
     with pytest.raises(sbipp.InputError, match="options.dimm"):

@@ -4,6 +4,7 @@
 #include "sbi/core/error.hpp"
 #include "sbi/inference/method.hpp"
 #include "sbi/io/json_reader.hpp"
+#include "sbi/simulation/runner.hpp"
 #include "sbi/util/statistics.hpp"
 
 #include <Eigen/Cholesky>
@@ -141,9 +142,7 @@ AbcResult smc_abc(const Simulator& simulator, const Prior& prior, const Vector& 
   const auto start = std::chrono::steady_clock::now();
   std::string why;
   if (!options.is_valid(&why)) throw InputError("SMC-ABC: " + why);
-  if (simulator.parameter_dim() != prior.dim())
-    throw InputError("SMC-ABC: simulator \"" + simulator.name() + "\" has " + std::to_string(simulator.parameter_dim()) +
-                     " parameters but the prior " + std::to_string(prior.dim()));
+  check_prior_fits(prior, simulator, "SMC-ABC");
   if (static_cast<std::size_t>(observation.size()) != simulator.data_dim())
     throw InputError("SMC-ABC: the observation has " + std::to_string(observation.size()) + " values but simulator \"" + simulator.name() +
                      "\" produces " + std::to_string(simulator.data_dim()));

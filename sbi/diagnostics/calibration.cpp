@@ -8,6 +8,7 @@
 #include "sbi/parallel/cluster.hpp"
 #include "sbi/parallel/parallel_for.hpp"
 #include "sbi/random/rng.hpp"
+#include "sbi/simulation/runner.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -592,9 +593,7 @@ CalibrationResult run(const Run& run) {
   const CalibrationOptions& o = run.options;
   std::string why;
   if (!o.is_valid(&why)) throw InputError("calibration options: " + why);
-  if (run.prior.dim() != run.simulator.parameter_dim())
-    throw InputError("calibration: the prior has " + std::to_string(run.prior.dim()) + " parameters but simulator \"" +
-                     run.simulator.name() + "\" expects " + std::to_string(run.simulator.parameter_dim()));
+  check_prior_fits(run.prior, run.simulator, "calibration");
   const auto d = static_cast<Eigen::Index>(run.prior.dim());
   const Eigen::Index L = o.posterior_samples;
   const std::uint64_t root = root_seed(o.seed);

@@ -68,6 +68,15 @@ struct SimulationSummary {
   std::string brief_report() const;
 };
 
+// Whether the prior gives the simulator its parameters: as many as it takes, and no parameter named
+// by the prior at another position than the simulator's own (a prior listing a simulator's
+// parameters in another order would hand each value to the wrong one without a word). Names the
+// simulator does not use are labels and pass. Empty when it fits; else what is wrong, with the
+// prior as its subject ("has 3 parameters but ...").
+std::string prior_misfit(const Prior& prior, const Simulator& simulator);
+// Throws InputError("<context>: the prior <prior_misfit>") when the prior does not fit.
+void check_prior_fits(const Prior& prior, const Simulator& simulator, const std::string& context);
+
 // Draws θ_i from the prior and simulates indices [first_index, first_index + n). Each finished
 // chunk is passed to `sink` in index order (write it out, append it to a table, ...), also a chunk
 // whose simulations all failed (no rows; its counts), and under FailurePolicy::fail the rows before

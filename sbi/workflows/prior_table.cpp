@@ -8,9 +8,7 @@ namespace sbi {
 
 PriorTableRun simulate_prior_table(const Simulator& simulator, const Prior& prior, const PriorTableSettings& settings,
                                    const TrainingCallbacks& callbacks) {
-  if (prior.dim() != simulator.parameter_dim())
-    throw InputError("the prior has " + std::to_string(prior.dim()) + " parameters, simulator \"" + simulator.name() + "\" takes " +
-                     std::to_string(simulator.parameter_dim()));
+  check_prior_fits(prior, simulator, "simulation");
   const TableMetadata metadata = TableMetadata::for_simulator(simulator.info(), settings.seed, settings.failure_policy);
   SimulationOptions options;
   options.threads = settings.threads;

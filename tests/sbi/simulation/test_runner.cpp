@@ -161,5 +161,20 @@ TEST_CASE("options and dimensions are validated", "[simulation]") {
   bad.batch_size = 0;
   CHECK_THROWS_AS(run(noisy_simulator(), box(), 10, bad), InputError);
   UniformPrior three(Vector::Constant(3, 0.0), Vector::Constant(3, 1.0));
-  CHECK_THROWS_WITH(run(noisy_simulator(), three, 10, SimulationOptions{}), Catch::Contains("expects 2"));
+  CHECK_THROWS_WITH(run(noisy_simulator(), three, 10, SimulationOptions{}), Catch::Contains("has 3 parameters but simulator"));
+}
+
+TEST_CASE("a prior that lists the simulator's parameters in another order is refused", "[simulation]") {
+  // The simulator takes (a, b): a prior over (b, a) would hand b's values to a without a word.
+  const UniformPrior swapped(Vector::Constant(2, 0.0), Vector::Constant(2, 1.0), {"b", "a"});
+  CHECK_THROWS_WITH(run(noisy_simulator(), swapped, 10, SimulationOptions{}),
+                    Catch::Contains("names parameter 1 \"b\", which simulator \"noisy\" takes as parameter 2") &&
+                        Catch::Contains("(a, b)"));
+  const UniformPrior half_swapped(Vector::Constant(2, 0.0), Vector::Constant(2, 1.0), {"c", "a"});
+  CHECK_THROWS_AS(run(noisy_simulator(), half_swapped, 10, SimulationOptions{}), InputError);
+  // Names the simulator does not use are labels: the values go by position.
+  const UniformPrior relabelled(Vector::Constant(2, 0.0), Vector::Constant(2, 1.0), {"p", "q"});
+  CHECK(run(noisy_simulator(), relabelled, 10, SimulationOptions{}).theta.rows() == 10);
+  CHECK(prior_misfit(box(), noisy_simulator()).empty());
+  CHECK(prior_misfit(swapped, noisy_simulator()).rfind("names parameter 1", 0) == 0);
 }
