@@ -25,6 +25,10 @@ TEST_CASE("sbi --help lists the commands and each command's options with default
   CHECK(simulate.exit_code == 0);
   CHECK_THAT(simulate.out, Catch::Contains("--threads") && Catch::Contains("(=0)") && Catch::Contains("(=10000)") &&
                                Catch::Contains("--format") && Catch::Contains("--quiet"));
+  const auto list = run_cli("simulate --list");
+  CHECK(list.exit_code == 0);
+  CHECK_THAT(list.out, Catch::Contains("sir") && Catch::Contains("parameters: beta, gamma") &&
+                           Catch::Contains("parameters: alpha, beta, gamma, delta") && Catch::Contains("data: 20 values (data_1, ..., data_20)"));
   CHECK(run_cli("frobnicate").exit_code == 2);
   CHECK(run_cli("simulate --no-such-option").exit_code == 2);
 }
@@ -86,6 +90,23 @@ TEST_CASE("sbi simulate reports bad specs with the JSON path and exits non-zero"
   CHECK_THAT(r.err, Catch::Contains("prior: names parameter 1 \"gamma\", which simulator \"sir\" takes as parameter 2") &&
                         Catch::Contains("(beta, gamma)"));
   CHECK_FALSE(fs::exists(dir / "t.csv"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("the README's example spec simulates", "[cli]") {
+  // The first JSON block under "## Specs": a reader copies it, so it must be a spec that runs.
+  const std::string readme = read_text(std::string(SBI_SOURCE_DIR) + "/README.md");
+  const auto section = readme.find("\n## Specs");
+  REQUIRE(section != std::string::npos);
+  const auto begin = readme.find("```json\n", section);
+  REQUIRE(begin != std::string::npos);
+  const auto end = readme.find("```", begin + 8);
+  REQUIRE(end != std::string::npos);
+  const auto dir = cli_scratch_dir("readme_spec");
+  write_text(dir / "spec.json", readme.substr(begin + 8, end - begin - 8));
+  const auto r = run_cli("simulate " + (dir / "spec.json").string() + " -n 20 -o " + (dir / "t.csv").string() + " --quiet");
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("20 of 20 simulations kept"));
   fs::remove_all(dir);
 }
 
