@@ -173,6 +173,18 @@ def test_simulator_errors_are_python_exceptions(gaussian_linear_2d):
         sbipp.load_table("/nonexistent/table.csv")
 
 
+def test_a_place_the_system_refuses_is_a_file_error(gaussian_linear_2d, tmp_path):
+    _, builtin, prior = gaussian_linear_2d
+    table = sbipp.simulate(builtin, 200, prior, seed=1)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    with pytest.raises(sbipp.FileError, match="a_file"):  # an OSError, as Python's own open() raises
+        table.save(str(blocker / "table.csv"))
+    posterior = sbipp.infer("npe", table, prior, max_epochs=2)
+    with pytest.raises(sbipp.FileError, match="a_file"):
+        posterior.save(str(blocker / "posterior"))
+
+
 def test_spec_errors_name_the_json_path():
     spec = {"simulator": {"name": "gaussian_linear", "options": {"dim": 2}}, "observation": [0.0, 0.0],
             "inference": {"method": "mmd", "generator": {"hidden": "wide"}}}
