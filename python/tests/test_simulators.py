@@ -158,7 +158,7 @@ def test_simulator_errors_are_python_exceptions(gaussian_linear_2d):
     assert culprit > 1.0
     # Parameters named in another order than the prior's would receive each other's values.
     swapped = sbipp.Simulator(lambda theta, seeds: theta.copy(), ["theta_2", "theta_1"], 2, name="swapped")
-    with pytest.raises(sbipp.InputError, match=r'names parameter 1 "theta_1", which simulator "swapped" takes as parameter 2'):
+    with pytest.raises(sbipp.InputError, match=r'names parameter 1 "theta_1", which simulator "swapped" has as parameter 2'):
         sbipp.simulate(swapped, 20, prior)
     with pytest.raises(sbipp.InputError, match="dim"):
         sbipp.Simulator.builtin("gaussian_linear", {"dim": 0})

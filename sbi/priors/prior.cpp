@@ -7,6 +7,7 @@
 #include <Eigen/Cholesky>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <numbers>
@@ -400,6 +401,21 @@ std::optional<std::string> portable_prior_json(const Prior& prior) {
   } catch (const std::exception&) {
     return std::nullopt;
   }
+}
+
+std::string prior_order_misfit(const Prior& prior, const Names& wanted, const std::string& owner) {
+  if (prior.dim() != wanted.size())
+    return "has " + std::to_string(prior.dim()) + " parameters but " + owner + " has " + std::to_string(wanted.size());
+  const Names& given = prior.names();
+  for (std::size_t i = 0; i < given.size(); ++i) {
+    const auto found = std::find(wanted.begin(), wanted.end(), given[i]);
+    if (found == wanted.end() || found == wanted.begin() + static_cast<std::ptrdiff_t>(i)) continue;
+    std::string order;
+    for (const auto& name : wanted) order += (order.empty() ? "" : ", ") + name;
+    return "names parameter " + std::to_string(i + 1) + " \"" + given[i] + "\", which " + owner + " has as parameter " +
+           std::to_string(found - wanted.begin() + 1) + ": list the parameters in the order of " + owner + " (" + order + ")";
+  }
+  return {};
 }
 
 }  // namespace sbi

@@ -154,4 +154,11 @@ PriorPtr prior_from_json(const nlohmann::json& spec, const std::string& path = "
 // no JSON form, or one that does not survive the trip).
 std::optional<std::string> portable_prior_json(const Prior& prior);
 
+// Whether the prior's parameters line up with those of `owner` (`simulator "sir"`, `the table
+// (sims.csv)`), named `wanted`: as many, and none named by the prior at another position than the
+// owner's (a prior listing them in another order would give each value to the wrong parameter
+// without a word). Names the owner does not use are labels and pass. Empty when they line up; else
+// what is wrong with the prior as its subject ("has 3 parameters but simulator "sir" has 2").
+std::string prior_order_misfit(const Prior& prior, const Names& wanted, const std::string& owner);
+
 }  // namespace sbi

@@ -376,21 +376,7 @@ cluster::ChunkFunction start_worker_simulation(const std::string& bytes) {
 }  // namespace
 
 std::string prior_misfit(const Prior& prior, const Simulator& simulator) {
-  const Names& wanted = simulator.info().parameter_names;
-  if (prior.dim() != wanted.size())
-    return "has " + std::to_string(prior.dim()) + " parameters but simulator \"" + simulator.name() + "\" takes " +
-           std::to_string(wanted.size());
-  const Names& given = prior.names();
-  for (std::size_t i = 0; i < given.size(); ++i) {
-    const auto found = std::find(wanted.begin(), wanted.end(), given[i]);
-    if (found == wanted.end() || found == wanted.begin() + static_cast<std::ptrdiff_t>(i)) continue;
-    std::string order;
-    for (const auto& name : wanted) order += (order.empty() ? "" : ", ") + name;
-    return "names parameter " + std::to_string(i + 1) + " \"" + given[i] + "\", which simulator \"" + simulator.name() +
-           "\" takes as parameter " + std::to_string(found - wanted.begin() + 1) + ": list the parameters in the simulator's order (" +
-           order + ")";
-  }
-  return {};
+  return prior_order_misfit(prior, simulator.info().parameter_names, "simulator \"" + simulator.name() + "\"");
 }
 
 void check_prior_fits(const Prior& prior, const Simulator& simulator, const std::string& context) {

@@ -68,11 +68,8 @@ struct SimulationSummary {
   std::string brief_report() const;
 };
 
-// Whether the prior gives the simulator its parameters: as many as it takes, and no parameter named
-// by the prior at another position than the simulator's own (a prior listing a simulator's
-// parameters in another order would hand each value to the wrong one without a word). Names the
-// simulator does not use are labels and pass. Empty when it fits; else what is wrong, with the
-// prior as its subject ("has 3 parameters but ...").
+// Whether the prior gives the simulator its parameters (prior_order_misfit, sbi/priors/prior.hpp):
+// empty when it does; else what is wrong, with the prior as its subject.
 std::string prior_misfit(const Prior& prior, const Simulator& simulator);
 // Throws InputError("<context>: the prior <prior_misfit>") when the prior does not fit.
 void check_prior_fits(const Prior& prior, const Simulator& simulator, const std::string& context);

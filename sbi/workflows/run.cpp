@@ -71,7 +71,11 @@ MethodRun run_method(const Method& method, const nlohmann::json& options, const 
   std::optional<PriorTableRun> simulated;
   if (method.needs == MethodNeeds::table) {
     if (settings.table) {
-      if (problem.simulator) check_table_fits(settings.table->metadata, problem.simulator.info(), settings.table_source.empty() ? "the table" : settings.table_source);
+      const std::string source = settings.table_source.empty() ? "the table" : settings.table_source;
+      if (problem.simulator) check_table_fits(settings.table->metadata, problem.simulator.info(), source);
+      const std::string owner = source == "the table" || source == "given" ? "the table" : "the table (" + source + ")";
+      if (const std::string misfit = prior_order_misfit(*problem.prior, settings.table->metadata.parameter_names, owner); !misfit.empty())
+        throw InputError("the prior " + misfit);
       input.table = settings.table;
       provenance.table = settings.table_source.empty() ? "given" : settings.table_source;
       if (provenance.simulator.empty()) {

@@ -87,7 +87,7 @@ TEST_CASE("sbi simulate reports bad specs with the JSON path and exits non-zero"
     "prior": [{"name": "gamma", "dist": "lognormal", "mu": -2.08, "sigma": 0.2}, {"name": "beta", "dist": "lognormal", "mu": -0.92, "sigma": 0.5}]})");
   r = run_cli("simulate " + (dir / "swapped_prior.json").string() + " -n 10 -o " + (dir / "t.csv").string());
   CHECK(r.exit_code == 1);
-  CHECK_THAT(r.err, Catch::Contains("prior: names parameter 1 \"gamma\", which simulator \"sir\" takes as parameter 2") &&
+  CHECK_THAT(r.err, Catch::Contains("prior: names parameter 1 \"gamma\", which simulator \"sir\" has as parameter 2") &&
                         Catch::Contains("(beta, gamma)"));
   CHECK_FALSE(fs::exists(dir / "t.csv"));
   fs::remove_all(dir);

@@ -217,6 +217,10 @@ TEST_CASE("infer() trains a table method by name and refuses what it cannot run"
   CHECK_THROWS_WITH(infer("smc", table, problem.prior), Catch::Contains("simulates by itself"));
   CHECK_THROWS_WITH(infer("rejection", table, problem.prior), Catch::Contains("needs an observation"));
   CHECK_THROWS_WITH(infer("mmd", table, problem.prior, {{"max_iterations", 0}}), Catch::StartsWith("inference.max_iterations"));
+  // A prior over the table's parameters in another order would train each on the other's column.
+  const auto swapped = std::make_shared<UniformPrior>(Vector::Constant(2, -5.0), Vector::Constant(2, 5.0), Names{"theta_2", "theta_1"});
+  CHECK_THROWS_WITH(infer("mmd", table, swapped, quick_options("mmd")),
+                    Catch::Contains("names parameter 1 \"theta_2\", which the table has as parameter 2"));
 }
 
 TEST_CASE("an ensemble of an amortised method trains on all cores, is the same at any thread count, and saves as one posterior", "[models][ensemble]") {

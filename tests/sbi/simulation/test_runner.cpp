@@ -168,7 +168,7 @@ TEST_CASE("a prior that lists the simulator's parameters in another order is ref
   // The simulator takes (a, b): a prior over (b, a) would hand b's values to a without a word.
   const UniformPrior swapped(Vector::Constant(2, 0.0), Vector::Constant(2, 1.0), {"b", "a"});
   CHECK_THROWS_WITH(run(noisy_simulator(), swapped, 10, SimulationOptions{}),
-                    Catch::Contains("names parameter 1 \"b\", which simulator \"noisy\" takes as parameter 2") &&
+                    Catch::Contains("names parameter 1 \"b\", which simulator \"noisy\" has as parameter 2") &&
                         Catch::Contains("(a, b)"));
   const UniformPrior half_swapped(Vector::Constant(2, 0.0), Vector::Constant(2, 1.0), {"c", "a"});
   CHECK_THROWS_AS(run(noisy_simulator(), half_swapped, 10, SimulationOptions{}), InputError);
