@@ -103,7 +103,7 @@ int run_compare(const std::vector<std::string>& args) {
   if (!own_observation && spec.true_parameters) settings.true_parameters = spec.true_parameters;
   if (vm.count("reference")) {
     settings.reference_source = vm["reference"].as<std::string>();
-    settings.reference = read_csv(settings.reference_source).values;
+    settings.reference = columns_in_order(read_csv(settings.reference_source), problem.prior->names(), settings.reference_source, "the prior");
   }
 
   // Options per method: the spec's inference section for the spec's own method, defaults for the

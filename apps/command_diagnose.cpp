@@ -172,17 +172,18 @@ int run_diagnose(const std::vector<std::string>& args) {
 
   const CsvTable samples = read_csv(samples_path, n);
   const CsvTable reference = read_csv(reference_path, n);
-  if (samples.values.cols() != reference.values.cols())
-    throw InputError(samples_path + " has " + std::to_string(samples.values.cols()) + " columns (" + join(samples.header) + ") but " +
-                     reference_path + " has " + std::to_string(reference.values.cols()) + " (" + join(reference.header) +
-                     "); both must hold the same parameters");
   const Names& names = reference.header;
-  if (samples.header != reference.header)
+  ColumnMatch match = ColumnMatch::same;
+  const RowMatrix samples_in_order = columns_in_order(samples, names, samples_path, reference_path, &match);
+  if (match == ColumnMatch::by_name)
+    std::cerr << "sbi diagnose: note: the columns of " << samples_path << " (" << join(samples.header) << ") are matched by name to "
+              << reference_path << "'s order (" << join(names) << ")\n";
+  if (match == ColumnMatch::by_position)
     std::cerr << "sbi diagnose: note: the columns of " << samples_path << " (" << join(samples.header) << ") are taken to be "
               << join(names) << ", in that order\n";
 
   Eigen::Index dropped_samples = 0, dropped_reference = 0;
-  const RowMatrix finite_samples = finite_rows(samples.values, dropped_samples);
+  const RowMatrix finite_samples = finite_rows(samples_in_order, dropped_samples);
   const RowMatrix finite_reference = finite_rows(reference.values, dropped_reference);
   if (dropped_samples) std::cerr << "sbi diagnose: warning: dropping " << dropped_samples << " non-finite rows of " << samples_path << "\n";
   if (dropped_reference)

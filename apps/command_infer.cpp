@@ -92,17 +92,15 @@ std::string describe_estimator_choice(const nlohmann::json& estimators) {
 
 // C2ST (sbibm protocol) of the samples against the spec's reference posterior: 0.5 is perfect.
 void report_reference_c2st(const std::filesystem::path& reference_file, const RowMatrix& samples, const Posterior& posterior, std::uint64_t seed) {
-  const CsvTable reference = read_csv(reference_file, 10000);
-  if (static_cast<std::size_t>(reference.values.cols()) != posterior.parameter_dim())
-    throw InputError(reference_file.string() + ": " + std::to_string(reference.values.cols()) + " columns, the posterior has " +
-                     std::to_string(posterior.parameter_dim()) + " parameters");
-  // sbibm's files name the columns in LaTeX ($\alpha$, ...): they are taken in the posterior's order,
-  // as `sbi diagnose` does.
+  // Matched by name where the file names the posterior's parameters; sbibm's files name them in
+  // LaTeX ($\alpha$, ...) and are taken in the posterior's order, as `sbi diagnose` does.
+  const RowMatrix reference = columns_in_order(read_csv(reference_file, 10000), posterior.parameter_names(), reference_file.string(),
+                                               "the posterior");
   C2stOptions options;
   options.seed = seed;
-  const Eigen::Index n = std::min<Eigen::Index>(samples.rows(), reference.values.rows());
+  const Eigen::Index n = std::min<Eigen::Index>(samples.rows(), reference.rows());
   const RowMatrix own = samples.topRows(n);
-  const RowMatrix ref = reference.values.topRows(n);
+  const RowMatrix ref = reference.topRows(n);
   const auto result = c2st_test(ref, own, options);
   std::printf("\nC2ST against the reference posterior %s: %.3f (0.5 = indistinguishable, 1 = separable; %lld samples each)\n",
               reference_file.string().c_str(), result.accuracy, static_cast<long long>(n));

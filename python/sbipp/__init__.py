@@ -341,7 +341,7 @@ def compare(source, methods=None, prior=None, *, observation=None, simulations=N
     reference_source = ""
     if isinstance(reference, (str, os.PathLike)):
         reference_source = os.fspath(reference)
-        reference = read_csv(reference_source)[1]
+        reference = read_csv(reference_source, names=problem.prior.names)[1]
     elif reference is not None:
         reference_source = "given"
     spec_source = ""

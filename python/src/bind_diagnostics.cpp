@@ -67,11 +67,16 @@ void bind_diagnostics(py::module_& m) {
   // The CSV files of samples and observations the CLI reads and writes (header line, numeric rows).
   m.def(
       "read_csv",
-      [](const std::filesystem::path& path) {
+      [](const std::filesystem::path& path, const std::optional<sbi::Names>& names) {
         sbi::CsvTable table = sbi::read_csv(path);
-        return py::make_tuple(table.header, to_numpy(std::move(table.values)));
+        if (!names) return py::make_tuple(table.header, to_numpy(std::move(table.values)));
+        sbi::RowMatrix values = sbi::columns_in_order(table, *names, path.string(), "names");
+        return py::make_tuple(*names, to_numpy(std::move(values)));
       },
-      py::arg("path"), "(header, values) of a numeric CSV file as `sbi` reads it (errors name the line and column).");
+      py::arg("path"), py::arg("names") = py::none(),
+      "(header, values) of a numeric CSV file as `sbi` reads it (errors name the line and column). With names, the columns come\n"
+      "in their order, as `sbi diagnose` matches them: reordered by name when the header holds the same names, taken in order\n"
+      "when it holds none of them (sbibm's LaTeX names), an error when it names one at another position.");
   m.def(
       "write_csv",
       [](const std::filesystem::path& path, const sbi::Names& header, const DoubleArray& values) {

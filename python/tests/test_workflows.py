@@ -73,6 +73,18 @@ def test_c2st_and_mmd_tell_same_from_different():
         sbipp.c2st(a, rng.standard_normal((10, 3)))
 
 
+def test_read_csv_matches_columns_to_names_as_sbi_diagnose_does(tmp_path):
+    path = tmp_path / "draws.csv"
+    sbipp.write_csv(path, ["b", "a"], np.array([[1.0, 2.0], [3.0, 4.0]]))
+    header, values = sbipp.read_csv(path, names=["a", "b"])
+    assert header == ["a", "b"] and values.tolist() == [[2.0, 1.0], [4.0, 3.0]]
+    header, values = sbipp.read_csv(path, names=["x", "y"])  # no name in common: taken in order
+    assert values.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    with pytest.raises(sbipp.InputError, match=r'column 2 \("a"\) is parameter 1'):
+        sbipp.read_csv(path, names=["a", "c"])
+
+
+
 # ---------------------------------------------------------------------------------------------
 # Progress
 

@@ -6,6 +6,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <charconv>
@@ -149,6 +150,43 @@ std::string shown_cell(const std::string& cell) {
 }
 
 }  // namespace
+
+RowMatrix columns_in_order(const CsvTable& table, const Names& names, const std::string& path, const std::string& names_source,
+                           ColumnMatch* how) {
+  const auto joined = [](const Names& list) {
+    std::string out;
+    for (const auto& name : list) out += (out.empty() ? "" : ", ") + name;
+    return out;
+  };
+  if (static_cast<std::size_t>(table.values.cols()) != names.size())
+    throw InputError(path + " has " + std::to_string(table.values.cols()) + " columns (" + joined(table.header) + ") but " + names_source +
+                     " has " + std::to_string(names.size()) + " (" + joined(names) + "); both must hold the same parameters");
+  ColumnMatch match = ColumnMatch::same;
+  RowMatrix out;
+  if (table.header == names) {
+    out = table.values;
+  } else if (std::is_permutation(table.header.begin(), table.header.end(), names.begin(), names.end()) &&
+             std::set<std::string>(names.begin(), names.end()).size() == names.size()) {
+    match = ColumnMatch::by_name;
+    out.resize(table.values.rows(), table.values.cols());
+    for (std::size_t j = 0; j < names.size(); ++j) {
+      const auto from = std::find(table.header.begin(), table.header.end(), names[j]) - table.header.begin();
+      out.col(static_cast<Eigen::Index>(j)) = table.values.col(from);
+    }
+  } else {
+    for (std::size_t i = 0; i < table.header.size(); ++i) {
+      const auto found = std::find(names.begin(), names.end(), table.header[i]);
+      if (found == names.end() || found == names.begin() + static_cast<std::ptrdiff_t>(i)) continue;
+      throw InputError(path + ": column " + std::to_string(i + 1) + " (\"" + table.header[i] + "\") is parameter " +
+                       std::to_string(found - names.begin() + 1) + " of " + names_source + " (" + joined(names) +
+                       "), but the other columns do not match by name: name the columns alike, or put them in the same order");
+    }
+    match = ColumnMatch::by_position;
+    out = table.values;
+  }
+  if (how) *how = match;
+  return out;
+}
 
 CsvTable read_csv(const std::filesystem::path& path, std::size_t max_rows, bool show_content) {
   LineReader reader(path);

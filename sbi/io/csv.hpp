@@ -32,6 +32,16 @@ inline constexpr std::size_t kMaxCsvLineBytes = std::size_t{64} << 20;
 CsvTable read_csv(const std::filesystem::path& path, std::size_t max_rows = 0, bool show_content = true);
 void write_csv(const std::filesystem::path& path, const Names& header, const RowMatrix& values);
 
+// How columns_in_order matched a file's columns to the names asked for.
+enum class ColumnMatch { same, by_name, by_position };
+// The file's columns in the order of `names` (as many columns as names, else an error): a header
+// holding the same names in another order is reordered to match; a header naming one of `names` at
+// another position without being such a reordering is an error (which column is which cannot be
+// told); any other header, such as sbibm's LaTeX names, is taken in order. `path` names the file and
+// `names_source` where the names come from, in errors.
+RowMatrix columns_in_order(const CsvTable& table, const Names& names, const std::string& path, const std::string& names_source,
+                           ColumnMatch* how = nullptr);
+
 // Shortest decimal text that reads back as the same double ("nan", "inf", "-inf" for non-finite).
 std::string format_double(double value);
 // Appends the shortest round-trip text of `value` to `out`.

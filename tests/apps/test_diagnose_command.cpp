@@ -109,6 +109,22 @@ TEST_CASE("sbi diagnose names both files when their columns differ, and checks i
   const auto missing = run_cli("diagnose " + (f.dir / "none.csv").string() + " --reference " + f.reference.string());
   CHECK(missing.exit_code == 1);
   CHECK_THAT(missing.err, Catch::Contains("none.csv"));
+  // The same parameters in another order are matched by name. beta lies 6 sds from alpha, so taken
+  // in order the two files would be separable (C2ST near 1); matched, they are the same draws.
+  RowMatrix shifted = gaussian_rows(1500, 2, 0.0, 5);
+  shifted.col(1).array() += 6.0;
+  write_csv(f.dir / "shifted.csv", {"alpha", "beta"}, shifted);
+  RowMatrix swapped(shifted.rows(), 2);
+  swapped << shifted.col(1), shifted.col(0);
+  write_csv(f.dir / "swapped.csv", {"beta", "alpha"}, swapped);
+  const auto by_name = run_cli("diagnose " + (f.dir / "swapped.csv").string() + " --reference " + (f.dir / "shifted.csv").string() + " --json");
+  REQUIRE(by_name.exit_code == 0);
+  CHECK_THAT(by_name.err, Catch::Contains("matched by name"));
+  CHECK(nlohmann::json::parse(by_name.out).at("c2st").get<double>() < 0.6);
+  write_csv(f.dir / "misplaced.csv", {"gamma", "alpha"}, swapped);
+  const auto misplaced = run_cli("diagnose " + (f.dir / "misplaced.csv").string() + " --reference " + (f.dir / "shifted.csv").string());
+  CHECK(misplaced.exit_code == 1);
+  CHECK_THAT(misplaced.err, Catch::Contains("column 2 (\"alpha\") is parameter 1 of " + (f.dir / "shifted.csv").string()));
   const auto help = run_cli("diagnose --help");
   CHECK(help.exit_code == 0);
   CHECK_THAT(help.out, Catch::Contains("--reference") && Catch::Contains("--no-c2st") && Catch::Contains("(=10000)"));

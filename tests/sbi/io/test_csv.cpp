@@ -133,3 +133,23 @@ TEST_CASE("names that cannot round-trip through CSV are named as such", "[csv][i
   CHECK(read_csv(dir / "n.csv").header == names);
   fs::remove_all(dir);
 }
+
+TEST_CASE("columns_in_order matches columns by name, else by position, and refuses a misplaced name", "[csv][io]") {
+  CsvTable table{{"b", "a"}, RowMatrix(2, 2)};
+  table.values << 1, 2, 3, 4;
+  ColumnMatch how = ColumnMatch::same;
+  const RowMatrix by_name = columns_in_order(table, {"a", "b"}, "s.csv", "r.csv", &how);
+  CHECK(how == ColumnMatch::by_name);
+  CHECK(by_name(0, 0) == 2);
+  CHECK(by_name(1, 1) == 3);
+  CHECK(columns_in_order(table, {"b", "a"}, "s.csv", "r.csv", &how) == table.values);
+  CHECK(how == ColumnMatch::same);
+  // sbibm's references name the columns in LaTeX: no name in common, taken in order.
+  CHECK(columns_in_order(table, {"$\\theta_1$", "$\\theta_2$"}, "s.csv", "r.csv", &how) == table.values);
+  CHECK(how == ColumnMatch::by_position);
+  // "a" is the first parameter, yet the second column here, and "c" is not a parameter: which is which cannot be told.
+  const CsvTable partial{{"c", "a"}, table.values};
+  CHECK_THROWS_WITH(columns_in_order(partial, {"a", "b"}, "s.csv", "r.csv"),
+                    Catch::Contains("s.csv: column 2 (\"a\") is parameter 1 of r.csv (a, b)"));
+  CHECK_THROWS_WITH(columns_in_order(table, {"a", "b", "c"}, "s.csv", "r.csv"), Catch::Contains("s.csv has 2 columns (b, a) but r.csv has 3"));
+}
