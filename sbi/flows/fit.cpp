@@ -120,8 +120,9 @@ void column_statistics(const RowMatrix& data, const std::vector<Eigen::Index>& r
   for (const auto r : rows) sd.array() += (data.row(r).transpose() - mean).array().square();
   for (Eigen::Index j = 0; j < d; ++j) {
     const double s = std::sqrt(sd(j) / std::max(n - 1.0, 1.0));
-    // A constant column is centred, not scaled (its sd would blow rounding noise up).
-    sd(j) = s > 1e-12 * std::max(1.0, std::abs(mean(j))) ? s : 1.0;
+    // A constant column is centred, not scaled (its sd would blow rounding noise up). Relative to
+    // the column's own size, so that data measured in small units (1e-15 A) keep their information.
+    sd(j) = s > 1e-12 * std::abs(mean(j)) ? s : 1.0;
   }
 }
 

@@ -136,8 +136,8 @@ SelectedDensity fit_best_density(const std::vector<DensityEstimatorOptions>& can
 // which was kept.
 nlohmann::json density_training_summary(const DensityFitResult& result, const std::vector<EstimatorTrial>& trials = {});
 
-// Training-set statistics as fit_density computes them: column means and unbiased sds, with sd = 1
-// for (nearly) constant columns.
+// Training-set statistics as fit_density computes them (and every other method's standardisation):
+// column means and unbiased sds, with sd = 1 for columns constant up to rounding (sd ≤ 1e-12 |mean|).
 void column_statistics(const RowMatrix& data, const std::vector<Eigen::Index>& rows, Vector& mean, Vector& sd);
 
 }  // namespace sbi::flows

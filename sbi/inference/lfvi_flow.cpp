@@ -2,6 +2,7 @@
 
 #include "sbi/core/error.hpp"
 #include "sbi/flows/density.hpp"
+#include "sbi/flows/fit.hpp"
 #include "sbi/flows/network.hpp"
 #include "sbi/inference/method.hpp"
 #include "sbi/io/json_reader.hpp"
@@ -421,14 +422,7 @@ LfviFlowFit train_lfvi_flow(const RowMatrix& theta, const RowMatrix& y, const Pr
   flows::Standardization flow_st;
   flow_st.x_mean = u_mean;
   flow_st.x_sd = u_sd;
-  flow_st.c_mean = Vector::Zero(d);
-  flow_st.c_sd = Vector::Zero(d);
-  for (auto r : split.train) flow_st.c_mean += y.row(r).transpose();
-  flow_st.c_mean /= static_cast<double>(split.train.size());
-  for (auto r : split.train) flow_st.c_sd += (y.row(r).transpose() - flow_st.c_mean).array().square().matrix();
-  flow_st.c_sd = (flow_st.c_sd / static_cast<double>(std::max<std::size_t>(1, split.train.size() - 1))).array().sqrt().matrix();
-  for (Eigen::Index j = 0; j < d; ++j)
-    if (!(flow_st.c_sd[j] > 1e-12)) flow_st.c_sd[j] = 1.0;  // a constant column: leave it as it is
+  flows::column_statistics(y, split.train, flow_st.c_mean, flow_st.c_sd);
   std::shared_ptr<flows::ConditionalDensity> flow = flows::make_density(options.flow, p, d, stream_seed(options.seed, 11));
   flow->set_standardization(flow_st);
   const FMat context = flow->standardize_c(y);

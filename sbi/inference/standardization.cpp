@@ -1,6 +1,7 @@
 #include "sbi/inference/standardization.hpp"
 
 #include "sbi/core/error.hpp"
+#include "sbi/flows/fit.hpp"
 #include "sbi/io/csv.hpp"
 #include "sbi/io/json_reader.hpp"
 #include "sbi/optim/training.hpp"
@@ -98,18 +99,6 @@ Vector Standardization::standardize_data(const Vector& y, const Names& data_name
 
 namespace {
 
-void column_moments(const RowMatrix& x, const std::vector<Eigen::Index>& rows, Vector& mean, Vector& sd) {
-  mean = Vector::Zero(x.cols());
-  for (auto r : rows) mean += x.row(r).transpose();
-  mean /= static_cast<double>(rows.size());
-  sd = Vector::Zero(x.cols());
-  for (auto r : rows) sd += (x.row(r).transpose() - mean).array().square().matrix();
-  sd = (sd / static_cast<double>(std::max<std::size_t>(1, rows.size() - 1))).array().sqrt();
-  // A constant column (e.g. SIR's first count) is centred but not scaled.
-  for (Eigen::Index c = 0; c < sd.size(); ++c)
-    if (!(sd[c] > 1e-12 * std::max(1.0, std::abs(mean[c])))) sd[c] = 1.0;
-}
-
 // Rows `rows` of x, standardised, as a float batch matrix.
 FMat standardised_rows(const RowMatrix& x, const std::vector<Eigen::Index>& rows, const Vector& mean, const Vector& sd) {
   FMat out(static_cast<Eigen::Index>(rows.size()), x.cols());
@@ -197,8 +186,9 @@ StandardizedTable StandardizedTable::make(const RowMatrix& theta, const RowMatri
   RowMatrix g = y;
   for (std::size_t c = 0; c < s.y_log.size(); ++c)
     if (s.y_log[c]) g.col(static_cast<Eigen::Index>(c)) = g.col(static_cast<Eigen::Index>(c)).array().log().matrix();
-  column_moments(u, split.train, s.u_mean, s.u_sd);
-  column_moments(g, split.train, s.y_mean, s.y_sd);
+  // A constant column (e.g. SIR's first count) is centred but not scaled.
+  flows::column_statistics(u, split.train, s.u_mean, s.u_sd);
+  flows::column_statistics(g, split.train, s.y_mean, s.y_sd);
   if (!s.u_mean.allFinite() || !s.u_sd.allFinite() || !s.y_mean.allFinite() || !s.y_sd.allFinite())
     throw InputError(method + ": the training data overflow double precision when standardised (values near ±1e308?); "
                      "rescale the simulator's output or the prior");

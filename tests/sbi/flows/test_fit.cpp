@@ -89,6 +89,24 @@ TEST_CASE("fit: curve, best weights kept, integrates to one after training, same
   }
 }
 
+TEST_CASE("column statistics scale a column by its own size: tiny units keep their information, rounding noise does not", "[flows][fit]") {
+  RowMatrix data(4, 4);
+  data << 1e-15, 3.0, 1000.0, 0.0,  //
+      3e-15, 3.0, 1000.0 + 1e-10, 0.0, //
+      2e-15, 3.0, 1000.0, 0.0,         //
+      4e-15, 3.0, 1000.0, 0.0;
+  const std::vector<Eigen::Index> rows = {0, 1, 2, 3};
+  Vector mean, sd;
+  column_statistics(data, rows, mean, sd);
+  // Femtoampere-sized data: sd = sqrt(5/3) 1e-15, not mistaken for a constant.
+  CHECK(sd(0) == Approx(std::sqrt(5.0 / 3.0) * 1e-15).epsilon(1e-9));
+  // Constant, constant up to rounding (an sd of 5e-11 on 1000 is 5e-14 of it), and all zero: centred, not scaled.
+  CHECK(sd(1) == 1.0);
+  CHECK(sd(2) == 1.0);
+  CHECK(sd(3) == 1.0);
+  CHECK(mean(1) == 3.0);
+}
+
 TEST_CASE("fit: the stop flag ends training with the best weights, bad input is an InputError", "[flows][fit]") {
   ConditionalGaussian truth;
   RowMatrix x, c;
