@@ -7,6 +7,7 @@
 #include "sbi/io/json_reader.hpp"
 #include "sbi/parallel/parallel_for.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -47,8 +48,13 @@ std::vector<flows::DensityEstimatorOptions> NpeOptions::default_alternatives() {
 }
 
 std::vector<flows::DensityEstimatorOptions> NpeOptions::candidates() const {
+  // An alternative equal to an earlier candidate (a MAF named as the estimator while the default
+  // alternatives stay) would train the same model twice for nothing: it is left out.
   std::vector<flows::DensityEstimatorOptions> all{density_estimator};
-  all.insert(all.end(), alternatives.begin(), alternatives.end());
+  for (const auto& alternative : alternatives) {
+    const nlohmann::json key = alternative.to_json();
+    if (std::none_of(all.begin(), all.end(), [&](const auto& earlier) { return earlier.to_json() == key; })) all.push_back(alternative);
+  }
   return all;
 }
 

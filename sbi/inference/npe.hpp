@@ -69,7 +69,7 @@ struct NpeOptions {
   // NPE's default alternatives: two MAFs (ReLU and tanh), which fit the ten-parameter sbibm tasks
   // better and train in a fraction of the spline flow's time (bench/npe/RESULTS.md §6).
   static std::vector<flows::DensityEstimatorOptions> default_alternatives();
-  // density_estimator followed by the alternatives.
+  // density_estimator followed by the alternatives, each estimator once.
   std::vector<flows::DensityEstimatorOptions> candidates() const;
   // The fitting options these settings give (sbi/flows/fit.hpp).
   flows::DensityFitOptions fit_options() const;

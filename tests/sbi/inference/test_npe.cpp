@@ -147,6 +147,11 @@ TEST_CASE("npe options: alternatives default to two MAFs, keep the estimator's k
   CHECK(defaults.candidates().size() == 3);
   CHECK(defaults.candidates()[0].type == Type::nsf);
   CHECK(sbi::NpeOptions::from_json(nlohmann::json::parse(R"({"alternatives": []})")).candidates().size() == 1);
+  // A tanh MAF named as the estimator, the default alternatives kept: the tanh MAF is not trained twice.
+  const auto maf = sbi::NpeOptions::from_json(nlohmann::json::parse(R"({"density_estimator": {"type": "maf", "activation": "tanh"}})"));
+  REQUIRE(maf.candidates().size() == 2);
+  CHECK(maf.candidates()[0].activation == sbi::nn::Activation::tanh);
+  CHECK(maf.candidates()[1].activation == sbi::nn::Activation::relu);
   // Keys an alternative leaves out keep the method's estimator's values; naming another type starts
   // from that family's defaults.
   const auto o = sbi::NpeOptions::from_json(nlohmann::json::parse(
