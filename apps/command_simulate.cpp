@@ -87,6 +87,7 @@ int run_simulate(const std::vector<std::string>& args) {
   metadata.parameter_names = model.simulator.info().parameter_names;
   metadata.data_names = model.simulator.info().data_names;
   metadata.failure_policy = to_string(spec.failure_policy);
+  metadata.prior = prior_record(*model.prior);
 
   std::uint64_t first_index = 0;
   const bool exists = std::filesystem::exists(output);

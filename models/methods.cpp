@@ -249,6 +249,7 @@ MethodRegistry make_builtin_methods() {
        .summary = "neural likelihood estimation: a conditional flow q(y | θ) as surrogate likelihood, posterior by MCMC",
        .needs = MethodNeeds::table,
        .amortized = true,
+       .posterior_under_table_prior = false,
        .parse_options = options_parser<NleOptions>(),
        .minimum_simulations = [](const nlohmann::json& o) {
          return density_fit_floor(NleOptions::from_json(o, "inference").estimator.validation_fraction);
@@ -265,6 +266,7 @@ MethodRegistry make_builtin_methods() {
        .summary = "neural ratio estimation (NRE-A/B/C, BNRE): a classifier's log ratio r(θ, y), posterior by MCMC",
        .needs = MethodNeeds::table,
        .amortized = true,
+       .posterior_under_table_prior = false,
        .parse_options = options_parser<NreOptions>(),
        .minimum_simulations = [](const nlohmann::json& o) { return nre_floor(NreOptions::from_json(o, "inference")); },
        .train = [](const TrainingInput& in, const nlohmann::json& o, const TrainingCallbacks& cb) {

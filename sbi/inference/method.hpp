@@ -81,6 +81,11 @@ struct Method {
   std::string summary{};
   MethodNeeds needs = MethodNeeds::table;
   bool amortized = true;
+  // True when a table method's posterior is that of the prior its table's θ were drawn from (NPE
+  // learns p(θ | y) under them, rejection ABC keeps them): run_method then refuses a table recorded
+  // as drawn from another prior than the problem's. False where the prior is applied afterwards
+  // (NLE's likelihood, NRE's ratio), which may reuse a table from another prior covering this one.
+  bool posterior_under_table_prior = true;
   std::function<nlohmann::json(const nlohmann::json& section, const std::string& path)> parse_options;
   // The fewest simulations (table methods: table rows) the method can train on with these parsed
   // options, and why; empty = no floor beyond the spec's 20. Checked before anything is simulated

@@ -145,6 +145,7 @@ nlohmann::json head_json(const TableMetadata& m, std::uint64_t first_index) {
           {"data_names", m.data_names},
           {"failure_policy", m.failure_policy}};
   if (!m.sequential.is_null()) j["sequential"] = m.sequential;
+  if (!m.prior.is_null()) j["prior"] = m.prior;
   return j;
 }
 
@@ -682,11 +683,19 @@ int replace_with_locked_copy(const fs::path& path, const std::string& bytes, con
   return fd;
 }
 
-bool same_identity(const TableMetadata& a, const TableMetadata& b) {
-  const bool same_options = (!a.simulator_options_hash.empty() && a.simulator_options_hash == b.simulator_options_hash) ||
-                            a.simulator_options == b.simulator_options;
-  return a.simulator == b.simulator && same_options && a.parameter_names == b.parameter_names && a.data_names == b.data_names &&
-         a.seed == b.seed;
+// Why rows made with `run`'s settings cannot be appended to a table with metadata `table`: empty when
+// they can. `path` names the table.
+std::string append_refusal(const TableMetadata& table, const TableMetadata& run, const std::string& path) {
+  const bool same_options = (!table.simulator_options_hash.empty() && table.simulator_options_hash == run.simulator_options_hash) ||
+                            table.simulator_options == run.simulator_options;
+  if (table.simulator != run.simulator || !same_options || table.parameter_names != run.parameter_names ||
+      table.data_names != run.data_names || table.seed != run.seed)
+    return path + ": cannot append: the table was made by simulator \"" + table.simulator + "\" with seed " + std::to_string(table.seed) +
+           " and its own options and names; appending needs the same simulator, options, parameters and seed";
+  if (!table.prior.is_null() && !run.prior.is_null() && table.prior != run.prior)
+    return path + ": cannot append: the table's θ were drawn from another prior (" + table.prior.dump() +
+           ") than this run's; its rows and the new ones would mix draws from two priors";
+  return {};
 }
 
 std::string join_names(const Names& names) {
@@ -724,6 +733,11 @@ TableMetadata TableMetadata::for_simulator(const SimulatorInfo& simulator, std::
   return m;
 }
 
+nlohmann::json prior_record(const Prior& prior) {
+  const auto json = portable_prior_json(prior);
+  return json ? nlohmann::json::parse(*json) : nlohmann::json();
+}
+
 nlohmann::json TableMetadata::to_json() const {
   nlohmann::json j = {{"format_version", format_version},
           {"simulator", simulator},
@@ -739,6 +753,7 @@ nlohmann::json TableMetadata::to_json() const {
           {"redraws", redraws},
           {"failure_policy", failure_policy}};
   if (!sequential.is_null()) j["sequential"] = sequential;
+  if (!prior.is_null()) j["prior"] = prior;
   return j;
 }
 
@@ -769,6 +784,7 @@ TableMetadata TableMetadata::from_json(const nlohmann::json& j, const std::strin
     }
     m.failure_policy = j.value("failure_policy", std::string("drop"));
     if (const auto it = j.find("sequential"); it != j.end()) m.sequential = *it;
+    if (const auto it = j.find("prior"); it != j.end()) m.prior = *it;
     try {
       check_csv_names(m.parameter_names, "parameter_names");
       check_csv_names(m.data_names, "data_names");
@@ -979,10 +995,8 @@ void TableWriter::create_new(const std::filesystem::path* copy_from) {
   std::optional<ReferenceTable> source;
   if (copy_from) {
     source = read_table(*copy_from);
-    if (!same_identity(source->metadata, metadata_))
-      throw InputError(copy_from->string() + ": cannot append: the table was made by simulator \"" + source->metadata.simulator +
-                       "\" with seed " + std::to_string(source->metadata.seed) +
-                       " and its own options and names; appending needs the same simulator, options, parameters and seed");
+    if (const std::string refusal = append_refusal(source->metadata, metadata_, copy_from->string()); !refusal.empty())
+      throw InputError(refusal);
   }
   CommitState initial;
   initial.next_index = metadata_.next_index;
@@ -1063,10 +1077,8 @@ void TableWriter::open_existing() {
     if (parsed.format != format_)
       throw InputError(path_.string() + ": cannot append " + (format_ == TableFormat::csv ? "CSV" : "binary") +
                        " rows to a table in the other format");
-    if (!same_identity(parsed.metadata, metadata_))
-      throw InputError(path_.string() + ": cannot append: the table was made by simulator \"" + parsed.metadata.simulator +
-                       "\" with seed " + std::to_string(parsed.metadata.seed) +
-                       " and its own options and names; appending needs the same simulator, options, parameters and seed");
+    if (const std::string refusal = append_refusal(parsed.metadata, metadata_, path_.string()); !refusal.empty())
+      throw InputError(refusal);
     if (parsed.version == 1) {
       // Rewritten as version 2 (the same rows), then appended to; we hold the old file's lock meanwhile
       // and take the new one's before it replaces the old.

@@ -80,6 +80,10 @@ struct TableMetadata {
   // A table written by a sequential run for one of its rounds: {"method", "round", "proposal", ...}
   // (sbi/inference/sequential.hpp); null for any other table (and then not written at all).
   nlohmann::json sequential = nullptr;
+  // The prior θ was drawn from, in prior_from_json's form; null when unknown (tables written before
+  // it was recorded, a prior without a JSON form, a sequential round's proposal). An append from
+  // another prior is refused: the table would mix draws from two priors.
+  nlohmann::json prior = nullptr;
 
   // The metadata of a new table made by `simulator` with `seed`.
   static TableMetadata for_simulator(const SimulatorInfo& simulator, std::uint64_t seed,
@@ -88,6 +92,9 @@ struct TableMetadata {
   nlohmann::json to_json() const;
   static TableMetadata from_json(const nlohmann::json& j, const std::string& where);
 };
+
+// TableMetadata::prior for draws from `prior`: its JSON form, or null when it has none.
+nlohmann::json prior_record(const Prior& prior);
 
 // Throws InputError (naming `where`, the table) unless the table was made by `simulator`: the same
 // name, the same options apart from execution settings (SimulatorInfo::execution_option_keys), the

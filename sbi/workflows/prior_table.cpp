@@ -9,7 +9,8 @@ namespace sbi {
 PriorTableRun simulate_prior_table(const Simulator& simulator, const Prior& prior, const PriorTableSettings& settings,
                                    const TrainingCallbacks& callbacks) {
   check_prior_fits(prior, simulator, "simulation");
-  const TableMetadata metadata = TableMetadata::for_simulator(simulator.info(), settings.seed, settings.failure_policy);
+  TableMetadata metadata = TableMetadata::for_simulator(simulator.info(), settings.seed, settings.failure_policy);
+  metadata.prior = prior_record(prior);
   SimulationOptions options;
   options.threads = settings.threads;
   options.failure_policy = settings.failure_policy;

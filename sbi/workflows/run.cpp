@@ -76,6 +76,14 @@ MethodRun run_method(const Method& method, const nlohmann::json& options, const 
       const std::string owner = source == "the table" || source == "given" ? "the table" : "the table (" + source + ")";
       if (const std::string misfit = prior_order_misfit(*problem.prior, settings.table->metadata.parameter_names, owner); !misfit.empty())
         throw InputError("the prior " + misfit);
+      const nlohmann::json& drawn_from = settings.table->metadata.prior;
+      if (method.posterior_under_table_prior && !drawn_from.is_null()) {
+        const nlohmann::json wanted = prior_record(*problem.prior);
+        if (!wanted.is_null() && wanted != drawn_from)
+          throw InputError(source + ": its θ were drawn from another prior (" + drawn_from.dump() + ") than this run's; method \"" +
+                           method.name + "\" learns the posterior under the prior the table was drawn from — simulate a table from this " +
+                           "prior, or use nle or nre, which apply the prior afterwards");
+      }
       input.table = settings.table;
       provenance.table = settings.table_source.empty() ? "given" : settings.table_source;
       if (provenance.simulator.empty()) {

@@ -3,6 +3,7 @@
 #include "sbi/simulation/table.hpp"
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include <csignal>
 #include <thread>
@@ -60,6 +61,20 @@ TEST_CASE("sbi simulate writes the same table for 1 and 2 threads and appends wi
     CHECK(appended.indices == whole.indices);
     CHECK((appended.y.array() == whole.y.array()).all());
   }
+
+  // Appending from a spec whose prior differs would mix draws from two priors: refused, the table kept.
+  std::string narrower = read_text(spec);
+  const std::string wide = "\"high\": 1.0";
+  const auto at = narrower.find(wide);
+  REQUIRE(at != std::string::npos);
+  narrower.replace(at, wide.size(), "\"high\": 0.5");
+  write_text(dir / "narrower.json", narrower);
+  const std::string table_before = read_text(dir / "part.sbt");
+  const auto mixed = run_cli("simulate " + (dir / "narrower.json").string() + " -n 10 -o " + (dir / "part.sbt").string() + " --append --quiet");
+  CHECK(mixed.exit_code == 1);
+  CHECK_THAT(mixed.err, Catch::Contains("the table's θ were drawn from another prior"));
+  CHECK(read_text(dir / "part.sbt") == table_before);
+  CHECK(read_table(dir / "part.sbt").metadata.prior == nlohmann::json::parse(read_text(spec)).at("prior"));
   fs::remove_all(dir);
 }
 

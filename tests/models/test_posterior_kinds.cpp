@@ -221,6 +221,12 @@ TEST_CASE("infer() trains a table method by name and refuses what it cannot run"
   const auto swapped = std::make_shared<UniformPrior>(Vector::Constant(2, -5.0), Vector::Constant(2, 5.0), Names{"theta_2", "theta_1"});
   CHECK_THROWS_WITH(infer("mmd", table, swapped, quick_options("mmd")),
                     Catch::Contains("names parameter 1 \"theta_2\", which the table has as parameter 2"));
+  // The table records the prior its θ were drawn from: NPE would learn the posterior under that one,
+  // so another prior is refused; NLE applies the prior afterwards and may reuse the table.
+  REQUIRE_FALSE(table.metadata.prior.is_null());
+  const auto other = std::make_shared<UniformPrior>(Vector::Constant(2, -5.0), Vector::Constant(2, 5.0), Names{"theta_1", "theta_2"});
+  CHECK_THROWS_WITH(infer("npe", table, other, quick_options("npe")), Catch::Contains("drawn from another prior"));
+  CHECK(infer("nle", table, other, quick_options("nle")).parameter_dim() == 2);
 }
 
 TEST_CASE("an ensemble of an amortised method trains on all cores, is the same at any thread count, and saves as one posterior", "[models][ensemble]") {

@@ -154,6 +154,29 @@ TEST_CASE("appending refuses a table from another simulator or seed", "[table]")
   fs::remove_all(dir);
 }
 
+TEST_CASE("appending refuses draws from another prior, and accepts a table that recorded none", "[table]") {
+  const auto dir = scratch_dir();
+  const auto path = dir / "t.sbt";
+  simulate_to(path, TableFormat::binary, 10);  // a table that recorded no prior (as before the prior was recorded)
+  CHECK(read_table(path).metadata.prior.is_null());
+  const UniformPrior box(Vector::Constant(2, -1.0), Vector::Constant(2, 1.0), {"a", "b"});
+  const UniformPrior narrower(Vector::Constant(2, -0.5), Vector::Constant(2, 0.5), {"a", "b"});
+  auto with_prior = metadata_for(awkward_numbers(), 9);
+  with_prior.prior = prior_record(box);
+  REQUIRE_FALSE(with_prior.prior.is_null());
+  { TableWriter accepted(path, TableFormat::binary, with_prior, &path); }
+  const auto fresh = dir / "fresh.sbt";
+  { TableWriter created(fresh, TableFormat::binary, with_prior); }
+  CHECK(read_table(fresh).metadata.prior == with_prior.prior);
+  auto other = with_prior;
+  other.prior = prior_record(narrower);
+  const std::string before = read_bytes(fresh);
+  CHECK_THROWS_WITH(TableWriter(fresh, TableFormat::binary, other, &fresh), Catch::Contains("drawn from another prior"));
+  CHECK(read_bytes(fresh) == before);
+  { TableWriter same(fresh, TableFormat::binary, with_prior, &fresh); }
+  fs::remove_all(dir);
+}
+
 TEST_CASE("a table is refused by a run of another simulator", "[table]") {
   SimulatorInfo made_by{"lotka_volterra", {"a", "b"}, {"y1", "y2"}};
   made_by.options = {{"noise", 0.1}, {"steps", 20}};
