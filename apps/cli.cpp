@@ -6,6 +6,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <cstring>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -55,6 +56,28 @@ bool parse_command_line(const std::vector<std::string>& args, const std::string&
   return true;
 }
 
+namespace {
+std::string g_command_spec;  // the spec read_command_spec read, for run_guarded's messages
+
+// The message of an error about a spec field, with the spec's file before its JSON path when the
+// message starts with one (a top-level key of the spec) and does not name the file already.
+std::string with_spec_file(const std::string& message) {
+  if (g_command_spec.empty() || message.rfind(g_command_spec, 0) == 0) return message;
+  for (const char* key : {"simulator", "prior", "observation", "seed", "simulation", "inference", "output", "true_parameters",
+                          "reference_posterior", "description"}) {
+    const std::size_t n = std::strlen(key);
+    if (message.size() > n && message.compare(0, n, key) == 0 && std::strchr(".[:", message[n]) != nullptr)
+      return g_command_spec + ": " + message;
+  }
+  return message;
+}
+}  // namespace
+
+Spec read_command_spec(const std::filesystem::path& path) {
+  g_command_spec = path.string();
+  return read_spec(path);
+}
+
 int run_guarded(const std::string& command, const std::function<int()>& body) {
   try {
     return body();
@@ -66,7 +89,7 @@ int run_guarded(const std::string& command, const std::function<int()>& body) {
     std::cerr << "sbi " << command << ": interrupted: " << e.what() << "\n";
     return kExitInterrupted;
   } catch (const InputError& e) {
-    std::cerr << "sbi " << command << ": error: " << e.what() << "\n";
+    std::cerr << "sbi " << command << ": error: " << with_spec_file(e.what()) << "\n";
   } catch (const SimulationError& e) {
     std::cerr << "sbi " << command << ": simulation error: " << e.what() << "\n";
   } catch (const FileError& e) {

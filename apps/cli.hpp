@@ -56,6 +56,11 @@ bool parse_command_line(const std::vector<std::string>& args, const std::string&
 // Runs `body` and turns exceptions into a message on stderr and an exit code.
 int run_guarded(const std::string& command, const std::function<int()>& body);
 
+// read_spec, and the spec's file named in the command's errors: a section parsed later (the
+// inference options, the simulator's) reports its JSON path alone, and run_guarded puts the file
+// before it, as read_spec does for the sections it parses itself.
+Spec read_command_spec(const std::filesystem::path& path);
+
 // A non-negative integer given on the command line ("-1", "2.5", "1e3" and "12abc" are refused, not
 // wrapped to 2^64 − 1 as Boost would). Counts: simulations, samples, budgets. Seeds: any uint64.
 struct Count {

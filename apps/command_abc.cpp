@@ -74,7 +74,7 @@ int run_abc(const std::vector<std::string>& args) {
   parse_method_options(method, method_options, "flags");
 
   const std::filesystem::path folder = vm["output"].as<std::string>();
-  const Spec spec = read_spec(vm["spec"].as<std::string>());
+  const Spec spec = read_command_spec(vm["spec"].as<std::string>());
   const bool own_observation = vm.count("observation") > 0;
   const std::string observation_file = own_observation ? vm["observation"].as<std::string>() : "";
   std::optional<ReferenceTable> table;

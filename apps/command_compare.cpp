@@ -74,7 +74,7 @@ int run_compare(const std::vector<std::string>& args) {
   const std::filesystem::path folder = vm["output"].as<std::string>();
   const std::string spec_path = vm["spec"].as<std::string>();
 
-  const Spec spec = read_spec(spec_path);
+  const Spec spec = read_command_spec(spec_path);
   const bool own_observation = vm.count("observation") > 0;
   const std::string observation_file = own_observation ? vm["observation"].as<std::string>() : "";
   std::optional<ReferenceTable> table;

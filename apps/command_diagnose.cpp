@@ -47,7 +47,7 @@ RowMatrix finite_rows(const RowMatrix& x, Eigen::Index& dropped) {
 // The simulator a saved posterior was trained on: from --spec, else from the spec it records
 // (relative paths in it, such as an external simulator's command, resolve against the current folder).
 simulators::SpecModel posterior_spec_model(const Posterior& posterior, const po::variables_map& vm, const std::string& folder) {
-  if (vm.count("spec")) return simulators::build_spec_model(read_spec(vm["spec"].as<std::string>()));
+  if (vm.count("spec")) return simulators::build_spec_model(read_command_spec(vm["spec"].as<std::string>()));
   const auto& recorded = posterior.info().provenance.spec;
   if (recorded.is_null())
     throw InputError(folder + ": the posterior records no spec (it was trained from a table or in C++); give the simulator's spec with --spec FILE");

@@ -201,7 +201,7 @@ std::string file_checksum(const std::filesystem::path& path) { return hex64(fnv1
 
 int execute_infer(InferRequest request, bool resume, bool force, int threads, bool quiet) {
   const std::filesystem::path& folder = request.output;
-  const Spec spec = read_spec(request.spec);
+  const Spec spec = read_command_spec(request.spec);
   const std::string checksum = file_checksum(request.spec);
   if (resume && checksum != request.spec_checksum)
     throw InputError(request.spec.string() + ": the spec changed since the run in " + folder.string() +

@@ -73,7 +73,7 @@ int run_simulate(const std::vector<std::string>& args) {
   if (append && vm["force"].as<bool>()) throw po::error("--append and --force exclude each other");
   const TableFormat format = vm.count("format") ? table_format_from_string(vm["format"].as<std::string>()) : table_format_for_path(output);
 
-  const Spec spec = read_spec(vm["spec"].as<std::string>());
+  const Spec spec = read_command_spec(vm["spec"].as<std::string>());
   const auto model = simulators::build_spec_model(spec);
   // The inference section is checked too, so that a misspelt key is found before hours of simulation.
   parse_method_options(builtin_methods().at(spec_method(spec)), spec.inference);

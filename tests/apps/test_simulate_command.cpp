@@ -97,6 +97,12 @@ TEST_CASE("sbi simulate reports bad specs with the JSON path and exits non-zero"
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Catch::Contains("simulator.options.no_such_option"));
 
+  // A section parsed after the spec is read still names the spec's file before its JSON path.
+  write_text(dir / "bad_inference.json", R"({"simulator": {"name": "two_moons"}, "inference": {"batch_size": 0}})");
+  r = run_cli("simulate " + (dir / "bad_inference.json").string() + " -n 10 -o " + (dir / "t.csv").string());
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains((dir / "bad_inference.json").string() + ": inference.batch_size"));
+
   // sbibm's SIR prior written gamma first: refused, not simulated with gamma's prior given to beta.
   write_text(dir / "swapped_prior.json", R"({"simulator": {"name": "sir"},
     "prior": [{"name": "gamma", "dist": "lognormal", "mu": -2.08, "sigma": 0.2}, {"name": "beta", "dist": "lognormal", "mu": -0.92, "sigma": 0.5}]})");
