@@ -28,11 +28,6 @@ Command diagnose_command();
 
 namespace {
 
-std::string join(const Names& names) {
-  std::string out;
-  for (std::size_t k = 0; k < names.size(); ++k) out += (k ? ", " : "") + names[k];
-  return out;
-}
 
 RowMatrix finite_rows(const RowMatrix& x, Eigen::Index& dropped) {
   std::vector<Eigen::Index> keep;
@@ -176,11 +171,11 @@ int run_diagnose(const std::vector<std::string>& args) {
   ColumnMatch match = ColumnMatch::same;
   const RowMatrix samples_in_order = columns_in_order(samples, names, samples_path, reference_path, &match);
   if (match == ColumnMatch::by_name)
-    std::cerr << "sbi diagnose: note: the columns of " << samples_path << " (" << join(samples.header) << ") are matched by name to "
-              << reference_path << "'s order (" << join(names) << ")\n";
+    std::cerr << "sbi diagnose: note: the columns of " << samples_path << " (" << comma_separated(samples.header) << ") are matched by name to "
+              << reference_path << "'s order (" << comma_separated(names) << ")\n";
   if (match == ColumnMatch::by_position)
-    std::cerr << "sbi diagnose: note: the columns of " << samples_path << " (" << join(samples.header) << ") are taken to be "
-              << join(names) << ", in that order\n";
+    std::cerr << "sbi diagnose: note: the columns of " << samples_path << " (" << comma_separated(samples.header) << ") are taken to be "
+              << comma_separated(names) << ", in that order\n";
 
   Eigen::Index dropped_samples = 0, dropped_reference = 0;
   const RowMatrix finite_samples = finite_rows(samples_in_order, dropped_samples);
@@ -235,7 +230,7 @@ int run_diagnose(const std::vector<std::string>& args) {
 
   std::printf("samples   %s: %lld rows\nreference %s: %lld rows\nparameters: %s\n\n", samples_path.c_str(),
               static_cast<long long>(finite_samples.rows()), reference_path.c_str(), static_cast<long long>(finite_reference.rows()),
-              join(names).c_str());
+              comma_separated(names).c_str());
   if (run_c2st) {
     std::printf("C2ST accuracy  %.4f   (0.5 = indistinguishable, 1 = separable; sbibm protocol, seed %llu)\n", c2st_result.accuracy,
                 static_cast<unsigned long long>(c2st_options.seed));

@@ -51,16 +51,11 @@ int run_simulate(const std::vector<std::string>& args) {
   if (vm["list"].as<bool>()) {
     // With each simulator's parameters and data at its default options: a spec's prior lists the
     // parameters in this order.
-    const auto joined = [](const Names& names) {
-      std::string out;
-      for (const auto& name : names) out += (out.empty() ? "" : ", ") + name;
-      return out;
-    };
     std::printf("Built-in simulators, with their parameters (a spec's prior lists them in this order) and data at the default options:\n");
     for (const auto& s : simulators::builtin_simulators()) {
       const SimulatorInfo info = s.make(nlohmann::json::object(), "simulator.options").info();
-      std::printf("  %-26s %s\n  %-26s   parameters: %s\n", s.name.c_str(), s.description.c_str(), "", joined(info.parameter_names).c_str());
-      if (info.data_dim() <= 12) std::printf("  %-26s   data: %s\n", "", joined(info.data_names).c_str());
+      std::printf("  %-26s %s\n  %-26s   parameters: %s\n", s.name.c_str(), s.description.c_str(), "", comma_separated(info.parameter_names).c_str());
+      if (info.data_dim() <= 12) std::printf("  %-26s   data: %s\n", "", comma_separated(info.data_names).c_str());
       else std::printf("  %-26s   data: %zu values (%s, ..., %s)\n", "", info.data_dim(), info.data_names.front().c_str(), info.data_names.back().c_str());
     }
     return kExitOk;

@@ -10,9 +10,10 @@ namespace sbi::simulators {
 
 namespace {
 std::string joined_names(const Names& names) {
-  std::string out;
-  for (const auto& name : names) out += (out.empty() ? "" : ", ") + name;
-  return "(" + out + ")";
+  std::string text = "(";
+  text += comma_separated(names);
+  text += ")";
+  return text;
 }
 }  // namespace
 

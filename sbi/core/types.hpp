@@ -27,4 +27,12 @@ inline MutableRow row_span(RowMatrix& m, Eigen::Index r) {
 
 using Names = std::vector<std::string>;
 
+// "a, b, c" for messages; beyond `at_most` names, "a, b, ... (N in all)".
+inline std::string comma_separated(const Names& names, std::size_t at_most = static_cast<std::size_t>(-1)) {
+  std::string text;
+  for (std::size_t i = 0; i < names.size() && i < at_most; ++i) text += (i ? ", " : "") + names[i];
+  if (names.size() > at_most) text += ", ... (" + std::to_string(names.size()) + " in all)";
+  return text;
+}
+
 }  // namespace sbi

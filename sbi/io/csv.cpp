@@ -153,14 +153,9 @@ std::string shown_cell(const std::string& cell) {
 
 RowMatrix columns_in_order(const CsvTable& table, const Names& names, const std::string& path, const std::string& names_source,
                            ColumnMatch* how) {
-  const auto joined = [](const Names& list) {
-    std::string out;
-    for (const auto& name : list) out += (out.empty() ? "" : ", ") + name;
-    return out;
-  };
   if (static_cast<std::size_t>(table.values.cols()) != names.size())
-    throw InputError(path + " has " + std::to_string(table.values.cols()) + " columns (" + joined(table.header) + ") but " + names_source +
-                     " has " + std::to_string(names.size()) + " (" + joined(names) + "); both must hold the same parameters");
+    throw InputError(path + " has " + std::to_string(table.values.cols()) + " columns (" + comma_separated(table.header) + ") but " + names_source +
+                     " has " + std::to_string(names.size()) + " (" + comma_separated(names) + "); both must hold the same parameters");
   ColumnMatch match = ColumnMatch::same;
   RowMatrix out;
   if (table.header == names) {
@@ -178,7 +173,7 @@ RowMatrix columns_in_order(const CsvTable& table, const Names& names, const std:
       const auto found = std::find(names.begin(), names.end(), table.header[i]);
       if (found == names.end() || found == names.begin() + static_cast<std::ptrdiff_t>(i)) continue;
       throw InputError(path + ": column " + std::to_string(i + 1) + " (\"" + table.header[i] + "\") is parameter " +
-                       std::to_string(found - names.begin() + 1) + " of " + names_source + " (" + joined(names) +
+                       std::to_string(found - names.begin() + 1) + " of " + names_source + " (" + comma_separated(names) +
                        "), but the other columns do not match by name: name the columns alike, or put them in the same order");
     }
     match = ColumnMatch::by_position;

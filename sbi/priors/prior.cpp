@@ -410,10 +410,8 @@ std::string prior_order_misfit(const Prior& prior, const Names& wanted, const st
   for (std::size_t i = 0; i < given.size(); ++i) {
     const auto found = std::find(wanted.begin(), wanted.end(), given[i]);
     if (found == wanted.end() || found == wanted.begin() + static_cast<std::ptrdiff_t>(i)) continue;
-    std::string order;
-    for (const auto& name : wanted) order += (order.empty() ? "" : ", ") + name;
     return "names parameter " + std::to_string(i + 1) + " \"" + given[i] + "\", which " + owner + " has as parameter " +
-           std::to_string(found - wanted.begin() + 1) + ": list the parameters in the order of " + owner + " (" + order + ")";
+           std::to_string(found - wanted.begin() + 1) + ": list the parameters in the order of " + owner + " (" + comma_separated(wanted) + ")";
   }
   return {};
 }

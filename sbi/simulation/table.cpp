@@ -698,12 +698,7 @@ std::string append_refusal(const TableMetadata& table, const TableMetadata& run,
   return {};
 }
 
-std::string join_names(const Names& names) {
-  std::string text;
-  for (std::size_t i = 0; i < names.size() && i < 12; ++i) text += (i ? ", " : "") + names[i];
-  if (names.size() > 12) text += ", ... (" + std::to_string(names.size()) + " in all)";
-  return text;
-}
+std::string join_names(const Names& names) { return comma_separated(names, 12); }
 
 }  // namespace
 

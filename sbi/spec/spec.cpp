@@ -28,12 +28,7 @@ std::string shown_header_name(const std::string& name) {
   return "\"" + name + "\"";
 }
 
-std::string joined(const Names& names) {
-  std::string text;
-  for (std::size_t i = 0; i < names.size() && i < 12; ++i) text += (i ? ", " : "") + names[i];
-  if (names.size() > 12) text += ", ... (" + std::to_string(names.size()) + " in all)";
-  return text;
-}
+std::string joined(const Names& names) { return comma_separated(names, 12); }
 
 std::string trimmed(const std::string& s) {
   const auto begin = s.find_first_not_of(" \t");
