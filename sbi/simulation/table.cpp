@@ -698,8 +698,6 @@ std::string append_refusal(const TableMetadata& table, const TableMetadata& run,
   return {};
 }
 
-std::string join_names(const Names& names) { return comma_separated(names, 12); }
-
 }  // namespace
 
 // ------------------------------------------------------------------------------------------------
@@ -826,11 +824,11 @@ void check_table_fits(const TableMetadata& table, const SimulatorInfo& simulator
                      " in this run");
   }
   if (table.parameter_names != simulator.parameter_names)
-    throw InputError(w + ": the table's parameters (" + join_names(table.parameter_names) + ") are not those of simulator \"" +
-                     simulator.name + "\" (" + join_names(simulator.parameter_names) + ")");
+    throw InputError(w + ": the table's parameters (" + comma_separated(table.parameter_names, 12) + ") are not those of simulator \"" +
+                     simulator.name + "\" (" + comma_separated(simulator.parameter_names, 12) + ")");
   if (table.data_names != simulator.data_names)
-    throw InputError(w + ": the table's data columns (" + join_names(table.data_names) + ") are not those of simulator \"" +
-                     simulator.name + "\" (" + join_names(simulator.data_names) + ")");
+    throw InputError(w + ": the table's data columns (" + comma_separated(table.data_names, 12) + ") are not those of simulator \"" +
+                     simulator.name + "\" (" + comma_separated(simulator.data_names, 12) + ")");
 }
 
 void ReferenceTable::append(const SimulationChunk& chunk) {

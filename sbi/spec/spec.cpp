@@ -28,8 +28,6 @@ std::string shown_header_name(const std::string& name) {
   return "\"" + name + "\"";
 }
 
-std::string joined(const Names& names) { return comma_separated(names, 12); }
-
 std::string trimmed(const std::string& s) {
   const auto begin = s.find_first_not_of(" \t");
   if (begin == std::string::npos) return {};
@@ -59,14 +57,14 @@ Vector match_observation(const ObservationFile& file, const Names& data_names, c
     const std::string shown = shown_header_name(name);
     const std::string column = "column " + std::to_string(c + 1) + " of the header" + (shown.empty() ? "" : " (" + shown + ")");
     if (std::find(data_names.begin(), data_names.end(), name) == data_names.end())
-      throw InputError(where + ": " + column + " is not a data name; the data are: " + joined(data_names));
+      throw InputError(where + ": " + column + " is not a data name; the data are: " + comma_separated(data_names, 12));
     if (!column_of.emplace(name, c).second) throw InputError(where + ": " + column + " repeats an earlier column");
   }
   Vector values(static_cast<Eigen::Index>(data_names.size()));
   for (std::size_t k = 0; k < data_names.size(); ++k) {
     const auto it = column_of.find(data_names[k]);
     if (it == column_of.end())
-      throw InputError(where + ": the header has no column \"" + data_names[k] + "\"; the data are: " + joined(data_names));
+      throw InputError(where + ": the header has no column \"" + data_names[k] + "\"; the data are: " + comma_separated(data_names, 12));
     values[static_cast<Eigen::Index>(k)] = file.values[static_cast<Eigen::Index>(it->second)];
   }
   return values;
